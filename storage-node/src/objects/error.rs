@@ -1,0 +1,85 @@
+//! Errors of the object layer; the S3 layer maps each to its S3 error code.
+
+use crate::drive::keypath::KeyError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error("the specified bucket does not exist")]
+    NoSuchBucket,
+    #[error("the bucket already exists and is owned by you")]
+    BucketExists,
+    #[error("the bucket is not empty")]
+    BucketNotEmpty,
+    #[error("the specified bucket name is not valid: {0}")]
+    InvalidBucketName(String),
+    #[error("the specified key does not exist")]
+    NoSuchKey,
+    #[error("{0}")]
+    InvalidKey(#[from] KeyError),
+    #[error("the specified multipart upload does not exist")]
+    NoSuchUpload,
+    #[error("{0}")]
+    InvalidPart(String),
+    #[error("the list of parts was not in ascending order")]
+    InvalidPartOrder,
+    #[error("part {number} is {size} bytes; every part but the last must be at least 5 MiB")]
+    EntityTooSmall { number: u32, size: u64 },
+    #[error("your proposed upload exceeds the maximum allowed object size")]
+    EntityTooLarge,
+    #[error("the Content-MD5 you specified did not match what we received")]
+    BadDigest,
+    #[error("request body: {0}")]
+    Body(std::io::Error),
+    #[error("insufficient read quorum: {have} of {total} drives answered, {need} needed")]
+    ReadQuorum {
+        have: usize,
+        total: usize,
+        need: usize,
+    },
+    #[error("insufficient write quorum: {have} of {total} drives accepted the write, {need} needed")]
+    WriteQuorum {
+        have: usize,
+        total: usize,
+        need: usize,
+    },
+    #[error("timed out waiting for a lock on {0}")]
+    LockTimeout(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<crate::erasure::write::WriteError> for ObjectError {
+    fn from(e: crate::erasure::write::WriteError) -> Self {
+        match e {
+            crate::erasure::write::WriteError::Quorum {
+                online,
+                total,
+                quorum,
+            } => ObjectError::WriteQuorum {
+                have: online,
+                total,
+                need: quorum,
+            },
+            other => ObjectError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::erasure::read::ReadError> for ObjectError {
+    fn from(e: crate::erasure::read::ReadError) -> Self {
+        match e {
+            crate::erasure::read::ReadError::Quorum {
+                good,
+                total,
+                quorum,
+            } => ObjectError::ReadQuorum {
+                have: good,
+                total,
+                need: quorum,
+            },
+            other => ObjectError::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type ObjectResult<T> = Result<T, ObjectError>;

@@ -1,0 +1,178 @@
+//! Turns a request body into erasure-coded shards: reads the stream, cuts it into
+//! blocks, hashes the ETag's MD5 on a separate thread (MD5 is the most expensive step of
+//! a PUT on this machine, about 1.7 ms per MiB, so it overlaps with encoding and drive
+//! writes) and either keeps a small object inline or streams it to shard files.
+
+use super::error::{ObjectError, ObjectResult};
+use crate::drive::{DriveRef, ShardWriter, StageId};
+use crate::erasure::write::ErasureWriter;
+use crate::erasure::{Codec, Geometry};
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt, future::join_all};
+use md5::{Digest, Md5};
+use std::pin::Pin;
+
+pub type BodyStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// Objects up to this size live inside their metadata files: one file per drive
+/// instead of two, which halves the fsyncs of a small PUT.
+pub const INLINE_LIMIT: u64 = 128 * 1024;
+
+/// Largest object accepted in one PUT (S3's limit is 5 GiB).
+pub const MAX_PUT_SIZE: u64 = 5 << 30;
+
+pub struct Ingested {
+    pub size: u64,
+    pub md5: [u8; 16],
+    /// For inline objects: the stored shard (checksum + data) of every shard index.
+    pub inline: Option<Vec<Bytes>>,
+    /// For streamed objects: which drive positions hold their shard.
+    pub written: Vec<bool>,
+}
+
+/// Receives body chunks and feeds a background MD5 thread.
+struct Md5Pipe {
+    tx: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    handle: tokio::task::JoinHandle<[u8; 16]>,
+}
+
+impl Md5Pipe {
+    fn start() -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+        let handle = tokio::task::spawn_blocking(move || {
+            let mut h = Md5::new();
+            while let Some(b) = rx.blocking_recv() {
+                h.update(&b);
+            }
+            h.finalize().into()
+        });
+        Self {
+            tx: Some(tx),
+            handle,
+        }
+    }
+
+    async fn feed(&self, b: Bytes) -> ObjectResult<()> {
+        match &self.tx {
+            Some(tx) => tx
+                .send(b)
+                .await
+                .map_err(|_| ObjectError::Internal("md5 worker stopped".into())),
+            None => Ok(()),
+        }
+    }
+
+    async fn finish(mut self) -> ObjectResult<[u8; 16]> {
+        self.tx.take();
+        self.handle
+            .await
+            .map_err(|e| ObjectError::Internal(format!("md5 worker: {e}")))
+    }
+}
+
+/// Reads from `body` until `buf` holds `want` bytes or the body ends.
+async fn fill(body: &mut BodyStream, buf: &mut BytesMut, want: usize) -> ObjectResult<bool> {
+    while buf.len() < want {
+        match body.next().await {
+            Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
+            Some(Err(e)) => return Err(ObjectError::Body(e)),
+            None => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
+/// Opens one shard writer per drive position; drives that fail are left out.
+async fn open_writers(
+    drives: &[DriveRef],
+    distribution: &[usize],
+    stage: &StageId,
+    file: &str,
+) -> Vec<Option<Box<dyn ShardWriter>>> {
+    let opened = join_all(drives.iter().map(|d| d.create_shard(stage, file))).await;
+    // Re-index by shard number: the writer of shard s is the drive at position d with
+    // distribution[d] == s.
+    let mut by_shard: Vec<Option<Box<dyn ShardWriter>>> = (0..drives.len()).map(|_| None).collect();
+    for (pos, w) in opened.into_iter().enumerate() {
+        match w {
+            Ok(w) => {
+                if let Some(slot) = distribution.get(pos).and_then(|s| by_shard.get_mut(*s)) {
+                    *slot = Some(w);
+                }
+            }
+            Err(e) => tracing::warn!(drive = %drives[pos].endpoint(), error = %e, "drive unavailable for write"),
+        }
+    }
+    by_shard
+}
+
+/// Consumes `body` and writes it. With `allow_inline`, a body of at most
+/// [`INLINE_LIMIT`] bytes is returned encoded instead of written.
+pub async fn ingest(
+    mut body: BodyStream,
+    drives: &[DriveRef],
+    distribution: &[usize],
+    geometry: Geometry,
+    stage: &StageId,
+    file: &str,
+    allow_inline: bool,
+) -> ObjectResult<Ingested> {
+    let md5 = Md5Pipe::start();
+    let bs = geometry.block_size;
+    let mut buf = BytesMut::with_capacity(bs);
+    let first_limit = if allow_inline {
+        INLINE_LIMIT as usize + 1
+    } else {
+        bs
+    };
+    let more = fill(&mut body, &mut buf, first_limit).await?;
+    if !more && allow_inline {
+        let block = buf.split().freeze();
+        md5.feed(block.clone()).await?;
+        let codec = Codec::get(geometry.data, geometry.parity)
+            .map_err(|e| ObjectError::Internal(e.to_string()))?;
+        let shards = codec
+            .encode_block(&block)
+            .map_err(|e| ObjectError::Internal(e.to_string()))?;
+        return Ok(Ingested {
+            size: block.len() as u64,
+            md5: md5.finish().await?,
+            inline: Some(shards),
+            written: vec![true; drives.len()],
+        });
+    }
+    let sinks = open_writers(drives, distribution, stage, file).await;
+    let mut writer = ErasureWriter::new(geometry, sinks)?;
+    let mut size: u64 = 0;
+    loop {
+        let more = fill(&mut body, &mut buf, bs).await?;
+        while buf.len() >= bs || (!more && !buf.is_empty()) {
+            let take = buf.len().min(bs);
+            let block = buf.split_to(take).freeze();
+            size += block.len() as u64;
+            if size > MAX_PUT_SIZE {
+                return Err(ObjectError::EntityTooLarge);
+            }
+            md5.feed(block.clone()).await?;
+            writer.write_block(&block).await?;
+            if buf.capacity() < bs {
+                buf.reserve(bs);
+            }
+        }
+        if !more {
+            break;
+        }
+    }
+    let by_shard = writer.finish().await?;
+    // Back to drive positions.
+    let written = distribution
+        .iter()
+        .map(|s| by_shard.get(*s).copied().unwrap_or(false))
+        .collect();
+    Ok(Ingested {
+        size,
+        md5: md5.finish().await?,
+        inline: None,
+        written,
+    })
+}

@@ -1,0 +1,221 @@
+//! Listing: every drive walks the same window of the key space in S3 order; the walks
+//! are merged and an entry is listed only when a read quorum of its set's drives has it,
+//! so a stale copy on one drive never resurrects a deleted key.
+
+use super::error::{ObjectError, ObjectResult};
+use super::meta;
+use super::{ObjectInfo, ObjectLayer};
+use crate::drive::{WalkEntry, WalkOptions};
+use futures::future::join_all;
+use std::collections::BTreeMap;
+
+/// At most this many merge rounds per request: a bound for pathological trees (many
+/// keys without quorum, or a custom delimiter collapsing huge subtrees).
+const MAX_ROUNDS: usize = 64;
+
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    /// Entries strictly after this name (a key or a common prefix).
+    pub marker: String,
+    pub max_keys: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct ListResult {
+    pub objects: Vec<ObjectInfo>,
+    pub prefixes: Vec<String>,
+    pub truncated: bool,
+    /// The last key or common prefix returned, for the next page.
+    pub next_marker: Option<String>,
+}
+
+enum Merged {
+    Object(ObjectInfo),
+    Prefix,
+}
+
+/// The common prefix of `key` under `prefix` for `delim`, if any.
+fn common_prefix(key: &str, prefix: &str, delim: &str) -> Option<String> {
+    let rest = key.strip_prefix(prefix)?;
+    let i = rest.find(delim)?;
+    Some(format!("{prefix}{}", &rest[..i + delim.len()]))
+}
+
+impl ObjectLayer {
+    pub async fn list_objects(&self, bucket: &str, p: &ListParams) -> ObjectResult<ListResult> {
+        self.require_bucket(bucket).await?;
+        let mut out = ListResult::default();
+        if p.max_keys == 0 {
+            return Ok(out);
+        }
+        let delim = p.delimiter.as_deref().filter(|d| !d.is_empty());
+        let dir_mode = delim == Some("/");
+        let mut marker = p.marker.clone();
+        let mut skip_prefix: Option<String> = match delim {
+            Some(d) if !dir_mode && marker.ends_with(d) => Some(marker.clone()),
+            _ => None,
+        };
+        let mut count = 0;
+        for _ in 0..MAX_ROUNDS {
+            let opts = WalkOptions {
+                prefix: p.prefix.clone(),
+                marker: marker.clone(),
+                recursive: !dir_mode,
+                limit: p.max_keys - count + 1,
+            };
+            let (entries, boundary) = self.merged_window(bucket, &opts).await?;
+            let exhausted = boundary.is_none();
+            let window_len = entries.len();
+            for (i, (name, entry)) in entries.into_iter().enumerate() {
+                if count == p.max_keys {
+                    out.truncated = true;
+                    return Ok(out);
+                }
+                if let Some(sp) = &skip_prefix {
+                    if name.starts_with(sp.as_str()) {
+                        marker = name;
+                        continue;
+                    }
+                }
+                marker = name.clone();
+                match (entry, delim.filter(|_| !dir_mode)) {
+                    (Merged::Object(info), Some(d)) => match common_prefix(&name, &p.prefix, d) {
+                        Some(cp) => {
+                            skip_prefix = Some(cp.clone());
+                            out.prefixes.push(cp.clone());
+                            out.next_marker = Some(cp);
+                        }
+                        None => {
+                            out.next_marker = Some(name);
+                            out.objects.push(info);
+                        }
+                    },
+                    (Merged::Object(info), None) => {
+                        out.next_marker = Some(name);
+                        out.objects.push(info);
+                    }
+                    (Merged::Prefix, _) => {
+                        out.prefixes.push(name.clone());
+                        out.next_marker = Some(name);
+                    }
+                }
+                count += 1;
+                if count == p.max_keys && (i + 1 < window_len || !exhausted) {
+                    out.truncated = true;
+                    return Ok(out);
+                }
+            }
+            match boundary {
+                None => return Ok(out),
+                // Entries without quorum may fill a whole window: move past it.
+                Some(b) if b > marker => marker = b,
+                Some(_) => {}
+            }
+        }
+        out.truncated = true;
+        if out.next_marker.is_none() {
+            out.next_marker = Some(marker);
+        }
+        Ok(out)
+    }
+
+    /// Walks every set and returns the quorum-agreed entries up to the point where all
+    /// drives' answers are complete, and that point (`None` when the key space is
+    /// exhausted).
+    async fn merged_window(
+        &self,
+        bucket: &str,
+        opts: &WalkOptions,
+    ) -> ObjectResult<(Vec<(String, Merged)>, Option<String>)> {
+        let mut all: BTreeMap<String, Merged> = BTreeMap::new();
+        let mut boundary: Option<String> = None;
+        for set in self.sets() {
+            let walks = join_all(set.drives.iter().map(|d| d.walk(bucket, opts))).await;
+            let need = set.geometry.read_quorum();
+            let mut answered = 0;
+            let mut missing_bucket = 0;
+            // name -> (drives that have it, header of one copy)
+            let mut seen: BTreeMap<String, (usize, Option<bytes::Bytes>)> = BTreeMap::new();
+            for w in walks {
+                let entries = match w {
+                    Ok(e) => e,
+                    Err(e) if e.is_not_found() => {
+                        missing_bucket += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "drive offline for listing");
+                        continue;
+                    }
+                };
+                answered += 1;
+                if entries.len() >= opts.limit {
+                    if let Some(last) = entries.last() {
+                        let last = last.name().to_string();
+                        if boundary.as_ref().is_none_or(|b| last < *b) {
+                            boundary = Some(last);
+                        }
+                    }
+                }
+                for e in entries {
+                    match e {
+                        WalkEntry::Object { key, meta } => {
+                            let slot = seen.entry(key).or_insert((0, None));
+                            slot.0 += 1;
+                            slot.1.get_or_insert(meta);
+                        }
+                        WalkEntry::Prefix(p) => {
+                            seen.entry(p).or_insert((0, None)).0 += 1;
+                        }
+                    }
+                }
+            }
+            if missing_bucket >= need {
+                return Err(ObjectError::NoSuchBucket);
+            }
+            if answered < need {
+                return Err(ObjectError::ReadQuorum {
+                    have: answered,
+                    total: set.drives.len(),
+                    need,
+                });
+            }
+            for (name, (n, header)) in seen {
+                if n < need {
+                    continue;
+                }
+                let merged = match header {
+                    None => Merged::Prefix,
+                    Some(h) => match meta::decode(&h) {
+                        Ok((m, _)) => Merged::Object(ObjectInfo::from_meta(bucket, &name, &m)),
+                        Err(e) => {
+                            tracing::warn!(%bucket, key = %name, error = %e, "unreadable metadata in listing");
+                            continue;
+                        }
+                    },
+                };
+                all.insert(name, merged);
+            }
+        }
+        let entries = all
+            .into_iter()
+            .filter(|(name, _)| boundary.as_ref().is_none_or(|b| name <= b))
+            .collect();
+        Ok((entries, boundary))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common_prefix;
+
+    #[test]
+    fn common_prefixes_cut_at_the_delimiter() {
+        assert_eq!(common_prefix("a/b/c", "a/", "/").as_deref(), Some("a/b/"));
+        assert_eq!(common_prefix("a/b", "a/", "/"), None);
+        assert_eq!(common_prefix("2024-01-x", "", "-").as_deref(), Some("2024-"));
+        assert_eq!(common_prefix("x", "y", "/"), None);
+    }
+}

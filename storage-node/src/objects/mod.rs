@@ -1,0 +1,219 @@
+//! Layer 4: the object layer. Buckets, objects, listings and multipart uploads over
+//! pools of erasure sets. It routes each object to one set by a hash of its key and
+//! knows drives only through the [`crate::drive::Drive`] trait.
+
+pub mod bucket;
+pub mod error;
+pub mod ingest;
+pub mod list;
+pub mod lock;
+pub mod meta;
+pub mod multipart;
+pub mod read;
+pub mod set;
+
+pub use error::{ObjectError, ObjectResult};
+pub use ingest::BodyStream;
+
+use crate::drive::DriveRef;
+use crate::erasure::Geometry;
+use lock::NsLock;
+use meta::ObjectMeta;
+use set::ErasureSet;
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+/// Counters exported as metrics and through the admin API.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Blocks that were rebuilt from parity while reading.
+    pub repaired_blocks: AtomicU64,
+}
+
+/// Checksums computed by the S3 layer while the body streamed; read after the body ends.
+pub type ChecksumSlot = Arc<Mutex<BTreeMap<String, String>>>;
+
+#[derive(Default)]
+pub struct PutOptions {
+    /// Stored headers: `content-type`, `cache-control`, `x-amz-meta-*`, ...
+    pub headers: BTreeMap<String, String>,
+    pub checksums: Option<ChecksumSlot>,
+    /// The client's Content-MD5; checked against the MD5 computed for the ETag.
+    pub expected_md5: Option<[u8; 16]>,
+}
+
+impl PutOptions {
+    pub fn checksums(&self) -> BTreeMap<String, String> {
+        self.checksums
+            .as_ref()
+            .and_then(|s| s.lock().ok().map(|m| m.clone()))
+            .unwrap_or_default()
+    }
+}
+
+/// What the S3 layer needs to know about a stored object.
+#[derive(Debug, Clone)]
+pub struct ObjectInfo {
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    /// Without quotes.
+    pub etag: String,
+    pub mod_time_ms: i64,
+    pub headers: BTreeMap<String, String>,
+    pub checksums: BTreeMap<String, String>,
+    /// (part number, size) of a multipart object; one entry for a plain PUT.
+    pub parts: Vec<(u32, u64)>,
+}
+
+impl ObjectInfo {
+    pub fn from_meta(bucket: &str, key: &str, m: &ObjectMeta) -> Self {
+        Self {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            size: m.size,
+            etag: m.etag.clone(),
+            mod_time_ms: m.mod_time_ms,
+            headers: m.headers.clone(),
+            checksums: m.checksums.clone(),
+            parts: m.parts.iter().map(|p| (p.number, p.size)).collect(),
+        }
+    }
+
+    pub fn is_multipart(&self) -> bool {
+        self.etag.contains('-')
+    }
+}
+
+/// A pool: the erasure sets built from one endpoint argument.
+#[derive(Debug)]
+pub struct Pool {
+    pub sets: Vec<Arc<ErasureSet>>,
+    /// Key of the set hash; from the deployment id so placement differs per deployment.
+    pub hash_key: u64,
+}
+
+impl Pool {
+    pub fn set_for(&self, key: &str) -> &Arc<ErasureSet> {
+        let h = xxhash_rust::xxh3::xxh3_64_with_seed(key.as_bytes(), self.hash_key);
+        &self.sets[(h % self.sets.len() as u64) as usize]
+    }
+}
+
+/// The whole namespace: every pool of the deployment.
+#[derive(Debug)]
+pub struct ObjectLayer {
+    pub pools: Vec<Pool>,
+    pub metrics: Arc<Metrics>,
+    bucket_cache: bucket::BucketCache,
+}
+
+impl ObjectLayer {
+    /// Builds the layer from drives grouped as pools → sets → drives.
+    pub fn new(pools: Vec<Vec<Vec<DriveRef>>>, parity: usize, hash_key: u64) -> ObjectResult<Self> {
+        let metrics = Arc::new(Metrics::default());
+        let locks = Arc::new(NsLock::default());
+        let mut out = Vec::new();
+        for sets in pools {
+            let mut built = Vec::new();
+            for (index, drives) in sets.into_iter().enumerate() {
+                if drives.is_empty() || parity * 2 > drives.len() {
+                    return Err(ObjectError::Internal(format!(
+                        "invalid set of {} drives with parity {parity}",
+                        drives.len()
+                    )));
+                }
+                let geometry = Geometry::new(drives.len() - parity, parity);
+                built.push(Arc::new(ErasureSet {
+                    index,
+                    drives,
+                    geometry,
+                    locks: locks.clone(),
+                    metrics: metrics.clone(),
+                }));
+            }
+            if built.is_empty() {
+                return Err(ObjectError::Internal("a pool has no erasure set".into()));
+            }
+            out.push(Pool {
+                sets: built,
+                hash_key,
+            });
+        }
+        if out.is_empty() {
+            return Err(ObjectError::Internal("no pools".into()));
+        }
+        Ok(Self {
+            pools: out,
+            metrics,
+            bucket_cache: bucket::BucketCache::default(),
+        })
+    }
+
+    pub fn sets(&self) -> impl Iterator<Item = &Arc<ErasureSet>> {
+        self.pools.iter().flat_map(|p| p.sets.iter())
+    }
+
+    /// The set that holds `key` now, or for a new key the set of the first pool. Later
+    /// pools are searched so that objects written before a pool was added stay readable.
+    async fn locate(&self, bucket: &str, key: &str) -> ObjectResult<&Arc<ErasureSet>> {
+        if self.pools.len() > 1 {
+            for pool in &self.pools {
+                let set = pool.set_for(key);
+                match set.resolve(bucket, key).await {
+                    Ok(_) => return Ok(set),
+                    Err(ObjectError::NoSuchKey) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(self.pools[0].set_for(key))
+    }
+
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: BodyStream,
+        opts: PutOptions,
+    ) -> ObjectResult<ObjectInfo> {
+        self.require_bucket(bucket).await?;
+        let set = self.locate(bucket, key).await?;
+        set.put_object(bucket, key, body, opts).await
+    }
+
+    pub async fn open_object(&self, bucket: &str, key: &str) -> ObjectResult<read::ObjectReader> {
+        let set = self.locate(bucket, key).await?;
+        match set.open(bucket, key).await {
+            Err(ObjectError::NoSuchKey) => {
+                self.require_bucket(bucket).await?;
+                Err(ObjectError::NoSuchKey)
+            }
+            other => other,
+        }
+    }
+
+    pub async fn object_info(&self, bucket: &str, key: &str) -> ObjectResult<ObjectInfo> {
+        crate::drive::keypath::validate_key(key)?;
+        let set = self.locate(bucket, key).await?;
+        match set.resolve(bucket, key).await {
+            Ok(r) => Ok(ObjectInfo::from_meta(bucket, key, &r.meta)),
+            Err(ObjectError::NoSuchKey) => {
+                self.require_bucket(bucket).await?;
+                Err(ObjectError::NoSuchKey)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes `key`; deleting a missing key succeeds, as in S3.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> ObjectResult<()> {
+        self.require_bucket(bucket).await?;
+        let set = self.locate(bucket, key).await?;
+        match set.delete_object(bucket, key).await {
+            Ok(()) | Err(ObjectError::NoSuchKey) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! One erasure set: the drives that together hold every shard of the objects hashed to
+//! it, with the quorum rules for reading, writing and deleting.
+
+use super::error::{ObjectError, ObjectResult};
+use super::ingest::{self, BodyStream};
+use super::lock::NsLock;
+use super::meta::{self, ErasureInfo, ObjectMeta, PartInfo};
+use super::{Metrics, ObjectInfo, PutOptions};
+use crate::drive::{DriveError, DriveRef, StageId, keypath};
+use crate::erasure::Geometry;
+use crate::erasure::read::{ErasureReader, ShardSource};
+use bytes::Bytes;
+use futures::future::join_all;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+pub const BITROT_ALGO: &str = "xxh3-128";
+
+#[derive(Debug)]
+pub struct ErasureSet {
+    pub index: usize,
+    pub drives: Vec<DriveRef>,
+    pub geometry: Geometry,
+    pub locks: Arc<NsLock>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The agreed version of an object and, per drive position, that drive's copy of it
+/// (`None` where the drive is offline, lacks the object or holds another version).
+pub struct Resolved {
+    pub meta: ObjectMeta,
+    pub copies: Vec<Option<(ObjectMeta, Bytes)>>,
+}
+
+impl Resolved {
+    /// Where to read shard files of part file `file`, indexed by shard number.
+    pub fn sources(&self, set: &ErasureSet, bucket: &str, key: &str, file: &str) -> Vec<ShardSource> {
+        let mut out = vec![ShardSource::Missing; self.meta.erasure.geometry.total()];
+        for (pos, copy) in self.copies.iter().enumerate() {
+            let Some((m, inline)) = copy else { continue };
+            let Some(slot) = out.get_mut(m.erasure.index) else {
+                continue;
+            };
+            *slot = match &m.data_dir {
+                None => ShardSource::Inline(inline.clone()),
+                Some(dd) => ShardSource::Drive {
+                    drive: set.drives[pos].clone(),
+                    volume: bucket.to_string(),
+                    key: key.to_string(),
+                    data_dir: dd.clone(),
+                    file: file.to_string(),
+                },
+            };
+        }
+        out
+    }
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl ErasureSet {
+    /// Which shard each drive position holds: a rotation chosen by the key, so that data
+    /// shards of different objects land on different drives.
+    pub fn distribution(&self, key: &str) -> Vec<usize> {
+        let n = self.drives.len();
+        let start = (xxhash_rust::xxh3::xxh3_64(key.as_bytes()) % n as u64) as usize;
+        (0..n).map(|pos| (pos + n - start) % n).collect()
+    }
+
+    pub fn write_quorum(&self) -> usize {
+        self.geometry.write_quorum()
+    }
+
+    /// Reads every drive's metadata of `key` and picks the version a read quorum agrees on.
+    pub async fn resolve(&self, bucket: &str, key: &str) -> ObjectResult<Resolved> {
+        let results = join_all(self.drives.iter().map(|d| d.read_meta(bucket, key))).await;
+        let mut parsed: Vec<Option<(ObjectMeta, Bytes)>> = Vec::with_capacity(results.len());
+        let mut offline = 0;
+        let mut bucket_missing = 0;
+        for (pos, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(file) => match meta::decode(&file) {
+                    Ok(m) => parsed.push(Some(m)),
+                    Err(e) => {
+                        tracing::warn!(drive = %self.drives[pos].endpoint(), %bucket, %key, error = %e, "corrupt metadata");
+                        parsed.push(None);
+                    }
+                },
+                Err(DriveError::NotFound) => parsed.push(None),
+                Err(DriveError::VolumeNotFound) => {
+                    bucket_missing += 1;
+                    parsed.push(None);
+                }
+                Err(DriveError::InvalidName(m)) => {
+                    return Err(ObjectError::Internal(format!("invalid name: {m}")));
+                }
+                Err(e) => {
+                    tracing::debug!(drive = %self.drives[pos].endpoint(), error = %e, "drive offline for read");
+                    offline += 1;
+                    parsed.push(None);
+                }
+            }
+        }
+        let mut groups: HashMap<&str, (usize, i64)> = HashMap::new();
+        for (m, _) in parsed.iter().flatten() {
+            let e = groups.entry(m.version_id.as_str()).or_insert((0, m.mod_time_ms));
+            e.0 += 1;
+        }
+        let best = groups
+            .iter()
+            .max_by_key(|(_, (count, time))| (*count, *time))
+            .map(|(v, (count, _))| (v.to_string(), *count));
+        let total = self.drives.len();
+        let responded = total - offline;
+        if let Some((version, count)) = best {
+            let quorum = parsed
+                .iter()
+                .flatten()
+                .find(|(m, _)| m.version_id == version)
+                .map(|(m, _)| m.erasure.geometry.data)
+                .unwrap_or(self.geometry.data);
+            if count >= quorum {
+                let copies: Vec<Option<(ObjectMeta, Bytes)>> = parsed
+                    .into_iter()
+                    .map(|c| c.filter(|(m, _)| m.version_id == version))
+                    .collect();
+                let meta = copies
+                    .iter()
+                    .flatten()
+                    .next()
+                    .map(|(m, _)| m.clone())
+                    .ok_or_else(|| ObjectError::Internal("quorum without copies".into()))?;
+                return Ok(Resolved { meta, copies });
+            }
+        }
+        if responded < self.geometry.read_quorum() {
+            return Err(ObjectError::ReadQuorum {
+                have: responded,
+                total,
+                need: self.geometry.read_quorum(),
+            });
+        }
+        if bucket_missing >= self.geometry.read_quorum() {
+            return Err(ObjectError::NoSuchBucket);
+        }
+        Err(ObjectError::NoSuchKey)
+    }
+
+    /// Writes a new version of `key` from `body`.
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: BodyStream,
+        opts: PutOptions,
+    ) -> ObjectResult<ObjectInfo> {
+        keypath::validate_key(key)?;
+        let geometry = self.geometry;
+        let distribution = self.distribution(key);
+        let stage = StageId(uuid::Uuid::new_v4().to_string());
+        let data_dir = uuid::Uuid::new_v4().to_string();
+        let ingested = ingest::ingest(
+            body,
+            &self.drives,
+            &distribution,
+            geometry,
+            &stage,
+            "part.1",
+            true,
+        )
+        .await;
+        let ingested = match ingested {
+            Ok(i) => i,
+            Err(e) => {
+                self.discard(&stage).await;
+                return Err(e);
+            }
+        };
+        if let Some(expected) = opts.expected_md5 {
+            if expected != ingested.md5 {
+                self.discard(&stage).await;
+                return Err(ObjectError::BadDigest);
+            }
+        }
+        let etag = hex::encode(ingested.md5);
+        let checksums = opts.checksums();
+        let base = ObjectMeta {
+            format: meta::FORMAT_VERSION,
+            version_id: uuid::Uuid::new_v4().to_string(),
+            size: ingested.size,
+            etag,
+            mod_time_ms: now_ms(),
+            headers: opts.headers,
+            checksums: checksums.clone(),
+            erasure: ErasureInfo {
+                geometry,
+                index: 0,
+                distribution: distribution.clone(),
+                bitrot: BITROT_ALGO.to_string(),
+            },
+            data_dir: ingested.inline.is_none().then(|| data_dir.clone()),
+            parts: vec![PartInfo {
+                number: 1,
+                size: ingested.size,
+                etag: hex::encode(ingested.md5),
+                checksums,
+            }],
+        };
+        let files = self.encode_metas(&base, &ingested.written, ingested.inline.as_deref())?;
+        let stage_ref = ingested.inline.is_none().then_some(&stage);
+        let result = self
+            .commit(bucket, key, stage_ref, base.data_dir.as_deref(), files)
+            .await;
+        if result.is_err() {
+            self.discard(&stage).await;
+        }
+        result?;
+        Ok(ObjectInfo::from_meta(bucket, key, &base))
+    }
+
+    /// One metadata file per drive position (`None` for drives without their shard).
+    pub fn encode_metas(
+        &self,
+        base: &ObjectMeta,
+        written: &[bool],
+        inline: Option<&[Bytes]>,
+    ) -> ObjectResult<Vec<Option<Bytes>>> {
+        let mut files = Vec::with_capacity(self.drives.len());
+        for (pos, ok) in written.iter().enumerate() {
+            if !ok {
+                files.push(None);
+                continue;
+            }
+            let mut m = base.clone();
+            m.erasure.index = base.erasure.distribution[pos];
+            let inline_shard = inline.and_then(|s| s.get(m.erasure.index)).map(|b| &b[..]);
+            files.push(Some(
+                meta::encode(&m, inline_shard).map_err(|e| ObjectError::Internal(e.to_string()))?,
+            ));
+        }
+        Ok(files)
+    }
+
+    pub async fn discard(&self, stage: &StageId) {
+        join_all(self.drives.iter().map(|d| d.discard_stage(stage))).await;
+    }
+
+    /// Commits metadata (and staged data) on every drive under the key's write lock.
+    /// Below write quorum every drive that did commit is rolled back, so a failed write
+    /// leaves the previous version in place.
+    pub async fn commit(
+        &self,
+        bucket: &str,
+        key: &str,
+        stage: Option<&StageId>,
+        data_dir: Option<&str>,
+        files: Vec<Option<Bytes>>,
+    ) -> ObjectResult<()> {
+        let guard = self.locks.write(&format!("{bucket}/{key}")).await?;
+        let results = join_all(self.drives.iter().zip(&files).map(|(d, f)| async move {
+            match f {
+                Some(f) => Some(d.commit_object(bucket, key, stage, data_dir, f.clone()).await),
+                None => None,
+            }
+        }))
+        .await;
+        let ok = results.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
+        let total = self.drives.len();
+        let need = self.write_quorum();
+        let bucket_missing = results
+            .iter()
+            .filter(|r| matches!(r, Some(Err(DriveError::VolumeNotFound))))
+            .count();
+        if ok < need {
+            join_all(self.drives.iter().zip(&results).map(|(d, r)| async move {
+                if let Some(Ok(previous)) = r {
+                    if let Err(e) = d.restore_object(bucket, key, previous.clone(), data_dir).await {
+                        tracing::warn!(drive = %d.endpoint(), error = %e, "rollback failed");
+                    }
+                }
+            }))
+            .await;
+            drop(guard);
+            if bucket_missing >= need.min(total - ok) && bucket_missing > 0 && ok == 0 {
+                return Err(ObjectError::NoSuchBucket);
+            }
+            return Err(ObjectError::WriteQuorum {
+                have: ok,
+                total,
+                need,
+            });
+        }
+        drop(guard);
+        // Old data directories are unreachable now; readers that could still use them
+        // held the read lock we just waited for.
+        join_all(self.drives.iter().zip(results).map(|(d, r)| async move {
+            if let Some(Ok(Some(prev))) = r {
+                if let Ok((m, _)) = meta::decode(&prev) {
+                    if let Some(old) = m.data_dir.filter(|o| Some(o.as_str()) != data_dir) {
+                        let _ = d.delete_data_dir(bucket, key, &old).await;
+                    }
+                }
+            }
+        }))
+        .await;
+        Ok(())
+    }
+
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> ObjectResult<()> {
+        keypath::validate_key(key)?;
+        let _guard = self.locks.write(&format!("{bucket}/{key}")).await?;
+        let results = join_all(self.drives.iter().map(|d| d.delete_object(bucket, key))).await;
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        let not_found = results
+            .iter()
+            .filter(|r| matches!(r, Err(e) if e.is_not_found()))
+            .count();
+        let bucket_missing = results
+            .iter()
+            .filter(|r| matches!(r, Err(DriveError::VolumeNotFound)))
+            .count();
+        let need = self.write_quorum();
+        if ok + not_found < need {
+            return Err(ObjectError::WriteQuorum {
+                have: ok + not_found,
+                total: self.drives.len(),
+                need,
+            });
+        }
+        if bucket_missing >= need {
+            return Err(ObjectError::NoSuchBucket);
+        }
+        if ok == 0 {
+            return Err(ObjectError::NoSuchKey);
+        }
+        Ok(())
+    }
+
+    /// Opens an object for reading under its read lock.
+    pub async fn open(
+        self: &Arc<Self>,
+        bucket: &str,
+        key: &str,
+    ) -> ObjectResult<super::read::ObjectReader> {
+        keypath::validate_key(key)?;
+        let guard = self.locks.read(&format!("{bucket}/{key}")).await?;
+        let resolved = self.resolve(bucket, key).await?;
+        Ok(super::read::ObjectReader::new(
+            self.clone(),
+            bucket,
+            key,
+            resolved,
+            guard,
+        ))
+    }
+
+    pub fn count_repair(&self, blocks: u64) {
+        if blocks > 0 {
+            self.metrics.repaired_blocks.fetch_add(blocks, Ordering::Relaxed);
+        }
+    }
+
+    /// An erasure reader for one part of a resolved object.
+    pub fn part_reader(
+        &self,
+        bucket: &str,
+        key: &str,
+        resolved: &Resolved,
+        part_index: usize,
+    ) -> ObjectResult<ErasureReader> {
+        let part = resolved
+            .meta
+            .parts
+            .get(part_index)
+            .ok_or_else(|| ObjectError::Internal("part index out of range".into()))?;
+        let file = format!("part.{}", part_index + 1);
+        let sources = resolved.sources(self, bucket, key, &file);
+        Ok(ErasureReader::new(resolved.meta.erasure.geometry, part.size, sources)?)
+    }
+}

@@ -1,0 +1,125 @@
+//! Bucket operations.
+
+use super::super::error::{S3Error, S3Result};
+use super::super::headers::iso_date;
+use super::super::xml::{self, XmlWriter};
+use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
+use crate::objects::bucket::BucketMeta;
+use http::{Response, StatusCode};
+
+/// The owner every response names: one deployment, one root identity.
+pub const OWNER_ID: &str = "02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4";
+pub const OWNER_NAME: &str = "cairn";
+
+pub async fn list_buckets(s: &S3Service, _req: &mut S3Request) -> S3Result<Response<RespBody>> {
+    let buckets = s.objects.list_buckets().await?;
+    let mut w = XmlWriter::new("ListAllMyBucketsResult");
+    w.open("Owner")
+        .elem("ID", OWNER_ID)
+        .elem("DisplayName", OWNER_NAME)
+        .close("Owner")
+        .open("Buckets");
+    for b in &buckets {
+        w.open("Bucket")
+            .elem("Name", &b.name)
+            .elem("CreationDate", &iso_date(b.created_ms))
+            .close("Bucket");
+    }
+    w.close("Buckets");
+    Ok(xml_response(StatusCode::OK, w.finish("ListAllMyBucketsResult")))
+}
+
+pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
+    let bucket = req.bucket()?.to_string();
+    let body = req.small_body(xml::MAX_XML_BODY).await?;
+    let mut region = None;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let cfg: xml::CreateBucketConfiguration = xml::parse(&body)?;
+        region = cfg.location_constraint.filter(|r| !r.is_empty());
+    }
+    if let Some(r) = &region {
+        if r != &s.config.region && !(s.config.region == "us-east-1" && r == "US") {
+            return Err(S3Error::new(
+                "InvalidLocationConstraint",
+                StatusCode::BAD_REQUEST,
+                format!("The specified location-constraint {r:?} is not valid; this server's region is {}", s.config.region),
+            ));
+        }
+    }
+    let object_lock = req
+        .header("x-amz-bucket-object-lock-enabled")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if object_lock {
+        return Err(S3Error::not_implemented("object lock"));
+    }
+    s.objects
+        .make_bucket(
+            &bucket,
+            BucketMeta {
+                name: bucket.clone(),
+                created_ms: 0,
+                region,
+                object_lock,
+            },
+        )
+        .await?;
+    let mut r = empty(StatusCode::OK);
+    if let Ok(v) = http::HeaderValue::from_str(&format!("/{bucket}")) {
+        r.headers_mut().insert(http::header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+pub async fn head(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
+    s.objects.bucket_meta(req.bucket()?).await?;
+    let mut r = empty(StatusCode::OK);
+    if let Ok(v) = http::HeaderValue::from_str(&s.config.region) {
+        r.headers_mut().insert("x-amz-bucket-region", v);
+    }
+    Ok(r)
+}
+
+pub async fn delete(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
+    s.objects.delete_bucket(req.bucket()?).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn location(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
+    s.objects.bucket_meta(req.bucket()?).await?;
+    // us-east-1 is reported as an empty constraint, as S3 does.
+    let region = if s.config.region == "us-east-1" {
+        ""
+    } else {
+        s.config.region.as_str()
+    };
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{}</LocationConstraint>",
+        xml::escape(region)
+    );
+    Ok(xml_response(StatusCode::OK, xml))
+}
+
+pub async fn versioning(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
+    s.objects.bucket_meta(req.bucket()?).await?;
+    let w = XmlWriter::new("VersioningConfiguration");
+    Ok(xml_response(StatusCode::OK, w.finish("VersioningConfiguration")))
+}
+
+pub async fn acl(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
+    s.objects.bucket_meta(req.bucket()?).await?;
+    Ok(xml_response(StatusCode::OK, owner_full_control()))
+}
+
+/// The only ACL Cairn has: the owner with full control.
+pub fn owner_full_control() -> String {
+    let mut w = XmlWriter::new("AccessControlPolicy");
+    w.open("Owner")
+        .elem("ID", OWNER_ID)
+        .elem("DisplayName", OWNER_NAME)
+        .close("Owner")
+        .open("AccessControlList")
+        .open("Grant");
+    w.elem("Grantee", "");
+    w.elem("Permission", "FULL_CONTROL").close("Grant").close("AccessControlList");
+    w.finish("AccessControlPolicy")
+}

@@ -1,0 +1,297 @@
+//! Header conventions of S3: which request headers are stored with an object, how they
+//! come back, dates, ETags, ranges and conditional requests.
+
+use super::error::{S3Error, S3Result};
+use crate::objects::ObjectInfo;
+use chrono::{DateTime, TimeZone, Utc};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use std::collections::BTreeMap;
+
+/// Standard headers stored with an object and returned on GET/HEAD.
+pub const STORED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+    "x-amz-storage-class",
+    "x-amz-server-side-encryption",
+    "x-amz-website-redirect-location",
+];
+
+/// User metadata is limited to 2 KiB in S3.
+pub const MAX_USER_METADATA: usize = 2048;
+
+pub fn http_date(ms: i64) -> String {
+    let t = Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_else(Utc::now);
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+pub fn iso_date(ms: i64) -> String {
+    let t = Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_else(Utc::now);
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+pub fn parse_http_date(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc2822(s.trim())
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(s.trim(), "%A, %d-%b-%y %H:%M:%S GMT")
+                .ok()
+                .map(|n| n.and_utc())
+        })
+}
+
+pub fn quoted(etag: &str) -> String {
+    format!("\"{etag}\"")
+}
+
+pub fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Headers of a PUT/Create that are kept with the object.
+pub fn stored_headers(h: &HeaderMap) -> S3Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut meta_size = 0;
+    for (name, value) in h {
+        let n = name.as_str();
+        let keep = STORED_HEADERS.contains(&n) || n.starts_with("x-amz-meta-");
+        if !keep {
+            continue;
+        }
+        let v = value
+            .to_str()
+            .map_err(|_| S3Error::invalid_argument(format!("header {n} must be ASCII")))?;
+        if n.starts_with("x-amz-meta-") {
+            meta_size += n.len() - "x-amz-meta-".len() + v.len();
+        }
+        if n == "content-encoding" {
+            // aws-chunked is transport framing, not a property of the object.
+            let rest: Vec<&str> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
+                .collect();
+            if !rest.is_empty() {
+                out.insert(n.to_string(), rest.join(", "));
+            }
+            continue;
+        }
+        out.insert(n.to_string(), v.to_string());
+    }
+    if meta_size > MAX_USER_METADATA {
+        return Err(S3Error::new(
+            "MetadataTooLarge",
+            StatusCode::BAD_REQUEST,
+            "Your metadata headers exceed the maximum allowed metadata size.",
+        ));
+    }
+    if let Some(sse) = out.get("x-amz-server-side-encryption") {
+        if sse != "AES256" && sse != "aws:kms" {
+            return Err(S3Error::invalid_argument(format!(
+                "unsupported server-side encryption {sse:?}"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Response headers describing an object (GET and HEAD).
+pub fn object_headers(info: &ObjectInfo, with_checksums: bool) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let mut put = |name: &str, value: &str| {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            h.insert(n, v);
+        }
+    };
+    put("etag", &quoted(&info.etag));
+    put("last-modified", &http_date(info.mod_time_ms));
+    put("accept-ranges", "bytes");
+    if !info.headers.contains_key("content-type") {
+        put("content-type", "binary/octet-stream");
+    }
+    for (k, v) in &info.headers {
+        put(k, v);
+    }
+    if with_checksums {
+        for (algo, v) in &info.checksums {
+            put(&format!("x-amz-checksum-{algo}"), v);
+        }
+    }
+    if info.parts.len() > 1 || info.is_multipart() {
+        put("x-amz-mp-parts-count", &info.parts.len().to_string());
+    }
+    h
+}
+
+/// A parsed `Range: bytes=...` header (single range only, as S3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeSpec {
+    FromTo(u64, Option<u64>),
+    Suffix(u64),
+}
+
+/// Parses a Range header; `None` for headers S3 ignores (other units, multi-ranges).
+pub fn parse_range(value: &str) -> Option<RangeSpec> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() {
+        return b.parse().ok().map(RangeSpec::Suffix);
+    }
+    let start = a.parse().ok()?;
+    if b.is_empty() {
+        return Some(RangeSpec::FromTo(start, None));
+    }
+    let end: u64 = b.parse().ok()?;
+    (end >= start).then_some(RangeSpec::FromTo(start, Some(end)))
+}
+
+/// Resolves a range against the object size: inclusive (first, last), or InvalidRange.
+pub fn resolve_range(r: RangeSpec, size: u64) -> S3Result<(u64, u64)> {
+    let invalid = || {
+        S3Error::new(
+            "InvalidRange",
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "The requested range is not satisfiable",
+        )
+        .with("ActualObjectSize", size.to_string())
+    };
+    match r {
+        RangeSpec::FromTo(start, end) => {
+            if start >= size {
+                return Err(invalid());
+            }
+            Ok((start, end.map_or(size - 1, |e| e.min(size - 1))))
+        }
+        RangeSpec::Suffix(n) => {
+            if n == 0 || size == 0 {
+                return Err(invalid());
+            }
+            Ok((size - n.min(size), size - 1))
+        }
+    }
+}
+
+fn etag_matches(list: &str, etag: &str) -> bool {
+    list.split(',').any(|t| {
+        let t = t.trim();
+        t == "*" || t.trim_start_matches("W/").trim_matches('"') == etag
+    })
+}
+
+/// Evaluates If-Match, If-None-Match, If-Modified-Since and If-Unmodified-Since with
+/// the precedence RFC 9110 and S3 use. `prefix` selects the copy-source variants.
+pub fn check_conditions(h: &HeaderMap, info: &ObjectInfo, prefix: &str, is_get: bool) -> S3Result<()> {
+    let get = |n: &str| header_str(h, &format!("{prefix}{n}"));
+    let modified = info.mod_time_ms / 1000;
+    let failed = || {
+        S3Error::new(
+            "PreconditionFailed",
+            StatusCode::PRECONDITION_FAILED,
+            "At least one of the pre-conditions you specified did not hold",
+        )
+    };
+    let not_modified = || S3Error::new("NotModified", StatusCode::NOT_MODIFIED, "Not Modified");
+    let if_match = get("if-match");
+    if let Some(m) = if_match {
+        if !etag_matches(m, &info.etag) {
+            return Err(failed());
+        }
+    } else if let Some(t) = get("if-unmodified-since").and_then(parse_http_date) {
+        if modified > t.timestamp() {
+            return Err(failed());
+        }
+    }
+    let if_none = get("if-none-match");
+    if let Some(m) = if_none {
+        if etag_matches(m, &info.etag) {
+            return Err(if is_get { not_modified() } else { failed() });
+        }
+    } else if let Some(t) = get("if-modified-since").and_then(parse_http_date) {
+        if modified <= t.timestamp() {
+            return Err(if is_get { not_modified() } else { failed() });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9"), Some(RangeSpec::FromTo(0, Some(9))));
+        assert_eq!(parse_range("bytes=5-"), Some(RangeSpec::FromTo(5, None)));
+        assert_eq!(parse_range("bytes=-3"), Some(RangeSpec::Suffix(3)));
+        assert_eq!(parse_range("bytes=9-1"), None);
+        assert_eq!(parse_range("items=1-2"), None);
+        assert_eq!(resolve_range(RangeSpec::FromTo(5, Some(100)), 10).unwrap(), (5, 9));
+        assert_eq!(resolve_range(RangeSpec::Suffix(30), 10).unwrap(), (0, 9));
+        assert!(resolve_range(RangeSpec::FromTo(10, None), 10).is_err());
+        assert!(resolve_range(RangeSpec::Suffix(1), 0).is_err());
+    }
+
+    #[test]
+    fn dates_roundtrip() {
+        let s = http_date(1_700_000_000_000);
+        assert_eq!(s, "Tue, 14 Nov 2023 22:13:20 GMT");
+        assert_eq!(parse_http_date(&s).unwrap().timestamp(), 1_700_000_000);
+        assert_eq!(iso_date(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
+
+    fn info() -> ObjectInfo {
+        ObjectInfo {
+            bucket: "b".into(),
+            key: "k".into(),
+            size: 1,
+            etag: "abc".into(),
+            mod_time_ms: 1_700_000_000_000,
+            headers: BTreeMap::new(),
+            checksums: BTreeMap::new(),
+            parts: vec![(1, 1)],
+        }
+    }
+
+    #[test]
+    fn conditions() {
+        let mut h = HeaderMap::new();
+        h.insert("if-none-match", "\"abc\"".parse().unwrap());
+        assert_eq!(check_conditions(&h, &info(), "", true).unwrap_err().status, StatusCode::NOT_MODIFIED);
+        let mut h = HeaderMap::new();
+        h.insert("if-match", "\"zzz\"".parse().unwrap());
+        assert_eq!(check_conditions(&h, &info(), "", true).unwrap_err().status, StatusCode::PRECONDITION_FAILED);
+        let mut h = HeaderMap::new();
+        h.insert("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT".parse().unwrap());
+        assert!(check_conditions(&h, &info(), "", true).is_err());
+        h.insert("if-modified-since", "Tue, 14 Nov 2023 22:13:19 GMT".parse().unwrap());
+        assert!(check_conditions(&h, &info(), "", true).is_ok());
+    }
+
+    #[test]
+    fn stored_headers_drop_aws_chunked() {
+        let mut h = HeaderMap::new();
+        h.insert("content-encoding", "aws-chunked".parse().unwrap());
+        h.insert("x-amz-meta-a", "1".parse().unwrap());
+        h.insert("authorization", "x".parse().unwrap());
+        let s = stored_headers(&h).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s["x-amz-meta-a"], "1");
+    }
+}

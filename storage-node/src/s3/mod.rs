@@ -1,0 +1,175 @@
+//! Layer 2: the S3 wire protocol. Authenticates a request, works out what it addresses
+//! and which operation it is, and calls the object layer. Nothing below this layer
+//! knows about HTTP, XML or SigV4.
+
+pub mod auth;
+pub mod body;
+pub mod checksum;
+pub mod error;
+pub mod handlers;
+pub mod headers;
+pub mod request;
+pub mod xml;
+
+use auth::sigv4::{self, AuthOutcome, SecretLookup};
+use bytes::Bytes;
+use error::{S3Error, S3Result};
+use http::{HeaderMap, Method, Response, StatusCode};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
+use request::{Query, Target};
+use std::sync::Arc;
+
+use crate::objects::{BodyStream, ObjectLayer};
+
+pub type RespBody = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// Static settings of the S3 endpoint.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    pub region: String,
+    /// Domains for virtual-host-style addressing (`bucket.<domain>`).
+    pub domains: Vec<String>,
+}
+
+pub struct S3Service {
+    pub objects: Arc<ObjectLayer>,
+    pub secrets: Arc<dyn SecretLookup>,
+    pub config: S3Config,
+}
+
+/// One authenticated request, as the handlers see it.
+pub struct S3Request {
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub target: Target,
+    pub query: Query,
+    pub auth: AuthOutcome,
+    pub request_id: String,
+    /// In a mutex only so that `&S3Request` is `Sync` across awaits; taken once.
+    body: std::sync::Mutex<Option<BodyStream>>,
+}
+
+impl S3Request {
+    /// The request body, decoded (`aws-chunked`) and verified (payload hash, checksums)
+    /// while it streams. Can be taken once.
+    pub fn take_body(&mut self) -> S3Result<body::VerifiedBody> {
+        let raw = self
+            .body
+            .get_mut()
+            .ok()
+            .and_then(Option::take)
+            .ok_or_else(|| S3Error::internal("request body already consumed"))?;
+        body::verified(raw, &self.headers, &self.auth)
+    }
+
+    /// Reads a small body (an XML document) whole.
+    pub async fn small_body(&mut self, limit: usize) -> S3Result<Bytes> {
+        let b = self.take_body()?;
+        body::collect(b.stream, limit).await
+    }
+
+    pub fn bucket(&self) -> S3Result<&str> {
+        self.target
+            .bucket
+            .as_deref()
+            .ok_or_else(|| S3Error::invalid_request("a bucket name is required"))
+    }
+
+    pub fn key(&self) -> S3Result<&str> {
+        self.target
+            .key
+            .as_deref()
+            .ok_or_else(|| S3Error::invalid_request("an object key is required"))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        headers::header_str(&self.headers, name)
+    }
+}
+
+pub fn xml_response(status: StatusCode, xml: String) -> Response<RespBody> {
+    let mut r = Response::new(full(Bytes::from(xml)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    r
+}
+
+pub fn full(b: Bytes) -> RespBody {
+    Full::new(b).map_err(|never| match never {}).boxed_unsync()
+}
+
+pub fn empty(status: StatusCode) -> Response<RespBody> {
+    let mut r = Response::new(full(Bytes::new()));
+    *r.status_mut() = status;
+    r
+}
+
+impl S3Service {
+    /// Serves one S3 request; never fails: errors become S3 error responses.
+    pub async fn handle(
+        &self,
+        parts: http::request::Parts,
+        body: BodyStream,
+        request_id: &str,
+    ) -> Response<RespBody> {
+        let resource = parts.uri.path().to_string();
+        let is_head = parts.method == Method::HEAD;
+        let mut resp = match self.dispatch(parts, body, request_id).await {
+            Ok(r) => r,
+            Err(e) => {
+                if e.status.is_server_error() {
+                    tracing::warn!(request_id, code = e.code, message = %e.message, "request failed");
+                } else {
+                    tracing::debug!(request_id, code = e.code, message = %e.message, "request refused");
+                }
+                let mut r = if is_head || e.status == StatusCode::NOT_MODIFIED {
+                    empty(e.status)
+                } else {
+                    xml_response(e.status, e.to_xml(&resource, request_id))
+                };
+                if e.code == "SlowDown" {
+                    r.headers_mut()
+                        .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+                }
+                r
+            }
+        };
+        if let Ok(v) = http::HeaderValue::from_str(request_id) {
+            resp.headers_mut().insert("x-amz-request-id", v);
+        }
+        resp
+    }
+
+    async fn dispatch(
+        &self,
+        parts: http::request::Parts,
+        body: BodyStream,
+        request_id: &str,
+    ) -> S3Result<Response<RespBody>> {
+        let raw_path = parts.uri.path();
+        let raw_query = parts.uri.query().unwrap_or("");
+        let auth = sigv4::verify(
+            &parts.method,
+            raw_path,
+            raw_query,
+            &parts.headers,
+            chrono::Utc::now(),
+            self.secrets.as_ref(),
+        )?;
+        let target = request::target(raw_path, &parts.headers, &self.config.domains)?;
+        let query = Query::parse(raw_query)?;
+        let mut req = S3Request {
+            method: parts.method,
+            headers: parts.headers,
+            target,
+            query,
+            auth,
+            request_id: request_id.to_string(),
+            body: std::sync::Mutex::new(Some(body)),
+        };
+        handlers::route(self, &mut req).await
+    }
+}
