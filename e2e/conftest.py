@@ -62,6 +62,23 @@ def cairn_bin() -> Path:
     return rel if rel.exists() else REPO / "target" / "debug" / "cairn"
 
 
+_SESSION_BIN: Path | None = None
+
+
+def session_binary() -> Path:
+    """A private copy of the cairn binary, made once per session, so a `cargo build` that
+    replaces target/*/cairn mid-run cannot change (or break) the servers under test."""
+    global _SESSION_BIN
+    if _SESSION_BIN is None:
+        import shutil
+        import tempfile
+        d = Path(tempfile.mkdtemp(prefix="cairn-e2e-bin-"))
+        _SESSION_BIN = d / "cairn"
+        shutil.copy2(cairn_bin(), _SESSION_BIN)
+        atexit.register(shutil.rmtree, d, True)
+    return _SESSION_BIN
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -161,7 +178,7 @@ class CairnProcess:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def argv(self) -> list[str]:
-        args = [str(cairn_bin()), "server", "--address", f"127.0.0.1:{self.port}"]
+        args = [str(session_binary()), "server", "--address", f"127.0.0.1:{self.port}"]
         if self.certs:
             args += ["--certs-dir", str(self.certs.dir)]
         return args + [str(d) for d in self.drives]
@@ -177,6 +194,7 @@ class CairnProcess:
             "CAIRN_ROOT_USER": self.access_key,
             "CAIRN_ROOT_PASSWORD": self.secret_key,
             "RUST_BACKTRACE": "1",
+            "NO_COLOR": "1",            # plain log file
             # Virtual-host-style addressing (bucket.localhost) for the test that uses it;
             # harmless if the server does not read these.
             "CAIRN_DOMAIN": "localhost",
@@ -219,22 +237,26 @@ class CairnProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def kill9(self):
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
             try:
                 os.kill(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             self.proc.wait()
-        if self.proc is not None:
-            with open(self.log_path, "ab") as log:
-                log.write(f"\n===== e2e: process exited (code {self.proc.returncode})\n".encode())
+        with open(self.log_path, "ab") as log:
+            how = "killed with SIGKILL by the suite" if self.proc.returncode == -signal.SIGKILL \
+                else f"exited by itself, code {self.proc.returncode}"
+            log.write(f"\n===== e2e: process {self.proc.pid} {how}\n".encode())
+        self.proc = None
 
     def restart(self):
         """kill -9 (if running) and start again on the same port and drives."""
         self.kill9()
         self.start()
 
-    def log_tail(self, max_bytes: int = 48 * 1024) -> str:
+    def log_tail(self, max_bytes: int = 16 * 1024) -> str:
         try:
             b = self.log_path.read_bytes()
         except OSError as e:

@@ -82,8 +82,16 @@ impl Running {
     }
 }
 
+/// Drives of every pool, grouped into erasure sets, with what start-up found.
+struct OpenedPools {
+    pools: Vec<Vec<Vec<DriveRef>>>,
+    parity: usize,
+    hash_key: u64,
+    layout: Layout,
+}
+
 /// Checks formats and builds the drives of every pool.
-fn open_pools(cfg: &ServerConfig) -> Result<(Vec<Vec<Vec<DriveRef>>>, usize, u64, Layout), StartError> {
+fn open_pools(cfg: &ServerConfig) -> Result<OpenedPools, StartError> {
     let specs = endpoints::parse_pools(&cfg.drives)?;
     let mut pools = Vec::new();
     let mut parity_out = 0;
@@ -141,12 +149,22 @@ fn open_pools(cfg: &ServerConfig) -> Result<(Vec<Vec<Vec<DriveRef>>>, usize, u64
         });
         pools.push(sets);
     }
-    Ok((pools, parity_out, hash_key, report))
+    Ok(OpenedPools {
+        pools,
+        parity: parity_out,
+        hash_key,
+        layout: report,
+    })
 }
 
 /// Starts the server and returns once it is listening.
 pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
-    let (pools, parity, hash_key, layout) = open_pools(cfg)?;
+    let OpenedPools {
+        pools,
+        parity,
+        hash_key,
+        layout,
+    } = open_pools(cfg)?;
     let objects = Arc::new(
         ObjectLayer::new(pools, parity, hash_key).map_err(|e| StartError::Objects(e.to_string()))?,
     );

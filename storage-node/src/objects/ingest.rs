@@ -71,7 +71,7 @@ impl Md5Pipe {
 }
 
 /// Reads from `body` until `buf` holds `want` bytes or the body ends.
-async fn fill(body: &mut BodyStream, buf: &mut BytesMut, want: usize) -> ObjectResult<bool> {
+async fn fill(body: &mut futures::stream::Fuse<BodyStream>, buf: &mut BytesMut, want: usize) -> ObjectResult<bool> {
     while buf.len() < want {
         match body.next().await {
             Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
@@ -109,7 +109,7 @@ async fn open_writers(
 /// Consumes `body` and writes it. With `allow_inline`, a body of at most
 /// [`INLINE_LIMIT`] bytes is returned encoded instead of written.
 pub async fn ingest(
-    mut body: BodyStream,
+    body: BodyStream,
     drives: &[DriveRef],
     distribution: &[usize],
     geometry: Geometry,
@@ -117,6 +117,8 @@ pub async fn ingest(
     file: &str,
     allow_inline: bool,
 ) -> ObjectResult<Ingested> {
+    // Fused: the body may be asked for more after it ended (short bodies).
+    let mut body = body.fuse();
     let md5 = Md5Pipe::start();
     let bs = geometry.block_size;
     let mut buf = BytesMut::with_capacity(bs);

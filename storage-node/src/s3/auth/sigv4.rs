@@ -332,7 +332,7 @@ fn verify_header_auth(
     let credential =
         Credential::parse(fields.credential).map_err(|detail| malformed_header(&detail))?;
     let (amz_date, time) = request_time(request.headers)?;
-    if !amz_date.starts_with(credential.date) || credential.date.len() != 8 {
+    if !amz_date.starts_with(credential.date) {
         return Err(malformed_header(
             "Invalid credential date. Date is not the same as X-Amz-Date.",
         ));
@@ -373,7 +373,7 @@ fn verify_presigned(
         Credential::parse(&params.credential).map_err(|detail| malformed_query(&detail))?;
     let time = parse_amz_date(&params.date)
         .ok_or_else(|| malformed_query("X-Amz-Date must be in the ISO8601 Long Format"))?;
-    if !params.date.starts_with(credential.date) || credential.date.len() != 8 {
+    if !params.date.starts_with(credential.date) {
         return Err(malformed_query(
             "Invalid credential date. Date is not the same as X-Amz-Date.",
         ));
@@ -464,13 +464,14 @@ fn signature_matches(
     })
 }
 
+/// The canonical URI, plus the exact wire form for clients that sign what they send.
 fn uri_candidates(raw_path: &str) -> Vec<String> {
     let canonical = canonical_uri(raw_path);
-    let mut candidates = vec![canonical];
-    if !raw_path.is_empty() && raw_path != candidates[0] {
-        candidates.push(raw_path.to_owned());
+    if raw_path.is_empty() || raw_path == canonical {
+        vec![canonical]
+    } else {
+        vec![canonical, raw_path.to_owned()]
     }
-    candidates
 }
 
 /// The canonical query, plus a `+`-means-space reading for clients that form-encode.
