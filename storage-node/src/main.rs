@@ -83,7 +83,11 @@ fn print_banner(cfg: &ServerConfig, r: &cairn::server::Running) {
         println!("RootPass: (as configured; not printed)");
     }
     for (i, p) in r.layout.pools.iter().enumerate() {
-        let wq = if p.data == p.parity { p.data + 1 } else { p.data };
+        let wq = if p.data == p.parity {
+            p.data + 1
+        } else {
+            p.data
+        };
         println!(
             "Pool {}:   {} drives, {} erasure set(s) of {} drives, EC:{} ({} data + {} parity shards), read quorum {}, write quorum {}",
             i + 1,
@@ -106,7 +110,10 @@ fn print_banner(cfg: &ServerConfig, r: &cairn::server::Running) {
     for h in &r.layout.healing {
         println!("Healing:  {h} (re-formatted; its objects will be rebuilt from the other drives)");
     }
-    println!("Console:  reserved at {} (not served yet)", cfg.console_address);
+    println!(
+        "Console:  reserved at {} (not served yet)",
+        cfg.console_address
+    );
 }
 
 async fn wait_for_signal() {

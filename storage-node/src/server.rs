@@ -25,7 +25,9 @@ pub enum StartError {
     Format(#[from] format::FormatError),
     #[error(transparent)]
     Tls(#[from] front::tls::TlsError),
-    #[error("distributed mode (URL endpoints such as {0}) is not available in this build yet; give local directories")]
+    #[error(
+        "distributed mode (URL endpoints such as {0}) is not available in this build yet; give local directories"
+    )]
     Distributed(String),
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -166,7 +168,8 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         layout,
     } = open_pools(cfg)?;
     let objects = Arc::new(
-        ObjectLayer::new(pools, parity, hash_key).map_err(|e| StartError::Objects(e.to_string()))?,
+        ObjectLayer::new(pools, parity, hash_key)
+            .map_err(|e| StartError::Objects(e.to_string()))?,
     );
     let tls = match &cfg.certs_dir {
         Some(dir) if dir.join("public.crt").exists() => Some(front::tls::acceptor(dir)?),

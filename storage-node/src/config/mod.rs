@@ -85,7 +85,9 @@ pub struct ServerArgs {
 /// Configuration errors, printed and mapped to exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("root credentials are missing: set CAIRN_ROOT_USER and CAIRN_ROOT_PASSWORD (or MINIO_ROOT_USER/MINIO_ROOT_PASSWORD), or pass --dev for throw-away development credentials")]
+    #[error(
+        "root credentials are missing: set CAIRN_ROOT_USER and CAIRN_ROOT_PASSWORD (or MINIO_ROOT_USER/MINIO_ROOT_PASSWORD), or pass --dev for throw-away development credentials"
+    )]
     MissingCredentials,
     #[error("the root password must be at least {MIN_PASSWORD_LEN} characters long")]
     ShortPassword,
@@ -169,7 +171,9 @@ pub fn normalize_address(a: &str) -> Result<String, ConfigError> {
 
 impl ServerConfig {
     pub fn resolve(args: &ServerArgs, env: &Env) -> Result<Self, ConfigError> {
-        let user = env.setting("ROOT_USER").or_else(|| env.get(&["MINIO_ACCESS_KEY"]));
+        let user = env
+            .setting("ROOT_USER")
+            .or_else(|| env.get(&["MINIO_ACCESS_KEY"]));
         let password = env
             .setting("ROOT_PASSWORD")
             .or_else(|| env.get(&["MINIO_SECRET_KEY"]));

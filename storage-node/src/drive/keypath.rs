@@ -116,7 +116,11 @@ pub fn object_path(key: &str) -> Result<ObjectPath, KeyError> {
         .join("/");
     Ok(ObjectPath {
         dir,
-        meta_file: if is_dir_marker { DIR_META_FILE } else { META_FILE },
+        meta_file: if is_dir_marker {
+            DIR_META_FILE
+        } else {
+            META_FILE
+        },
         data_prefix: if is_dir_marker {
             DIR_DATA_PREFIX
         } else {
@@ -172,7 +176,9 @@ mod tests {
 
     #[test]
     fn escaping_keys_are_refused() {
-        for bad in ["", "/", "../x", "a/../b", "a/./b", "a//b", "/abs", "a\0b", "."] {
+        for bad in [
+            "", "/", "../x", "a/../b", "a/./b", "a//b", "/abs", "a\0b", ".",
+        ] {
             assert!(validate_key(bad).is_err(), "{bad:?} must be refused");
         }
         assert_eq!(validate_key(&"a".repeat(1025)), Err(KeyError::TooLong));

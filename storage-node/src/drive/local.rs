@@ -62,7 +62,10 @@ impl LocalDrive {
         if self.inner.sys().is_dir() {
             if tmp.exists() {
                 // Move aside first so a huge leftover does not delay start-up.
-                let trash = self.inner.sys().join(format!("trash-{}", uuid::Uuid::new_v4()));
+                let trash = self
+                    .inner
+                    .sys()
+                    .join(format!("trash-{}", uuid::Uuid::new_v4()));
                 if fs::rename(&tmp, &trash).is_ok() {
                     std::thread::spawn(move || {
                         let _ = fs::remove_dir_all(trash);
@@ -105,7 +108,9 @@ fn validate_volume(volume: &str) -> Result<(), DriveError> {
         || volume.contains('\0')
         || volume.len() > 63
     {
-        return Err(DriveError::InvalidName(format!("invalid volume {volume:?}")));
+        return Err(DriveError::InvalidName(format!(
+            "invalid volume {volume:?}"
+        )));
     }
     Ok(())
 }
@@ -128,10 +133,7 @@ impl Inner {
                 "{} is not a directory",
                 self.sys().display()
             ))),
-            Err(e) => Err(DriveError::Offline(format!(
-                "{}: {e}",
-                self.root.display()
-            ))),
+            Err(e) => Err(DriveError::Offline(format!("{}: {e}", self.root.display()))),
         }
     }
 
@@ -144,13 +146,20 @@ impl Inner {
         let dir = self.volume_dir(volume)?;
         match fs::metadata(&dir) {
             Ok(m) if m.is_dir() => Ok(dir),
-            Ok(_) => Err(DriveError::Corrupt(format!("{} is not a directory", dir.display()))),
+            Ok(_) => Err(DriveError::Corrupt(format!(
+                "{} is not a directory",
+                dir.display()
+            ))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(DriveError::VolumeNotFound),
             Err(e) => Err(DriveError::Io(e.to_string())),
         }
     }
 
-    fn object_dir(&self, volume: &str, key: &str) -> Result<(PathBuf, PathBuf, ObjectPath), DriveError> {
+    fn object_dir(
+        &self,
+        volume: &str,
+        key: &str,
+    ) -> Result<(PathBuf, PathBuf, ObjectPath), DriveError> {
         let vol = self.existing_volume(volume)?;
         let op = keypath::object_path(key)?;
         let dir = vol.join(&op.dir);
@@ -183,7 +192,8 @@ impl Inner {
                 }
                 Err(e) => return Err(DriveError::Io(e.to_string())),
             };
-            f.write_all(data).map_err(|e| DriveError::Io(e.to_string()))?;
+            f.write_all(data)
+                .map_err(|e| DriveError::Io(e.to_string()))?;
             if self.sync {
                 f.sync_data().map_err(|e| DriveError::Io(e.to_string()))?;
             }
@@ -329,10 +339,11 @@ impl Inner {
         let path = dir.join(format!("{}{data_dir}", op.data_prefix)).join(name);
         let f = File::open(&path).map_err(io_err)?;
         let mut buf = vec![0u8; len];
-        f.read_exact_at(&mut buf, offset).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => DriveError::Corrupt(format!("{name} is truncated")),
-            _ => DriveError::Io(e.to_string()),
-        })?;
+        f.read_exact_at(&mut buf, offset)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => DriveError::Corrupt(format!("{name} is truncated")),
+                _ => DriveError::Io(e.to_string()),
+            })?;
         Ok(Bytes::from(buf))
     }
 
@@ -524,12 +535,10 @@ impl ShardWriter for LocalShardWriter {
             .file
             .take()
             .ok_or_else(|| DriveError::Io("shard writer already failed".into()))?;
-        let file = tokio::task::spawn_blocking(move || {
-            file.write_all(&data).map(|()| file)
-        })
-        .await
-        .map_err(|e| DriveError::Io(e.to_string()))?
-        .map_err(|e| DriveError::Io(e.to_string()))?;
+        let file = tokio::task::spawn_blocking(move || file.write_all(&data).map(|()| file))
+            .await
+            .map_err(|e| DriveError::Io(e.to_string()))?
+            .map_err(|e| DriveError::Io(e.to_string()))?;
         self.file = Some(file);
         Ok(())
     }
@@ -784,7 +793,8 @@ impl Drive for LocalDrive {
 
     async fn delete_object(&self, volume: &str, key: &str) -> Result<(), DriveError> {
         let (volume, key) = (volume.to_string(), key.to_string());
-        self.run(move |inner| inner.delete_object(&volume, &key)).await
+        self.run(move |inner| inner.delete_object(&volume, &key))
+            .await
     }
 
     async fn discard_stage(&self, stage: &StageId) -> Result<(), DriveError> {

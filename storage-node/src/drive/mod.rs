@@ -164,8 +164,12 @@ pub trait Drive: Send + Sync + fmt::Debug {
         data_dir: Option<&str>,
     ) -> Result<(), DriveError>;
     /// Removes a data directory that no metadata refers to any more.
-    async fn delete_data_dir(&self, volume: &str, key: &str, data_dir: &str)
-    -> Result<(), DriveError>;
+    async fn delete_data_dir(
+        &self,
+        volume: &str,
+        key: &str,
+        data_dir: &str,
+    ) -> Result<(), DriveError>;
     /// Removes the object: metadata and every data directory.
     async fn delete_object(&self, volume: &str, key: &str) -> Result<(), DriveError>;
     /// Removes a staging directory after a failed or abandoned write.

@@ -94,7 +94,9 @@ impl Codec {
             h.copy_from_slice(&bitrot::hash(d));
         }
         let buf = buf.freeze();
-        Ok((0..n).map(|i| buf.slice(i * stride..(i + 1) * stride)).collect())
+        Ok((0..n)
+            .map(|i| buf.slice(i * stride..(i + 1) * stride))
+            .collect())
     }
 
     /// Rebuilds the data of one block from verified shard payloads (without checksum)

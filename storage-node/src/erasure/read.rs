@@ -74,7 +74,11 @@ pub struct ErasureReader {
 }
 
 impl ErasureReader {
-    pub fn new(geometry: Geometry, size: u64, sources: Vec<ShardSource>) -> Result<Self, ReadError> {
+    pub fn new(
+        geometry: Geometry,
+        size: u64,
+        sources: Vec<ShardSource>,
+    ) -> Result<Self, ReadError> {
         let codec = Codec::get(geometry.data, geometry.parity)?;
         let bad = sources
             .iter()
@@ -138,7 +142,11 @@ impl ErasureReader {
                         good += 1;
                     }
                     None => {
-                        tracing::warn!(shard = i, block = index, "shard missing or corrupt, using parity");
+                        tracing::warn!(
+                            shard = i,
+                            block = index,
+                            "shard missing or corrupt, using parity"
+                        );
                         self.bad[*i] = true;
                     }
                 }

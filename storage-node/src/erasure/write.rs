@@ -65,14 +65,17 @@ impl ErasureWriter {
     /// a part may be shorter).
     pub async fn write_block(&mut self, block: &[u8]) -> Result<(), WriteError> {
         let shards = self.codec.encode_block(block)?;
-        let results = join_all(self.sinks.iter_mut().zip(shards).map(
-            |(sink, shard)| async move {
-                match sink {
-                    Some(w) => w.write(shard).await,
-                    None => Ok(()),
-                }
-            },
-        ))
+        let results = join_all(
+            self.sinks
+                .iter_mut()
+                .zip(shards)
+                .map(|(sink, shard)| async move {
+                    match sink {
+                        Some(w) => w.write(shard).await,
+                        None => Ok(()),
+                    }
+                }),
+        )
         .await;
         for (i, r) in results.into_iter().enumerate() {
             if let Err(e) = r {
@@ -94,10 +97,7 @@ impl ErasureWriter {
             }
         }))
         .await;
-        let written: Vec<bool> = results
-            .iter()
-            .map(|r| matches!(r, Some(Ok(()))))
-            .collect();
+        let written: Vec<bool> = results.iter().map(|r| matches!(r, Some(Ok(())))).collect();
         let online = written.iter().filter(|w| **w).count();
         let quorum = self.geometry.write_quorum();
         if online < quorum {

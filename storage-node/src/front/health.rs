@@ -25,10 +25,7 @@ pub async fn set_health(app: &App) -> Vec<(usize, usize, usize, usize)> {
                 .map(|d| tokio::time::timeout(PROBE_TIMEOUT, d.check())),
         )
         .await;
-        let online = checks
-            .iter()
-            .filter(|r| matches!(r, Ok(Ok(()))))
-            .count();
+        let online = checks.iter().filter(|r| matches!(r, Ok(Ok(())))).count();
         out.push((
             online,
             set.drives.len(),
@@ -49,7 +46,11 @@ pub async fn route<B>(app: &App, req: &Request<B>) -> Option<Response<RespBody>>
     };
     let sets = set_health(app).await;
     let ok = sets.iter().all(|(online, _, rq, wq)| {
-        if read_only { online >= rq } else { online >= wq }
+        if read_only {
+            online >= rq
+        } else {
+            online >= wq
+        }
     });
     let write_quorum = sets.iter().map(|s| s.3).max().unwrap_or(0);
     let mut r = empty(if ok {

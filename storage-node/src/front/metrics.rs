@@ -4,10 +4,10 @@ use super::App;
 use crate::s3::{RespBody, full};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub const PATH: &str = "/minio/v2/metrics/cluster";
@@ -47,11 +47,36 @@ pub async fn render(app: &App) -> Response<RespBody> {
     let gauge = |out: &mut String, name: &str, help: &str, v: u64| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     };
-    gauge(&mut out, "minio_cluster_drive_online_total", "Total drives online in the cluster", online as u64);
-    gauge(&mut out, "minio_cluster_drive_offline_total", "Total drives offline in the cluster", (total - online) as u64);
-    gauge(&mut out, "minio_cluster_drive_total", "Total drives in the cluster", total as u64);
-    gauge(&mut out, "minio_cluster_capacity_raw_total_bytes", "Total capacity online in the cluster", capacity);
-    gauge(&mut out, "minio_cluster_capacity_raw_free_bytes", "Total free capacity online in the cluster", free);
+    gauge(
+        &mut out,
+        "minio_cluster_drive_online_total",
+        "Total drives online in the cluster",
+        online as u64,
+    );
+    gauge(
+        &mut out,
+        "minio_cluster_drive_offline_total",
+        "Total drives offline in the cluster",
+        (total - online) as u64,
+    );
+    gauge(
+        &mut out,
+        "minio_cluster_drive_total",
+        "Total drives in the cluster",
+        total as u64,
+    );
+    gauge(
+        &mut out,
+        "minio_cluster_capacity_raw_total_bytes",
+        "Total capacity online in the cluster",
+        capacity,
+    );
+    gauge(
+        &mut out,
+        "minio_cluster_capacity_raw_free_bytes",
+        "Total free capacity online in the cluster",
+        free,
+    );
     let (usable_total, usable_free) = app
         .objects
         .sets()
@@ -61,10 +86,25 @@ pub async fn render(app: &App) -> Response<RespBody> {
             ((capacity as f64 * frac) as u64, (free as f64 * frac) as u64)
         })
         .unwrap_or((0, 0));
-    gauge(&mut out, "minio_cluster_capacity_usable_total_bytes", "Total usable capacity online in the cluster", usable_total);
-    gauge(&mut out, "minio_cluster_capacity_usable_free_bytes", "Total free usable capacity online in the cluster", usable_free);
+    gauge(
+        &mut out,
+        "minio_cluster_capacity_usable_total_bytes",
+        "Total usable capacity online in the cluster",
+        usable_total,
+    );
+    gauge(
+        &mut out,
+        "minio_cluster_capacity_usable_free_bytes",
+        "Total free usable capacity online in the cluster",
+        usable_free,
+    );
     let healthy = sets.iter().all(|(o, _, _, wq)| o >= wq);
-    gauge(&mut out, "minio_cluster_health_status", "Whether every erasure set has write quorum (1) or not (0)", u64::from(healthy));
+    gauge(
+        &mut out,
+        "minio_cluster_health_status",
+        "Whether every erasure set has write quorum (1) or not (0)",
+        u64::from(healthy),
+    );
     let _ = writeln!(
         out,
         "# HELP cairn_erasure_repaired_blocks_total Blocks rebuilt from parity while reading\n# TYPE cairn_erasure_repaired_blocks_total counter\ncairn_erasure_repaired_blocks_total {}",
@@ -80,13 +120,22 @@ pub async fn render(app: &App) -> Response<RespBody> {
             }
         }
     }
-    let _ = writeln!(out, "# HELP minio_s3_requests_total Total number of S3 requests\n# TYPE minio_s3_requests_total counter");
+    let _ = writeln!(
+        out,
+        "# HELP minio_s3_requests_total Total number of S3 requests\n# TYPE minio_s3_requests_total counter"
+    );
     for (method, (n, _)) in &by_method {
         let _ = writeln!(out, "minio_s3_requests_total{{api=\"{method}\"}} {n}");
     }
-    let _ = writeln!(out, "# HELP minio_s3_requests_errors_total Total number of S3 requests with (4xx and 5xx) errors\n# TYPE minio_s3_requests_errors_total counter");
+    let _ = writeln!(
+        out,
+        "# HELP minio_s3_requests_errors_total Total number of S3 requests with (4xx and 5xx) errors\n# TYPE minio_s3_requests_errors_total counter"
+    );
     for (method, (_, errors)) in &by_method {
-        let _ = writeln!(out, "minio_s3_requests_errors_total{{api=\"{method}\"}} {errors}");
+        let _ = writeln!(
+            out,
+            "minio_s3_requests_errors_total{{api=\"{method}\"}} {errors}"
+        );
     }
     let mut r = Response::new(full(Bytes::from(out)));
     r.headers_mut().insert(

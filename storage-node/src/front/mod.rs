@@ -52,7 +52,8 @@ impl App {
 
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<RespBody> {
         let id = self.request_id();
-        let span = tracing::info_span!("req", id = %id, method = %req.method(), path = %req.uri().path());
+        let span =
+            tracing::info_span!("req", id = %id, method = %req.method(), path = %req.uri().path());
         async move {
             let path = req.uri().path();
             if let Some(r) = health::route(&self, &req).await {
@@ -61,11 +62,22 @@ impl App {
             if path == metrics::PATH || path == metrics::NODE_PATH {
                 return metrics::render(&self).await;
             }
-            let (parts, body) = req.into_parts();
+            let (mut parts, body) = req.into_parts();
+            // HTTP/2 carries the host in `:authority`; SigV4 signs it as `host`.
+            if !parts.headers.contains_key(http::header::HOST) {
+                if let Some(v) = parts
+                    .uri
+                    .authority()
+                    .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+                {
+                    parts.headers.insert(http::header::HOST, v);
+                }
+            }
             let method = parts.method.clone();
             let started = std::time::Instant::now();
             let resp = self.s3.handle(parts, body_stream(body), &id).await;
-            self.metrics.observe(&method, resp.status(), started.elapsed());
+            self.metrics
+                .observe(&method, resp.status(), started.elapsed());
             tracing::debug!(status = resp.status().as_u16(), "done");
             resp
         }
@@ -132,7 +144,11 @@ pub async fn serve(
                         }
                     }
                 }
-                None => builder.serve_connection(TokioIo::new(stream), service).await,
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
             };
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");

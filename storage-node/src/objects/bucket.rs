@@ -114,7 +114,12 @@ impl ObjectLayer {
     pub async fn make_bucket(&self, name: &str, meta: BucketMeta) -> ObjectResult<()> {
         validate_bucket_name(name)?;
         let drives = self.all_drives();
-        let made = join_all(drives.iter().map(|(i, d)| async move { (*i, d.make_volume(name).await) })).await;
+        let made = join_all(
+            drives
+                .iter()
+                .map(|(i, d)| async move { (*i, d.make_volume(name).await) }),
+        )
+        .await;
         let exists = made
             .iter()
             .filter(|(_, r)| matches!(r, Err(DriveError::VolumeExists)))
@@ -256,9 +261,12 @@ impl ObjectLayer {
     pub async fn delete_bucket(&self, name: &str) -> ObjectResult<()> {
         self.bucket_meta(name).await?;
         let drives = self.all_drives();
-        let results =
-            join_all(drives.iter().map(|(i, d)| async move { (*i, d.delete_volume(name).await) }))
-                .await;
+        let results = join_all(
+            drives
+                .iter()
+                .map(|(i, d)| async move { (*i, d.delete_volume(name).await) }),
+        )
+        .await;
         if results
             .iter()
             .any(|(_, r)| matches!(r, Err(DriveError::VolumeNotEmpty)))
@@ -276,7 +284,12 @@ impl ObjectLayer {
         }
         let ok: Vec<(usize, Result<(), DriveError>)> = results
             .into_iter()
-            .map(|(i, r)| (i, r.or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })))
+            .map(|(i, r)| {
+                (
+                    i,
+                    r.or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) }),
+                )
+            })
             .collect();
         self.check_each_set(&ok)?;
         let path = meta_path(name);
@@ -297,7 +310,17 @@ mod tests {
         for ok in ["abc", "synapse-media", "postgresql-backups", "a.b-c", "123"] {
             assert!(validate_bucket_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["ab", "ABC", "a_b", "-abc", "abc-", "a..b", "192.168.1.1", &"a".repeat(64), "xn--abc"] {
+        for bad in [
+            "ab",
+            "ABC",
+            "a_b",
+            "-abc",
+            "abc-",
+            "a..b",
+            "192.168.1.1",
+            &"a".repeat(64),
+            "xn--abc",
+        ] {
             assert!(validate_bucket_name(bad).is_err(), "{bad}");
         }
     }

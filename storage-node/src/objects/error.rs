@@ -36,7 +36,9 @@ pub enum ObjectError {
         total: usize,
         need: usize,
     },
-    #[error("insufficient write quorum: {have} of {total} drives accepted the write, {need} needed")]
+    #[error(
+        "insufficient write quorum: {have} of {total} drives accepted the write, {need} needed"
+    )]
     WriteQuorum {
         have: usize,
         total: usize,

@@ -71,7 +71,11 @@ impl Md5Pipe {
 }
 
 /// Reads from `body` until `buf` holds `want` bytes or the body ends.
-async fn fill(body: &mut futures::stream::Fuse<BodyStream>, buf: &mut BytesMut, want: usize) -> ObjectResult<bool> {
+async fn fill(
+    body: &mut futures::stream::Fuse<BodyStream>,
+    buf: &mut BytesMut,
+    want: usize,
+) -> ObjectResult<bool> {
     while buf.len() < want {
         match body.next().await {
             Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
@@ -100,7 +104,9 @@ async fn open_writers(
                     *slot = Some(w);
                 }
             }
-            Err(e) => tracing::warn!(drive = %drives[pos].endpoint(), error = %e, "drive unavailable for write"),
+            Err(e) => {
+                tracing::warn!(drive = %drives[pos].endpoint(), error = %e, "drive unavailable for write")
+            }
         }
     }
     by_shard

@@ -215,7 +215,10 @@ mod tests {
     fn common_prefixes_cut_at_the_delimiter() {
         assert_eq!(common_prefix("a/b/c", "a/", "/").as_deref(), Some("a/b/"));
         assert_eq!(common_prefix("a/b", "a/", "/"), None);
-        assert_eq!(common_prefix("2024-01-x", "", "-").as_deref(), Some("2024-"));
+        assert_eq!(
+            common_prefix("2024-01-x", "", "-").as_deref(),
+            Some("2024-")
+        );
         assert_eq!(common_prefix("x", "y", "/"), None);
     }
 }

@@ -146,7 +146,12 @@ mod tests {
 
     #[test]
     fn garbage_is_rejected_not_panicking() {
-        for bad in [&b""[..], b"CAIRNMT1", b"CAIRNMT1\xff\xff\xff\xff{}", b"XXXXXXXX\x02\0\0\0{}"] {
+        for bad in [
+            &b""[..],
+            b"CAIRNMT1",
+            b"CAIRNMT1\xff\xff\xff\xff{}",
+            b"XXXXXXXX\x02\0\0\0{}",
+        ] {
             assert!(decode(&Bytes::copy_from_slice(bad)).is_err());
         }
         let mut truncated = encode(&sample(), None).unwrap().to_vec();

@@ -285,16 +285,18 @@ impl ObjectLayer {
     ) -> ObjectResult<(UploadRecord, Vec<PartRecord>, bool)> {
         let (set, rec) = self.load_upload(bucket, key, upload_id).await?;
         let parts = self.part_records(set, bucket, upload_id).await?;
-        let mut list: Vec<PartRecord> = parts
-            .into_values()
-            .filter(|p| p.number > marker)
-            .collect();
+        let mut list: Vec<PartRecord> = parts.into_values().filter(|p| p.number > marker).collect();
         let truncated = list.len() > max;
         list.truncate(max);
         Ok((rec, list, truncated))
     }
 
-    pub async fn abort_multipart(&self, bucket: &str, key: &str, upload_id: &str) -> ObjectResult<()> {
+    pub async fn abort_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> ObjectResult<()> {
         let (set, _) = self.load_upload(bucket, key, upload_id).await?;
         let _guard = set.locks.write(&format!("upload/{upload_id}")).await?;
         let dir = upload_dir(bucket, upload_id);
@@ -444,7 +446,8 @@ impl ObjectLayer {
             (true, _) => true,
             (false, Some(t)) => {
                 u.key.as_str() > key_marker
-                    || (u.key == key_marker && (u.initiated_ms, u.upload_id.as_str()) > (t, upload_id_marker))
+                    || (u.key == key_marker
+                        && (u.initiated_ms, u.upload_id.as_str()) > (t, upload_id_marker))
             }
             (false, None) => u.key.as_str() > key_marker,
         });

@@ -1,10 +1,10 @@
 //! Streaming an object (or a byte range of it) out of its erasure set.
 
+use super::ObjectInfo;
 use super::error::{ObjectError, ObjectResult};
 use super::ingest::BodyStream;
 use super::lock::Guard;
 use super::set::{ErasureSet, Resolved};
-use super::ObjectInfo;
 use crate::erasure::read::ErasureReader;
 use bytes::Bytes;
 use std::sync::Arc;

@@ -35,7 +35,13 @@ pub struct Resolved {
 
 impl Resolved {
     /// Where to read shard files of part file `file`, indexed by shard number.
-    pub fn sources(&self, set: &ErasureSet, bucket: &str, key: &str, file: &str) -> Vec<ShardSource> {
+    pub fn sources(
+        &self,
+        set: &ErasureSet,
+        bucket: &str,
+        key: &str,
+        file: &str,
+    ) -> Vec<ShardSource> {
         let mut out = vec![ShardSource::Missing; self.meta.erasure.geometry.total()];
         for (pos, copy) in self.copies.iter().enumerate() {
             let Some((m, inline)) = copy else { continue };
@@ -106,7 +112,9 @@ impl ErasureSet {
         }
         let mut groups: HashMap<&str, (usize, i64)> = HashMap::new();
         for (m, _) in parsed.iter().flatten() {
-            let e = groups.entry(m.version_id.as_str()).or_insert((0, m.mod_time_ms));
+            let e = groups
+                .entry(m.version_id.as_str())
+                .or_insert((0, m.mod_time_ms));
             e.0 += 1;
         }
         let best = groups
@@ -262,7 +270,10 @@ impl ErasureSet {
         let guard = self.locks.write(&format!("{bucket}/{key}")).await?;
         let results = join_all(self.drives.iter().zip(&files).map(|(d, f)| async move {
             match f {
-                Some(f) => Some(d.commit_object(bucket, key, stage, data_dir, f.clone()).await),
+                Some(f) => Some(
+                    d.commit_object(bucket, key, stage, data_dir, f.clone())
+                        .await,
+                ),
                 None => None,
             }
         }))
@@ -277,7 +288,10 @@ impl ErasureSet {
         if ok < need {
             join_all(self.drives.iter().zip(&results).map(|(d, r)| async move {
                 if let Some(Ok(previous)) = r {
-                    if let Err(e) = d.restore_object(bucket, key, previous.clone(), data_dir).await {
+                    if let Err(e) = d
+                        .restore_object(bucket, key, previous.clone(), data_dir)
+                        .await
+                    {
                         tracing::warn!(drive = %d.endpoint(), error = %e, "rollback failed");
                     }
                 }
@@ -359,7 +373,9 @@ impl ErasureSet {
 
     pub fn count_repair(&self, blocks: u64) {
         if blocks > 0 {
-            self.metrics.repaired_blocks.fetch_add(blocks, Ordering::Relaxed);
+            self.metrics
+                .repaired_blocks
+                .fetch_add(blocks, Ordering::Relaxed);
         }
     }
 
@@ -378,6 +394,10 @@ impl ErasureSet {
             .ok_or_else(|| ObjectError::Internal("part index out of range".into()))?;
         let file = format!("part.{}", part_index + 1);
         let sources = resolved.sources(self, bucket, key, &file);
-        Ok(ErasureReader::new(resolved.meta.erasure.geometry, part.size, sources)?)
+        Ok(ErasureReader::new(
+            resolved.meta.erasure.geometry,
+            part.size,
+            sources,
+        )?)
     }
 }

@@ -40,17 +40,27 @@ fn is_aws_chunked(headers: &HeaderMap) -> bool {
         .any(|e| e.trim().eq_ignore_ascii_case("aws-chunked"))
 }
 
-pub fn verified(raw: BodyStream, headers: &HeaderMap, auth: &AuthOutcome) -> S3Result<VerifiedBody> {
+pub fn verified(
+    raw: BodyStream,
+    headers: &HeaderMap,
+    auth: &AuthOutcome,
+) -> S3Result<VerifiedBody> {
     let trailers = chunked::trailer_slot();
     let mode = match (&auth.payload, &auth.chunk_signing) {
         (PayloadMode::StreamingSigned, Some(ctx)) => Some(ChunkMode::Signed(ctx.clone())),
-        (PayloadMode::StreamingSignedTrailer, Some(ctx)) => Some(ChunkMode::SignedTrailer(ctx.clone())),
+        (PayloadMode::StreamingSignedTrailer, Some(ctx)) => {
+            Some(ChunkMode::SignedTrailer(ctx.clone()))
+        }
         (PayloadMode::StreamingUnsignedTrailer, _) => Some(ChunkMode::UnsignedTrailer),
         (PayloadMode::StreamingSigned | PayloadMode::StreamingSignedTrailer, None) => {
-            return Err(S3Error::internal("streaming signature without signing context"));
+            return Err(S3Error::internal(
+                "streaming signature without signing context",
+            ));
         }
         // Some clients mark an unsigned trailer body only by its encoding.
-        (PayloadMode::Unsigned, _) if is_aws_chunked(headers) && headers.contains_key("x-amz-trailer") => {
+        (PayloadMode::Unsigned, _)
+            if is_aws_chunked(headers) && headers.contains_key("x-amz-trailer") =>
+        {
             Some(ChunkMode::UnsignedTrailer)
         }
         _ => None,
@@ -60,7 +70,7 @@ pub fn verified(raw: BodyStream, headers: &HeaderMap, auth: &AuthOutcome) -> S3R
         None => raw,
     };
     let expectations = checksum::expectations_from_headers(headers, &auth.payload, trailers)
-        .map_err(|e| S3Error::new(e.s3_code(), http::StatusCode::BAD_REQUEST, e.message()))?;
+        .map_err(|e| S3Error::new(e.s3_code(), e.http_status(), e.message()))?;
     let verifying = checksum::VerifyingStream::new(decoded, expectations);
     let checksums = verifying.computed();
     Ok(VerifiedBody {

@@ -54,11 +54,7 @@ impl S3Error {
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(
-            "InternalError",
-            StatusCode::INTERNAL_SERVER_ERROR,
-            message,
-        )
+        Self::new("InternalError", StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 
     pub fn method_not_allowed() -> Self {
@@ -110,11 +106,9 @@ impl From<ObjectError> for S3Error {
             }
             ObjectError::NoSuchKey => S3Error::new("NoSuchKey", S::NOT_FOUND, msg),
             ObjectError::InvalidKey(k) => match k {
-                crate::drive::keypath::KeyError::TooLong => S3Error::new(
-                    "KeyTooLongError",
-                    S::BAD_REQUEST,
-                    "Your key is too long",
-                ),
+                crate::drive::keypath::KeyError::TooLong => {
+                    S3Error::new("KeyTooLongError", S::BAD_REQUEST, "Your key is too long")
+                }
                 other => S3Error::new(
                     "XCairnInvalidObjectName",
                     S::BAD_REQUEST,
@@ -127,9 +121,7 @@ impl From<ObjectError> for S3Error {
                 "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
             ),
             ObjectError::InvalidPart(_) => S3Error::new("InvalidPart", S::BAD_REQUEST, msg),
-            ObjectError::InvalidPartOrder => {
-                S3Error::new("InvalidPartOrder", S::BAD_REQUEST, msg)
-            }
+            ObjectError::InvalidPartOrder => S3Error::new("InvalidPartOrder", S::BAD_REQUEST, msg),
             ObjectError::EntityTooSmall { .. } => {
                 S3Error::new("EntityTooSmall", S::BAD_REQUEST, msg)
             }
@@ -139,7 +131,9 @@ impl From<ObjectError> for S3Error {
             ObjectError::ReadQuorum { .. } | ObjectError::WriteQuorum { .. } => S3Error::new(
                 "SlowDown",
                 S::SERVICE_UNAVAILABLE,
-                format!("Resource requested is unreadable or unwritable, please reduce your request rate: {msg}"),
+                format!(
+                    "Resource requested is unreadable or unwritable, please reduce your request rate: {msg}"
+                ),
             ),
             ObjectError::LockTimeout(_) => S3Error::new(
                 "SlowDown",
@@ -156,10 +150,10 @@ impl From<ObjectError> for S3Error {
 fn body_error(io: std::io::Error) -> S3Error {
     if let Some(inner) = io.get_ref() {
         if let Some(e) = inner.downcast_ref::<super::checksum::ChecksumError>() {
-            return S3Error::new(e.s3_code(), StatusCode::BAD_REQUEST, e.message());
+            return S3Error::new(e.s3_code(), e.http_status(), e.message());
         }
         if let Some(e) = inner.downcast_ref::<super::auth::chunked::ChunkError>() {
-            return S3Error::new(e.s3_code(), StatusCode::BAD_REQUEST, e.to_string());
+            return S3Error::new(e.s3_code(), e.http_status(), e.message());
         }
         if let Some(e) = inner.downcast_ref::<super::body::BodyError>() {
             return S3Error::new(e.s3_code(), StatusCode::BAD_REQUEST, e.to_string());
@@ -168,7 +162,9 @@ fn body_error(io: std::io::Error) -> S3Error {
     S3Error::new(
         "IncompleteBody",
         StatusCode::BAD_REQUEST,
-        format!("You did not provide the number of bytes specified by the Content-Length HTTP header: {io}"),
+        format!(
+            "You did not provide the number of bytes specified by the Content-Length HTTP header: {io}"
+        ),
     )
 }
 

@@ -197,7 +197,12 @@ fn etag_matches(list: &str, etag: &str) -> bool {
 
 /// Evaluates If-Match, If-None-Match, If-Modified-Since and If-Unmodified-Since with
 /// the precedence RFC 9110 and S3 use. `prefix` selects the copy-source variants.
-pub fn check_conditions(h: &HeaderMap, info: &ObjectInfo, prefix: &str, is_get: bool) -> S3Result<()> {
+pub fn check_conditions(
+    h: &HeaderMap,
+    info: &ObjectInfo,
+    prefix: &str,
+    is_get: bool,
+) -> S3Result<()> {
     let get = |n: &str| header_str(h, &format!("{prefix}{n}"));
     let modified = info.mod_time_ms / 1000;
     let failed = || {
@@ -237,12 +242,18 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(parse_range("bytes=0-9"), Some(RangeSpec::FromTo(0, Some(9))));
+        assert_eq!(
+            parse_range("bytes=0-9"),
+            Some(RangeSpec::FromTo(0, Some(9)))
+        );
         assert_eq!(parse_range("bytes=5-"), Some(RangeSpec::FromTo(5, None)));
         assert_eq!(parse_range("bytes=-3"), Some(RangeSpec::Suffix(3)));
         assert_eq!(parse_range("bytes=9-1"), None);
         assert_eq!(parse_range("items=1-2"), None);
-        assert_eq!(resolve_range(RangeSpec::FromTo(5, Some(100)), 10).unwrap(), (5, 9));
+        assert_eq!(
+            resolve_range(RangeSpec::FromTo(5, Some(100)), 10).unwrap(),
+            (5, 9)
+        );
         assert_eq!(resolve_range(RangeSpec::Suffix(30), 10).unwrap(), (0, 9));
         assert!(resolve_range(RangeSpec::FromTo(10, None), 10).is_err());
         assert!(resolve_range(RangeSpec::Suffix(1), 0).is_err());
@@ -273,14 +284,26 @@ mod tests {
     fn conditions() {
         let mut h = HeaderMap::new();
         h.insert("if-none-match", "\"abc\"".parse().unwrap());
-        assert_eq!(check_conditions(&h, &info(), "", true).unwrap_err().status, StatusCode::NOT_MODIFIED);
+        assert_eq!(
+            check_conditions(&h, &info(), "", true).unwrap_err().status,
+            StatusCode::NOT_MODIFIED
+        );
         let mut h = HeaderMap::new();
         h.insert("if-match", "\"zzz\"".parse().unwrap());
-        assert_eq!(check_conditions(&h, &info(), "", true).unwrap_err().status, StatusCode::PRECONDITION_FAILED);
+        assert_eq!(
+            check_conditions(&h, &info(), "", true).unwrap_err().status,
+            StatusCode::PRECONDITION_FAILED
+        );
         let mut h = HeaderMap::new();
-        h.insert("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT".parse().unwrap());
+        h.insert(
+            "if-modified-since",
+            "Tue, 14 Nov 2023 22:13:20 GMT".parse().unwrap(),
+        );
         assert!(check_conditions(&h, &info(), "", true).is_err());
-        h.insert("if-modified-since", "Tue, 14 Nov 2023 22:13:19 GMT".parse().unwrap());
+        h.insert(
+            "if-modified-since",
+            "Tue, 14 Nov 2023 22:13:19 GMT".parse().unwrap(),
+        );
         assert!(check_conditions(&h, &info(), "", true).is_ok());
     }
 

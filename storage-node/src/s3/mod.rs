@@ -131,8 +131,10 @@ impl S3Service {
                     xml_response(e.status, e.to_xml(&resource, request_id))
                 };
                 if e.code == "SlowDown" {
-                    r.headers_mut()
-                        .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+                    r.headers_mut().insert(
+                        http::header::RETRY_AFTER,
+                        http::HeaderValue::from_static("1"),
+                    );
                 }
                 r
             }

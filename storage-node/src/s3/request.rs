@@ -62,9 +62,15 @@ pub fn target(raw_path: &str, headers: &HeaderMap, domains: &[String]) -> S3Resu
     let host = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(|h| h.rsplit_once(':').map_or(h, |(name, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) { name } else { h }
-        }))
+        .map(|h| {
+            h.rsplit_once(':').map_or(h, |(name, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    name
+                } else {
+                    h
+                }
+            })
+        })
         .unwrap_or("");
     let vhost_bucket = domains.iter().find_map(|d| {
         host.strip_suffix(d.as_str())

@@ -26,7 +26,10 @@ pub async fn list_buckets(s: &S3Service, _req: &mut S3Request) -> S3Result<Respo
             .close("Bucket");
     }
     w.close("Buckets");
-    Ok(xml_response(StatusCode::OK, w.finish("ListAllMyBucketsResult")))
+    Ok(xml_response(
+        StatusCode::OK,
+        w.finish("ListAllMyBucketsResult"),
+    ))
 }
 
 pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
@@ -42,7 +45,10 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
             return Err(S3Error::new(
                 "InvalidLocationConstraint",
                 StatusCode::BAD_REQUEST,
-                format!("The specified location-constraint {r:?} is not valid; this server's region is {}", s.config.region),
+                format!(
+                    "The specified location-constraint {r:?} is not valid; this server's region is {}",
+                    s.config.region
+                ),
             ));
         }
     }
@@ -102,7 +108,10 @@ pub async fn location(s: &S3Service, req: &mut S3Request) -> S3Result<Response<R
 pub async fn versioning(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     s.objects.bucket_meta(req.bucket()?).await?;
     let w = XmlWriter::new("VersioningConfiguration");
-    Ok(xml_response(StatusCode::OK, w.finish("VersioningConfiguration")))
+    Ok(xml_response(
+        StatusCode::OK,
+        w.finish("VersioningConfiguration"),
+    ))
 }
 
 pub async fn acl(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
@@ -120,6 +129,8 @@ pub fn owner_full_control() -> String {
         .open("AccessControlList")
         .open("Grant");
     w.elem("Grantee", "");
-    w.elem("Permission", "FULL_CONTROL").close("Grant").close("AccessControlList");
+    w.elem("Permission", "FULL_CONTROL")
+        .close("Grant")
+        .close("AccessControlList");
     w.finish("AccessControlPolicy")
 }

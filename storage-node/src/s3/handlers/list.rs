@@ -42,7 +42,9 @@ fn max_keys(req: &S3Request, name: &str) -> S3Result<usize> {
             .filter(|n| *n >= 0)
             .map(|n| (n as usize).min(MAX_KEYS))
             .ok_or_else(|| {
-                S3Error::invalid_argument(format!("{name} must be an integer between 0 and 2147483647"))
+                S3Error::invalid_argument(format!(
+                    "{name} must be an integer between 0 and 2147483647"
+                ))
             }),
     }
 }
@@ -51,7 +53,9 @@ fn encoding(req: &S3Request) -> S3Result<Enc> {
     match req.query.get("encoding-type") {
         None => Ok(Enc(false)),
         Some(v) if v.eq_ignore_ascii_case("url") => Ok(Enc(true)),
-        Some(_) => Err(S3Error::invalid_argument("Invalid Encoding Method specified in Request")),
+        Some(_) => Err(S3Error::invalid_argument(
+            "Invalid Encoding Method specified in Request",
+        )),
     }
 }
 
@@ -144,7 +148,10 @@ pub async fn list_v2(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Re
     w.elem("Name", req.bucket()?)
         .elem("Prefix", &enc.s(&p.prefix))
         .elem("MaxKeys", &max.to_string())
-        .elem("KeyCount", &(r.objects.len() + r.prefixes.len()).to_string());
+        .elem(
+            "KeyCount",
+            &(r.objects.len() + r.prefixes.len()).to_string(),
+        );
     if let Some(d) = &p.delimiter {
         w.elem("Delimiter", &enc.s(d));
     }

@@ -14,22 +14,72 @@ use http::{Method, Response};
 /// "not configured" error S3 gives for a bucket without that configuration, so that
 /// tools probing them (s3cmd `info`, consoles) carry on.
 const BUCKET_EMPTY_CONFIGS: &[(&str, &str, &str)] = &[
-    ("policy", "NoSuchBucketPolicy", "The bucket policy does not exist"),
+    (
+        "policy",
+        "NoSuchBucketPolicy",
+        "The bucket policy does not exist",
+    ),
     ("tagging", "NoSuchTagSet", "The TagSet does not exist"),
-    ("cors", "NoSuchCORSConfiguration", "The CORS configuration does not exist"),
-    ("lifecycle", "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),
-    ("website", "NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration"),
-    ("encryption", "ServerSideEncryptionConfigurationNotFoundError", "The server side encryption configuration was not found"),
-    ("object-lock", "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket"),
-    ("replication", "ReplicationConfigurationNotFoundError", "The replication configuration was not found"),
+    (
+        "cors",
+        "NoSuchCORSConfiguration",
+        "The CORS configuration does not exist",
+    ),
+    (
+        "lifecycle",
+        "NoSuchLifecycleConfiguration",
+        "The lifecycle configuration does not exist",
+    ),
+    (
+        "website",
+        "NoSuchWebsiteConfiguration",
+        "The specified bucket does not have a website configuration",
+    ),
+    (
+        "encryption",
+        "ServerSideEncryptionConfigurationNotFoundError",
+        "The server side encryption configuration was not found",
+    ),
+    (
+        "object-lock",
+        "ObjectLockConfigurationNotFoundError",
+        "Object Lock configuration does not exist for this bucket",
+    ),
+    (
+        "replication",
+        "ReplicationConfigurationNotFoundError",
+        "The replication configuration was not found",
+    ),
 ];
 
 /// Sub-resources not implemented at all.
 const UNSUPPORTED: &[&str] = &[
-    "acl", "policy", "tagging", "cors", "lifecycle", "website", "encryption", "object-lock",
-    "replication", "notification", "logging", "requestPayment", "accelerate", "analytics",
-    "inventory", "metrics", "intelligent-tiering", "ownershipControls", "publicAccessBlock",
-    "retention", "legal-hold", "restore", "select", "torrent", "attributes", "versions",
+    "acl",
+    "policy",
+    "tagging",
+    "cors",
+    "lifecycle",
+    "website",
+    "encryption",
+    "object-lock",
+    "replication",
+    "notification",
+    "logging",
+    "requestPayment",
+    "accelerate",
+    "analytics",
+    "inventory",
+    "metrics",
+    "intelligent-tiering",
+    "ownershipControls",
+    "publicAccessBlock",
+    "retention",
+    "legal-hold",
+    "restore",
+    "select",
+    "torrent",
+    "attributes",
+    "versions",
 ];
 
 fn versioning_check(req: &S3Request) -> S3Result<()> {
@@ -81,7 +131,9 @@ pub async fn route(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Resp
                 return Err(S3Error::not_implemented(&format!("{m} ?{q}")));
             }
             match m {
-                Method::PUT if has("versioning") => Err(S3Error::not_implemented("bucket versioning")),
+                Method::PUT if has("versioning") => {
+                    Err(S3Error::not_implemented("bucket versioning"))
+                }
                 Method::PUT => bucket::create(s, req).await,
                 Method::HEAD => bucket::head(s, req).await,
                 Method::DELETE => bucket::delete(s, req).await,

@@ -25,7 +25,9 @@ fn part_number(req: &S3Request) -> S3Result<u32> {
         .and_then(|v| v.parse::<u32>().ok())
         .filter(|n| (1..=crate::objects::multipart::MAX_PART_NUMBER).contains(n))
         .ok_or_else(|| {
-            S3Error::invalid_argument("Part number must be an integer between 1 and 10000, inclusive")
+            S3Error::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
         })
 }
 
@@ -35,10 +37,18 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
     let algo = req
         .header("x-amz-checksum-algorithm")
         .map(|a| a.to_ascii_lowercase());
-    let id = s.objects.new_multipart(&bucket, &key, headers, algo).await?;
+    let id = s
+        .objects
+        .new_multipart(&bucket, &key, headers, algo)
+        .await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
-    w.elem("Bucket", &bucket).elem("Key", &key).elem("UploadId", &id);
-    Ok(xml_response(StatusCode::OK, w.finish("InitiateMultipartUploadResult")))
+    w.elem("Bucket", &bucket)
+        .elem("Key", &key)
+        .elem("UploadId", &id);
+    Ok(xml_response(
+        StatusCode::OK,
+        w.finish("InitiateMultipartUploadResult"),
+    ))
 }
 
 pub async fn upload_part(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
@@ -86,7 +96,9 @@ pub async fn upload_part_copy(s: &S3Service, req: &mut S3Request) -> S3Result<Re
         None => None,
         Some(v) => {
             let spec = headers::parse_range(v).ok_or_else(|| {
-                S3Error::invalid_argument("The x-amz-copy-source-range value must be of the form bytes=first-last")
+                S3Error::invalid_argument(
+                    "The x-amz-copy-source-range value must be of the form bytes=first-last",
+                )
             })?;
             let (a, b) = headers::resolve_range(spec, size)?;
             if let headers::RangeSpec::FromTo(_, Some(end)) = spec {
@@ -128,7 +140,11 @@ fn owner(w: &mut XmlWriter, name: &str) {
 }
 
 pub async fn list_parts(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
-    let (bucket, key, id) = (req.bucket()?.to_string(), req.key()?.to_string(), upload_id(req)?);
+    let (bucket, key, id) = (
+        req.bucket()?.to_string(),
+        req.key()?.to_string(),
+        upload_id(req)?,
+    );
     let marker: u32 = match req.query.get("part-number-marker") {
         None => 0,
         Some(v) => v
@@ -142,7 +158,10 @@ pub async fn list_parts(s: &S3Service, req: &mut S3Request) -> S3Result<Response
             .map_err(|_| S3Error::invalid_argument("max-parts must be an integer"))?
             .min(1000),
     };
-    let (rec, parts, truncated) = s.objects.list_parts(&bucket, &key, &id, marker, max).await?;
+    let (rec, parts, truncated) = s
+        .objects
+        .list_parts(&bucket, &key, &id, marker, max)
+        .await?;
     let mut w = XmlWriter::new("ListPartsResult");
     w.elem("Bucket", &bucket)
         .elem("Key", &key)
@@ -174,24 +193,42 @@ pub async fn list_parts(s: &S3Service, req: &mut S3Request) -> S3Result<Response
 }
 
 pub async fn complete(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
-    let (bucket, key, id) = (req.bucket()?.to_string(), req.key()?.to_string(), upload_id(req)?);
+    let (bucket, key, id) = (
+        req.bucket()?.to_string(),
+        req.key()?.to_string(),
+        upload_id(req)?,
+    );
     let body = req.small_body(xml::MAX_XML_BODY).await?;
     let doc: xml::CompleteMultipartUpload = xml::parse(&body)?;
     if doc.parts.len() > crate::objects::multipart::MAX_PART_NUMBER as usize {
         return Err(S3Error::malformed_xml());
     }
-    let parts: Vec<(u32, String)> = doc.parts.into_iter().map(|p| (p.part_number, p.etag)).collect();
-    let info = s.objects.complete_multipart(&bucket, &key, &id, &parts).await?;
+    let parts: Vec<(u32, String)> = doc
+        .parts
+        .into_iter()
+        .map(|p| (p.part_number, p.etag))
+        .collect();
+    let info = s
+        .objects
+        .complete_multipart(&bucket, &key, &id, &parts)
+        .await?;
     let mut w = XmlWriter::new("CompleteMultipartUploadResult");
     w.elem("Location", &format!("/{bucket}/{key}"))
         .elem("Bucket", &bucket)
         .elem("Key", &key)
         .elem("ETag", &quoted(&info.etag));
-    Ok(xml_response(StatusCode::OK, w.finish("CompleteMultipartUploadResult")))
+    Ok(xml_response(
+        StatusCode::OK,
+        w.finish("CompleteMultipartUploadResult"),
+    ))
 }
 
 pub async fn abort(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
-    let (bucket, key, id) = (req.bucket()?.to_string(), req.key()?.to_string(), upload_id(req)?);
+    let (bucket, key, id) = (
+        req.bucket()?.to_string(),
+        req.key()?.to_string(),
+        upload_id(req)?,
+    );
     s.objects.abort_multipart(&bucket, &key, &id).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -233,5 +270,8 @@ pub async fn list_uploads(s: &S3Service, req: &mut S3Request) -> S3Result<Respon
             .elem("Initiated", &iso_date(u.initiated_ms))
             .close("Upload");
     }
-    Ok(xml_response(StatusCode::OK, w.finish("ListMultipartUploadsResult")))
+    Ok(xml_response(
+        StatusCode::OK,
+        w.finish("ListMultipartUploadsResult"),
+    ))
 }

@@ -163,7 +163,10 @@ pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Res
     };
     for (q, h) in RESPONSE_OVERRIDES {
         if let Some(v) = req.query.get(q) {
-            if let (Ok(v), Ok(n)) = (HeaderValue::from_str(v), http::HeaderName::from_bytes(h.as_bytes())) {
+            if let (Ok(v), Ok(n)) = (
+                HeaderValue::from_str(v),
+                http::HeaderName::from_bytes(h.as_bytes()),
+            ) {
                 out_headers.insert(n, v);
             }
         }
@@ -184,7 +187,9 @@ pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Res
         super::super::full(Bytes::new())
     } else {
         let stream = reader.stream(resolved).await?;
-        BodyExt::boxed_unsync(StreamBody::new(stream.map(|r| r.map(http_body::Frame::data))))
+        BodyExt::boxed_unsync(StreamBody::new(
+            stream.map(|r| r.map(http_body::Frame::data)),
+        ))
     };
     let mut r = Response::new(body);
     *r.status_mut() = status;
