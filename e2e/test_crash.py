@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from s3util import MiB, body_of, unique_name
 
 N_THREADS = 4
-KILL_AFTER_ACKS = 60
+KILL_AFTER_ACKS = 120
 MAX_OPS_PER_THREAD = 2000
 SIZES = [0, 1, 1000, 64 * 1024, 200_000, MiB + 1, 2 * MiB + MiB // 2]
 
@@ -55,7 +55,7 @@ def _worker(srv, bucket: str, tid: int, log: Log, killed: threading.Event):
     mine: list[str] = []          # my keys with an acknowledged PUT
     for seq in range(MAX_OPS_PER_THREAD):
         r = rnd.random()
-        if tid == 0 and seq % 6 == 5:
+        if tid % 100 == 0 and seq % 6 == 5:
             kind, key = "multipart", f"t{tid}/mp-{seq:05d}"
         elif r < 0.15 and mine:
             kind, key = "put", rnd.choice(mine)                      # overwrite
@@ -111,38 +111,9 @@ def _acceptable(ops: list[Op]) -> set[str | None]:
     return states
 
 
-@pytest.mark.needs_process
-def test_kill9_during_concurrent_puts(server_factory):
-    srv = server_factory(name="cairn-crash")
-    bucket = unique_name("crash")
-    srv.client().create_bucket(Bucket=bucket)
-
-    log, killed = Log(), threading.Event()
-    threads = [threading.Thread(target=_worker, args=(srv, bucket, t, log, killed), daemon=True)
-               for t in range(N_THREADS)]
-    for t in threads:
-        t.start()
-    with log.cond:
-        reached = log.cond.wait_for(lambda: log.acks >= KILL_AFTER_ACKS or log.errors_before_kill
-                                    or not any(t.is_alive() for t in threads), timeout=180)
-    assert not log.errors_before_kill, f"requests failed before the kill: {log.errors_before_kill[:5]}"
-    assert reached and log.acks >= KILL_AFTER_ACKS, f"only {log.acks} acknowledged writes before the time limit"
-
-    killed.set()
-    srv.kill9()
-    for t in threads:
-        t.join(timeout=120)
-        assert not t.is_alive(), "a client thread hung after the server was killed"
-    with log.lock:
-        in_flight = [(k, o.kind) for k, ops in log.ops.items() for o in ops if not o.acked]
-        acked = log.acks
-    assert not log.errors_before_kill, f"requests failed before the kill: {log.errors_before_kill[:5]}"
-
-    srv.process.start()           # same port, same drives
-    c = srv.client(attempts=1)
-    assert bucket in [b["Name"] for b in c.list_buckets()["Buckets"]], "the bucket is gone after restart"
-
-    problems = []
+def _verify(c, bucket: str, log: Log, context: str) -> dict[str, str | None]:
+    """Check the invariants; return the observed state of every key written so far."""
+    problems, observed = [], {}
     for key, ops in sorted(log.ops.items()):
         ok = _acceptable(ops)
         try:
@@ -152,6 +123,7 @@ def test_kill9_during_concurrent_puts(server_factory):
                 problems.append(f"{key}: GET failed: {e.response['Error']} (ops: {[o.kind for o in ops]})")
                 continue
             got = None
+        observed[key] = got
         if got not in ok:
             hist = [(o.kind, o.size, "acked" if o.acked else "in-flight") for o in ops]
             state = "absent" if got is None else "content matches no write"
@@ -172,12 +144,55 @@ def test_kill9_during_concurrent_puts(server_factory):
                 problems.append(f"{key}: listed size/ETag {o['Size']}/{o['ETag']} but GET gives {len(b)}/{r['ETag']}")
         except ClientError as e:
             problems.append(f"{key}: listed but GET fails: {e.response['Error']}")
-    for key, ops in log.ops.items():
-        if None not in _acceptable(ops) and key not in listed:
-            problems.append(f"{key}: acknowledged and readable state expected, but not listed")
+    for key, got in observed.items():
+        if got is not None and key not in listed:
+            problems.append(f"{key}: readable but not listed")
 
-    assert not problems, (f"{len(problems)} consistency problems after kill -9 "
-                          f"({acked} acked ops, in flight at kill: {in_flight}):\n" + "\n".join(problems[:40]))
+    assert not problems, f"{len(problems)} consistency problems {context}:\n" + "\n".join(problems[:40])
+    return observed
+
+
+@pytest.mark.needs_process
+def test_kill9_during_concurrent_puts(server_factory):
+    srv = server_factory(name="cairn-crash")
+    bucket = unique_name("crash")
+    srv.client().create_bucket(Bucket=bucket)
+    log = Log()
+
+    for rnd in range(2):            # crash, restart, verify -- twice, the second time on top of the first
+        killed = threading.Event()
+        with log.lock:
+            log.acks = 0
+        threads = [threading.Thread(target=_worker, args=(srv, bucket, rnd * 100 + t, log, killed), daemon=True)
+                   for t in range(N_THREADS)]
+        for t in threads:
+            t.start()
+        with log.cond:
+            reached = log.cond.wait_for(lambda: log.acks >= KILL_AFTER_ACKS or log.errors_before_kill
+                                        or not any(t.is_alive() for t in threads), timeout=180)
+        assert not log.errors_before_kill, f"requests failed before the kill: {log.errors_before_kill[:5]}"
+        assert reached and log.acks >= KILL_AFTER_ACKS, f"only {log.acks} acknowledged writes before the time limit"
+
+        killed.set()
+        srv.kill9()
+        for t in threads:
+            t.join(timeout=120)
+            assert not t.is_alive(), "a client thread hung after the server was killed"
+        assert not log.errors_before_kill, f"requests failed before the kill: {log.errors_before_kill[:5]}"
+        with log.lock:
+            in_flight = [(k, o.kind) for k, ops in log.ops.items() for o in ops if not o.acked]
+            acked = log.acks
+
+        print(f"crash round {rnd + 1}: {acked} acked ops, {len(log.ops)} keys, in flight at the kill: {in_flight}")
+        srv.process.start()           # same port, same drives
+        c = srv.client(attempts=1)
+        assert bucket in [b["Name"] for b in c.list_buckets()["Buckets"]], "the bucket is gone after restart"
+        observed = _verify(c, bucket, log, f"after kill -9 #{rnd + 1} ({acked} acked ops in this round; "
+                                          f"in flight at the kill: {in_flight})")
+        # what we saw is now the acknowledged state of each key
+        with log.lock:
+            for key, got in observed.items():
+                log.ops[key] = [Op("observed", got, acked=True)]
 
     # the restarted server takes new writes and deletes normally
     c.put_object(Bucket=bucket, Key="after-restart", Body=b"alive")

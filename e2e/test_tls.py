@@ -108,8 +108,9 @@ def test_tls_manual_multipart_barman_style(tls_server, tls_bucket):
     assert got["ETag"] == multipart_etag([bytes.fromhex(md5_hex(p)) for p in parts])
 
 
-def test_tls_presigned_get(tls_server, tls_bucket):
-    s3 = tls_server.client()
+@pytest.mark.parametrize("sigver", ["default", "s3v4"])
+def test_tls_presigned_get(tls_server, tls_bucket, sigver):
+    s3 = tls_server.client() if sigver == "default" else tls_server.client(signature_version="s3v4")
     s3.put_object(Bucket=tls_bucket, Key="p", Body=b"over tls")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": tls_bucket, "Key": "p"}, ExpiresIn=120)
     assert url.startswith("https://")

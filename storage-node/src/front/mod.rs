@@ -86,12 +86,32 @@ impl App {
     }
 }
 
+/// A client that sends no body bytes for this long has its request failed, so a stalled
+/// upload cannot hold a connection, buffers and staging files forever.
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The request body as a stream of data chunks; HTTP trailers are not used by S3.
 fn body_stream(body: Incoming) -> BodyStream {
-    Box::pin(FrameStream::new(body).filter_map(|frame| async move {
-        match frame {
-            Ok(f) => f.into_data().ok().map(Ok::<Bytes, std::io::Error>),
-            Err(e) => Some(Err(std::io::Error::other(e))),
+    let frames = FrameStream::new(body);
+    Box::pin(futures::stream::unfold(Some(frames), |state| async move {
+        let mut frames = state?;
+        loop {
+            match tokio::time::timeout(BODY_IDLE_TIMEOUT, frames.next()).await {
+                Err(_) => {
+                    let e = std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "no request body data received for 60 seconds",
+                    );
+                    return Some((Err(e), None));
+                }
+                Ok(None) => return None,
+                Ok(Some(Err(e))) => return Some((Err(std::io::Error::other(e)), None)),
+                Ok(Some(Ok(f))) => {
+                    if let Ok(data) = f.into_data() {
+                        return Some((Ok::<Bytes, std::io::Error>(data), Some(frames)));
+                    }
+                }
+            }
         }
     }))
 }

@@ -152,6 +152,16 @@ pub async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> RawResponse {
     parse_response(&buf)
 }
 
+/// Sends a request and closes the sending side: the server sees the body end early.
+pub async fn raw_then_close(addr: std::net::SocketAddr, request: &[u8]) -> RawResponse {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(request).await.expect("write");
+    let _ = s.shutdown().await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut buf)).await;
+    parse_response(&buf)
+}
+
 pub fn parse_response(buf: &[u8]) -> RawResponse {
     let text = String::from_utf8_lossy(buf);
     let head_end = text.find("\r\n\r\n").unwrap_or(text.len());
