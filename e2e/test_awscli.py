@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 from pathlib import Path
 
@@ -47,7 +48,10 @@ class AwsCli:
         if self.target.tls:
             argv += ["--ca-bundle", self.target.ca_file]
         argv += list(args)
+        t0 = time.monotonic()
         p = subprocess.run(argv, env=self.env, cwd=self.workdir, capture_output=True, text=True, timeout=timeout)
+        if os.environ.get("E2E_TRACE"):
+            print(f"[{time.monotonic() - t0:6.2f}s] aws {self.version} {' '.join(args)} -> rc {p.returncode}")
         if check and p.returncode != 0:
             pytest.fail(f"aws {self.version} failed (rc {p.returncode}): {' '.join(args)}\n"
                         f"stdout:\n{p.stdout[-4000:]}\nstderr:\n{p.stderr[-4000:]}", pytrace=False)
@@ -180,6 +184,11 @@ def test_aws_presign_and_checksum(aws: AwsCli, tmp_path):
     src = tmp_path / "obj.bin"
     src.write_bytes(payload)
     aws.run("s3", "cp", "--only-show-errors", str(src), f"s3://{b}/dir/obj.bin")
+    h = aws.json("s3api", "head-object", "--bucket", b, "--key", "dir/obj.bin", "--checksum-mode", "ENABLED")
+    assert h["ETag"] == quoted_md5(payload) and h["ContentLength"] == len(payload)
+    if aws.version == "v1":
+        # v1 uploaded with a CRC32 (header over HTTP, aws-chunked trailer over HTTPS): it must come back
+        assert h.get("ChecksumCRC32") == crc32_b64(payload), h
     # AWS CLI v1 presigns with SigV2 query auth by default (AWSAccessKeyId/Signature/Expires),
     # v2 with SigV4 (X-Amz-Signature): both are what users get from `aws s3 presign`.
     url = aws.run("s3", "presign", f"s3://{b}/dir/obj.bin", "--expires-in", "300").stdout.strip()
@@ -189,9 +198,4 @@ def test_aws_presign_and_checksum(aws: AwsCli, tmp_path):
             assert r.read() == payload
     except urllib.error.HTTPError as e:
         pytest.fail(f"GET of `aws s3 presign` URL failed: HTTP {e.code} {e.read()[:300]!r}\nURL: {url}", pytrace=False)
-    h = aws.json("s3api", "head-object", "--bucket", b, "--key", "dir/obj.bin", "--checksum-mode", "ENABLED")
-    assert h["ETag"] == quoted_md5(payload) and h["ContentLength"] == len(payload)
-    if aws.version == "v1":
-        # v1 uploaded with a CRC32 (header over HTTP, aws-chunked trailer over HTTPS): it must come back
-        assert h.get("ChecksumCRC32") == crc32_b64(payload), h
     aws.run("s3", "rb", "--force", f"s3://{b}")

@@ -164,6 +164,12 @@ pub fn check_parity(parity: usize, set_size: usize) -> Result<(), LayoutError> {
     Ok(())
 }
 
+/// Drives that must acknowledge a write of `data` + `parity` shards: `data`, or one more
+/// when both are equal so that two halves of a split set cannot both accept a write.
+pub fn write_quorum(data: usize, parity: usize) -> usize {
+    if data == parity { data + 1 } else { data }
+}
+
 /// The erasure layout of one pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {
@@ -186,11 +192,7 @@ impl Geometry {
     /// halves of a split set could each accept a different version of the same object
     /// with `data` drives; one more makes the majority unique.
     pub fn write_quorum(&self) -> usize {
-        if self.data == self.parity {
-            self.data + 1
-        } else {
-            self.data
-        }
+        write_quorum(self.data, self.parity)
     }
 
     /// Total drives in the pool.

@@ -16,6 +16,7 @@
 //! crash leaves either the old or the new object, never a mix. The root is checked on
 //! every call and never re-created: a drive whose directory vanished is offline.
 
+use super::direct::ShardFile;
 use super::keypath::{self, DATA_PREFIX, DIR_DATA_PREFIX, DIR_META_FILE, META_FILE, ObjectPath};
 use super::{
     Drive, DriveError, DriveInfo, SYSTEM_VOLUME, ShardWriter, StageId, WalkEntry, WalkOptions,
@@ -524,8 +525,7 @@ fn has_entries(dir: &Path) -> bool {
 }
 
 struct LocalShardWriter {
-    file: Option<File>,
-    sync: bool,
+    file: Option<ShardFile>,
 }
 
 #[async_trait]
@@ -535,10 +535,9 @@ impl ShardWriter for LocalShardWriter {
             .file
             .take()
             .ok_or_else(|| DriveError::Io("shard writer already failed".into()))?;
-        let file = tokio::task::spawn_blocking(move || file.write_all(&data).map(|()| file))
+        let file = tokio::task::spawn_blocking(move || file.write(&data).map(|()| file))
             .await
-            .map_err(|e| DriveError::Io(e.to_string()))?
-            .map_err(|e| DriveError::Io(e.to_string()))?;
+            .map_err(|e| DriveError::Io(e.to_string()))??;
         self.file = Some(file);
         Ok(())
     }
@@ -548,11 +547,9 @@ impl ShardWriter for LocalShardWriter {
             .file
             .take()
             .ok_or_else(|| DriveError::Io("shard writer already failed".into()))?;
-        let sync = self.sync;
-        tokio::task::spawn_blocking(move || if sync { file.sync_data() } else { Ok(()) })
+        tokio::task::spawn_blocking(move || file.finish())
             .await
             .map_err(|e| DriveError::Io(e.to_string()))?
-            .map_err(|e| DriveError::Io(e.to_string()))
     }
 }
 
@@ -716,13 +713,13 @@ impl Drive for LocalDrive {
                 keypath::validate_sys_path(&name)?;
                 let dir = inner.stage_dir(&stage)?;
                 fs::create_dir_all(&dir).map_err(|e| DriveError::Io(e.to_string()))?;
-                File::create(dir.join(&name)).map_err(|e| DriveError::Io(e.to_string()))
+                let path = dir.join(&name);
+                // A retried part may reuse a name inside a fresh stage; never append.
+                let _ = fs::remove_file(&path);
+                ShardFile::create(&path, sync)
             })
             .await?;
-        Ok(Box::new(LocalShardWriter {
-            file: Some(file),
-            sync,
-        }))
+        Ok(Box::new(LocalShardWriter { file: Some(file) }))
     }
 
     async fn read_shard(

@@ -6,6 +6,7 @@
 //! (for example [`Drive::commit_object`] renames the shards *and* writes the metadata),
 //! so a remote implementation needs no extra protocol.
 
+pub mod direct;
 pub mod keypath;
 pub mod local;
 

@@ -64,13 +64,8 @@ impl Geometry {
         self.data
     }
 
-    /// Write quorum: `data`, or one more when data equals parity so that two halves of
-    /// a split set can never both accept a write.
+    /// Write quorum: the rule of `cluster::layout`, shared so both always agree.
     pub fn write_quorum(&self) -> usize {
-        if self.data == self.parity {
-            self.data + 1
-        } else {
-            self.data
-        }
+        crate::cluster::layout::write_quorum(self.data, self.parity)
     }
 }

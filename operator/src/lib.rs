@@ -1,0 +1,17 @@
+//! `cairn-operator`: turns a `Tenant` resource into the Kubernetes objects that run a Cairn
+//! storage cluster.
+//!
+//! The layers (see `DESIGN.md`), top to bottom, each usable without the next:
+//!
+//! * [`crd`]: the `Tenant` types, their defaults and validation, and the generated CRD;
+//! * [`render`]: pure functions from a Tenant (plus the Secrets it references and what was
+//!   observed in the cluster) to every object the operator wants to exist;
+//! * [`tls`]: the per-tenant CA and server certificate;
+//! * `reconcile` and `provision` (not yet): apply the rendered objects and talk to the tenant.
+//!
+//! [`geometry`] and [`config_env`] hold the rules the operator shares with the server, so
+//! that it refuses what the server would refuse before any pod starts.
+
+pub mod config_env;
+pub mod crd;
+pub mod geometry;

@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", cairn_operator::crd::crd_yaml().unwrap());
+}
