@@ -55,9 +55,9 @@ pub enum GeometryError {
 /// Whether a set of `set_size` drives spreads evenly over `servers` servers.
 fn is_symmetric(set_size: usize, servers: usize) -> bool {
     if servers > set_size {
-        servers % set_size == 0
+        servers.is_multiple_of(set_size)
     } else {
-        set_size % servers == 0
+        set_size.is_multiple_of(servers)
     }
 }
 
@@ -73,7 +73,7 @@ pub fn choose_set_size(servers: usize, volumes_per_server: usize) -> Result<usiz
         return Ok(1);
     }
     let candidates: Vec<usize> = (MIN_SET_SIZE..=MAX_SET_SIZE)
-        .filter(|size| drives % size == 0)
+        .filter(|size| drives.is_multiple_of(*size))
         .collect();
     if candidates.is_empty() {
         return Err(GeometryError::NoSetSize { drives });

@@ -10,8 +10,14 @@
 //! * `reconcile` and `provision` (not yet): apply the rendered objects and talk to the tenant.
 //!
 //! [`geometry`] and [`config_env`] hold the rules the operator shares with the server, so
-//! that it refuses what the server would refuse before any pod starts.
+//! that it refuses what the server would refuse before any pod starts. [`load`] reads
+//! manifests the way `kubectl apply -f` does, and [`cli`] is the `render` command built on
+//! it, kept in the library so tests drive exactly what the binary does.
 
+pub mod cli;
 pub mod config_env;
 pub mod crd;
 pub mod geometry;
+pub mod load;
+pub mod render;
+pub mod tls;

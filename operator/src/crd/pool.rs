@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::{
     Affinity, PersistentVolumeClaim, PodSecurityContext, ResourceRequirements, SecurityContext,
     Toleration, TopologySpreadConstraint,
 };
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
 /// A pool of `servers` pods with `volumesPerServer` volumes each. The drives of a pool are
@@ -41,6 +41,7 @@ pub struct Pool {
 
     /// Template of every volume's PersistentVolumeClaim: StorageClass, access modes and
     /// `resources.requests.storage` (the size of one drive).
+    #[schemars(schema_with = "claim_template_schema")]
     pub volume_claim_template: PersistentVolumeClaim,
 
     /// CPU and memory of the server container.
@@ -80,4 +81,28 @@ pub struct Pool {
     /// Labels of the StatefulSet and its pods (the operator's own labels take precedence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// Schema of `volumeClaimTemplate`: a PersistentVolumeClaim whose `metadata` may be left
+/// out and that has no `status`. k8s-openapi describes a stored claim, where `metadata` is
+/// required; in a template it is optional (MinIO's CRD agrees), and without this the API
+/// server would refuse every Tenant whose template has no `metadata`.
+fn claim_template_schema(generator: &mut SchemaGenerator) -> Schema {
+    let mut schema = PersistentVolumeClaim::json_schema(generator);
+    if let Some(object) = schema.as_object_mut() {
+        if let Some(serde_json::Value::Array(required)) = object.get_mut("required") {
+            required.retain(|field| field != "metadata");
+        }
+        if object
+            .get("required")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(Vec::is_empty)
+        {
+            object.remove("required");
+        }
+        if let Some(serde_json::Value::Object(properties)) = object.get_mut("properties") {
+            properties.remove("status");
+        }
+    }
+    schema
 }

@@ -31,18 +31,10 @@ use super::status::TenantStatus;
     category = "cairn",
     derive = "PartialEq",
     doc = "A Cairn Tenant: erasure-coded S3-compatible object storage made of pools of servers with persistent volumes. Field names follow MinIO's minio.min.io/v2 Tenant.",
-    printcolumn(name = "State", type_ = "string", json_path = ".status.currentState"),
-    printcolumn(name = "Health", type_ = "string", json_path = ".status.healthStatus"),
-    printcolumn(
-        name = "Drives online",
-        type_ = "integer",
-        json_path = ".status.drivesOnline"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name": "State", "type": "string", "jsonPath": ".status.currentState"}"#,
+    printcolumn = r#"{"name": "Health", "type": "string", "jsonPath": ".status.healthStatus"}"#,
+    printcolumn = r#"{"name": "Drives online", "type": "integer", "jsonPath": ".status.drivesOnline"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [

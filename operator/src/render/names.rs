@@ -74,10 +74,7 @@ impl Names {
 
     /// `<service>.<namespace>.svc.<domain>`.
     pub fn service_fqdn(&self, service: &str) -> String {
-        format!(
-            "{service}.{}.svc.{}",
-            self.namespace, self.cluster_domain
-        )
+        format!("{service}.{}.svc.{}", self.namespace, self.cluster_domain)
     }
 
     /// Every name a client may use for a Service: `svc`, `svc.ns`, `svc.ns.svc`,
@@ -98,7 +95,10 @@ pub fn tenant_labels(tenant: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".to_string(), "cairn".to_string()),
         ("app.kubernetes.io/instance".to_string(), tenant.to_string()),
-        ("app.kubernetes.io/managed-by".to_string(), MANAGER.to_string()),
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            MANAGER.to_string(),
+        ),
         (LABEL_TENANT.to_string(), tenant.to_string()),
     ])
 }

@@ -75,7 +75,25 @@ impl App {
             }
             let method = parts.method.clone();
             let started = std::time::Instant::now();
-            let resp = self.s3.handle(parts, body_stream(body), &id).await;
+            // botocore mishandles a final answer to `Expect: 100-continue` that came
+            // without an interim 100 (hyper sends none when the body is empty or was
+            // never read) and then misreads the next response on that connection:
+            // close the connection in exactly those cases.
+            let expects_continue = parts
+                .headers
+                .get(http::header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            let empty_body = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() == b"0");
+            let mut resp = self.s3.handle(parts, body_stream(body), &id).await;
+            if expects_continue && (empty_body || !resp.status().is_success()) {
+                resp.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
             self.metrics
                 .observe(&method, resp.status(), started.elapsed());
             tracing::debug!(status = resp.status().as_u16(), "done");

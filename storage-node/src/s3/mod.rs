@@ -11,7 +11,7 @@ pub mod headers;
 pub mod request;
 pub mod xml;
 
-use auth::sigv4::{self, AuthOutcome, SecretLookup};
+use auth::sigv4::{AuthOutcome, SecretLookup};
 use bytes::Bytes;
 use error::{S3Error, S3Result};
 use http::{HeaderMap, Method, Response, StatusCode};
@@ -153,11 +153,12 @@ impl S3Service {
     ) -> S3Result<Response<RespBody>> {
         let raw_path = parts.uri.path();
         let raw_query = parts.uri.query().unwrap_or("");
-        let auth = sigv4::verify(
+        let auth = auth::verify(
             &parts.method,
             raw_path,
             raw_query,
             &parts.headers,
+            &self.config.domains,
             chrono::Utc::now(),
             self.secrets.as_ref(),
         )?;

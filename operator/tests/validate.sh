@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Checks everything the operator ships or renders against the real Kubernetes API schemas,
+# offline, with `kubernetes-validate --strict` (PyPI; schemas of Kubernetes 1.25-1.37 are
+# bundled, so no cluster is needed):
+#   1. the CRD in crds/ as an apiextensions.k8s.io/v1 object;
+#   2. the example and fixture Tenants against that CRD's own schema, strictly
+#      (operator/tests/validate_cr.py: an undeclared field is an error), and the other
+#      objects of the example (Namespace, Secrets);
+#   3. every object `cairn-operator render` prints for the Matrix example and for the
+#      fixtures in operator/tests/fixtures/ (several pools, TLS off, external certificates);
+#   4. `kubectl kustomize manifests/examples/matrix` (when kubectl is installed), rendered
+#      through the operator and validated the same way.
+# A ServiceMonitor has no bundled schema: kubernetes-validate warns and passes it.
+#
+# Setup: installs operator/tests/requirements.txt into the repository's .e2e-venv (made
+# with `python3 -m venv` as e2e/setup.sh makes it, if it does not exist yet). Override with
+# VALIDATE_VENV=DIR; choose Kubernetes versions with K8S_VERSIONS="1.33.0 1.37.0"; point
+# CAIRN_OPERATOR_BIN at a built binary to skip `cargo build`.
+#
+# Usage: operator/tests/validate.sh        Exit status 0 only when every check passed.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+VENV="${VALIDATE_VENV:-$REPO/.e2e-venv}"
+VERSIONS="${K8S_VERSIONS:-1.33.0 1.37.0}"
+PYTHON="${E2E_PYTHON:-python3}"
+cd "$REPO"
+
+# --- tools -----------------------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import kubernetes_validate, jsonschema, yaml' >/dev/null 2>&1; then
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$HERE/requirements.txt"
+fi
+KV="$VENV/bin/kubernetes-validate"
+
+if [ -n "${CAIRN_OPERATOR_BIN:-}" ]; then
+    BIN="$CAIRN_OPERATOR_BIN"
+else
+    cargo build -q -p cairn-operator --locked
+    BIN="$REPO/target/debug/cairn-operator"
+fi
+
+WORK="$(mktemp -d -t cairn-validate.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+
+passed=0
+failed=0
+# check NAME COMMAND...: runs the command, prints its output only when it fails.
+check() {
+    local name="$1"
+    shift
+    if "$@" >"$WORK/out" 2>&1; then
+        passed=$((passed + 1))
+        echo "ok      $name"
+    else
+        failed=$((failed + 1))
+        echo "FAILED  $name"
+        sed 's/^/        /' "$WORK/out"
+    fi
+}
+
+# kubernetes-validate prints a whole schema with some errors: keep the first lines.
+validate() {
+    local file="$1" version
+    for version in $VERSIONS; do
+        "$KV" -k "$version" --strict --quiet --no-warn "$file" 2>&1 | cut -c1-400
+        [ "${PIPESTATUS[0]}" -eq 0 ] || return 1
+    done
+}
+
+# render_valid OUTPUT INPUT...: renders the inputs (which must yield StatefulSets) and
+# validates every rendered object.
+render_valid() {
+    local out="$1"
+    shift
+    local args=()
+    for input in "$@"; do args+=(-f "$input"); done
+    "$BIN" render "${args[@]}" >"$out" || return 1
+    grep -q '^kind: StatefulSet' "$out" || { echo "no StatefulSet rendered"; return 1; }
+    validate "$out"
+}
+
+# --- 1. the CRD ------------------------------------------------------------------------------
+check "CRD crds/cairn.dev_tenants.yaml is a valid CustomResourceDefinition" \
+    validate crds/cairn.dev_tenants.yaml
+
+# --- 2. Tenants against the CRD, and the example's other objects ------------------------------
+check "Tenants of the examples and fixtures match the CRD schema (strict)" \
+    "$VENV/bin/python" "$HERE/validate_cr.py" crds/cairn.dev_tenants.yaml \
+    manifests/examples/matrix/tenant.yaml "$HERE"/fixtures/*.yaml
+for file in manifests/examples/matrix/namespace.yaml manifests/examples/matrix/secrets.yaml; do
+    check "$file" validate "$file"
+done
+
+# --- 3. rendered objects ---------------------------------------------------------------------
+check "objects rendered for manifests/examples/matrix/ are valid" \
+    render_valid "$WORK/matrix.yaml" manifests/examples/matrix/
+for fixture in "$HERE"/fixtures/*.yaml; do
+    name="$(basename "$fixture" .yaml)"
+    check "fixture $name: its Secrets are valid" validate "$fixture"
+    check "fixture $name: rendered objects are valid" render_valid "$WORK/$name.yaml" "$fixture"
+done
+
+# --- 4. kustomize ----------------------------------------------------------------------------
+if command -v kubectl >/dev/null 2>&1; then
+    check "kubectl kustomize manifests/examples/matrix" \
+        sh -c 'kubectl kustomize manifests/examples/matrix >"$0"' "$WORK/kustomized.yaml"
+    check "objects rendered from the kustomized Matrix example are valid" \
+        render_valid "$WORK/kustomized-rendered.yaml" "$WORK/kustomized.yaml"
+else
+    echo "skipped kustomize checks: kubectl is not installed"
+fi
+
+echo "validate.sh: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
