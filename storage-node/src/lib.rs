@@ -11,6 +11,8 @@ pub mod config;
 pub mod drive;
 pub mod erasure;
 pub mod front;
+pub mod heal;
 pub mod objects;
+pub mod rpc;
 pub mod s3;
 pub mod server;

@@ -3,14 +3,21 @@
 //! the HTTP front.
 
 use crate::cluster::endpoints::{self, Endpoint};
-use crate::cluster::{format, layout};
+use crate::cluster::identity::Identity;
+use crate::cluster::locks::{DistLocks, LockTable, Locker};
+use crate::cluster::{bootstrap, format, layout};
 use crate::config::ServerConfig;
 use crate::drive::DriveRef;
 use crate::drive::local::LocalDrive;
-use crate::front::{self, App};
+use crate::front::{self, App, Front};
 use crate::objects::ObjectLayer;
+use crate::objects::lock::NsLock;
+use crate::rpc::auth::RpcKey;
+use crate::rpc::client::ClientTls;
+use crate::rpc::server::{RpcService, ServedDrive};
 use crate::s3::auth::sigv4::SecretLookup;
 use crate::s3::{S3Config, S3Service};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,10 +32,10 @@ pub enum StartError {
     Format(#[from] format::FormatError),
     #[error(transparent)]
     Tls(#[from] front::tls::TlsError),
-    #[error(
-        "distributed mode (URL endpoints such as {0}) is not available in this build yet; give local directories"
-    )]
+    #[error("URL endpoints such as {0} cannot be opened as local directories")]
     Distributed(String),
+    #[error(transparent)]
+    Bootstrap(#[from] bootstrap::BootstrapError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -37,6 +44,10 @@ pub enum StartError {
     #[error("{0}")]
     Objects(String),
 }
+
+/// How long start-up waits for the endpoint host names to resolve before deciding which
+/// are ours; pods' DNS names appear a few seconds after the pods.
+const DNS_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The root credentials; the only identity until IAM arrives.
 struct RootCredentials {
@@ -72,6 +83,8 @@ pub struct Running {
     pub address: SocketAddr,
     pub layout: Layout,
     pub tls: bool,
+    /// Healing (layer 8): progress and admin heals; its tasks stop with the server.
+    pub heal: Arc<crate::heal::HealState>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -159,18 +172,14 @@ fn open_pools(cfg: &ServerConfig) -> Result<OpenedPools, StartError> {
     })
 }
 
-/// Starts the server and returns once it is listening.
+/// Starts the server and returns once it is listening and, in a distributed deployment,
+/// once the servers agreed on the formats (it waits for its peers until then).
 pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
-    let OpenedPools {
-        pools,
-        parity,
-        hash_key,
-        layout,
-    } = open_pools(cfg)?;
-    let objects = Arc::new(
-        ObjectLayer::new(pools, parity, hash_key)
-            .map_err(|e| StartError::Objects(e.to_string()))?,
-    );
+    let specs = endpoints::parse_pools(&cfg.drives)?;
+    let distributed = specs
+        .iter()
+        .flat_map(|p| &p.endpoints)
+        .any(Endpoint::is_url);
     let tls = match &cfg.certs_dir {
         Some(dir) if dir.join("public.crt").exists() => Some(front::tls::acceptor(dir)?),
         Some(dir) => {
@@ -179,18 +188,6 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         }
         None => None,
     };
-    let s3 = S3Service {
-        objects: objects.clone(),
-        secrets: Arc::new(RootCredentials {
-            user: cfg.root_user.clone(),
-            password: cfg.root_password.clone(),
-        }),
-        config: S3Config {
-            region: cfg.region.clone(),
-            domains: cfg.domains.clone(),
-        },
-    };
-    let app = Arc::new(App::new(s3, objects));
     let listener = tokio::net::TcpListener::bind(&cfg.address)
         .await
         .map_err(|source| StartError::Bind {
@@ -203,11 +200,154 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
     })?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let has_tls = tls.is_some();
-    let task = tokio::spawn(front::serve(listener, tls, app, rx));
+    let s3 = |objects: Arc<ObjectLayer>| S3Service {
+        objects,
+        secrets: Arc::new(RootCredentials {
+            user: cfg.root_user.clone(),
+            password: cfg.root_password.clone(),
+        }),
+        config: S3Config {
+            region: cfg.region.clone(),
+            domains: cfg.domains.clone(),
+        },
+    };
+    if !distributed {
+        let OpenedPools {
+            pools,
+            parity,
+            hash_key,
+            layout,
+        } = open_pools(cfg)?;
+        let objects = Arc::new(
+            ObjectLayer::new(pools, parity, hash_key)
+                .map_err(|e| StartError::Objects(e.to_string()))?,
+        );
+        // Heal (layer 8): MRF worker, drive rebuilds, scanner.
+        let heal = crate::heal::HealState::start(
+            objects.clone(),
+            crate::heal::HealConfig::from_env(),
+            tx.subscribe(),
+        );
+        let app = Arc::new(App::new(s3(objects.clone()), objects));
+        let front = Arc::new(Front::with_app(app));
+        let task = tokio::spawn(front::serve(listener, tls, front, rx));
+        return Ok(Running {
+            address,
+            layout,
+            tls: has_tls,
+            heal,
+            shutdown: tx,
+            task,
+        });
+    }
+
+    let me = Identity::new(address);
+    let key = RpcKey::derive(&cfg.root_user, &cfg.root_password, None);
+    let client_tls = match &cfg.certs_dir {
+        Some(dir) if has_tls => ClientTls {
+            config: Some(Arc::new(front::tls::peer_client_config(dir)?)),
+        },
+        _ => ClientTls::default(),
+    };
+    let cluster = bootstrap::plan(
+        &specs,
+        &me,
+        cfg.storage_class.as_deref(),
+        &key,
+        &client_tls,
+        DNS_WAIT,
+    )
+    .await?;
+    let served: HashMap<String, ServedDrive> = cluster
+        .pools
+        .iter()
+        .flat_map(|p| &p.slots)
+        .filter_map(|s| match (&s.endpoint, &s.local) {
+            (Endpoint::Url { path, .. }, Some(root)) => Some((
+                path.clone(),
+                ServedDrive {
+                    drive: s.drive.clone(),
+                    root: root.clone(),
+                },
+            )),
+            _ => None,
+        })
+        .collect();
+    let table = Arc::new(LockTable::default());
+    let rpc = Arc::new(RpcService::new(
+        key,
+        served,
+        cluster.node.clone(),
+        table.clone(),
+    ));
+    let front = Arc::new(Front::new(Some(rpc)));
+    let task = tokio::spawn(front::serve(listener, tls, front.clone(), rx));
+    tracing::info!(
+        servers = bootstrap::servers(&cluster, &me).len(),
+        "waiting for the other servers"
+    );
+    let outcomes = bootstrap::agree(&cluster, None).await?;
+
+    let mut report = Layout {
+        pools: Vec::new(),
+        notices: Vec::new(),
+        offline: Vec::new(),
+        healing: Vec::new(),
+    };
+    let mut pools = Vec::new();
+    for (plan, outcome) in cluster.pools.iter().zip(&outcomes) {
+        report.notices.extend(outcome.notices.iter().cloned());
+        for (slot, status) in plan.slots.iter().zip(&outcome.statuses) {
+            match status {
+                format::DriveStatus::Offline(why) => {
+                    report.offline.push(format!("{}: {why}", slot.endpoint))
+                }
+                format::DriveStatus::Healing(_) => report.healing.push(slot.endpoint.to_string()),
+                format::DriveStatus::Online(_) => {}
+            }
+        }
+        let set_size = outcome.format.set_size();
+        let parity = outcome.format.parity;
+        report.pools.push(PoolLayout {
+            drives: plan.slots.len(),
+            sets: plan.slots.len() / set_size.max(1),
+            set_size,
+            data: set_size - parity,
+            parity,
+        });
+        let drives: Vec<DriveRef> = plan.slots.iter().map(|s| s.drive.clone()).collect();
+        pools.push(
+            drives
+                .chunks(set_size.max(1))
+                .map(<[DriveRef]>::to_vec)
+                .collect(),
+        );
+    }
+    let first = outcomes.first().map(|o| &o.format);
+    let parity = first.map_or(0, |f| f.parity);
+    let hash_key = first.map_or(0, |f| {
+        u64::from_le_bytes(f.deployment_id.as_bytes()[..8].try_into().unwrap_or([0; 8]))
+    });
+    let mut lockers = vec![Locker::Local(table)];
+    lockers.extend(cluster.peers.values().cloned().map(Locker::Remote));
+    let locks = NsLock::distributed(Arc::new(DistLocks::new(lockers)));
+    let objects = Arc::new(
+        ObjectLayer::with_locks(pools, parity, hash_key, locks)
+            .map_err(|e| StartError::Objects(e.to_string()))?,
+    );
+    // Heal (layer 8): MRF worker, drive rebuilds of this server's drives, scanner.
+    let heal = crate::heal::HealState::start(
+        objects.clone(),
+        crate::heal::HealConfig::from_env(),
+        tx.subscribe(),
+    );
+    let app = Arc::new(App::new(s3(objects.clone()), objects));
+    let _ = front.app.set(app);
     Ok(Running {
         address,
-        layout,
+        layout: report,
         tls: has_tls,
+        heal,
         shutdown: tx,
         task,
     })

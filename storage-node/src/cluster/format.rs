@@ -111,8 +111,9 @@ impl FormatFile {
     }
 }
 
-/// What [`inspect_drive`] found at a drive path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`inspect_drive`] found at a drive path. Serializable: in a distributed
+/// deployment each server inspects its own drives and sends the result to its peers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DriveFormatState {
     /// A valid format file.
     Ok(FormatFile),
@@ -447,12 +448,14 @@ fn formatted(states: &[DriveFormatState]) -> impl Iterator<Item = (usize, &Forma
     })
 }
 
-fn load_existing(
+/// Checks the formats found against each other and against the drive positions given
+/// (`drives[i]` is position `i`: set `i / set_size`, index `i % set_size`) and returns the
+/// reference format of the pool. Every disagreement is an error naming the drive.
+pub fn reference_format(
     drives: &[PathBuf],
     states: &[DriveFormatState],
     set_size: usize,
-    parity: usize,
-) -> Result<FormatOutcome, FormatError> {
+) -> Result<FormatFile, FormatError> {
     // The deployment most drives belong to is the reference; ties go to the earliest
     // drive. Any drive that differs is an error either way.
     let mut votes: HashMap<Uuid, (usize, usize)> = HashMap::new();
@@ -533,6 +536,16 @@ fn load_existing(
         }
     }
 
+    Ok(reference)
+}
+
+fn load_existing(
+    drives: &[PathBuf],
+    states: &[DriveFormatState],
+    set_size: usize,
+    parity: usize,
+) -> Result<FormatOutcome, FormatError> {
+    let reference = reference_format(drives, states, set_size)?;
     let mut notices = Vec::new();
     if parity != reference.parity {
         notices.push(format!(
@@ -620,7 +633,7 @@ fn offline(notices: &mut Vec<String>, drive: &Path, reason: String) -> DriveStat
 /// Writes the healing marker, then the format. In this order a crash in between leaves a
 /// drive without format (re-formatted again at the next start) rather than a formatted
 /// drive that nobody knows to rebuild.
-fn reformat(drive: &Path, format: &FormatFile) -> Result<(), FormatError> {
+pub fn reformat(drive: &Path, format: &FormatFile) -> Result<(), FormatError> {
     let sys = drive.join(SYS_DIR);
     ensure_dir(&sys)?;
     let marker = HealingMarker {
@@ -681,6 +694,52 @@ fn init_fresh(
         fresh: true,
         notices,
     })
+}
+
+/// Formats for `count` new drives of a new deployment (or a new pool of the deployment
+/// `deployment_id`), position `i` getting element `i`.
+pub fn new_formats(
+    count: usize,
+    set_size: usize,
+    parity: usize,
+    deployment_id: Option<Uuid>,
+) -> Vec<FormatFile> {
+    let deployment_id = deployment_id.unwrap_or_else(Uuid::new_v4);
+    let ids: Vec<Uuid> = (0..count).map(|_| Uuid::new_v4()).collect();
+    let sets: Vec<Vec<Uuid>> = ids.chunks(set_size.max(1)).map(<[Uuid]>::to_vec).collect();
+    ids.iter()
+        .map(|id| FormatFile {
+            version: FORMAT_VERSION,
+            format: FORMAT_NAME.to_string(),
+            deployment_id,
+            this: *id,
+            sets: sets.clone(),
+            parity,
+        })
+        .collect()
+}
+
+/// Writes the format of a new deployment on an unformatted drive, creating its directory
+/// if needed. Refuses a drive that already has a format, so that a late or repeated call
+/// can never re-format a drive in use.
+pub fn write_fresh(drive: &Path, format: &FormatFile) -> Result<(), FormatError> {
+    match inspect_drive(drive) {
+        DriveFormatState::Ok(existing) if existing == *format => return Ok(()),
+        DriveFormatState::Ok(_) => {
+            return Err(FormatError::Write {
+                path: format_path(drive),
+                source: io::Error::other("the drive is already formatted"),
+            });
+        }
+        _ => {}
+    }
+    fs::create_dir_all(drive).map_err(|source| FormatError::CreateDrive {
+        drive: drive.to_path_buf(),
+        source,
+    })?;
+    let sys = drive.join(SYS_DIR);
+    ensure_dir(&sys)?;
+    write_json(&sys, FORMAT_FILE, format)
 }
 
 /// Creates `dir` (one level: the drive root must already exist) if needed.

@@ -43,12 +43,29 @@ struct Inner {
     root: PathBuf,
     /// fsync files before acknowledging; off only in the opt-in relaxed mode.
     sync: bool,
+    /// The endpoint URL this drive was given as in distributed mode.
+    name: Option<String>,
 }
 
 impl LocalDrive {
     pub fn new(root: PathBuf, sync: bool) -> Self {
         Self {
-            inner: Arc::new(Inner { root, sync }),
+            inner: Arc::new(Inner {
+                root,
+                sync,
+                name: None,
+            }),
+        }
+    }
+
+    /// A drive of this server named by its endpoint URL in a distributed deployment.
+    pub fn with_name(root: PathBuf, sync: bool, name: String) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                root,
+                sync,
+                name: Some(name),
+            }),
         }
     }
 
@@ -556,7 +573,10 @@ impl ShardWriter for LocalShardWriter {
 #[async_trait]
 impl Drive for LocalDrive {
     fn endpoint(&self) -> String {
-        self.inner.root.display().to_string()
+        match &self.inner.name {
+            Some(name) => name.clone(),
+            None => self.inner.root.display().to_string(),
+        }
     }
 
     async fn info(&self) -> Result<DriveInfo, DriveError> {

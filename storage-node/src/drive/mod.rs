@@ -9,6 +9,7 @@
 pub mod direct;
 pub mod keypath;
 pub mod local;
+pub mod remote;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -106,8 +107,14 @@ pub const SYSTEM_VOLUME: &str = ".cairn.sys";
 
 #[async_trait]
 pub trait Drive: Send + Sync + fmt::Debug {
-    /// Human-readable location (path or URL) for logs and the admin API.
+    /// Human-readable location for logs and the admin API: the path of a standalone
+    /// drive, the endpoint URL (`http://host:port/path`) in distributed mode.
     fn endpoint(&self) -> String;
+    /// True for a drive of this process, false for a peer's drive reached over RPC. The
+    /// maintenance health check and the admin API group drives by server with it.
+    fn is_local(&self) -> bool {
+        true
+    }
     async fn info(&self) -> Result<DriveInfo, DriveError>;
     /// Cheap liveness check: the root exists, is a directory and is formatted.
     async fn check(&self) -> Result<(), DriveError>;

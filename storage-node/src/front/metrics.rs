@@ -110,6 +110,7 @@ pub async fn render(app: &App) -> Response<RespBody> {
         "# HELP cairn_erasure_repaired_blocks_total Blocks rebuilt from parity while reading\n# TYPE cairn_erasure_repaired_blocks_total counter\ncairn_erasure_repaired_blocks_total {}",
         app.objects.metrics.repaired_blocks.load(Ordering::Relaxed)
     );
+    heal_metrics(&mut out, &app.objects);
     let mut by_method: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     if let Ok(m) = app.metrics.counts.lock() {
         for ((method, status), n) in m.iter() {
@@ -143,4 +144,78 @@ pub async fn render(app: &App) -> Response<RespBody> {
         http::HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     r
+}
+
+/// Healing counters under Cairn's names and, where MinIO has an equivalent, MinIO's
+/// (`minio_heal_objects_*`), so existing dashboards show them.
+fn heal_metrics(out: &mut String, objects: &crate::objects::ObjectLayer) {
+    let m = &objects.metrics;
+    let scanned = m.heal_objects_scanned.load(Ordering::Relaxed);
+    let healed = m.heal_objects_healed.load(Ordering::Relaxed);
+    let failed = m.heal_objects_failed.load(Ordering::Relaxed);
+    let series: [(&str, &str, &str, u64); 10] = [
+        (
+            "cairn_heal_objects_scanned_total",
+            "counter",
+            "Objects checked by the heal layer (scanner, MRF, drive rebuild, admin heal)",
+            scanned,
+        ),
+        (
+            "cairn_heal_objects_healed_total",
+            "counter",
+            "Objects repaired on at least one drive",
+            healed,
+        ),
+        (
+            "cairn_heal_objects_failed_total",
+            "counter",
+            "Objects whose heal failed",
+            failed,
+        ),
+        (
+            "cairn_heal_drives_healing",
+            "gauge",
+            "Drives being rebuilt now",
+            m.heal_drives_healing.load(Ordering::Relaxed),
+        ),
+        (
+            "cairn_heal_mrf_queued",
+            "gauge",
+            "Objects waiting in the partial-write (MRF) heal queue",
+            objects.mrf.len() as u64,
+        ),
+        (
+            "cairn_heal_mrf_dropped_total",
+            "counter",
+            "Objects not queued for healing because the MRF queue was full (the scanner heals them)",
+            objects.mrf.dropped.load(Ordering::Relaxed),
+        ),
+        (
+            "minio_heal_objects_total",
+            "counter",
+            "Objects scanned by self healing",
+            scanned,
+        ),
+        (
+            "minio_heal_objects_heal_total",
+            "counter",
+            "Objects healed by self healing",
+            healed,
+        ),
+        (
+            "minio_heal_objects_errors_total",
+            "counter",
+            "Objects for which self healing failed",
+            failed,
+        ),
+        (
+            "minio_cluster_drive_healing_total",
+            "gauge",
+            "Drives being healed in the cluster",
+            m.heal_drives_healing.load(Ordering::Relaxed),
+        ),
+    ];
+    for (name, kind, help, v) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+    }
 }

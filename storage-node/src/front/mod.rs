@@ -6,6 +6,7 @@ pub mod metrics;
 pub mod tls;
 
 use crate::objects::{BodyStream, ObjectLayer};
+use crate::rpc::server::RpcService;
 use crate::s3::{RespBody, S3Service};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -134,11 +135,56 @@ fn body_stream(body: Incoming) -> BodyStream {
     }))
 }
 
+/// What the listener serves: peer RPC from the first moment (peers need it to agree on
+/// the formats), the S3 application once start-up has built it.
+pub struct Front {
+    pub app: std::sync::OnceLock<Arc<App>>,
+    pub rpc: Option<Arc<RpcService>>,
+}
+
+impl Front {
+    pub fn new(rpc: Option<Arc<RpcService>>) -> Self {
+        Self {
+            app: std::sync::OnceLock::new(),
+            rpc,
+        }
+    }
+
+    /// A front that serves `app` right away (standalone servers, tests).
+    pub fn with_app(app: Arc<App>) -> Self {
+        let f = Self::new(None);
+        let _ = f.app.set(app);
+        f
+    }
+
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<RespBody> {
+        if let Some(rpc) = &self.rpc {
+            if RpcService::handles(req.uri().path()) {
+                return rpc.handle(req).await;
+            }
+        }
+        match self.app.get() {
+            Some(app) => app.clone().handle(req).await,
+            None if req.uri().path().trim_end_matches('/') == "/minio/health/live" => {
+                crate::s3::empty(http::StatusCode::OK)
+            }
+            None => {
+                let mut r = crate::s3::empty(http::StatusCode::SERVICE_UNAVAILABLE);
+                r.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static("1"),
+                );
+                r
+            }
+        }
+    }
+}
+
 /// Accepts connections until `shutdown` fires.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    app: Arc<App>,
+    app: Arc<Front>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {

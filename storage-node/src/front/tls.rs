@@ -45,3 +45,37 @@ pub fn acceptor(certs_dir: &Path) -> Result<TlsAcceptor, TlsError> {
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
+
+/// The TLS configuration for calling peers: trusts the certificates in `CAs/` (MinIO's
+/// layout; the operator puts the tenant CA there) and this server's own `public.crt`
+/// chain, which covers self-signed certificates shared by all servers.
+pub fn peer_client_config(certs_dir: &Path) -> Result<rustls::ClientConfig, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    let mut files = vec![certs_dir.join("public.crt")];
+    if let Ok(entries) = std::fs::read_dir(certs_dir.join("CAs")) {
+        let mut cas: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        cas.sort();
+        files.extend(cas.into_iter().filter(|p| p.is_file()));
+    }
+    for path in files {
+        let Ok(pem) = std::fs::read(&path) else {
+            continue;
+        };
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()).flatten() {
+            // A certificate that is not a valid trust anchor is skipped, not fatal.
+            let _ = roots.add(cert);
+        }
+    }
+    if roots.is_empty() {
+        return Err(TlsError::Config(format!(
+            "no certificate to trust peers with in {}",
+            certs_dir.display()
+        )));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}

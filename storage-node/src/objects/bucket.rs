@@ -84,7 +84,8 @@ pub fn validate_bucket_name(name: &str) -> Result<(), ObjectError> {
     Ok(())
 }
 
-fn meta_path(name: &str) -> String {
+/// Path of a bucket's record in every drive's system volume (the heal layer copies it).
+pub fn meta_path(name: &str) -> String {
     format!("buckets/{name}.json")
 }
 

@@ -46,6 +46,10 @@ pub enum ObjectError {
     },
     #[error("timed out waiting for a lock on {0}")]
     LockTimeout(String),
+    /// Too few servers reachable to take a quorum lock: the write cannot reach quorum
+    /// either, so the client hears the same "unwritable" error.
+    #[error("insufficient write quorum: {0}")]
+    LockQuorum(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -1,7 +1,7 @@
-//! Per-key read/write locks inside one process, so that concurrent PUT, DELETE and
-//! CompleteMultipartUpload of a key never interleave their commits and a GET never sees
-//! its shards removed under it. The distributed issue replaces this with quorum locks
-//! behind the same interface.
+//! Per-key read/write locks, so that concurrent PUT, DELETE and CompleteMultipartUpload of
+//! a key never interleave their commits and a GET never sees its shards removed under it.
+//! Inside one process a tokio lock per name; in a distributed deployment a quorum lock
+//! over every server ([`crate::cluster::locks`]) is taken after the local one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 use super::error::{ObjectError, ObjectResult};
+use crate::cluster::locks::{DistGuard, DistLocks, LockError};
 
 /// How long a request waits for a lock before answering 503.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -16,14 +17,51 @@ pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Default, Debug)]
 pub struct NsLock {
     map: Mutex<HashMap<String, Arc<RwLock<()>>>>,
+    dist: Option<Arc<DistLocks>>,
 }
 
-pub enum Guard {
+enum LocalGuard {
     Read(#[allow(dead_code)] OwnedRwLockReadGuard<()>),
     Write(#[allow(dead_code)] OwnedRwLockWriteGuard<()>),
 }
 
+/// A held lock; dropping it releases the quorum grants first, then the local lock.
+pub struct Guard {
+    _dist: Option<DistGuard>,
+    _local: LocalGuard,
+}
+
+fn lock_error(e: LockError) -> ObjectError {
+    match e {
+        LockError::Timeout(name) => ObjectError::LockTimeout(name),
+        q @ LockError::NoQuorum { .. } => ObjectError::LockQuorum(q.to_string()),
+    }
+}
+
 impl NsLock {
+    /// Locks that also take a quorum lock over the servers of a deployment.
+    pub fn distributed(dist: Arc<DistLocks>) -> Self {
+        Self {
+            map: Mutex::default(),
+            dist: Some(dist),
+        }
+    }
+
+    async fn dist(&self, name: &str, write: bool, local: LocalGuard) -> ObjectResult<Guard> {
+        let dist = match &self.dist {
+            Some(d) => Some(
+                d.lock(name, write, LOCK_TIMEOUT)
+                    .await
+                    .map_err(lock_error)?,
+            ),
+            None => None,
+        };
+        Ok(Guard {
+            _dist: dist,
+            _local: local,
+        })
+    }
+
     fn entry(&self, name: &str) -> ObjectResult<Arc<RwLock<()>>> {
         let mut map = self
             .map
@@ -41,18 +79,20 @@ impl NsLock {
 
     pub async fn read(&self, name: &str) -> ObjectResult<Guard> {
         let l = self.entry(name)?;
-        tokio::time::timeout(LOCK_TIMEOUT, l.read_owned())
+        let local = tokio::time::timeout(LOCK_TIMEOUT, l.read_owned())
             .await
-            .map(Guard::Read)
-            .map_err(|_| ObjectError::LockTimeout(name.to_string()))
+            .map(LocalGuard::Read)
+            .map_err(|_| ObjectError::LockTimeout(name.to_string()))?;
+        self.dist(name, false, local).await
     }
 
     pub async fn write(&self, name: &str) -> ObjectResult<Guard> {
         let l = self.entry(name)?;
-        tokio::time::timeout(LOCK_TIMEOUT, l.write_owned())
+        let local = tokio::time::timeout(LOCK_TIMEOUT, l.write_owned())
             .await
-            .map(Guard::Write)
-            .map_err(|_| ObjectError::LockTimeout(name.to_string()))
+            .map(LocalGuard::Write)
+            .map_err(|_| ObjectError::LockTimeout(name.to_string()))?;
+        self.dist(name, true, local).await
     }
 }
 

@@ -17,6 +17,7 @@ pub use ingest::BodyStream;
 
 use crate::drive::DriveRef;
 use crate::erasure::Geometry;
+use crate::heal::mrf::MrfQueue;
 use lock::NsLock;
 use meta::ObjectMeta;
 use set::ErasureSet;
@@ -29,6 +30,14 @@ use std::sync::{Arc, Mutex};
 pub struct Metrics {
     /// Blocks that were rebuilt from parity while reading.
     pub repaired_blocks: AtomicU64,
+    /// Objects the heal layer looked at (scanner, MRF, drive rebuild, admin heal).
+    pub heal_objects_scanned: AtomicU64,
+    /// Objects of which at least one drive was rewritten or a dangling copy removed.
+    pub heal_objects_healed: AtomicU64,
+    /// Objects whose heal failed (too few good shards, a drive error while writing).
+    pub heal_objects_failed: AtomicU64,
+    /// Drives being rebuilt right now (a gauge).
+    pub heal_drives_healing: AtomicU64,
 }
 
 /// Checksums computed by the S3 layer while the body streamed; read after the body ends.
@@ -106,14 +115,28 @@ impl Pool {
 pub struct ObjectLayer {
     pub pools: Vec<Pool>,
     pub metrics: Arc<Metrics>,
+    /// Objects that a write, delete or read found incomplete on some drive; the heal
+    /// layer's MRF worker drains it.
+    pub mrf: Arc<MrfQueue>,
     bucket_cache: bucket::BucketCache,
 }
 
 impl ObjectLayer {
     /// Builds the layer from drives grouped as pools → sets → drives.
     pub fn new(pools: Vec<Vec<Vec<DriveRef>>>, parity: usize, hash_key: u64) -> ObjectResult<Self> {
+        Self::with_locks(pools, parity, hash_key, NsLock::default())
+    }
+
+    /// As [`new`](Self::new), with the given lock service (quorum locks when distributed).
+    pub fn with_locks(
+        pools: Vec<Vec<Vec<DriveRef>>>,
+        parity: usize,
+        hash_key: u64,
+        locks: NsLock,
+    ) -> ObjectResult<Self> {
         let metrics = Arc::new(Metrics::default());
-        let locks = Arc::new(NsLock::default());
+        let locks = Arc::new(locks);
+        let mrf = Arc::new(MrfQueue::new(crate::heal::mrf::DEFAULT_CAPACITY));
         let mut out = Vec::new();
         for sets in pools {
             let mut built = Vec::new();
@@ -131,6 +154,7 @@ impl ObjectLayer {
                     geometry,
                     locks: locks.clone(),
                     metrics: metrics.clone(),
+                    mrf: mrf.clone(),
                 }));
             }
             if built.is_empty() {
@@ -147,6 +171,7 @@ impl ObjectLayer {
         Ok(Self {
             pools: out,
             metrics,
+            mrf,
             bucket_cache: bucket::BucketCache::default(),
         })
     }

@@ -49,7 +49,8 @@ impl Cursor {
             };
             if *pos > last {
                 if let Some((r, _)) = self.reader.take() {
-                    self.set.count_repair(r.repaired_blocks);
+                    self.set
+                        .count_repair(&self.bucket, &self.key, r.repaired_blocks);
                 }
                 self.step += 1;
                 continue;

@@ -24,6 +24,8 @@ pub struct ErasureSet {
     pub geometry: Geometry,
     pub locks: Arc<NsLock>,
     pub metrics: Arc<Metrics>,
+    /// Where writes and reads that found a drive behind report the key for healing.
+    pub mrf: Arc<crate::heal::mrf::MrfQueue>,
 }
 
 /// The agreed version of an object and, per drive position, that drive's copy of it
@@ -61,6 +63,32 @@ impl Resolved {
         }
         out
     }
+}
+
+/// The version a read quorum agrees on among `metas` (one per drive that answered with
+/// readable metadata): the most common `version_id`, ties going to the newest, and only
+/// if at least `data` shards of its geometry agree. Shared by reads and the heal layer,
+/// so that both always pick the same version.
+pub fn pick_version<'a>(
+    metas: impl Iterator<Item = &'a ObjectMeta>,
+    default_quorum: usize,
+) -> Option<(String, usize, usize)> {
+    let mut groups: HashMap<&str, (usize, i64, usize)> = HashMap::new();
+    for m in metas {
+        let e = groups.entry(m.version_id.as_str()).or_insert((
+            0,
+            m.mod_time_ms,
+            m.erasure.geometry.data,
+        ));
+        e.0 += 1;
+    }
+    groups
+        .iter()
+        .max_by_key(|(_, (count, time, _))| (*count, *time))
+        .map(|(v, (count, _, data))| {
+            let quorum = if *data == 0 { default_quorum } else { *data };
+            (v.to_string(), *count, quorum)
+        })
 }
 
 pub fn now_ms() -> i64 {
@@ -110,26 +138,10 @@ impl ErasureSet {
                 }
             }
         }
-        let mut groups: HashMap<&str, (usize, i64)> = HashMap::new();
-        for (m, _) in parsed.iter().flatten() {
-            let e = groups
-                .entry(m.version_id.as_str())
-                .or_insert((0, m.mod_time_ms));
-            e.0 += 1;
-        }
-        let best = groups
-            .iter()
-            .max_by_key(|(_, (count, time))| (*count, *time))
-            .map(|(v, (count, _))| (v.to_string(), *count));
+        let best = pick_version(parsed.iter().flatten().map(|(m, _)| m), self.geometry.data);
         let total = self.drives.len();
         let responded = total - offline;
-        if let Some((version, count)) = best {
-            let quorum = parsed
-                .iter()
-                .flatten()
-                .find(|(m, _)| m.version_id == version)
-                .map(|(m, _)| m.erasure.geometry.data)
-                .unwrap_or(self.geometry.data);
+        if let Some((version, count, quorum)) = best {
             if count >= quorum {
                 let copies: Vec<Option<(ObjectMeta, Bytes)>> = parsed
                     .into_iter()
@@ -308,6 +320,10 @@ impl ErasureSet {
             });
         }
         drop(guard);
+        if ok < total {
+            // Committed with quorum but not everywhere: heal the drives that missed it.
+            self.mrf.push(bucket, key);
+        }
         // Old data directories are unreachable now; readers that could still use them
         // held the read lock we just waited for.
         join_all(self.drives.iter().zip(results).map(|(d, r)| async move {
@@ -350,6 +366,10 @@ impl ErasureSet {
         if ok == 0 {
             return Err(ObjectError::NoSuchKey);
         }
+        if ok + not_found < self.drives.len() {
+            // A drive that missed the delete still has the object: heal removes it.
+            self.mrf.push(bucket, key);
+        }
         Ok(())
     }
 
@@ -362,6 +382,10 @@ impl ErasureSet {
         keypath::validate_key(key)?;
         let guard = self.locks.read(&format!("{bucket}/{key}")).await?;
         let resolved = self.resolve(bucket, key).await?;
+        if resolved.copies.iter().any(Option::is_none) {
+            // A drive lacks this version (offline, missed a write, or wiped): heal it.
+            self.mrf.push(bucket, key);
+        }
         Ok(super::read::ObjectReader::new(
             self.clone(),
             bucket,
@@ -371,11 +395,14 @@ impl ErasureSet {
         ))
     }
 
-    pub fn count_repair(&self, blocks: u64) {
+    /// Counts blocks a read rebuilt from parity and has the object healed, since a
+    /// shard it needed was missing or corrupt.
+    pub fn count_repair(&self, bucket: &str, key: &str, blocks: u64) {
         if blocks > 0 {
             self.metrics
                 .repaired_blocks
                 .fetch_add(blocks, Ordering::Relaxed);
+            self.mrf.push(bucket, key);
         }
     }
 

@@ -128,7 +128,9 @@ impl From<ObjectError> for S3Error {
             ObjectError::EntityTooLarge => S3Error::new("EntityTooLarge", S::BAD_REQUEST, msg),
             ObjectError::BadDigest => S3Error::new("BadDigest", S::BAD_REQUEST, msg),
             ObjectError::Body(io) => body_error(io),
-            ObjectError::ReadQuorum { .. } | ObjectError::WriteQuorum { .. } => S3Error::new(
+            ObjectError::ReadQuorum { .. }
+            | ObjectError::WriteQuorum { .. }
+            | ObjectError::LockQuorum(_) => S3Error::new(
                 "SlowDown",
                 S::SERVICE_UNAVAILABLE,
                 format!(

@@ -1,0 +1,616 @@
+//! Healing one object of one erasure set.
+//!
+//! 1. Read the metadata from every drive of the set and pick the version a read quorum
+//!    agrees on, with the same rule as reads ([`crate::objects::set::pick_version`]).
+//! 2. Classify every drive: holds that version with good shards; lacks it (no metadata,
+//!    an older version, corrupt metadata, no bucket directory) or holds it with missing
+//!    or corrupt shards (a *target*); or did not answer (offline, retried later).
+//! 3. Rebuild the targets: decode each block from the healthy drives with the
+//!    [`ErasureReader`] (which verifies bitrot and falls back to parity), re-encode it
+//!    with the codec and append just the target's shard to a staged file on the target
+//!    drive; then commit with the same data directory name and the same metadata (only
+//!    the shard index differs), exactly as a PUT commits. Inline objects only get their
+//!    metadata file, which carries their shard.
+//! 4. An object without a quorum version that can never reach one (too few copies even
+//!    if every offline drive had it) was deleted with quorum or never committed: its
+//!    leftover copies are removed (dangling).
+//!
+//! The key's read lock is held throughout: it keeps writers (whose commits take the
+//! write lock) out, so the version cannot change under the heal, while GETs go on.
+
+use super::HealError;
+use crate::drive::{DriveError, DriveRef, ShardWriter, StageId};
+use crate::erasure::{BLOCK_SIZE, Codec, Geometry, bitrot};
+use crate::objects::meta::{self, ObjectMeta};
+use crate::objects::set::{ErasureSet, Resolved, pick_version};
+use bytes::{Bytes, BytesMut};
+use futures::future::join_all;
+use serde::Serialize;
+
+/// How thoroughly the shards of drives that have the right metadata are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealMode {
+    /// Metadata on every drive, and the last block of every shard file (present, long
+    /// enough, checksum good). Cheap; used by the MRF worker and drive rebuilds.
+    Normal,
+    /// Every block of every shard on every drive is read and its checksum verified;
+    /// used by the scanner to find bitrot.
+    Deep,
+}
+
+/// What healing one object did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ObjectHealResult {
+    /// The object exists (with quorum) in this set.
+    pub exists: bool,
+    /// Drives that were rewritten (metadata and shards).
+    pub drives_healed: usize,
+    /// Drives that did not answer; the object may still be incomplete there.
+    pub drives_offline: usize,
+    /// Drives from which a dangling copy (no quorum version) was removed.
+    pub dangling_removed: usize,
+    /// Shard bytes read to verify or rebuild the object (for scanner pacing).
+    pub bytes_read: u64,
+}
+
+impl ObjectHealResult {
+    /// True when something was repaired.
+    pub fn changed(&self) -> bool {
+        self.drives_healed > 0 || self.dangling_removed > 0
+    }
+
+    /// True when every drive of the set was reached.
+    pub fn complete(&self) -> bool {
+        self.drives_offline == 0
+    }
+}
+
+/// One drive's answer to "your metadata of this key".
+enum DriveCopy {
+    Meta(ObjectMeta, Bytes),
+    /// No metadata file (or no such key directory).
+    Missing,
+    /// The drive has no directory for the bucket.
+    NoVolume,
+    /// A metadata file that does not parse.
+    Corrupt,
+    Offline,
+}
+
+/// Largest read used to verify a shard file: several blocks per round trip.
+const VERIFY_READ: usize = 8 * BLOCK_SIZE;
+/// At most this many rebuild passes: a pass that finds more bad shards while decoding
+/// heals those in the next one.
+const MAX_PASSES: usize = 3;
+
+/// Heals `bucket/key` in `set`. `force` lists drive positions to rewrite even if they
+/// look healthy (not used by the background tasks; useful for a manual re-write).
+pub async fn heal_object(
+    set: &ErasureSet,
+    bucket: &str,
+    key: &str,
+    mode: HealMode,
+) -> Result<ObjectHealResult, HealError> {
+    crate::drive::keypath::validate_key(key)
+        .map_err(|e| HealError::Invalid(format!("{bucket}/{key}: {e}")))?;
+    let _guard = set.locks.read(&format!("{bucket}/{key}")).await?;
+    let mut result = ObjectHealResult::default();
+    let mut mode = mode;
+    for _ in 0..MAX_PASSES {
+        let again = heal_pass(set, bucket, key, mode, &mut result).await?;
+        if !again {
+            return Ok(result);
+        }
+        // Decoding found more bad shards; the next pass checks everything closely.
+        mode = HealMode::Deep;
+    }
+    Ok(result)
+}
+
+/// One pass; returns true when a shard turned out bad while rebuilding others.
+async fn heal_pass(
+    set: &ErasureSet,
+    bucket: &str,
+    key: &str,
+    mode: HealMode,
+    result: &mut ObjectHealResult,
+) -> Result<bool, HealError> {
+    let copies = read_copies(set, bucket, key).await;
+    let metas = copies.iter().filter_map(|c| match c {
+        DriveCopy::Meta(m, _) => Some(m),
+        _ => None,
+    });
+    let picked = pick_version(metas, set.geometry.data);
+    let offline = copies
+        .iter()
+        .filter(|c| matches!(c, DriveCopy::Offline))
+        .count();
+    let Some((version, count, quorum)) =
+        picked.clone().filter(|(_, count, quorum)| count >= quorum)
+    else {
+        heal_dangling(set, bucket, key, &copies, picked, offline, result).await;
+        return Ok(false);
+    };
+    let _ = count;
+    result.exists = true;
+    let latest = copies
+        .iter()
+        .find_map(|c| match c {
+            DriveCopy::Meta(m, _) if m.version_id == version => Some(m.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| HealError::Invalid("quorum without copies".into()))?;
+    let geometry = latest.erasure.geometry;
+    if latest.erasure.distribution.len() != set.drives.len() || geometry.total() != set.drives.len()
+    {
+        return Err(HealError::Invalid(format!(
+            "{bucket}/{key}: layout of {} shards does not fit a set of {} drives",
+            geometry.total(),
+            set.drives.len()
+        )));
+    }
+
+    // Which drives need rewriting.
+    let mut targets: Vec<usize> = Vec::new();
+    let mut no_volume: Vec<usize> = Vec::new();
+    let mut healthy: Vec<Option<(ObjectMeta, Bytes)>> = vec![None; set.drives.len()];
+    let checks = join_all(copies.iter().enumerate().map(|(pos, c)| {
+        let drive = set.drives[pos].clone();
+        let version = version.as_str();
+        async move {
+            match c {
+                DriveCopy::Meta(m, inline) if m.version_id == version => {
+                    Some(check_copy(&drive, bucket, key, m, inline, mode).await)
+                }
+                _ => None,
+            }
+        }
+    }))
+    .await;
+    let mut offline_now = 0;
+    for (pos, (c, check)) in copies.iter().zip(checks).enumerate() {
+        match (c, check) {
+            (DriveCopy::Offline, _) => offline_now += 1,
+            (DriveCopy::NoVolume, _) => {
+                no_volume.push(pos);
+                targets.push(pos);
+            }
+            (DriveCopy::Meta(m, inline), Some(Ok((true, bytes)))) => {
+                result.bytes_read += bytes;
+                healthy[pos] = Some((m.clone(), inline.clone()));
+            }
+            (DriveCopy::Meta(..), Some(Err(_))) => offline_now += 1,
+            (DriveCopy::Meta(_, _), Some(Ok((false, bytes)))) => {
+                result.bytes_read += bytes;
+                targets.push(pos);
+            }
+            // Missing, corrupt or another version.
+            _ => targets.push(pos),
+        }
+    }
+    result.drives_offline = offline_now;
+    if targets.is_empty() {
+        return Ok(false);
+    }
+    let good = healthy.iter().filter(|h| h.is_some()).count();
+    if good < quorum {
+        return Err(HealError::TooFewShards { good, need: quorum });
+    }
+    for pos in &no_volume {
+        match set.drives[*pos].make_volume(bucket).await {
+            Ok(()) | Err(DriveError::VolumeExists) => {}
+            Err(e) => {
+                tracing::warn!(drive = %set.drives[*pos].endpoint(), %bucket, error = %e, "cannot create bucket directory")
+            }
+        }
+    }
+    let resolved = Resolved {
+        meta: latest.clone(),
+        copies: healthy,
+    };
+    let outcome = rebuild(set, bucket, key, &resolved, &targets).await?;
+    result.bytes_read += outcome.bytes_read;
+    result.drives_healed += outcome.healed;
+    result.drives_offline += outcome.failed;
+    if outcome.healed > 0 {
+        tracing::info!(%bucket, %key, drives = outcome.healed, "healed object");
+    }
+    Ok(outcome.more_bad)
+}
+
+/// Reads every drive's metadata of the key.
+async fn read_copies(set: &ErasureSet, bucket: &str, key: &str) -> Vec<DriveCopy> {
+    let results = join_all(set.drives.iter().map(|d| d.read_meta(bucket, key))).await;
+    results
+        .into_iter()
+        .enumerate()
+        .map(|(pos, r)| match r {
+            Ok(file) => match meta::decode(&file) {
+                Ok((m, inline)) => DriveCopy::Meta(m, inline),
+                Err(e) => {
+                    tracing::warn!(drive = %set.drives[pos].endpoint(), %bucket, %key, error = %e, "corrupt metadata, will be rewritten");
+                    DriveCopy::Corrupt
+                }
+            },
+            Err(DriveError::NotFound) => DriveCopy::Missing,
+            Err(DriveError::VolumeNotFound) => DriveCopy::NoVolume,
+            Err(e) => {
+                tracing::debug!(drive = %set.drives[pos].endpoint(), error = %e, "drive offline for heal");
+                DriveCopy::Offline
+            }
+        })
+        .collect()
+}
+
+/// Removes copies of an object that has no quorum version and can never get one.
+async fn heal_dangling(
+    set: &ErasureSet,
+    bucket: &str,
+    key: &str,
+    copies: &[DriveCopy],
+    picked: Option<(String, usize, usize)>,
+    offline: usize,
+    result: &mut ObjectHealResult,
+) {
+    let present: Vec<usize> = copies
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c, DriveCopy::Meta(..) | DriveCopy::Corrupt))
+        .map(|(i, _)| i)
+        .collect();
+    if present.is_empty() {
+        result.drives_offline = offline;
+        return;
+    }
+    let corrupt = copies
+        .iter()
+        .filter(|c| matches!(c, DriveCopy::Corrupt))
+        .count();
+    let (best, quorum) = picked.map_or((0, set.geometry.data), |(_, c, q)| (c, q));
+    // Corrupt metadata might have been the winning version; count it as such.
+    if best + corrupt + offline >= quorum {
+        // Could still be a readable object once the offline drives answer.
+        result.drives_offline = offline;
+        return;
+    }
+    for pos in present {
+        let d = &set.drives[pos];
+        match d.delete_object(bucket, key).await {
+            Ok(()) | Err(DriveError::NotFound) => {
+                result.dangling_removed += 1;
+                tracing::info!(drive = %d.endpoint(), %bucket, %key, "removed dangling object copy");
+            }
+            Err(e) => {
+                tracing::warn!(drive = %d.endpoint(), %bucket, %key, error = %e, "cannot remove dangling copy");
+                result.drives_offline += 1;
+            }
+        }
+    }
+}
+
+/// Checks one drive's shards of the agreed version. `Ok((good, bytes read))`;
+/// `Err` only when the drive is offline.
+async fn check_copy(
+    drive: &DriveRef,
+    bucket: &str,
+    key: &str,
+    m: &ObjectMeta,
+    inline: &Bytes,
+    mode: HealMode,
+) -> Result<(bool, u64), DriveError> {
+    let g = m.erasure.geometry;
+    let Some(data_dir) = &m.data_dir else {
+        // Inline: the metadata file carries one stored shard block.
+        // The codec never makes an empty shard (an empty object has 1-byte shards).
+        let expected = bitrot::HASH_LEN + g.shard_len(m.size as usize).max(1);
+        let ok = inline.len() == expected && bitrot::verify(inline).is_some();
+        return Ok((ok, inline.len() as u64));
+    };
+    let mut bytes = 0u64;
+    for (i, part) in m.parts.iter().enumerate() {
+        let file = format!("part.{}", i + 1);
+        let blocks = part.size.div_ceil(g.block_size as u64);
+        let first = match mode {
+            HealMode::Deep => 0,
+            HealMode::Normal => blocks.saturating_sub(1),
+        };
+        let mut b = first;
+        // Bounded by the block count; each round reads at least one block.
+        while b < blocks {
+            let (offset, lens) = block_run(&g, part.size, b, blocks);
+            let total: usize = lens.iter().sum();
+            match drive
+                .read_shard(bucket, key, data_dir, &file, offset, total)
+                .await
+            {
+                Ok(buf) => {
+                    bytes += buf.len() as u64;
+                    let mut at = 0;
+                    for len in &lens {
+                        let Some(stored) = buf.get(at..at + len) else {
+                            return Ok((false, bytes));
+                        };
+                        if bitrot::verify(stored).is_none() {
+                            tracing::warn!(drive = %drive.endpoint(), %bucket, %key, %file, "shard fails its checksum");
+                            return Ok((false, bytes));
+                        }
+                        at += len;
+                    }
+                    b += lens.len() as u64;
+                }
+                Err(DriveError::Offline(e)) => return Err(DriveError::Offline(e)),
+                Err(e) => {
+                    tracing::warn!(drive = %drive.endpoint(), %bucket, %key, %file, error = %e, "shard missing or unreadable");
+                    return Ok((false, bytes));
+                }
+            }
+        }
+    }
+    Ok((true, bytes))
+}
+
+/// Offset in the shard file of block `b` and the stored lengths of the blocks from `b`
+/// on that fit in one verification read.
+fn block_run(g: &Geometry, size: u64, b: u64, blocks: u64) -> (u64, Vec<usize>) {
+    let full = g.stored_shard_len(g.block_size);
+    let offset = b * full as u64;
+    let mut lens = Vec::new();
+    let mut total = 0usize;
+    let mut i = b;
+    while i < blocks {
+        let start = i * g.block_size as u64;
+        let block_len = size.saturating_sub(start).min(g.block_size as u64) as usize;
+        let len = g.stored_shard_len(block_len);
+        if !lens.is_empty() && total + len > VERIFY_READ {
+            break;
+        }
+        lens.push(len);
+        total += len;
+        i += 1;
+    }
+    (offset, lens)
+}
+
+struct Rebuilt {
+    healed: usize,
+    failed: usize,
+    bytes_read: u64,
+    more_bad: bool,
+}
+
+/// Re-creates the shards and metadata of drive positions `targets` from the healthy
+/// copies in `resolved`.
+async fn rebuild(
+    set: &ErasureSet,
+    bucket: &str,
+    key: &str,
+    resolved: &Resolved,
+    targets: &[usize],
+) -> Result<Rebuilt, HealError> {
+    let m = &resolved.meta;
+    let g = m.erasure.geometry;
+    let codec = Codec::get(g.data, g.parity).map_err(|e| HealError::Invalid(e.to_string()))?;
+    let shard_of = |pos: usize| {
+        m.erasure
+            .distribution
+            .get(pos)
+            .copied()
+            .unwrap_or(usize::MAX)
+    };
+    let mut out = Rebuilt {
+        healed: 0,
+        failed: 0,
+        bytes_read: 0,
+        more_bad: false,
+    };
+    let mut alive: Vec<usize> = targets.to_vec();
+    let stage = StageId(uuid::Uuid::new_v4().to_string());
+    let mut inline_shards: Option<Vec<Bytes>> = None;
+
+    if m.data_dir.is_none() {
+        // Inline: decode the (single) block and re-encode every shard.
+        let mut reader = crate::erasure::read::ErasureReader::new(
+            g,
+            m.size,
+            resolved.sources(set, bucket, key, "part.1"),
+        )?;
+        let mut data = BytesMut::new();
+        for b in 0..reader.block_count() {
+            data.extend_from_slice(&reader.read_block(b).await?);
+        }
+        out.bytes_read += data.len() as u64;
+        out.more_bad |= newly_bad(resolved, &reader, m);
+        inline_shards = Some(
+            codec
+                .encode_block(&data)
+                .map_err(|e| HealError::Invalid(e.to_string()))?,
+        );
+    } else {
+        for (i, part) in m.parts.iter().enumerate() {
+            if alive.is_empty() {
+                break;
+            }
+            let file = format!("part.{}", i + 1);
+            let opened = join_all(
+                alive
+                    .iter()
+                    .map(|p| set.drives[*p].create_shard(&stage, &file)),
+            )
+            .await;
+            let mut writers: Vec<(usize, Box<dyn ShardWriter>)> = Vec::new();
+            for (pos, w) in alive.iter().zip(opened) {
+                match w {
+                    Ok(w) => writers.push((*pos, w)),
+                    Err(e) => {
+                        tracing::warn!(drive = %set.drives[*pos].endpoint(), error = %e, "cannot write healed shard");
+                        out.failed += 1;
+                    }
+                }
+            }
+            let mut reader = crate::erasure::read::ErasureReader::new(
+                g,
+                part.size,
+                resolved.sources(set, bucket, key, &file),
+            )?;
+            for b in 0..reader.block_count() {
+                let block = match reader.read_block(b).await {
+                    Ok(block) => block,
+                    Err(e) => {
+                        discard(set, &alive, &stage).await;
+                        return Err(e.into());
+                    }
+                };
+                out.bytes_read += block.len() as u64;
+                let shards = codec
+                    .encode_block(&block)
+                    .map_err(|e| HealError::Invalid(e.to_string()))?;
+                let results = join_all(writers.iter_mut().map(|(pos, w)| {
+                    let shard = shards.get(shard_of(*pos)).cloned().unwrap_or_default();
+                    w.write(shard)
+                }))
+                .await;
+                let mut kept = Vec::with_capacity(writers.len());
+                for ((pos, w), r) in writers.into_iter().zip(results) {
+                    match r {
+                        Ok(()) => kept.push((pos, w)),
+                        Err(e) => {
+                            tracing::warn!(drive = %set.drives[pos].endpoint(), error = %e, "healed shard write failed");
+                            out.failed += 1;
+                        }
+                    }
+                }
+                writers = kept;
+                if writers.is_empty() {
+                    break;
+                }
+            }
+            out.more_bad |= newly_bad(resolved, &reader, m);
+            let finished = join_all(
+                writers
+                    .into_iter()
+                    .map(|(pos, w)| async move { (pos, w.finish().await) }),
+            )
+            .await;
+            let mut next = Vec::new();
+            for (pos, r) in finished {
+                match r {
+                    Ok(()) => next.push(pos),
+                    Err(e) => {
+                        tracing::warn!(drive = %set.drives[pos].endpoint(), error = %e, "healed shard not durable");
+                        out.failed += 1;
+                    }
+                }
+            }
+            alive = next;
+        }
+    }
+
+    // Commit on every target that received all its shards.
+    let commits = join_all(alive.iter().map(|pos| {
+        let pos = *pos;
+        let drive = set.drives[pos].clone();
+        let stage = &stage;
+        let inline_shards = inline_shards.as_ref();
+        async move {
+            let mut mine = m.clone();
+            mine.erasure.index = shard_of(pos);
+            let inline = inline_shards
+                .and_then(|s| s.get(mine.erasure.index))
+                .map(|b| &b[..]);
+            let file = meta::encode(&mine, inline).map_err(|e| DriveError::Io(e.to_string()))?;
+            if let Some(dd) = &m.data_dir {
+                // A stale or partial copy of this data directory would block the rename.
+                match drive.delete_data_dir(bucket, key, dd).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let stage_ref = m.data_dir.as_ref().map(|_| stage);
+            let previous = drive
+                .commit_object(bucket, key, stage_ref, m.data_dir.as_deref(), file)
+                .await?;
+            if let Some(prev) = previous {
+                if let Ok((old, _)) = meta::decode(&prev) {
+                    if let Some(old_dd) = old.data_dir.filter(|o| Some(o) != m.data_dir.as_ref()) {
+                        let _ = drive.delete_data_dir(bucket, key, &old_dd).await;
+                    }
+                }
+            }
+            Ok::<_, DriveError>(())
+        }
+    }))
+    .await;
+    for (pos, r) in alive.iter().zip(commits) {
+        match r {
+            Ok(()) => out.healed += 1,
+            Err(e) => {
+                tracing::warn!(drive = %set.drives[*pos].endpoint(), %bucket, %key, error = %e, "cannot commit healed object");
+                out.failed += 1;
+                let _ = set.drives[*pos].discard_stage(&stage).await;
+            }
+        }
+    }
+    if m.data_dir.is_some() {
+        // Targets that failed before the commit keep a staged directory; drop it.
+        let done: Vec<usize> = alive.clone();
+        let failed: Vec<usize> = targets
+            .iter()
+            .copied()
+            .filter(|t| !done.contains(t))
+            .collect();
+        discard(set, &failed, &stage).await;
+    }
+    Ok(out)
+}
+
+/// True when the reader found a shard bad that the checks had passed as healthy.
+fn newly_bad(
+    resolved: &Resolved,
+    reader: &crate::erasure::read::ErasureReader,
+    m: &ObjectMeta,
+) -> bool {
+    reader.bad_shards().iter().enumerate().any(|(shard, bad)| {
+        *bad && m
+            .erasure
+            .distribution
+            .iter()
+            .position(|s| *s == shard)
+            .is_some_and(|pos| resolved.copies.get(pos).is_some_and(Option::is_some))
+    })
+}
+
+async fn discard(set: &ErasureSet, positions: &[usize], stage: &StageId) {
+    join_all(
+        positions
+            .iter()
+            .map(|p| set.drives[*p].discard_stage(stage)),
+    )
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verification_reads_cover_every_block_once() {
+        let g = Geometry::new(4, 4);
+        let size = 20 * BLOCK_SIZE as u64 + 1234;
+        let blocks = size.div_ceil(g.block_size as u64);
+        let mut b = 0;
+        let mut covered = 0u64;
+        let mut rounds = 0;
+        while b < blocks {
+            let (offset, lens) = block_run(&g, size, b, blocks);
+            assert_eq!(offset, covered, "runs are contiguous");
+            assert!(lens.iter().sum::<usize>() <= VERIFY_READ);
+            covered += lens.iter().sum::<usize>() as u64;
+            b += lens.len() as u64;
+            rounds += 1;
+        }
+        assert_eq!(covered, g.shard_file_size(size));
+        assert!(rounds >= 2);
+    }
+}
