@@ -7,7 +7,8 @@
 //! * [`render`]: pure functions from a Tenant (plus the Secrets it references and what was
 //!   observed in the cluster) to every object the operator wants to exist;
 //! * [`tls`]: the per-tenant CA and server certificate;
-//! * `reconcile` and `provision` (not yet): apply the rendered objects and talk to the tenant.
+//! * [`reconcile`]: the controller that applies the rendered objects, rolls pods, expands
+//!   volumes and reports status; [`provision`] and [`tenant`]: talking to the running tenant.
 //!
 //! [`geometry`] and [`config_env`] hold the rules the operator shares with the server, so
 //! that it refuses what the server would refuse before any pod starts. [`load`] reads
@@ -19,5 +20,8 @@ pub mod config_env;
 pub mod crd;
 pub mod geometry;
 pub mod load;
+pub mod provision;
+pub mod reconcile;
 pub mod render;
+pub mod tenant;
 pub mod tls;

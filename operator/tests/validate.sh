@@ -40,7 +40,7 @@ if [ -n "${CAIRN_OPERATOR_BIN:-}" ]; then
     BIN="$CAIRN_OPERATOR_BIN"
 else
     cargo build -q -p cairn-operator --locked
-    BIN="$REPO/target/debug/cairn-operator"
+    BIN="${CARGO_TARGET_DIR:-$REPO/target}/debug/cairn-operator"
 fi
 
 WORK="$(mktemp -d -t cairn-validate.XXXXXX)"

@@ -5,7 +5,9 @@
 //! the effective value. The same defaults appear as `default:` in the CRD schema, so
 //! `kubectl get tenant -o yaml` shows them too.
 
-use super::spec::{LocalCertificateReference, PodManagementPolicy, TenantSpec};
+use super::spec::{
+    LocalCertificateReference, PodManagementPolicy, TenantSpec, VolumeClaimRetentionPolicy,
+};
 
 /// Base path of the volume mounts (`/export0`, `/export1`, ...), as MinIO's operator.
 pub const DEFAULT_MOUNT_PATH: &str = "/export";
@@ -82,5 +84,11 @@ impl TenantSpec {
             .as_ref()
             .and_then(|e| e.console)
             .unwrap_or(false)
+    }
+
+    /// Whether the volumes are deleted with the Tenant (`volumeClaimRetentionPolicy:
+    /// Delete`); kept by default.
+    pub fn delete_volumes_with_tenant(&self) -> bool {
+        self.volume_claim_retention_policy == Some(VolumeClaimRetentionPolicy::Delete)
     }
 }

@@ -17,7 +17,7 @@ pub use defaults::{DEFAULT_MOUNT_PATH, DEFAULT_S3_SERVICE_NAME};
 pub use pool::Pool;
 pub use spec::{
     Bucket, CertificateConfig, ExposeServices, ImagePullPolicy, LocalCertificateReference,
-    PodManagementPolicy, ServiceMetadata, Tenant, TenantSpec,
+    PodManagementPolicy, ServiceMetadata, Tenant, TenantSpec, VolumeClaimRetentionPolicy,
 };
 pub use status::{CertificateStatus, HealthStatus, PoolStatus, TenantStatus, TenantUsage};
 

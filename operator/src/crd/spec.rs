@@ -152,6 +152,23 @@ pub struct TenantSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "Parallel"))]
     pub pod_management_policy: Option<PodManagementPolicy>,
+
+    /// What happens to the volumes (PersistentVolumeClaims) when the Tenant is deleted.
+    /// `Retain` (default, as MinIO's operator): they stay, with the objects on them, and a
+    /// Tenant of the same name and shape picks them up again. `Delete`: the operator
+    /// deletes them (a finalizer holds the Tenant until it has), which destroys the data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "Retain"))]
+    pub volume_claim_retention_policy: Option<VolumeClaimRetentionPolicy>,
+}
+
+/// Whether a deleted Tenant's volumes are kept.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum VolumeClaimRetentionPolicy {
+    /// Keep the PersistentVolumeClaims (and the data).
+    Retain,
+    /// Delete the PersistentVolumeClaims with the Tenant.
+    Delete,
 }
 
 /// When the kubelet pulls the server image.

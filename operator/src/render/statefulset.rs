@@ -20,7 +20,9 @@
 //!   otherwise inject `MINIO_PORT=tcp://...`-style variables into the pods, in the very
 //!   namespace of names the server reads its settings from.
 //! * No service account token: the server never calls the Kubernetes API.
-//! * The configuration hash annotation ([`super::hash`]) to roll pods on a change.
+//! * The configuration hash annotation ([`super::hash`]) to roll pods on a change; the
+//!   update strategy is `OnDelete` because the operator rolls the pods itself, waiting for
+//!   cluster health between them (`crate::reconcile::rollout`).
 //! * Unless the pool sets its own affinity, a preferred anti-affinity that spreads the
 //!   pool's servers over nodes: two servers on one node fail together, which erasure coding
 //!   counts on not happening. Preferred, not required, so small clusters still schedule.
@@ -95,7 +97,11 @@ pub(crate) fn statefulset(ctx: &Context<'_>, pool: &Pool) -> StatefulSet {
                 ..LabelSelector::default()
             },
             update_strategy: Some(StatefulSetUpdateStrategy {
-                type_: Some("RollingUpdate".to_string()),
+                // The operator restarts the pods itself, one at a time and only while the
+                // tenant has write quorum (`/minio/health/cluster`), or all together when
+                // the endpoint list changes: see `crate::reconcile::rollout`. The
+                // StatefulSet's own RollingUpdate only waits for a pod's readiness.
+                type_: Some("OnDelete".to_string()),
                 ..StatefulSetUpdateStrategy::default()
             }),
             persistent_volume_claim_retention_policy: Some(

@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub mod fake_api;
+
 use cairn_operator::crd::Tenant;
 use cairn_operator::load;
 use cairn_operator::render::{self, Observed, RenderError, Rendered, Settings};

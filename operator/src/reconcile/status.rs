@@ -1,0 +1,595 @@
+//! The Tenant's status, computed from what one reconcile observed: a pure function, so the
+//! rules (health colours, conditions, states) are unit-tested without an API server.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+
+use crate::crd::{CertificateStatus, HealthStatus, PoolStatus, TenantStatus, TenantUsage};
+use crate::tenant::{AdminInfo, ClusterHealth};
+
+/// Condition types.
+pub const READY: &str = "Ready";
+pub const PROGRESSING: &str = "Progressing";
+pub const DEGRADED: &str = "Degraded";
+/// Whether the ServiceMonitor asked for by `prometheusOperator` exists.
+pub const MONITORING: &str = "Monitoring";
+/// Whether the users of `spec.users` exist.
+pub const USERS_PROVISIONED: &str = "UsersProvisioned";
+/// Whether the buckets of `spec.buckets` exist.
+pub const BUCKETS_PROVISIONED: &str = "BucketsProvisioned";
+/// Whether grown volume claims could be expanded.
+pub const VOLUMES_EXPANDED: &str = "VolumesExpanded";
+
+/// What one reconcile learned, as input to [`compute`].
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    pub generation: Option<i64>,
+    /// The validation message when the spec is refused.
+    pub invalid: Option<String>,
+    /// Per pool: name, StatefulSet, servers, ready servers, volumes per server, erasure.
+    pub pools: Vec<PoolObservation>,
+    /// `None`: not asked (no server ready); `Some(Err)`: the tenant did not answer.
+    pub health: Option<Result<ClusterHealth, String>>,
+    /// Drive counts from the admin info endpoint, when the server has one.
+    pub admin: Option<AdminInfo>,
+    /// The smallest write quorum of the pools' geometry.
+    pub geometry_write_quorum: Option<i32>,
+    /// A restart in progress, in words.
+    pub rollout: Option<String>,
+    /// `Some(true)`: ServiceMonitor applied; `Some(false)`: its CRD is missing; `None`: not
+    /// asked for.
+    pub monitor: Option<bool>,
+    /// Volume expansion problem.
+    pub volume_expansion: Option<String>,
+    /// Volume expansion under way (claims patched, waiting for the resize).
+    pub volume_expansion_pending: Option<String>,
+    /// Buckets of the spec.
+    pub buckets_wanted: Vec<String>,
+    /// Buckets that exist.
+    pub buckets_provisioned: Vec<String>,
+    /// Buckets that failed, with the error.
+    pub bucket_failures: Vec<String>,
+    /// Users of the spec that the server cannot create.
+    pub users_not_supported: Vec<String>,
+    pub certificates: Option<CertificateStatus>,
+}
+
+/// One pool, observed.
+#[derive(Debug, Clone, Default)]
+pub struct PoolObservation {
+    pub name: String,
+    pub statefulset: String,
+    pub servers: i32,
+    pub exists: bool,
+    pub ready: i32,
+    pub volumes_per_server: i32,
+    pub erasure: String,
+}
+
+impl Observation {
+    fn servers(&self) -> i32 {
+        self.pools.iter().map(|p| p.servers).sum()
+    }
+    fn ready(&self) -> i32 {
+        self.pools.iter().map(|p| p.ready.min(p.servers)).sum()
+    }
+    fn drives(&self) -> i32 {
+        self.pools
+            .iter()
+            .map(|p| p.servers * p.volumes_per_server)
+            .sum()
+    }
+}
+
+fn condition(
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+) -> Condition {
+    Condition {
+        type_: type_.to_string(),
+        status: if ok { "True" } else { "False" }.to_string(),
+        reason: reason.to_string(),
+        message,
+        observed_generation: generation,
+        last_transition_time: Time(Timestamp::UNIX_EPOCH),
+    }
+}
+
+/// The new status. `previous` supplies the `lastTransitionTime` of conditions whose status
+/// did not change; `now` is used for those that did.
+pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestamp) -> TenantStatus {
+    let generation = obs.generation;
+    let mut status = TenantStatus {
+        observed_generation: generation,
+        provisioned_buckets: previous.and_then(|p| p.provisioned_buckets.clone()),
+        certificates: obs.certificates.clone(),
+        ..TenantStatus::default()
+    };
+    let mut conditions = Vec::new();
+
+    if let Some(message) = &obs.invalid {
+        status.current_state = Some("Invalid spec".to_string());
+        status.health_status = previous.and_then(|p| p.health_status);
+        status.health_message = previous.and_then(|p| p.health_message.clone());
+        conditions.push(condition(
+            READY,
+            false,
+            "InvalidSpec",
+            message.clone(),
+            generation,
+        ));
+        conditions.push(condition(
+            PROGRESSING,
+            false,
+            "InvalidSpec",
+            "nothing is changed until the spec is fixed".to_string(),
+            generation,
+        ));
+        conditions.push(condition(
+            DEGRADED,
+            true,
+            "InvalidSpec",
+            message.clone(),
+            generation,
+        ));
+        status.conditions = Some(keep_transition_times(conditions, previous, now));
+        return status;
+    }
+
+    let (servers, ready, drives) = (obs.servers(), obs.ready(), obs.drives());
+    status.pools = Some(
+        obs.pools
+            .iter()
+            .map(|p| PoolStatus {
+                name: p.name.clone(),
+                ss_name: Some(p.statefulset.clone()),
+                state: Some(
+                    if !p.exists {
+                        "PoolNotCreated"
+                    } else if p.ready >= p.servers {
+                        "PoolInitialized"
+                    } else {
+                        "PoolCreated"
+                    }
+                    .to_string(),
+                ),
+                ready_servers: Some(p.ready),
+                erasure: Some(p.erasure.clone()),
+            })
+            .collect(),
+    );
+
+    // Drives: from the admin endpoint when there is one, else from pod readiness.
+    let (online, offline, healing, estimated) = match &obs.admin {
+        Some(a) => (a.drives_online, a.drives_offline, a.drives_healing, false),
+        None => {
+            let online: i32 = obs
+                .pools
+                .iter()
+                .map(|p| p.ready.min(p.servers) * p.volumes_per_server)
+                .sum();
+            (online, drives - online, 0, true)
+        }
+    };
+    status.drives_online = Some(online);
+    status.drives_offline = Some(offline);
+    status.drives_healing = Some(healing);
+    if let Some(a) = &obs.admin
+        && (a.capacity.is_some() || a.raw_capacity.is_some())
+    {
+        status.usage = Some(TenantUsage {
+            capacity: a.capacity,
+            raw_capacity: a.raw_capacity,
+            usage: a.usage,
+            raw_usage: a.raw_usage,
+        });
+    }
+    let health_quorum = obs
+        .health
+        .as_ref()
+        .and_then(|h| h.as_ref().ok())
+        .and_then(|h| h.write_quorum);
+    status.write_quorum = health_quorum.or(obs.geometry_write_quorum);
+
+    let write_ok = matches!(&obs.health, Some(Ok(h)) if h.write_ok);
+    let estimate_note = if estimated {
+        " (drive counts from pod readiness: the server has no admin info endpoint)"
+    } else {
+        ""
+    };
+    let (health, health_message) = match &obs.health {
+        None => (
+            HealthStatus::Red,
+            format!("no server is ready yet ({ready} of {servers})"),
+        ),
+        Some(Err(e)) => (
+            HealthStatus::Red,
+            format!("the tenant does not answer: {e}"),
+        ),
+        Some(Ok(h)) if !h.write_ok && h.read_ok => (
+            HealthStatus::Red,
+            "write quorum lost in at least one erasure set; reads are still served".to_string(),
+        ),
+        Some(Ok(h)) if !h.write_ok => (
+            HealthStatus::Red,
+            "read and write quorum lost in at least one erasure set".to_string(),
+        ),
+        Some(Ok(_)) if offline > 0 || healing > 0 || ready < servers => (
+            HealthStatus::Yellow,
+            format!(
+                "every erasure set has write quorum; {offline} of {drives} drives offline, \
+                 {healing} healing, {ready} of {servers} servers ready{estimate_note}"
+            ),
+        ),
+        Some(Ok(_)) => (
+            HealthStatus::Green,
+            format!("all {drives} drives online, {servers} servers ready{estimate_note}"),
+        ),
+    };
+    status.health_status = Some(health);
+    status.health_message = Some(health_message.clone());
+
+    let buckets_pending: Vec<&String> = obs
+        .buckets_wanted
+        .iter()
+        .filter(|b| !obs.buckets_provisioned.contains(b))
+        .collect();
+    if !obs.buckets_provisioned.is_empty() || !obs.buckets_wanted.is_empty() {
+        status.provisioned_buckets = Some(obs.buckets_provisioned.clone());
+    }
+
+    // Current state, most pressing first.
+    let created = obs.pools.iter().all(|p| p.exists);
+    status.current_state = Some(if !created || ready < servers && obs.health.is_none() {
+        "Provisioning StatefulSets".to_string()
+    } else if let Some(r) = &obs.rollout {
+        format!("Restarting pods: {r}")
+    } else if let Some(p) = &obs.volume_expansion_pending {
+        format!("Expanding volumes: {p}")
+    } else if !write_ok {
+        "Waiting for Tenant to be healthy".to_string()
+    } else if !buckets_pending.is_empty() {
+        "Provisioning buckets".to_string()
+    } else {
+        "Initialized".to_string()
+    });
+
+    // Progressing.
+    let progressing = if !created || ready < servers {
+        Some((
+            "ServersStarting",
+            format!("{ready} of {servers} servers ready"),
+        ))
+    } else if let Some(r) = &obs.rollout {
+        Some(("RollingRestart", r.clone()))
+    } else if let Some(p) = &obs.volume_expansion_pending {
+        Some(("ExpandingVolumes", p.clone()))
+    } else if !write_ok {
+        Some(("WaitingForHealth", health_message.clone()))
+    } else if !buckets_pending.is_empty() && obs.bucket_failures.is_empty() {
+        Some((
+            "ProvisioningBuckets",
+            format!("creating {} bucket(s)", buckets_pending.len()),
+        ))
+    } else {
+        None
+    };
+    conditions.push(match &progressing {
+        Some((reason, message)) => {
+            condition(PROGRESSING, true, reason, message.clone(), generation)
+        }
+        None => condition(
+            PROGRESSING,
+            false,
+            "Stable",
+            "every object is applied and every pod is current".to_string(),
+            generation,
+        ),
+    });
+
+    // Degraded.
+    let degraded = match (&obs.health, health) {
+        (Some(_), HealthStatus::Red) => Some(("QuorumLost", health_message.clone())),
+        (Some(Ok(_)), HealthStatus::Yellow) if offline > 0 || healing > 0 => {
+            Some(("DrivesOffline", health_message.clone()))
+        }
+        _ => None,
+    }
+    .or_else(|| {
+        obs.volume_expansion
+            .clone()
+            .map(|m| ("VolumeExpansionNotSupported", m))
+    })
+    .or_else(|| {
+        (!obs.bucket_failures.is_empty())
+            .then(|| ("BucketProvisioningFailed", obs.bucket_failures.join("; ")))
+    })
+    .or_else(|| {
+        (obs.monitor == Some(false)).then(|| ("ServiceMonitorCRDMissing", monitor_missing()))
+    });
+    conditions.push(match &degraded {
+        Some((reason, message)) => condition(DEGRADED, true, reason, message.clone(), generation),
+        None => condition(
+            DEGRADED,
+            false,
+            "AsExpected",
+            "no known problem".to_string(),
+            generation,
+        ),
+    });
+
+    // Ready: serving with write quorum, every server up, nothing in flight.
+    let ready_condition = if let Some((reason, message)) = &progressing {
+        condition(READY, false, reason, message.clone(), generation)
+    } else if !buckets_pending.is_empty() {
+        condition(
+            READY,
+            false,
+            "BucketProvisioningFailed",
+            obs.bucket_failures.join("; "),
+            generation,
+        )
+    } else {
+        condition(
+            READY,
+            true,
+            "TenantHealthy",
+            health_message.clone(),
+            generation,
+        )
+    };
+    conditions.insert(0, ready_condition);
+
+    if let Some(available) = obs.monitor {
+        conditions.push(if available {
+            condition(
+                MONITORING,
+                true,
+                "ServiceMonitorApplied",
+                "the ServiceMonitor scrapes /minio/v2/metrics/cluster".to_string(),
+                generation,
+            )
+        } else {
+            condition(
+                MONITORING,
+                false,
+                "ServiceMonitorCRDMissing",
+                monitor_missing(),
+                generation,
+            )
+        });
+    }
+    if !obs.buckets_wanted.is_empty() {
+        conditions.push(if buckets_pending.is_empty() {
+            condition(
+                BUCKETS_PROVISIONED,
+                true,
+                "BucketsCreated",
+                format!("{} bucket(s) exist", obs.buckets_wanted.len()),
+                generation,
+            )
+        } else if !obs.bucket_failures.is_empty() {
+            condition(
+                BUCKETS_PROVISIONED,
+                false,
+                "BucketProvisioningFailed",
+                obs.bucket_failures.join("; "),
+                generation,
+            )
+        } else {
+            condition(
+                BUCKETS_PROVISIONED,
+                false,
+                "WaitingForHealth",
+                "buckets are created once the tenant has write quorum".to_string(),
+                generation,
+            )
+        });
+    }
+    if !obs.users_not_supported.is_empty() {
+        conditions.push(condition(
+            USERS_PROVISIONED,
+            false,
+            "UsersNotSupported",
+            format!(
+                "the server has no user management (IAM) yet, so these users were not created: \
+                 {}; use the root credentials until it has",
+                obs.users_not_supported.join(", ")
+            ),
+            generation,
+        ));
+    }
+    if let Some(m) = &obs.volume_expansion {
+        conditions.push(condition(
+            VOLUMES_EXPANDED,
+            false,
+            "StorageClassNotExpandable",
+            m.clone(),
+            generation,
+        ));
+    } else if let Some(m) = &obs.volume_expansion_pending {
+        conditions.push(condition(
+            VOLUMES_EXPANDED,
+            false,
+            "Expanding",
+            m.clone(),
+            generation,
+        ));
+    }
+    status.conditions = Some(keep_transition_times(conditions, previous, now));
+    status
+}
+
+fn monitor_missing() -> String {
+    "prometheusOperator is true but the ServiceMonitor CRD (monitoring.coreos.com/v1) is not \
+     installed, so no ServiceMonitor was created; install the Prometheus Operator or scrape \
+     /minio/v2/metrics/cluster another way"
+        .to_string()
+}
+
+/// Sets `lastTransitionTime`: the previous one when the condition's status is unchanged,
+/// `now` otherwise.
+fn keep_transition_times(
+    mut conditions: Vec<Condition>,
+    previous: Option<&TenantStatus>,
+    now: Timestamp,
+) -> Vec<Condition> {
+    let old = previous.and_then(|p| p.conditions.as_ref());
+    for c in &mut conditions {
+        c.last_transition_time = old
+            .and_then(|o| {
+                o.iter()
+                    .find(|p| p.type_ == c.type_ && p.status == c.status)
+            })
+            .map(|p| p.last_transition_time.clone())
+            .unwrap_or(Time(now));
+    }
+    conditions
+}
+
+/// The condition of `type_` in `status`, if any.
+pub fn find<'a>(status: &'a TenantStatus, type_: &str) -> Option<&'a Condition> {
+    status
+        .conditions
+        .as_ref()
+        .and_then(|c| c.iter().find(|c| c.type_ == type_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pools(ready: i32) -> Vec<PoolObservation> {
+        vec![PoolObservation {
+            name: "pool-0".into(),
+            statefulset: "t-pool-0".into(),
+            servers: 4,
+            exists: true,
+            ready,
+            volumes_per_server: 2,
+            erasure: "1 set x 8 drives, EC:4 (write quorum 5)".into(),
+        }]
+    }
+
+    fn healthy() -> Option<Result<ClusterHealth, String>> {
+        Some(Ok(ClusterHealth {
+            write_ok: true,
+            read_ok: true,
+            write_quorum: Some(5),
+        }))
+    }
+
+    fn get<'a>(s: &'a TenantStatus, t: &str) -> &'a Condition {
+        find(s, t).unwrap_or_else(|| panic!("no {t} condition"))
+    }
+
+    #[test]
+    fn green_and_ready_when_every_server_is_up_and_buckets_exist() {
+        let obs = Observation {
+            generation: Some(3),
+            pools: pools(4),
+            health: healthy(),
+            buckets_wanted: vec!["a".into()],
+            buckets_provisioned: vec!["a".into()],
+            ..Observation::default()
+        };
+        let s = compute(&obs, None, Timestamp::UNIX_EPOCH);
+        assert_eq!(s.health_status, Some(HealthStatus::Green));
+        assert_eq!(s.current_state.as_deref(), Some("Initialized"));
+        assert_eq!((s.drives_online, s.drives_offline), (Some(8), Some(0)));
+        assert_eq!(s.write_quorum, Some(5));
+        assert_eq!(s.observed_generation, Some(3));
+        assert_eq!(get(&s, READY).status, "True");
+        assert_eq!(get(&s, PROGRESSING).status, "False");
+        assert_eq!(get(&s, DEGRADED).status, "False");
+        assert_eq!(get(&s, BUCKETS_PROVISIONED).status, "True");
+        assert!(s.health_message.unwrap().contains("pod readiness"));
+    }
+
+    #[test]
+    fn yellow_with_a_drive_offline_red_without_quorum() {
+        let obs = Observation {
+            pools: pools(4),
+            health: healthy(),
+            admin: Some(AdminInfo {
+                drives_online: 7,
+                drives_offline: 1,
+                ..AdminInfo::default()
+            }),
+            ..Observation::default()
+        };
+        let s = compute(&obs, None, Timestamp::UNIX_EPOCH);
+        assert_eq!(s.health_status, Some(HealthStatus::Yellow));
+        assert_eq!(get(&s, DEGRADED).reason, "DrivesOffline");
+        assert_eq!(get(&s, READY).status, "True");
+
+        let obs = Observation {
+            pools: pools(2),
+            health: Some(Ok(ClusterHealth {
+                write_ok: false,
+                read_ok: true,
+                write_quorum: None,
+            })),
+            geometry_write_quorum: Some(5),
+            ..Observation::default()
+        };
+        let s = compute(&obs, None, Timestamp::UNIX_EPOCH);
+        assert_eq!(s.health_status, Some(HealthStatus::Red));
+        assert_eq!(s.write_quorum, Some(5));
+        assert_eq!(get(&s, DEGRADED).reason, "QuorumLost");
+        assert_eq!(get(&s, READY).status, "False");
+        assert_eq!(get(&s, PROGRESSING).reason, "ServersStarting");
+    }
+
+    #[test]
+    fn invalid_spec_and_other_conditions() {
+        let obs = Observation {
+            invalid: Some("spec.pools[0]: bad".into()),
+            ..Observation::default()
+        };
+        let s = compute(&obs, None, Timestamp::UNIX_EPOCH);
+        assert_eq!(get(&s, READY).reason, "InvalidSpec");
+        assert_eq!(get(&s, DEGRADED).message, "spec.pools[0]: bad");
+
+        let obs = Observation {
+            pools: pools(4),
+            health: healthy(),
+            monitor: Some(false),
+            users_not_supported: vec!["synapse-user".into()],
+            volume_expansion: Some("StorageClass standard does not allow expansion".into()),
+            ..Observation::default()
+        };
+        let s = compute(&obs, None, Timestamp::UNIX_EPOCH);
+        assert_eq!(get(&s, MONITORING).reason, "ServiceMonitorCRDMissing");
+        assert!(get(&s, USERS_PROVISIONED).message.contains("synapse-user"));
+        assert_eq!(
+            get(&s, VOLUMES_EXPANDED).reason,
+            "StorageClassNotExpandable"
+        );
+        assert_eq!(get(&s, DEGRADED).reason, "VolumeExpansionNotSupported");
+    }
+
+    #[test]
+    fn transition_times_survive_unchanged_statuses() {
+        let obs = Observation {
+            pools: pools(4),
+            health: healthy(),
+            ..Observation::default()
+        };
+        let t1 = Timestamp::from_second(1_000).unwrap();
+        let t2 = Timestamp::from_second(2_000).unwrap();
+        let first = compute(&obs, None, t1);
+        let second = compute(&obs, Some(&first), t2);
+        assert_eq!(get(&second, READY).last_transition_time, Time(t1));
+        let broken = Observation {
+            health: Some(Err("refused".into())),
+            ..obs
+        };
+        let third = compute(&broken, Some(&second), t2);
+        assert_eq!(get(&third, READY).last_transition_time, Time(t2));
+        assert_eq!(third.health_status, Some(HealthStatus::Red));
+    }
+}

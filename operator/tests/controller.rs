@@ -1,0 +1,1119 @@
+//! Controller tests against a mocked API server at the HTTP level (`common::fake_api`):
+//! the real reconcile function with a real `kube::Client`, every request it sends checked
+//! (method, path, field manager, content type, owner references, bodies), and a fake
+//! tenant behind the `TenantApi` trait for the health and S3 calls.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cairn_operator::crd::Tenant;
+use cairn_operator::reconcile::metrics::Metrics;
+use cairn_operator::reconcile::{self, Context, TenantConnector, leader};
+use cairn_operator::render::Settings;
+use cairn_operator::tenant::{
+    AdminInfo, BucketOutcome, ClusterHealth, TenantApi, TenantEndpoint, TenantError,
+};
+use common::fake_api::{FakeApi, Recorded};
+use futures::future::BoxFuture;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::runtime::controller::Action;
+use serde_json::{Value, json};
+
+// ---- a fake tenant ----------------------------------------------------------------------
+
+#[derive(Default)]
+struct TenantState {
+    write_ok: bool,
+    unreachable: bool,
+    admin: Option<AdminInfo>,
+    buckets: BTreeSet<String>,
+    calls: Vec<String>,
+}
+
+#[derive(Clone, Default)]
+struct FakeTenant(Arc<Mutex<TenantState>>);
+
+impl FakeTenant {
+    fn state(&self) -> std::sync::MutexGuard<'_, TenantState> {
+        self.0.lock().unwrap()
+    }
+    fn take_calls(&self) -> Vec<String> {
+        std::mem::take(&mut self.state().calls)
+    }
+}
+
+impl TenantApi for FakeTenant {
+    fn cluster_health(&self) -> BoxFuture<'_, Result<ClusterHealth, TenantError>> {
+        Box::pin(async move {
+            let mut s = self.state();
+            s.calls.push("health".into());
+            if s.unreachable {
+                return Err(TenantError::Unreachable {
+                    url: "https://minio".into(),
+                    message: "connection refused".into(),
+                });
+            }
+            Ok(ClusterHealth {
+                write_ok: s.write_ok,
+                read_ok: s.write_ok,
+                write_quorum: Some(5),
+            })
+        })
+    }
+    fn admin_info(&self) -> BoxFuture<'_, Result<Option<AdminInfo>, TenantError>> {
+        Box::pin(async move {
+            let mut s = self.state();
+            s.calls.push("admin".into());
+            Ok(s.admin.clone())
+        })
+    }
+    fn create_bucket<'a>(
+        &'a self,
+        name: &'a str,
+        _region: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<BucketOutcome, TenantError>> {
+        Box::pin(async move {
+            let mut s = self.state();
+            s.calls.push(format!("create {name}"));
+            if s.buckets.insert(name.to_string()) {
+                Ok(BucketOutcome::Created)
+            } else {
+                Ok(BucketOutcome::AlreadyOwned)
+            }
+        })
+    }
+    fn list_buckets(&self) -> BoxFuture<'_, Result<Vec<String>, TenantError>> {
+        Box::pin(async move { Ok(self.state().buckets.iter().cloned().collect()) })
+    }
+}
+
+struct Connector {
+    tenant: FakeTenant,
+    endpoints: Mutex<Vec<TenantEndpoint>>,
+}
+
+impl TenantConnector for Connector {
+    fn connect(&self, endpoint: TenantEndpoint) -> Result<Arc<dyn TenantApi>, TenantError> {
+        self.endpoints.lock().unwrap().push(endpoint);
+        Ok(Arc::new(self.tenant.clone()))
+    }
+}
+
+// ---- harness ------------------------------------------------------------------------------
+
+struct Harness {
+    api: FakeApi,
+    ctx: Arc<Context>,
+    tenant: FakeTenant,
+    connector: Arc<Connector>,
+    ns: String,
+    name: String,
+}
+
+const MATRIX: &str = "matrix-minio";
+
+fn secret_json(secret: &k8s_openapi::api::core::v1::Secret) -> Value {
+    let mut v = serde_json::to_value(secret).unwrap();
+    v["apiVersion"] = json!("v1");
+    v["kind"] = json!("Secret");
+    v
+}
+
+impl Harness {
+    /// The fake API server holding the Tenant and its Secrets.
+    fn new(tenant: &Tenant, secrets: &[k8s_openapi::api::core::v1::Secret]) -> Harness {
+        let (api, client) = FakeApi::start();
+        api.set_service_monitor_crd(true);
+        let ns = tenant.metadata.namespace.clone().unwrap();
+        let name = tenant.metadata.name.clone().unwrap();
+        for s in secrets {
+            let path = format!(
+                "/api/v1/namespaces/{}/secrets/{}",
+                s.metadata.namespace.as_deref().unwrap(),
+                s.metadata.name.as_deref().unwrap()
+            );
+            api.insert(&path, secret_json(s));
+        }
+        let mut t = serde_json::to_value(tenant).unwrap();
+        t["metadata"]["generation"] = json!(1);
+        api.insert(
+            &format!("/apis/cairn.dev/v1alpha1/namespaces/{ns}/tenants/{name}"),
+            t,
+        );
+        let fake_tenant = FakeTenant::default();
+        let connector = Arc::new(Connector {
+            tenant: fake_tenant.clone(),
+            endpoints: Mutex::new(Vec::new()),
+        });
+        let ctx = Arc::new(Context::with_connector(
+            client,
+            Settings::default(),
+            Arc::new(Metrics::default()),
+            connector.clone(),
+        ));
+        Harness {
+            api,
+            ctx,
+            tenant: fake_tenant,
+            connector,
+            ns,
+            name,
+        }
+    }
+
+    fn matrix() -> Harness {
+        let (tenant, secrets) = common::matrix();
+        Harness::new(&tenant, &secrets)
+    }
+
+    fn tenant_path(&self) -> String {
+        format!(
+            "/apis/cairn.dev/v1alpha1/namespaces/{}/tenants/{}",
+            self.ns, self.name
+        )
+    }
+
+    /// The Tenant as stored (with status).
+    fn stored(&self) -> Tenant {
+        serde_json::from_value(self.api.get(&self.tenant_path()).unwrap()).unwrap()
+    }
+
+    /// Edits the stored Tenant's spec (bumping its generation).
+    fn edit(&self, f: impl FnOnce(&mut Value)) {
+        let mut v = self.api.get(&self.tenant_path()).unwrap();
+        f(&mut v["spec"]);
+        let g = v["metadata"]["generation"].as_i64().unwrap();
+        v["metadata"]["generation"] = json!(g + 1);
+        self.api.insert(&self.tenant_path(), v);
+    }
+
+    async fn reconcile(&self) -> Result<Action, reconcile::Error> {
+        reconcile::reconcile(Arc::new(self.stored()), self.ctx.clone()).await
+    }
+
+    fn p(&self, rest: &str) -> String {
+        if let Some(group_path) = rest.strip_prefix("apps:") {
+            format!("/apis/apps/v1/namespaces/{}/{group_path}", self.ns)
+        } else if let Some(r) = rest.strip_prefix("policy:") {
+            format!("/apis/policy/v1/namespaces/{}/{r}", self.ns)
+        } else if let Some(r) = rest.strip_prefix("events") {
+            format!("/apis/events.k8s.io/v1/namespaces/{}/events{r}", self.ns)
+        } else if let Some(r) = rest.strip_prefix("monitoring:") {
+            format!("/apis/monitoring.coreos.com/v1/namespaces/{}/{r}", self.ns)
+        } else if let Some(r) = rest.strip_prefix("tenant") {
+            format!("{}{r}", self.tenant_path())
+        } else {
+            format!("/api/v1/namespaces/{}/{rest}", self.ns)
+        }
+    }
+
+    fn sts(&self, pool: &str) -> Value {
+        self.api
+            .get(&self.p(&format!("apps:statefulsets/{}-{pool}", self.name)))
+            .unwrap()
+    }
+
+    /// Creates the pods of `pool` as the StatefulSet controller would from its current
+    /// template: revision label, arguments, Running, ready or not.
+    fn add_pods(&self, pool: &str, ready: bool) {
+        let sts = self.sts(pool);
+        let revision = sts["status"]["updateRevision"].clone();
+        let args = sts["spec"]["template"]["spec"]["containers"][0]["args"].clone();
+        let replicas = sts["spec"]["replicas"].as_i64().unwrap();
+        for i in 0..replicas {
+            self.add_pod(pool, i, revision.clone(), args.clone(), ready);
+        }
+    }
+
+    fn add_pod(&self, pool: &str, i: i64, revision: Value, args: Value, ready: bool) {
+        let name = format!("{}-{pool}-{i}", self.name);
+        self.api.insert(
+            &self.p(&format!("pods/{name}")),
+            json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": self.ns, "labels": {
+                    "cairn.dev/tenant": self.name, "cairn.dev/pool": pool,
+                    "controller-revision-hash": revision}},
+                "spec": {"containers": [{"name": "cairn", "args": args}]},
+                "status": {"phase": "Running", "conditions": [
+                    {"type": "Ready", "status": if ready { "True" } else { "False" }}]}
+            }),
+        );
+    }
+}
+
+fn lines(requests: &[Recorded]) -> Vec<String> {
+    requests.iter().map(Recorded::line).collect()
+}
+
+fn condition<'a>(
+    tenant: &'a Tenant,
+    type_: &str,
+) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    tenant
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == type_))
+        .unwrap_or_else(|| panic!("no {type_} condition in {:?}", tenant.status))
+}
+
+fn event_reasons(requests: &[Recorded]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/events"))
+        .map(|r| {
+            r.body.as_ref().unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// Every apply: forced, field manager cairn-operator, and (but for the status) owned by
+/// the Tenant as its controller.
+fn check_applies(requests: &[Recorded], tenant_uid: &str) {
+    for r in requests
+        .iter()
+        .filter(|r| r.method == "PATCH" && !r.path.ends_with("/tenants"))
+    {
+        if !r.is_apply() {
+            continue;
+        }
+        assert_eq!(
+            r.param("fieldManager").as_deref(),
+            Some("cairn-operator"),
+            "{}",
+            r.line()
+        );
+        assert_eq!(r.param("force").as_deref(), Some("true"), "{}", r.line());
+        let body = r.body.as_ref().unwrap();
+        if r.path.ends_with("/status") {
+            assert_eq!(body["apiVersion"], "cairn.dev/v1alpha1");
+            assert_eq!(body["kind"], "Tenant");
+            continue;
+        }
+        let owners = body["metadata"]["ownerReferences"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{} has no owner", r.line()));
+        assert_eq!(owners.len(), 1, "{}", r.line());
+        assert_eq!(owners[0]["kind"], "Tenant");
+        assert_eq!(owners[0]["apiVersion"], "cairn.dev/v1alpha1");
+        assert_eq!(owners[0]["uid"], tenant_uid, "{}", r.line());
+        assert_eq!(owners[0]["controller"], true);
+        assert_eq!(
+            body["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "cairn-operator",
+            "{}",
+            r.line()
+        );
+        assert!(
+            r.path.ends_with(body["metadata"]["name"].as_str().unwrap()),
+            "{}",
+            r.line()
+        );
+    }
+}
+
+// ---- tests --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn create_applies_every_object_then_waits_for_the_servers() {
+    let h = Harness::matrix();
+    let uid = h.stored().metadata.uid.unwrap();
+    let action = h.reconcile().await.unwrap();
+    assert_eq!(action, Action::requeue(reconcile::BUSY_INTERVAL));
+    let requests = h.api.take_requests();
+    assert_eq!(
+        lines(&requests),
+        vec![
+            format!("GET {}", h.p("secrets/matrix-minio-env")),
+            format!("GET {}", h.p("apps:statefulsets")),
+            "GET /apis/monitoring.coreos.com/v1".to_string(),
+            format!("GET {}", h.p("secrets/matrix-minio-ca-key")),
+            format!("GET {}", h.p("secrets/matrix-minio-tls")),
+            format!("PATCH {}", h.p("secrets/matrix-minio-tls")),
+            format!("PATCH {}", h.p("secrets/matrix-minio-ca")),
+            format!("PATCH {}", h.p("secrets/matrix-minio-ca-key")),
+            format!("POST {}", h.p("events")),
+            format!("PATCH {}", h.p("configmaps/matrix-minio-ca")),
+            format!("PATCH {}", h.p("services/matrix-minio-hl")),
+            format!("PATCH {}", h.p("services/minio")),
+            format!("PATCH {}", h.p("services/matrix-minio-console")),
+            format!("POST {}", h.p("events")),
+            format!("PATCH {}", h.p("apps:statefulsets/matrix-minio-pool-0")),
+            format!(
+                "PATCH {}",
+                h.p("policy:poddisruptionbudgets/matrix-minio-pool-0")
+            ),
+            format!("PATCH {}", h.p("monitoring:servicemonitors/matrix-minio")),
+            format!("GET {}", h.p("pods")),
+            format!("POST {}", h.p("events")),
+            format!("PATCH {}", h.p("tenant/status")),
+        ]
+    );
+    // Lists are selected by the tenant's label.
+    assert_eq!(
+        requests[1].param("labelSelector").as_deref(),
+        Some("cairn.dev%2Ftenant%3Dmatrix-minio")
+    );
+    check_applies(&requests, &uid);
+    assert_eq!(
+        event_reasons(&requests),
+        vec!["CertificateIssued", "PoolCreated", "HealthChanged"]
+    );
+    // Events are about the Tenant.
+    let event = requests[8].body.as_ref().unwrap();
+    assert_eq!(event["regarding"]["kind"], "Tenant");
+    assert_eq!(event["regarding"]["name"], MATRIX);
+    assert_eq!(event["reportingController"], "cairn-operator");
+
+    // The StatefulSet: OnDelete (the operator rolls), the matrix endpoint, no credentials.
+    let sts = requests[14].body.as_ref().unwrap();
+    assert_eq!(sts["spec"]["updateStrategy"]["type"], "OnDelete");
+    let args = sts["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    assert!(args.contains(
+        "https://matrix-minio-pool-0-{0...3}.matrix-minio-hl.matrix.svc.cluster.local/export{0...1}"
+    ));
+    assert!(!sts.to_string().contains("CHANGE-ME"));
+    // The generated CA and certificate are real PEM.
+    let tls = requests[5].body.as_ref().unwrap();
+    assert_eq!(tls["type"], "kubernetes.io/tls");
+    assert!(tls["data"]["tls.crt"].as_str().unwrap().len() > 100);
+
+    // Status: no server yet.
+    let t = h.stored();
+    let status = t.status.as_ref().unwrap();
+    assert_eq!(
+        status.current_state.as_deref(),
+        Some("Provisioning StatefulSets")
+    );
+    assert_eq!(status.observed_generation, Some(1));
+    assert_eq!(status.drives_online, Some(0));
+    assert_eq!(status.drives_offline, Some(8));
+    assert_eq!(status.write_quorum, Some(5));
+    assert_eq!(condition(&t, "Ready").status, "False");
+    assert_eq!(condition(&t, "Progressing").reason, "ServersStarting");
+    assert_eq!(condition(&t, "Monitoring").status, "True");
+    assert_eq!(
+        condition(&t, "UsersProvisioned").reason,
+        "UsersNotSupported"
+    );
+    assert!(
+        condition(&t, "UsersProvisioned")
+            .message
+            .contains("matrix-minio-synapse-user")
+    );
+    assert!(status.certificates.as_ref().unwrap().expiry.is_some());
+    // No server ready: the tenant was not called.
+    assert!(h.tenant.take_calls().is_empty());
+}
+
+#[tokio::test]
+async fn healthy_tenant_gets_its_buckets_and_a_second_pass_changes_nothing() {
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    h.add_pods("pool-0", true);
+    h.tenant.state().write_ok = true;
+    h.api.take_requests();
+
+    let action = h.reconcile().await.unwrap();
+    assert_eq!(action, Action::requeue(reconcile::HEALTH_INTERVAL));
+    let first = h.api.take_requests();
+    assert_eq!(
+        h.tenant.take_calls(),
+        vec![
+            "health",
+            "admin",
+            "create synapse-media",
+            "create synapse-media-li",
+            "create postgresql-backups"
+        ]
+    );
+    assert_eq!(
+        event_reasons(&first),
+        vec!["BucketsCreated", "HealthChanged"]
+    );
+    let created = first
+        .iter()
+        .find(|r| {
+            r.body
+                .as_ref()
+                .is_some_and(|b| b["reason"] == "BucketsCreated")
+        })
+        .unwrap();
+    assert_eq!(
+        created.body.as_ref().unwrap()["note"],
+        "created bucket(s) synapse-media, synapse-media-li, postgresql-backups"
+    );
+    // The operator reaches the tenant through the S3 Service, trusting the tenant CA,
+    // with the root credentials of config.env.
+    let endpoint = h
+        .connector
+        .endpoints
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        endpoint.base_url,
+        "https://minio.matrix.svc.cluster.local:9000"
+    );
+    assert_eq!(endpoint.credentials.access_key, "matrix-admin");
+    let ca = h.api.get(&h.p("configmaps/matrix-minio-ca")).unwrap();
+    assert_eq!(endpoint.ca_pem.as_deref(), ca["data"]["ca.crt"].as_str());
+
+    let t = h.stored();
+    let status = t.status.as_ref().unwrap();
+    assert_eq!(
+        status.health_status,
+        Some(cairn_operator::crd::HealthStatus::Green)
+    );
+    assert_eq!(status.current_state.as_deref(), Some("Initialized"));
+    assert_eq!(status.drives_online, Some(8));
+    assert_eq!(
+        status.provisioned_buckets.as_deref(),
+        Some(
+            &[
+                "synapse-media".to_string(),
+                "synapse-media-li".into(),
+                "postgresql-backups".into()
+            ][..]
+        )
+    );
+    assert_eq!(condition(&t, "Ready").status, "True");
+    assert_eq!(condition(&t, "Ready").reason, "TenantHealthy");
+    assert_eq!(condition(&t, "Progressing").status, "False");
+    assert_eq!(condition(&t, "Degraded").status, "False");
+    assert_eq!(condition(&t, "BucketsProvisioned").status, "True");
+    let ready_since = condition(&t, "Ready").last_transition_time.clone();
+
+    // Again: the same applies, no event, no bucket call, no pod deleted, status unchanged.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    h.reconcile().await.unwrap();
+    let second = h.api.take_requests();
+    assert!(
+        event_reasons(&second).is_empty(),
+        "{:?}",
+        event_reasons(&second)
+    );
+    assert!(
+        !second
+            .iter()
+            .any(|r| r.method == "DELETE" || r.method == "POST")
+    );
+    assert_eq!(h.tenant.take_calls(), vec!["health", "admin"]);
+    let applied = |rs: &[Recorded]| -> Vec<(String, Value)> {
+        rs.iter()
+            .filter(|r| r.is_apply() && !r.path.ends_with("/status"))
+            .map(|r| (r.path.clone(), r.body.clone().unwrap()))
+            .collect()
+    };
+    assert_eq!(
+        applied(&first),
+        applied(&second),
+        "the second pass applied something else"
+    );
+    let t2 = h.stored();
+    assert_eq!(condition(&t2, "Ready").last_transition_time, ready_since);
+    assert_eq!(
+        t2.status.as_ref().unwrap().certificates,
+        status.certificates
+    );
+}
+
+#[tokio::test]
+async fn admin_info_gives_drive_counts_and_yellow_health() {
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    h.add_pods("pool-0", true);
+    {
+        let mut s = h.tenant.state();
+        s.write_ok = true;
+        s.admin = Some(AdminInfo {
+            drives_online: 7,
+            drives_offline: 1,
+            drives_healing: 0,
+            capacity: Some(4 << 40),
+            raw_capacity: Some(8 << 40),
+            ..AdminInfo::default()
+        });
+    }
+    h.reconcile().await.unwrap();
+    let t = h.stored();
+    let status = t.status.as_ref().unwrap();
+    assert_eq!(
+        status.health_status,
+        Some(cairn_operator::crd::HealthStatus::Yellow)
+    );
+    assert_eq!(
+        (status.drives_online, status.drives_offline),
+        (Some(7), Some(1))
+    );
+    assert_eq!(status.usage.as_ref().unwrap().raw_capacity, Some(8 << 40));
+    assert_eq!(condition(&t, "Degraded").reason, "DrivesOffline");
+
+    // The tenant stops answering: red, and a Warning event.
+    h.tenant.state().unreachable = true;
+    h.api.take_requests();
+    h.reconcile().await.unwrap();
+    let t = h.stored();
+    assert_eq!(
+        t.status.as_ref().unwrap().health_status,
+        Some(cairn_operator::crd::HealthStatus::Red)
+    );
+    assert!(
+        t.status
+            .as_ref()
+            .unwrap()
+            .health_message
+            .as_deref()
+            .unwrap()
+            .contains("connection refused")
+    );
+    let requests = h.api.take_requests();
+    let health_event = requests
+        .iter()
+        .find(|r| {
+            r.body
+                .as_ref()
+                .is_some_and(|b| b["reason"] == "HealthChanged")
+        })
+        .unwrap();
+    assert_eq!(health_event.body.as_ref().unwrap()["type"], "Warning");
+}
+
+#[tokio::test]
+async fn image_change_rolls_one_pod_at_a_time_only_with_write_quorum() {
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    h.add_pods("pool-0", true);
+    h.tenant.state().write_ok = true;
+    h.reconcile().await.unwrap();
+    let old_revision = h.sts("pool-0")["status"]["updateRevision"].clone();
+
+    h.edit(|spec| spec["image"] = json!("registry.example/cairn:2"));
+    h.tenant.state().write_ok = false;
+    h.api.take_requests();
+    let action = h.reconcile().await.unwrap();
+    assert_eq!(action, Action::requeue(reconcile::BUSY_INTERVAL));
+    let requests = h.api.take_requests();
+    assert_ne!(h.sts("pool-0")["status"]["updateRevision"], old_revision);
+    assert!(
+        !requests.iter().any(|r| r.method == "DELETE"),
+        "no quorum, no restart"
+    );
+    let t = h.stored();
+    assert_eq!(condition(&t, "Progressing").reason, "RollingRestart");
+    assert!(
+        condition(&t, "Progressing")
+            .message
+            .contains("write quorum")
+    );
+    assert_eq!(t.status.as_ref().unwrap().observed_generation, Some(2));
+
+    // With quorum: exactly the highest ordinal goes.
+    h.tenant.state().write_ok = true;
+    h.reconcile().await.unwrap();
+    let requests = h.api.take_requests();
+    let deletes: Vec<String> = requests
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(Recorded::line)
+        .collect();
+    assert_eq!(
+        deletes,
+        vec![format!("DELETE {}", h.p("pods/matrix-minio-pool-0-3"))]
+    );
+    assert!(event_reasons(&requests).contains(&"RollingRestart".to_string()));
+
+    // The pod comes back from the new template but is not ready yet: nothing more.
+    let sts = h.sts("pool-0");
+    let args = sts["spec"]["template"]["spec"]["containers"][0]["args"].clone();
+    h.add_pod(
+        "pool-0",
+        3,
+        sts["status"]["updateRevision"].clone(),
+        args.clone(),
+        false,
+    );
+    h.reconcile().await.unwrap();
+    assert!(!h.api.take_requests().iter().any(|r| r.method == "DELETE"));
+    // Ready: the next one.
+    h.add_pod(
+        "pool-0",
+        3,
+        sts["status"]["updateRevision"].clone(),
+        args,
+        true,
+    );
+    h.reconcile().await.unwrap();
+    let deletes: Vec<String> = h
+        .api
+        .take_requests()
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(Recorded::line)
+        .collect();
+    assert_eq!(
+        deletes,
+        vec![format!("DELETE {}", h.p("pods/matrix-minio-pool-0-2"))]
+    );
+}
+
+#[tokio::test]
+async fn configuration_secret_change_changes_the_template_hash() {
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    let before =
+        h.sts("pool-0")["spec"]["template"]["metadata"]["annotations"]["cairn.dev/config-hash"]
+            .clone();
+    let path = h.p("secrets/matrix-minio-env");
+    let mut secret = h.api.get(&path).unwrap();
+    secret["stringData"]["config.env"] = json!(
+        "export MINIO_ROOT_USER=\"matrix-admin\"\nexport MINIO_ROOT_PASSWORD=\"a-new-password-123\"\nexport MINIO_STORAGE_CLASS_STANDARD=\"EC:4\"\n"
+    );
+    h.api.insert(&path, secret);
+    h.reconcile().await.unwrap();
+    let after =
+        h.sts("pool-0")["spec"]["template"]["metadata"]["annotations"]["cairn.dev/config-hash"]
+            .clone();
+    assert_ne!(before, after);
+}
+
+#[tokio::test]
+async fn adding_a_pool_restarts_the_old_pods_together_once_the_new_ones_run() {
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    h.add_pods("pool-0", true);
+    h.tenant.state().write_ok = true;
+    h.reconcile().await.unwrap();
+
+    h.edit(|spec| {
+        let mut pool = spec["pools"][0].clone();
+        pool["name"] = json!("pool-1");
+        spec["pools"].as_array_mut().unwrap().push(pool);
+    });
+    h.api.take_requests();
+    h.reconcile().await.unwrap();
+    let requests = h.api.take_requests();
+    assert!(lines(&requests).contains(&format!(
+        "PATCH {}",
+        h.p("apps:statefulsets/matrix-minio-pool-1")
+    )));
+    assert!(lines(&requests).contains(&format!(
+        "PATCH {}",
+        h.p("policy:poddisruptionbudgets/matrix-minio-pool-1")
+    )));
+    assert!(
+        !requests.iter().any(|r| r.method == "DELETE"),
+        "new pool not running yet"
+    );
+    // Both StatefulSets carry both endpoints, in spec order.
+    for pool in ["pool-0", "pool-1"] {
+        let args = h.sts(pool)["spec"]["template"]["spec"]["containers"][0]["args"].clone();
+        let endpoints: Vec<&str> = args
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|a| a.starts_with("https://"))
+            .collect();
+        assert_eq!(endpoints.len(), 2, "{pool}: {endpoints:?}");
+        assert!(endpoints[1].contains("matrix-minio-pool-1-{0...3}"));
+    }
+    let t = h.stored();
+    assert_eq!(condition(&t, "Progressing").status, "True");
+
+    h.add_pods("pool-1", false);
+    h.reconcile().await.unwrap();
+    let requests = h.api.take_requests();
+    let mut deletes: Vec<String> = requests
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path.clone())
+        .collect();
+    deletes.sort();
+    assert_eq!(
+        deletes,
+        (0..4)
+            .map(|i| h.p(&format!("pods/matrix-minio-pool-0-{i}")))
+            .collect::<Vec<_>>()
+    );
+    assert!(event_reasons(&requests).contains(&"TopologyRestart".to_string()));
+}
+
+#[tokio::test]
+async fn refused_spec_changes_become_a_condition_and_one_event() {
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    h.edit(|spec| spec["pools"][0]["servers"] = json!(6));
+    h.api.take_requests();
+    let action = h.reconcile().await.unwrap();
+    assert_eq!(action, Action::requeue(reconcile::INVALID_INTERVAL));
+    let requests = h.api.take_requests();
+    // Nothing applied: only reads, the event and the status.
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .all(|r| r.path.ends_with("/status"))
+    );
+    assert_eq!(event_reasons(&requests), vec!["InvalidSpec"]);
+    let warning = requests
+        .iter()
+        .find(|r| r.method == "POST")
+        .unwrap()
+        .body
+        .clone()
+        .unwrap();
+    assert_eq!(warning["type"], "Warning");
+    assert!(
+        warning["note"]
+            .as_str()
+            .unwrap()
+            .contains("cannot become 6 x 2")
+    );
+    let t = h.stored();
+    assert_eq!(condition(&t, "Ready").reason, "InvalidSpec");
+    assert_eq!(condition(&t, "Degraded").status, "True");
+    assert_eq!(
+        t.status.as_ref().unwrap().current_state.as_deref(),
+        Some("Invalid spec")
+    );
+    assert_eq!(h.sts("pool-0")["spec"]["replicas"], 4);
+
+    // Same problem again: no second event.
+    h.reconcile().await.unwrap();
+    assert!(event_reasons(&h.api.take_requests()).is_empty());
+}
+
+#[tokio::test]
+async fn api_errors_fail_the_reconcile_and_back_off() {
+    let h = Harness::matrix();
+    h.api.fail("PATCH", "/statefulsets/", 500, 2);
+    let t = Arc::new(h.stored());
+    let err = reconcile::reconcile(t.clone(), h.ctx.clone())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("injected failure"), "{err}");
+    assert_eq!(
+        reconcile::error_policy(t.clone(), &err, h.ctx.clone()),
+        Action::requeue(Duration::from_secs(5))
+    );
+    let err = reconcile::reconcile(t.clone(), h.ctx.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        reconcile::error_policy(t.clone(), &err, h.ctx.clone()),
+        Action::requeue(Duration::from_secs(10))
+    );
+    // It recovers, and the backoff starts over.
+    reconcile::reconcile(t.clone(), h.ctx.clone())
+        .await
+        .unwrap();
+    h.api.fail("GET", "/secrets/matrix-minio-env", 503, 1);
+    let err = reconcile::reconcile(Arc::new(h.stored()), h.ctx.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        reconcile::error_policy(t, &err, h.ctx.clone()),
+        Action::requeue(Duration::from_secs(5))
+    );
+    assert!(
+        h.ctx
+            .metrics
+            .render()
+            .contains("cairn_operator_reconcile_errors_total 3\n")
+    );
+}
+
+#[tokio::test]
+async fn missing_service_monitor_crd_is_a_condition_not_an_error() {
+    let h = Harness::matrix();
+    h.api.set_service_monitor_crd(false);
+    h.reconcile().await.unwrap();
+    let requests = h.api.take_requests();
+    assert!(!requests.iter().any(|r| r.path.contains("servicemonitors")));
+    assert!(event_reasons(&requests).contains(&"ServiceMonitorCRDMissing".to_string()));
+    let t = h.stored();
+    assert_eq!(condition(&t, "Monitoring").status, "False");
+    assert_eq!(
+        condition(&t, "Monitoring").reason,
+        "ServiceMonitorCRDMissing"
+    );
+    // Once reported, not repeated.
+    h.reconcile().await.unwrap();
+    assert!(
+        !event_reasons(&h.api.take_requests()).contains(&"ServiceMonitorCRDMissing".to_string())
+    );
+}
+
+fn add_claims(h: &Harness, size: &str, class: &str) {
+    for server in 0..4 {
+        for volume in 0..2 {
+            let name = format!("data{volume}-matrix-minio-pool-0-{server}");
+            h.api.insert(
+                &h.p(&format!("persistentvolumeclaims/{name}")),
+                json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                       "metadata": {"name": name, "namespace": h.ns, "labels": {
+                           "cairn.dev/tenant": h.name, "cairn.dev/pool": "pool-0"}},
+                       "spec": {"storageClassName": class, "accessModes": ["ReadWriteOnce"],
+                                "resources": {"requests": {"storage": size}}}}),
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn grown_volumes_are_expanded_when_the_storage_class_allows() {
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    add_claims(&h, "500Gi", "standard");
+    h.api.insert(
+        "/apis/storage.k8s.io/v1/storageclasses/standard",
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+               "metadata": {"name": "standard"}, "provisioner": "x", "allowVolumeExpansion": true}),
+    );
+    h.edit(|spec| {
+        spec["pools"][0]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] =
+            json!("600Gi")
+    });
+    h.api.take_requests();
+    h.reconcile().await.unwrap();
+    let requests = h.api.take_requests();
+    let patched: Vec<&Recorded> = requests
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.contains("persistentvolumeclaims"))
+        .collect();
+    assert_eq!(patched.len(), 8);
+    for r in &patched {
+        assert_eq!(
+            r.content_type.as_deref(),
+            Some("application/merge-patch+json")
+        );
+        assert_eq!(
+            r.body.as_ref().unwrap()["spec"]["resources"]["requests"]["storage"],
+            "600Gi"
+        );
+    }
+    let delete = requests.iter().find(|r| r.method == "DELETE").unwrap();
+    assert_eq!(delete.path, h.p("apps:statefulsets/matrix-minio-pool-0"));
+    assert_eq!(delete.body.as_ref().unwrap()["propagationPolicy"], "Orphan");
+    assert!(event_reasons(&requests).contains(&"VolumesExpanded".to_string()));
+    assert_eq!(
+        condition(&h.stored(), "VolumesExpanded").reason,
+        "Expanding"
+    );
+    // Next pass: the StatefulSet is re-created with the new template.
+    h.reconcile().await.unwrap();
+    assert_eq!(
+        h.sts("pool-0")["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
+        "600Gi"
+    );
+}
+
+#[tokio::test]
+async fn grown_volumes_without_expansion_support_keep_the_old_template_and_say_why() {
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    add_claims(&h, "500Gi", "standard");
+    h.api.insert(
+        "/apis/storage.k8s.io/v1/storageclasses/standard",
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+               "metadata": {"name": "standard"}, "provisioner": "x"}),
+    );
+    h.edit(|spec| {
+        spec["pools"][0]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] =
+            json!("600Gi")
+    });
+    h.api.take_requests();
+    h.reconcile().await.unwrap();
+    let requests = h.api.take_requests();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path.contains("persistentvolumeclaims/") || r.method == "DELETE")
+    );
+    // The StatefulSet is applied with its existing (immutable) claim templates.
+    let sts_apply = requests
+        .iter()
+        .find(|r| r.is_apply() && r.path.contains("/statefulsets/"))
+        .unwrap();
+    assert_eq!(
+        sts_apply.body.as_ref().unwrap()["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]
+            ["storage"],
+        "500Gi"
+    );
+    let t = h.stored();
+    assert_eq!(
+        condition(&t, "VolumesExpanded").reason,
+        "StorageClassNotExpandable"
+    );
+    assert!(
+        condition(&t, "VolumesExpanded")
+            .message
+            .contains("StorageClass standard")
+    );
+    assert_eq!(
+        condition(&t, "Degraded").reason,
+        "VolumeExpansionNotSupported"
+    );
+}
+
+#[tokio::test]
+async fn deletion_keeps_volumes_unless_the_policy_says_delete() {
+    // Retain (default): no finalizer, and deletion is left to garbage collection.
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    assert!(h.stored().metadata.finalizers.is_none());
+    h.api.take_requests();
+    let mut deleting = h.stored();
+    deleting.metadata.deletion_timestamp = Some(
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()),
+    );
+    let action = reconcile::reconcile(Arc::new(deleting), h.ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(action, Action::await_change());
+    assert!(h.api.take_requests().is_empty());
+
+    // Delete: the finalizer goes on, and on deletion the claims go, then the finalizer.
+    let h = Harness::matrix();
+    h.edit(|spec| spec["volumeClaimRetentionPolicy"] = json!("Delete"));
+    h.reconcile().await.unwrap();
+    let requests = h.api.take_requests();
+    let finalizer = requests
+        .iter()
+        .find(|r| r.content_type.as_deref() == Some("application/merge-patch+json"))
+        .unwrap();
+    assert_eq!(finalizer.path, h.tenant_path());
+    assert_eq!(
+        finalizer.body.as_ref().unwrap()["metadata"]["finalizers"],
+        json!(["cairn.dev/delete-volumes"])
+    );
+    assert!(finalizer.body.as_ref().unwrap()["metadata"]["resourceVersion"].is_string());
+    add_claims(&h, "500Gi", "standard");
+    let mut deleting = h.stored();
+    assert_eq!(
+        deleting.metadata.finalizers.as_deref(),
+        Some(&["cairn.dev/delete-volumes".to_string()][..])
+    );
+    deleting.metadata.deletion_timestamp = Some(
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()),
+    );
+    reconcile::reconcile(Arc::new(deleting), h.ctx.clone())
+        .await
+        .unwrap();
+    let requests = h.api.take_requests();
+    let deletes: Vec<String> = requests
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(deletes[0], h.p("apps:statefulsets/matrix-minio-pool-0"));
+    assert_eq!(deletes.len(), 1 + 8);
+    assert!(
+        deletes[1..]
+            .iter()
+            .all(|d| d.contains("/persistentvolumeclaims/data"))
+    );
+    assert!(event_reasons(&requests).contains(&"VolumesDeleted".to_string()));
+    let last = requests.last().unwrap();
+    assert_eq!(last.method, "PATCH");
+    assert_eq!(
+        last.body.as_ref().unwrap()["metadata"]["finalizers"],
+        json!([])
+    );
+    assert!(h.api.paths(&h.p("persistentvolumeclaims/")).is_empty());
+}
+
+#[tokio::test]
+async fn leader_election_hands_over_only_after_the_lease_expires() {
+    let (api, client) = FakeApi::start();
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(client, "cairn-system");
+    let a = leader::LeaseConfig::new("cairn-operator", "pod-a");
+    let b = leader::LeaseConfig::new("cairn-operator", "pod-b");
+    let t0 = Timestamp::now();
+    assert!(leader::try_acquire(&leases, &a, t0).await.unwrap());
+    assert!(!leader::try_acquire(&leases, &b, t0).await.unwrap());
+    // A renews; B still cannot take it.
+    let t1 = t0 + SignedDuration::from_secs(5);
+    assert!(leader::try_acquire(&leases, &a, t1).await.unwrap());
+    assert!(
+        !leader::try_acquire(&leases, &b, t1 + SignedDuration::from_secs(10))
+            .await
+            .unwrap()
+    );
+    // A stops renewing; after 15 s B takes over.
+    assert!(
+        leader::try_acquire(&leases, &b, t1 + SignedDuration::from_secs(16))
+            .await
+            .unwrap()
+    );
+    let lease = api
+        .get("/apis/coordination.k8s.io/v1/namespaces/cairn-system/leases/cairn-operator")
+        .unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "pod-b");
+    assert_eq!(lease["spec"]["leaseTransitions"], 1);
+    assert_eq!(lease["spec"]["leaseDurationSeconds"], 15);
+    let requests = api.take_requests();
+    assert_eq!(
+        requests
+            .iter()
+            .map(|r| r.method.as_str())
+            .collect::<Vec<_>>(),
+        vec!["GET", "POST", "GET", "GET", "PUT", "GET", "GET", "PUT"]
+    );
+    // A write with a stale resourceVersion loses (two replicas racing).
+    api.fail("PUT", "/leases/", 409, 1);
+    assert!(
+        !leader::try_acquire(&leases, &b, t1 + SignedDuration::from_secs(17))
+            .await
+            .unwrap()
+    );
+    // Release hands it back at once.
+    leader::release(&leases, &b).await.unwrap();
+    assert!(
+        leader::try_acquire(&leases, &a, t1 + SignedDuration::from_secs(18))
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn metrics_and_health_are_served_over_http() {
+    let metrics = Arc::new(Metrics::default());
+    metrics.set_running(true);
+    metrics.reconciled(Duration::from_millis(20));
+    let (addr, task) = reconcile::metrics::serve("127.0.0.1:0".parse().unwrap(), metrics)
+        .await
+        .unwrap();
+    let get = |path: &'static str| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut out = String::new();
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut out))
+            .await
+            .unwrap()
+            .unwrap();
+        out
+    };
+    let m = get("/metrics").await;
+    assert!(m.starts_with("HTTP/1.1 200"), "{m}");
+    assert!(m.contains("cairn_operator_reconciliations_total 1"));
+    assert!(get("/healthz").await.starts_with("HTTP/1.1 200"));
+    assert!(get("/missing").await.starts_with("HTTP/1.1 404"));
+    task.abort();
+}
