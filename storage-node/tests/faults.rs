@@ -134,15 +134,17 @@ async fn corrupt_shards_are_detected_and_repaired_never_returned() {
             }
         }
     }
-    // Corrupt metadata on 4 drives is ignored; corrupt shards are rebuilt from parity.
-    check_all(&c, &objects).await;
-    assert!(repaired_blocks(&srv).await > before, "repairs are counted");
-    // Corrupt one more drive: only 3 good copies remain, below read quorum. The
-    // server must refuse, never return wrong bytes.
+    // Corrupt one more drive of one object before any read (a read would have the
+    // heal layer repair it): only 3 good copies remain, below read quorum.
     let (key, _) = &objects[3];
     for f in object_files(&srv.drives[4], key) {
         flip_bytes(&f);
     }
+    // Corrupt metadata on 4 drives is ignored; corrupt shards are rebuilt from parity.
+    let others: Vec<_> = objects.iter().filter(|(k, _)| k != key).cloned().collect();
+    check_all(&c, &others).await;
+    assert!(repaired_blocks(&srv).await > before, "repairs are counted");
+    // The server must refuse the object with 5 bad copies, never return wrong bytes.
     let e = c.get_object().bucket("bkt").key(key).send().await;
     match e {
         Err(e) => {
@@ -308,7 +310,8 @@ async fn restart_keeps_data_and_detects_changed_drives() {
     srv.restart().await;
     let layout = &srv.running.as_ref().unwrap().layout;
     assert_eq!(layout.healing.len(), 1, "{layout:?}");
-    assert!(srv.drives[2].join(".cairn.sys/healing.json").exists());
+    // The heal layer rebuilds the drive and removes its marker in the background
+    // (tests/heal.rs checks that), so the marker may already be gone here.
     check_all(&srv.client(), &objects).await;
     if let Some(r) = srv.running.take() {
         r.stop().await;

@@ -153,7 +153,7 @@ fn heal_metrics(out: &mut String, objects: &crate::objects::ObjectLayer) {
     let scanned = m.heal_objects_scanned.load(Ordering::Relaxed);
     let healed = m.heal_objects_healed.load(Ordering::Relaxed);
     let failed = m.heal_objects_failed.load(Ordering::Relaxed);
-    let series: [(&str, &str, &str, u64); 10] = [
+    let series: [(&str, &str, &str, u64); 9] = [
         (
             "cairn_heal_objects_scanned_total",
             "counter",
@@ -208,14 +208,11 @@ fn heal_metrics(out: &mut String, objects: &crate::objects::ObjectLayer) {
             "Objects for which self healing failed",
             failed,
         ),
-        (
-            "minio_cluster_drive_healing_total",
-            "gauge",
-            "Drives being healed in the cluster",
-            m.heal_drives_healing.load(Ordering::Relaxed),
-        ),
     ];
     for (name, kind, help, v) in series {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+        );
     }
 }

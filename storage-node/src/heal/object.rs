@@ -67,6 +67,7 @@ impl ObjectHealResult {
 }
 
 /// One drive's answer to "your metadata of this key".
+#[allow(clippy::large_enum_variant)] // a handful per heal, never stored
 enum DriveCopy {
     Meta(ObjectMeta, Bytes),
     /// No metadata file (or no such key directory).
