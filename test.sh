@@ -11,7 +11,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-step() { printf '\n== %s ==\n' "$*"; }
+# Each step prints how long the previous one took, so slow steps show up in CI logs.
+step_started=$SECONDS
+step() {
+    printf '   (%ss)\n\n== %s ==\n' "$((SECONDS - step_started))" "$*"
+    step_started=$SECONDS
+}
+trap 'printf "   (%ss)\ntest.sh: total %ss\n" "$((SECONDS - step_started))" "$SECONDS"' EXIT
 
 step "format"
 cargo fmt --all -- --check
@@ -27,7 +33,7 @@ operator/tests/validate.sh
 
 step "build cairn for the end-to-end suite"
 cargo build -p cairn --bin cairn --locked
-export CAIRN_BIN="$PWD/target/debug/cairn"
+export CAIRN_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/cairn"
 
 step "end-to-end suite (real clients)"
 e2e/run.sh

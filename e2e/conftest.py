@@ -493,3 +493,7 @@ def pytest_runtest_makereport(item, call):
     if rep.failed and call.when in ("setup", "call"):
         for p in _procs_of(item):
             rep.sections.append((f"server log: {p.name} ({p.log_path})", p.log_tail()))
+        cluster = getattr(item, "funcargs", {}).get("cluster")
+        if cluster is not None and hasattr(cluster, "log_tail"):
+            for i in range(1, cluster.n + 1):
+                rep.sections.append((f"cluster server {i} log", cluster.log_tail(i, 6000)))

@@ -5,6 +5,8 @@
 //! - `/minio/health/ready`: ready for traffic.
 //! - `/minio/health/cluster`: 200 only while every erasure set has write quorum.
 //! - `/minio/health/cluster/read`: 200 only while every set has read quorum.
+//! - `/minio/health/cluster?maintenance=true`: 412 when taking this server down would
+//!   leave a set below write quorum (the operator asks before restarting a pod).
 
 use super::App;
 use crate::s3::{RespBody, empty};
@@ -15,8 +17,19 @@ use std::time::Duration;
 /// A drive that does not answer a health probe in this time counts as offline.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Online drives per set, in set order, with each set's read and write quorum.
-pub async fn set_health(app: &App) -> Vec<(usize, usize, usize, usize)> {
+/// Online drives of a set and the quorums it needs.
+#[derive(Debug, Clone, Copy)]
+pub struct SetHealth {
+    pub online: usize,
+    /// Online drives that are not this server's.
+    pub online_elsewhere: usize,
+    pub total: usize,
+    pub read_quorum: usize,
+    pub write_quorum: usize,
+}
+
+/// Health of every set, in set order.
+pub async fn set_health(app: &App) -> Vec<SetHealth> {
     let mut out = Vec::new();
     for set in app.objects.sets() {
         let checks = join_all(
@@ -25,13 +38,20 @@ pub async fn set_health(app: &App) -> Vec<(usize, usize, usize, usize)> {
                 .map(|d| tokio::time::timeout(PROBE_TIMEOUT, d.check())),
         )
         .await;
-        let online = checks.iter().filter(|r| matches!(r, Ok(Ok(())))).count();
-        out.push((
+        let up = |r: &Result<Result<(), _>, _>| matches!(r, Ok(Ok(())));
+        let online = checks.iter().filter(|r| up(r)).count();
+        let online_elsewhere = checks
+            .iter()
+            .zip(&set.drives)
+            .filter(|(r, d)| up(r) && !d.is_local())
+            .count();
+        out.push(SetHealth {
             online,
-            set.drives.len(),
-            set.geometry.read_quorum(),
-            set.write_quorum(),
-        ));
+            online_elsewhere,
+            total: set.drives.len(),
+            read_quorum: set.geometry.read_quorum(),
+            write_quorum: set.write_quorum(),
+        });
     }
     out
 }
@@ -44,20 +64,31 @@ pub async fn route<B>(app: &App, req: &Request<B>) -> Option<Response<RespBody>>
         "/minio/health/cluster/read" => true,
         _ => return None,
     };
+    let maintenance = !read_only
+        && req
+            .uri()
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .any(|p| p.eq_ignore_ascii_case("maintenance=true"));
     let sets = set_health(app).await;
-    let ok = sets.iter().all(|(online, _, rq, wq)| {
+    let ok = sets.iter().all(|s| {
         if read_only {
-            online >= rq
+            s.online >= s.read_quorum
         } else {
-            online >= wq
+            s.online >= s.write_quorum
         }
     });
-    let write_quorum = sets.iter().map(|s| s.3).max().unwrap_or(0);
-    let mut r = empty(if ok {
-        StatusCode::OK
-    } else {
+    let write_quorum = sets.iter().map(|s| s.write_quorum).max().unwrap_or(0);
+    let status = if !ok {
         StatusCode::SERVICE_UNAVAILABLE
-    });
+    } else if maintenance && sets.iter().any(|s| s.online_elsewhere < s.write_quorum) {
+        // Healthy now, but not without this server's drives.
+        StatusCode::PRECONDITION_FAILED
+    } else {
+        StatusCode::OK
+    };
+    let mut r = empty(status);
     if let Ok(v) = http::HeaderValue::from_str(&write_quorum.to_string()) {
         r.headers_mut().insert("x-minio-write-quorum", v);
     }

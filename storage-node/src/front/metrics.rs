@@ -32,8 +32,8 @@ impl HttpMetrics {
 pub async fn render(app: &App) -> Response<RespBody> {
     let mut out = String::new();
     let sets = super::health::set_health(app).await;
-    let online: usize = sets.iter().map(|s| s.0).sum();
-    let total: usize = sets.iter().map(|s| s.1).sum();
+    let online: usize = sets.iter().map(|s| s.online).sum();
+    let total: usize = sets.iter().map(|s| s.total).sum();
     let mut capacity = 0u64;
     let mut free = 0u64;
     for set in app.objects.sets() {
@@ -98,7 +98,7 @@ pub async fn render(app: &App) -> Response<RespBody> {
         "Total free usable capacity online in the cluster",
         usable_free,
     );
-    let healthy = sets.iter().all(|(o, _, _, wq)| o >= wq);
+    let healthy = sets.iter().all(|s| s.online >= s.write_quorum);
     gauge(
         &mut out,
         "minio_cluster_health_status",

@@ -9,6 +9,7 @@ pub mod list;
 pub mod lock;
 pub mod meta;
 pub mod multipart;
+pub mod placement;
 pub mod read;
 pub mod set;
 
@@ -119,6 +120,7 @@ pub struct ObjectLayer {
     /// layer's MRF worker drains it.
     pub mrf: Arc<MrfQueue>,
     bucket_cache: bucket::BucketCache,
+    placement: placement::Placement,
 }
 
 impl ObjectLayer {
@@ -173,6 +175,7 @@ impl ObjectLayer {
             metrics,
             mrf,
             bucket_cache: bucket::BucketCache::default(),
+            placement: placement::Placement::default(),
         })
     }
 
@@ -180,20 +183,50 @@ impl ObjectLayer {
         self.pools.iter().flat_map(|p| p.sets.iter())
     }
 
-    /// The set that holds `key` now, or for a new key the set of the first pool. Later
-    /// pools are searched so that objects written before a pool was added stay readable.
+    /// The set that holds `key` now, or for a new key the set of a pool chosen by free
+    /// space. Every pool is searched, so objects written before a pool was added stay
+    /// readable; should a key exist in two pools (two servers placed the same new key
+    /// at the same moment), the newest copy wins.
     async fn locate(&self, bucket: &str, key: &str) -> ObjectResult<&Arc<ErasureSet>> {
-        if self.pools.len() > 1 {
-            for pool in &self.pools {
-                let set = pool.set_for(key);
-                match set.resolve(bucket, key).await {
-                    Ok(_) => return Ok(set),
-                    Err(ObjectError::NoSuchKey) => continue,
-                    Err(e) => return Err(e),
+        if self.pools.len() == 1 {
+            return Ok(self.pools[0].set_for(key));
+        }
+        let found = futures::future::join_all(self.pools.iter().map(|pool| async move {
+            let set = pool.set_for(key);
+            (set, set.resolve(bucket, key).await)
+        }))
+        .await;
+        let mut newest: Option<(&Arc<ErasureSet>, i64)> = None;
+        for (set, r) in found {
+            match r {
+                Ok(r) => {
+                    if newest.is_none_or(|(_, t)| r.meta.mod_time_ms > t) {
+                        newest = Some((set, r.meta.mod_time_ms));
+                    }
                 }
+                Err(ObjectError::NoSuchKey) => {}
+                Err(e) => return Err(e),
             }
         }
-        Ok(self.pools[0].set_for(key))
+        if let Some((set, _)) = newest {
+            return Ok(set);
+        }
+        let pool = self.placement.choose(&self.pools, key).await;
+        Ok(self.pools[pool].set_for(key))
+    }
+
+    /// Every set that holds a copy of `key` (normally one).
+    async fn holders(&self, bucket: &str, key: &str) -> ObjectResult<Vec<&Arc<ErasureSet>>> {
+        let mut out = Vec::new();
+        for pool in &self.pools {
+            let set = pool.set_for(key);
+            match set.resolve(bucket, key).await {
+                Ok(_) => out.push(set),
+                Err(ObjectError::NoSuchKey) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     pub async fn put_object(
@@ -235,10 +268,17 @@ impl ObjectLayer {
     /// Deletes `key`; deleting a missing key succeeds, as in S3.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> ObjectResult<()> {
         self.require_bucket(bucket).await?;
-        let set = self.locate(bucket, key).await?;
-        match set.delete_object(bucket, key).await {
-            Ok(()) | Err(ObjectError::NoSuchKey) => Ok(()),
-            Err(e) => Err(e),
+        let sets = if self.pools.len() == 1 {
+            vec![self.pools[0].set_for(key)]
+        } else {
+            self.holders(bucket, key).await?
+        };
+        for set in sets {
+            match set.delete_object(bucket, key).await {
+                Ok(()) | Err(ObjectError::NoSuchKey) => {}
+                Err(e) => return Err(e),
+            }
         }
+        Ok(())
     }
 }
