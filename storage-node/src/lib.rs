@@ -2,9 +2,11 @@
 //!
 //! The modules follow the layers of `DESIGN.md`, top to bottom: `front` (HTTP, TLS,
 //! health), `s3` (wire protocol, SigV4), `objects` (buckets, objects, listing,
-//! multipart), `erasure` (Reed-Solomon and bitrot), `drive` (one trait, local
-//! directories now and remote peers later) and `cluster` (endpoints, sets, format).
-//! A layer only calls the one below it.
+//! multipart), `erasure` (Reed-Solomon and bitrot), `drive` (one trait: local
+//! directories and peers' drives), `cluster` (endpoints, sets, format, start-up
+//! handshake, quorum locks) and `heal`. `rpc` is the peer protocol that the remote drive,
+//! the locks and the start-up handshake speak; it sits beside `drive`, and its server
+//! side is routed by `front`. A layer only calls the one below it.
 
 pub mod cluster;
 pub mod config;
