@@ -17,6 +17,7 @@ use crate::cluster::format::HEALING_FILE;
 use crate::drive::DriveRef;
 use crate::objects::set::ErasureSet;
 use bytes::Bytes;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -24,6 +25,8 @@ use std::time::{Duration, Instant};
 
 /// How often progress is saved into the marker.
 const SAVE_EVERY: Duration = Duration::from_secs(5);
+/// Objects healed at the same time during a rebuild.
+const PARALLEL: usize = 4;
 /// Most keys counted for the progress estimate; beyond it the percentage is a guess.
 const COUNT_LIMIT: u64 = 10_000_000;
 
@@ -236,12 +239,20 @@ pub async fn rebuild(
             if keys.is_empty() {
                 break;
             }
-            for key in keys {
+            // A few objects at a time: one object's heal is a chain of round trips
+            // (read k shards, encode, write one), which leaves the drives idle; results
+            // come back in key order, so the saved position stays exact.
+            let heals = futures::stream::iter(keys.into_iter().map(|key| async move {
+                let r = object::heal_object(set, bucket, &key, HealMode::Normal).await;
+                (key, r)
+            }))
+            .buffered(PARALLEL);
+            let mut heals = std::pin::pin!(heals);
+            while let Some((key, r)) = heals.next().await {
                 if state.is_shutting_down() {
                     save(&drive, &mut marker).await;
                     return Err(HealError::Shutdown);
                 }
-                let r = object::heal_object(set, bucket, &key, HealMode::Normal).await;
                 state.record(&r);
                 let p = &mut marker.progress;
                 p.objects_done += 1;

@@ -594,11 +594,144 @@ async fn discard(set: &ErasureSet, positions: &[usize], stage: &StageId) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drive::local::LocalDrive;
+    use crate::objects::{ObjectLayer, PutOptions, bucket::BucketMeta};
+    use std::sync::Arc;
+
+    /// A 2+2 set over four fresh directories.
+    async fn layer() -> (tempfile::TempDir, Vec<std::path::PathBuf>, ObjectLayer) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        let mut drives: Vec<DriveRef> = Vec::new();
+        for i in 0..4 {
+            let p = dir.path().join(format!("d{i}"));
+            std::fs::create_dir_all(p.join(".cairn.sys")).unwrap();
+            let d = LocalDrive::new(p.clone(), false);
+            d.prepare();
+            drives.push(Arc::new(d));
+            paths.push(p);
+        }
+        let layer = ObjectLayer::new(vec![vec![drives]], 2, 7).unwrap();
+        layer
+            .make_bucket(
+                "bkt",
+                BucketMeta {
+                    name: "bkt".into(),
+                    created_ms: 0,
+                    region: None,
+                    object_lock: false,
+                },
+            )
+            .await
+            .unwrap();
+        (dir, paths, layer)
+    }
+
+    async fn put(layer: &ObjectLayer, key: &str, len: usize) {
+        let body = Bytes::from((0..len).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+        let stream: crate::objects::BodyStream =
+            Box::pin(futures::stream::iter(vec![Ok::<_, std::io::Error>(body)]));
+        layer
+            .put_object("bkt", key, stream, PutOptions::default())
+            .await
+            .unwrap();
+    }
+
+    fn meta_file(drive: &std::path::Path, key: &str) -> std::path::PathBuf {
+        drive.join("bkt").join(key).join("~meta")
+    }
+
+    #[tokio::test]
+    async fn missing_and_corrupt_copies_are_rewritten_identically() {
+        let (_dir, paths, layer) = layer().await;
+        put(&layer, "big", 3 << 20).await;
+        put(&layer, "small", 1000).await;
+        let set = layer.pools[0].set_for("big").clone();
+        let want_big = std::fs::read(meta_file(&paths[0], "big")).unwrap();
+        let want_small = std::fs::read(meta_file(&paths[2], "small")).unwrap();
+        set.drives[0].delete_object("bkt", "big").await.unwrap();
+        std::fs::write(meta_file(&paths[2], "small"), b"junk").unwrap();
+        let r = heal_object(&set, "bkt", "big", HealMode::Normal)
+            .await
+            .unwrap();
+        assert_eq!((r.exists, r.drives_healed, r.drives_offline), (true, 1, 0));
+        assert_eq!(
+            std::fs::read(meta_file(&paths[0], "big")).unwrap(),
+            want_big
+        );
+        let r = heal_object(&set, "bkt", "small", HealMode::Normal)
+            .await
+            .unwrap();
+        assert_eq!(r.drives_healed, 1);
+        assert_eq!(
+            std::fs::read(meta_file(&paths[2], "small")).unwrap(),
+            want_small
+        );
+        // Nothing left to do.
+        let r = heal_object(&set, "bkt", "big", HealMode::Deep)
+            .await
+            .unwrap();
+        assert!(!r.changed() && r.complete(), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn dangling_copies_are_removed_but_not_while_a_drive_is_offline() {
+        let (dir, paths, layer) = layer().await;
+        put(&layer, "k", 200_000).await;
+        let set = layer.pools[0].set_for("k").clone();
+        // Deleted with quorum (3 of 4) while drive 0 was away: drive 0 keeps a copy.
+        for d in &set.drives[1..] {
+            d.delete_object("bkt", "k").await.unwrap();
+        }
+        // With drive 3 offline, drive 0's copy plus an unknown one could still be a
+        // readable 2+2 object: it must stay.
+        let aside = dir.path().join("aside");
+        std::fs::rename(&paths[3], &aside).unwrap();
+        let r = heal_object(&set, "bkt", "k", HealMode::Normal)
+            .await
+            .unwrap();
+        assert_eq!((r.dangling_removed, r.drives_offline), (0, 1));
+        assert!(meta_file(&paths[0], "k").exists());
+        std::fs::rename(&aside, &paths[3]).unwrap();
+        let r = heal_object(&set, "bkt", "k", HealMode::Normal)
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.exists, r.dangling_removed, r.drives_offline),
+            (false, 1, 0)
+        );
+        assert!(!meta_file(&paths[0], "k").exists());
+        assert!(
+            !paths[0].join("bkt/k").exists(),
+            "data directory removed too"
+        );
+    }
+
+    #[tokio::test]
+    async fn too_few_good_shards_is_an_error_not_a_guess() {
+        let (_dir, paths, layer) = layer().await;
+        put(&layer, "k", 2 << 20).await;
+        let set = layer.pools[0].set_for("k").clone();
+        // Three of four shard files damaged: 2+2 cannot rebuild.
+        for p in &paths[..3] {
+            let obj = p.join("bkt/k");
+            for e in std::fs::read_dir(&obj).unwrap().flatten() {
+                if e.path().is_dir() {
+                    std::fs::remove_dir_all(e.path()).unwrap();
+                }
+            }
+        }
+        let r = heal_object(&set, "bkt", "k", HealMode::Normal).await;
+        assert!(
+            matches!(r, Err(HealError::TooFewShards { good: 1, need: 2 })),
+            "{r:?}"
+        );
+    }
 
     #[test]
     fn verification_reads_cover_every_block_once() {
         let g = Geometry::new(4, 4);
-        let size = 20 * BLOCK_SIZE as u64 + 1234;
+        let size = 40 * BLOCK_SIZE as u64 + 1234;
         let blocks = size.div_ceil(g.block_size as u64);
         let mut b = 0;
         let mut covered = 0u64;
