@@ -16,7 +16,8 @@
 //!    leftover copies are removed (dangling).
 //!
 //! The key's read lock is held throughout: it keeps writers (whose commits take the
-//! write lock) out, so the version cannot change under the heal, while GETs go on.
+//! write lock) out, so the version cannot change under the heal, while GETs go on. A
+//! second lock (`heal:<bucket>/<key>`, exclusive) keeps two heals of one key apart.
 
 use super::HealError;
 use crate::drive::{DriveError, DriveRef, ShardWriter, StageId};
@@ -95,6 +96,10 @@ pub async fn heal_object(
 ) -> Result<ObjectHealResult, HealError> {
     crate::drive::keypath::validate_key(key)
         .map_err(|e| HealError::Invalid(format!("{bucket}/{key}: {e}")))?;
+    // One heal of a key at a time (the MRF worker, the scanner, a rebuild and an admin
+    // heal may all reach it): two would race to rename into the same data directory.
+    // Bucket names cannot contain ':', so this name never meets an object's lock.
+    let _healing = set.locks.write(&format!("heal:{bucket}/{key}")).await?;
     let _guard = set.locks.read(&format!("{bucket}/{key}")).await?;
     let mut result = ObjectHealResult::default();
     let mut mode = mode;
