@@ -1,0 +1,177 @@
+//! Distributed start-up and locking with real servers in this process: four servers on
+//! 127.0.0.1-4 (same port), two drives each, one EC:4 set. The failure scenarios with
+//! killed processes and network partitions are in e2e/test_cluster.py.
+
+mod common;
+
+use cairn::config::ServerConfig;
+use cairn::server::{Running, StartError};
+use common::{client_for, config, data, get_bytes};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Endpoint list of 4 servers x 2 drives under `root`, explicit (one pool).
+fn endpoints(root: &Path, port: u16) -> Vec<String> {
+    (1..=4)
+        .flat_map(|n| {
+            (1..=2).map(move |d| {
+                format!(
+                    "http://127.0.0.{n}:{port}{}",
+                    root.join(format!("n{n}/d{d}")).display()
+                )
+            })
+        })
+        .collect()
+}
+
+fn server_config(eps: &[String], n: usize, port: u16) -> ServerConfig {
+    let mut cfg = config(&[], &format!("127.0.0.{n}:{port}"));
+    cfg.drives = eps.to_vec();
+    cfg
+}
+
+async fn start_cluster(root: &Path, port: u16) -> Vec<Running> {
+    let eps = endpoints(root, port);
+    let starts = (1..=4).map(|n| {
+        let cfg = server_config(&eps, n, port);
+        async move { cairn::server::start(&cfg).await }
+    });
+    let started = tokio::time::timeout(Duration::from_secs(60), futures::future::join_all(starts))
+        .await
+        .expect("the servers agree within 60 s");
+    started
+        .into_iter()
+        .map(|r| r.expect("server starts"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_servers_form_one_namespace_and_serialize_writers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let servers = start_cluster(dir.path(), port).await;
+    for s in &servers {
+        let p = &s.layout.pools[0];
+        assert_eq!((p.drives, p.sets, p.data, p.parity), (8, 1, 4, 4));
+        assert!(s.layout.offline.is_empty(), "{:?}", s.layout.offline);
+    }
+    let clients: Vec<_> = servers
+        .iter()
+        .map(|s| client_for(&format!("http://{}", s.address)))
+        .collect();
+    clients[0]
+        .create_bucket()
+        .bucket("shared")
+        .send()
+        .await
+        .expect("create bucket");
+    let body = data(3 << 20, 7);
+    clients[1]
+        .put_object()
+        .bucket("shared")
+        .key("big")
+        .body(body.clone().into())
+        .send()
+        .await
+        .expect("put through server 2");
+    for c in &clients {
+        assert_eq!(get_bytes(c, "shared", "big").await, body);
+    }
+    // Every drive of every server holds a shard: the set spans the servers.
+    for n in 1..=4 {
+        for d in 1..=2 {
+            let meta: PathBuf = dir.path().join(format!("n{n}/d{d}/shared/big/~meta"));
+            assert!(meta.is_file(), "{} missing", meta.display());
+        }
+    }
+
+    // Concurrent writers of one key through different servers: the quorum lock makes the
+    // commits take turns, so the object is exactly one of the bodies, never a mix.
+    let bodies: Vec<Vec<u8>> = (0..8).map(|i| data(1 << 20, 100 + i)).collect();
+    let puts = bodies.iter().enumerate().map(|(i, b)| {
+        let c = clients[i % 4].clone();
+        let b = b.clone();
+        async move {
+            c.put_object()
+                .bucket("shared")
+                .key("contended")
+                .body(b.into())
+                .send()
+                .await
+        }
+    });
+    for r in futures::future::join_all(puts).await {
+        r.expect("every contended put succeeds");
+    }
+    let got = get_bytes(&clients[3], "shared", "contended").await;
+    assert!(
+        bodies.contains(&got),
+        "contended object is not one of the bodies"
+    );
+    for c in &clients {
+        assert_eq!(get_bytes(c, "shared", "contended").await, got);
+    }
+    for s in servers {
+        s.stop().await;
+    }
+}
+
+/// Starts server 1 with the right list and server `n` as `adjust` changes it; whichever
+/// notices the difference first refuses to go on (the other may keep waiting). Returns
+/// that refusal's message.
+async fn refusal(n: usize, adjust: impl FnOnce(&mut ServerConfig)) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let eps = endpoints(dir.path(), port);
+    let good = server_config(&eps, 1, port);
+    let mut bad = server_config(&eps, n, port);
+    adjust(&mut bad);
+    let one = tokio::spawn(async move { cairn::server::start(&good).await.map(|_| ()) });
+    let other = tokio::spawn(async move { cairn::server::start(&bad).await.map(|_| ()) });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let err = loop {
+        if one.is_finished() || other.is_finished() {
+            let done = if one.is_finished() { one } else { other };
+            let r = done.await.expect("join");
+            break r
+                .err()
+                .expect("a server with a mismatching peer cannot start");
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nobody refused within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(matches!(err, StartError::Bootstrap(_)), "{err}");
+    err.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_with_another_command_line_is_refused_by_name() {
+    // Another order of the drives.
+    let msg = refusal(2, |c| c.drives.swap(6, 7)).await;
+    assert!(msg.contains("127.0.0."), "names the peer: {msg}");
+    assert!(msg.contains("order"), "names the difference: {msg}");
+    // Another drive list.
+    let msg = refusal(2, |c| {
+        if let Some(last) = c.drives.last_mut() {
+            *last = last.replace("/d2", "/elsewhere");
+        }
+    })
+    .await;
+    assert!(msg.contains("elsewhere"), "names the endpoint: {msg}");
+    // Another parity.
+    let msg = refusal(3, |c| c.storage_class = Some("EC:2".into())).await;
+    assert!(msg.contains("EC:2"), "{msg}");
+    // Other root credentials: the peer RPC refuses it.
+    let msg = refusal(4, |c| c.root_password = "another-password".into()).await;
+    assert!(msg.contains("credentials"), "{msg}");
+}
