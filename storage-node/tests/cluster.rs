@@ -140,9 +140,7 @@ async fn refusal(n: usize, adjust: impl FnOnce(&mut ServerConfig)) -> String {
         if one.is_finished() || other.is_finished() {
             let done = if one.is_finished() { one } else { other };
             let r = done.await.expect("join");
-            break r
-                .err()
-                .expect("a server with a mismatching peer cannot start");
+            break r.expect_err("a server with a mismatching peer cannot start");
         }
         assert!(
             tokio::time::Instant::now() < deadline,
