@@ -180,6 +180,8 @@ pub async fn plan(
             if mine.get(&hp).copied().unwrap_or(false) {
                 let root = PathBuf::from(&path);
                 let local = LocalDrive::with_name(root.clone(), true, name);
+                // Staging left by a crash goes before peers can write new stages.
+                local.prepare();
                 slots.push(Slot {
                     endpoint: ep,
                     drive: Arc::new(local),
