@@ -48,6 +48,7 @@ use crate::objects::{ObjectError, ObjectLayer, bucket};
 use futures::future::join_all;
 use object::{HealMode, ObjectHealResult};
 use serde::Serialize;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -607,7 +608,8 @@ pub async fn heal_buckets(objects: &ObjectLayer) -> Result<u64, HealError> {
 /// Drains the MRF queue until shutdown.
 async fn mrf_worker(state: Arc<HealState>) {
     let queue = state.objects.mrf.clone();
-    let mut offline: Vec<bool> = Vec::new();
+    // Endpoints of drives that failed the last check.
+    let mut offline: HashSet<String> = HashSet::new();
     let mut last_check = tokio::time::Instant::now();
     // The daemon loop ends at shutdown; each round waits at most one second.
     while !state.is_shutting_down() {
@@ -621,6 +623,12 @@ async fn mrf_worker(state: Arc<HealState>) {
         let Some(entry) = queue.next(Duration::from_secs(1)).await else {
             continue;
         };
+        if entry.attempts > 0 && waits_for_offline_drive(&state.objects, &entry.key, &offline) {
+            // Still away: retrying now would only re-read every drive's metadata. The
+            // drive check above wakes the entry when the drive answers again.
+            queue.retry(entry);
+            continue;
+        }
         let r = state
             .heal_object_now(&entry.bucket, &entry.key, HealMode::Normal)
             .await;
@@ -643,20 +651,37 @@ async fn mrf_worker(state: Arc<HealState>) {
 }
 
 /// Checks every drive; true when one that was offline at the previous check answers.
-async fn drives_came_back(objects: &ObjectLayer, offline: &mut Vec<bool>) -> bool {
+async fn drives_came_back(objects: &ObjectLayer, offline: &mut HashSet<String>) -> bool {
     let drives: Vec<_> = objects
         .sets()
         .flat_map(|s: &Arc<ErasureSet>| s.drives.iter().cloned())
         .collect();
-    let now: Vec<bool> = join_all(drives.iter().map(|d| async move {
+    let down: Vec<bool> = join_all(drives.iter().map(|d| async move {
         tokio::time::timeout(Duration::from_secs(2), d.check())
             .await
             .map_or(true, |r| r.is_err())
     }))
     .await;
-    let back = offline.len() == now.len() && offline.iter().zip(&now).any(|(was, is)| *was && !is);
+    let now: HashSet<String> = drives
+        .iter()
+        .zip(down)
+        .filter(|(_, down)| *down)
+        .map(|(d, _)| d.endpoint())
+        .collect();
+    let back = offline.iter().any(|e| !now.contains(e));
     *offline = now;
     back
+}
+
+/// True when a set that may hold `key` has a drive in `offline`.
+fn waits_for_offline_drive(objects: &ObjectLayer, key: &str, offline: &HashSet<String>) -> bool {
+    !offline.is_empty()
+        && objects.pools.iter().any(|p| {
+            p.set_for(key)
+                .drives
+                .iter()
+                .any(|d| offline.contains(&d.endpoint()))
+        })
 }
 
 #[cfg(test)]

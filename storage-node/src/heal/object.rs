@@ -468,11 +468,23 @@ async fn rebuild(
                     }
                 };
                 out.bytes_read += block.len() as u64;
-                let shards = codec
-                    .encode_block(&block)
-                    .map_err(|e| HealError::Invalid(e.to_string()))?;
+                // Data shards are slices of the block: only parity needs the codec
+                // (re-encoding every shard of every block is most of a rebuild's CPU).
+                let only_data = writers.iter().all(|(pos, _)| shard_of(*pos) < g.data);
+                let shards = if only_data {
+                    Vec::new()
+                } else {
+                    codec
+                        .encode_block(&block)
+                        .map_err(|e| HealError::Invalid(e.to_string()))?
+                };
                 let results = join_all(writers.iter_mut().map(|(pos, w)| {
-                    let shard = shards.get(shard_of(*pos)).cloned().unwrap_or_default();
+                    let index = shard_of(*pos);
+                    let shard = if only_data {
+                        stored_data_shard(&block, g.data, index)
+                    } else {
+                        shards.get(index).cloned().unwrap_or_default()
+                    };
                     w.write(shard)
                 }))
                 .await;
@@ -569,6 +581,20 @@ async fn rebuild(
         discard(set, &failed, &stage).await;
     }
     Ok(out)
+}
+
+/// Stored form (checksum + payload) of data shard `index` of `block`, laid out exactly
+/// as [`Codec::encode_block`] lays it out (checked by a test): shards of
+/// `ceil(len / data)` bytes (at least 1), the last ones zero-padded.
+fn stored_data_shard(block: &[u8], data: usize, index: usize) -> Bytes {
+    let shard = block.len().div_ceil(data.max(1)).max(1);
+    let mut out = BytesMut::zeroed(bitrot::HASH_LEN + shard);
+    let start = (index * shard).min(block.len());
+    let end = (start + shard).min(block.len());
+    out[bitrot::HASH_LEN..bitrot::HASH_LEN + (end - start)].copy_from_slice(&block[start..end]);
+    let h = bitrot::hash(&out[bitrot::HASH_LEN..]);
+    out[..bitrot::HASH_LEN].copy_from_slice(&h);
+    out.freeze()
 }
 
 /// True when the reader found a shard bad that the checks had passed as healthy.
@@ -731,6 +757,24 @@ mod tests {
             matches!(r, Err(HealError::TooFewShards { good: 1, need: 2 })),
             "{r:?}"
         );
+    }
+
+    #[test]
+    fn data_shards_match_the_codec() {
+        for (data, parity) in [(4, 4), (2, 2), (5, 3), (1, 1)] {
+            let codec = Codec::get(data, parity).unwrap();
+            for len in [0usize, 1, 3, 4, 5, 1000, 1 << 20, (1 << 20) - 1] {
+                let block: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+                let all = codec.encode_block(&block).unwrap();
+                for (i, want) in all.iter().enumerate().take(data) {
+                    assert_eq!(
+                        &stored_data_shard(&block, data, i),
+                        want,
+                        "{data}+{parity} len {len} shard {i}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
