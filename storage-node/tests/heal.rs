@@ -442,3 +442,40 @@ async fn scanner_repairs_a_bit_flipped_shard() {
     assert!(status.scanner.objects_scanned_this_cycle >= objects.len() as u64);
     check_all(&c, &objects).await;
 }
+
+#[tokio::test]
+async fn drive_replaced_while_running_is_formatted_and_rebuilt() {
+    let srv = TestServer::start(8).await;
+    let c = srv.client();
+    let objects = fill(&c).await;
+    let before = snapshot(&srv.drives[6]);
+    let format_before = std::fs::read(srv.drives[6].join(".cairn.sys/format.json")).unwrap();
+    std::fs::remove_dir_all(&srv.drives[6]).unwrap();
+    std::fs::create_dir(&srv.drives[6]).unwrap();
+    let heal = heal_state(&srv);
+    heal.check_drives_now();
+    let drive = srv.drives[6].clone();
+    wait_for(
+        "replaced drive rebuilt",
+        Duration::from_secs(60),
+        async || {
+            drive.join(".cairn.sys/format.json").exists()
+                && !drive.join(".cairn.sys/healing.json").exists()
+                && heal.status().drives_healing == 0
+        },
+    )
+    .await;
+    // Same identity as before: the format of that position, with its drive id.
+    let a: serde_json::Value = serde_json::from_slice(&format_before).unwrap();
+    let b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(drive.join(".cairn.sys/format.json")).unwrap())
+            .unwrap();
+    assert_eq!(a, b);
+    assert_same(&drive, &before);
+    let gone = [0usize, 1, 2, 3];
+    let aside: Vec<_> = gone.iter().map(|i| break_drive(&srv.drives[*i])).collect();
+    check_all(&c, &objects).await;
+    for (i, a) in gone.iter().zip(&aside) {
+        repair_drive(&srv.drives[*i], a);
+    }
+}

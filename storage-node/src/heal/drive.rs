@@ -13,12 +13,13 @@
 
 use super::object::{self, HealMode};
 use super::{DriveHealStatus, HealError, HealState, MAX_BATCHES, TaskState, walk::SetWalk};
-use crate::cluster::format::HEALING_FILE;
+use crate::cluster::format::{self, HEALING_FILE};
 use crate::drive::DriveRef;
 use crate::objects::set::ErasureSet;
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -91,6 +92,7 @@ pub async fn monitor(state: Arc<HealState>) {
         if state.is_shutting_down() {
             return;
         }
+        reformat_replaced(&state).await;
         for (pool, set, pos, drive) in marked_drives(&state).await {
             if state.is_shutting_down() {
                 return;
@@ -119,10 +121,95 @@ pub async fn monitor(state: Arc<HealState>) {
                 }
             }
         }
-        if !state.sleep(state.config.drive_check_interval).await {
-            return;
+        let mut shutdown = state.shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(state.config.drive_check_interval) => {}
+            _ = state.drive_trigger.notified() => {}
+            _ = shutdown.changed() => {}
         }
     }
+}
+
+/// The local directory of a drive of this server, from its endpoint: the path itself
+/// standalone, the path part of `http(s)://host:port/path` in a distributed deployment.
+fn local_root(drive: &DriveRef) -> Option<PathBuf> {
+    let ep = drive.endpoint();
+    let path = match ep.split_once("://") {
+        Some((_, rest)) => rest.find('/').map(|i| rest[i..].to_string())?,
+        None => ep,
+    };
+    (!path.is_empty()).then(|| PathBuf::from(path))
+}
+
+/// Gives a drive that was replaced by an empty directory while the server runs its
+/// format back, with a healing marker, as start-up does (`cluster::format`); the
+/// rebuild then picks it up. The format comes from another drive of the same pool, with
+/// this position's drive id. Only an existing directory without a format is touched: a
+/// missing or unreadable path stays offline.
+async fn reformat_replaced(state: &HealState) {
+    for pool in &state.objects.pools {
+        for set in &pool.sets {
+            for (pos, d) in set.drives.iter().enumerate() {
+                if !d.is_local() || d.check().await.is_ok() {
+                    continue;
+                }
+                let Some(root) = local_root(d) else {
+                    continue;
+                };
+                let inspect = root.clone();
+                let unformatted = tokio::task::spawn_blocking(move || {
+                    format::inspect_drive(&inspect) == format::DriveFormatState::Unformatted
+                })
+                .await
+                .unwrap_or(false);
+                if !unformatted {
+                    continue;
+                }
+                let Some(reference) = pool_format(pool).await else {
+                    tracing::warn!(drive = %d.endpoint(), "replaced drive found, but no other drive's format to copy");
+                    continue;
+                };
+                let Some(this) = reference
+                    .sets
+                    .get(set.index)
+                    .and_then(|s| s.get(pos))
+                    .copied()
+                else {
+                    continue;
+                };
+                let fmt = format::FormatFile { this, ..reference };
+                let target = root.clone();
+                let r = tokio::task::spawn_blocking(move || format::reformat(&target, &fmt)).await;
+                match r {
+                    Ok(Ok(())) => {
+                        tracing::warn!(drive = %d.endpoint(), drive_id = %this, "drive was replaced by an empty directory: formatted it and marked it for healing")
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(drive = %d.endpoint(), error = %e, "cannot format replaced drive")
+                    }
+                    Err(e) => {
+                        tracing::warn!(drive = %d.endpoint(), error = %e, "format task failed")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A valid format of some online drive of `pool`.
+async fn pool_format(pool: &crate::objects::Pool) -> Option<format::FormatFile> {
+    for set in &pool.sets {
+        for d in &set.drives {
+            if let Ok(b) = d.read_sys_file(format::FORMAT_FILE).await {
+                if let Ok(f) = serde_json::from_slice::<format::FormatFile>(&b) {
+                    if f.validate().is_ok() {
+                        return Some(f);
+                    }
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Local drives that carry a healing marker.

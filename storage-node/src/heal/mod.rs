@@ -31,6 +31,7 @@
 //!   drive being rebuilt with its percentage, and the latest admin task.
 //! * [`HealState::heal_object_now`] heals one key synchronously.
 //! * [`HealState::scan_now`] starts a scanner cycle without waiting for the pause.
+//! * [`HealState::check_drives_now`] looks for replaced drives and markers now.
 //!
 //! The same totals are Prometheus metrics (`front::metrics`): `cairn_heal_objects_*`,
 //! `cairn_heal_drives_healing`, and MinIO's `minio_heal_objects_*` names.
@@ -293,6 +294,7 @@ pub struct HealState {
     shutdown: watch::Receiver<bool>,
     scanner: Mutex<ScannerStatus>,
     scan_trigger: tokio::sync::Notify,
+    drive_trigger: tokio::sync::Notify,
     drives: Mutex<Vec<DriveHealStatus>>,
     task: Mutex<Option<HealTaskStatus>>,
     next_task: AtomicU64,
@@ -330,6 +332,7 @@ impl HealState {
             shutdown,
             scanner: Mutex::new(scanner),
             scan_trigger: tokio::sync::Notify::new(),
+            drive_trigger: tokio::sync::Notify::new(),
             drives: Mutex::new(Vec::new()),
             task: Mutex::new(None),
             next_task: AtomicU64::new(1),
@@ -408,6 +411,12 @@ impl HealState {
     /// Starts a scanner cycle now instead of after the pause.
     pub fn scan_now(&self) {
         self.scan_trigger.notify_one();
+    }
+
+    /// Looks for replaced (empty) drives and healing markers now instead of at the next
+    /// `drive_check_interval`.
+    pub fn check_drives_now(&self) {
+        self.drive_trigger.notify_one();
     }
 
     /// Starts an admin heal in the background; returns its task id.
