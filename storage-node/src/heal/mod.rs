@@ -10,7 +10,8 @@
 //!   at once when the drive answers again) while a drive is offline.
 //! * **Scanner** ([`scanner`]): walks every bucket of every set forever, verifying every
 //!   shard block's checksum (deep mode) at a bounded rate (`CAIRN_SCANNER_SPEED`), with
-//!   a pause between cycles (`CAIRN_SCANNER_CYCLE`).
+//!   a pause between cycles (`CAIRN_SCANNER_CYCLE`; `CAIRN_SCANNER=off` disables it). In a
+//!   cluster each set is scanned by the server holding its first online drive.
 //! * **Drive rebuild** ([`drive`]): a drive of this server with a healing marker
 //!   (`.cairn.sys/healing.json`, written by `cluster::format` when a wiped or replaced
 //!   drive was re-formatted) is rebuilt by walking every bucket of its set on the other

@@ -96,6 +96,21 @@ pub async fn cycle(state: &HealState) -> Result<(), super::HealError> {
     result
 }
 
+/// In a distributed deployment every server runs a scanner; each set is scanned by the
+/// server that holds its first online drive, so a set is verified once per cycle, not
+/// once per server, and still scanned while any server holding it is up.
+async fn scans_here(set: &crate::objects::set::ErasureSet) -> bool {
+    for d in &set.drives {
+        if tokio::time::timeout(Duration::from_secs(2), d.check())
+            .await
+            .is_ok_and(|r| r.is_ok())
+        {
+            return d.is_local();
+        }
+    }
+    false
+}
+
 async fn scan_all(state: &HealState) -> Result<(), super::HealError> {
     let started = Instant::now();
     super::heal_buckets(&state.objects).await?;
@@ -103,6 +118,9 @@ async fn scan_all(state: &HealState) -> Result<(), super::HealError> {
     let (mut scanned, mut healed, mut failed) = (0u64, 0u64, 0u64);
     for bucket in super::bucket_names(&state.objects).await? {
         for set in state.objects.sets() {
+            if !scans_here(set).await {
+                continue;
+            }
             let mut walk = SetWalk::new(set, &bucket, "", "");
             for _ in 0..MAX_BATCHES {
                 let keys = match walk.next_batch().await {
