@@ -150,8 +150,9 @@ impl Default for HealConfig {
 }
 
 impl HealConfig {
-    /// Reads `CAIRN_SCANNER_SPEED` (preset or objects/s), `CAIRN_SCANNER_CYCLE`
-    /// (seconds, or with an `s`/`m`/`h` suffix) and `CAIRN_SCANNER` (`off` disables),
+    /// Reads `CAIRN_SCANNER_SPEED` (preset or objects/s), `CAIRN_SCANNER_CYCLE` (alias
+    /// `CAIRN_SCANNER_INTERVAL`; seconds, or with an `s`/`m`/`h` suffix) and
+    /// `CAIRN_SCANNER` (`off` disables),
     /// each also as `MINIO_*`. Bad values are logged and ignored.
     pub fn from_env() -> Self {
         let var = |name: &str| {
@@ -166,7 +167,7 @@ impl HealConfig {
                 None => tracing::warn!(value = %v, "ignoring bad CAIRN_SCANNER_SPEED"),
             }
         }
-        if let Some(v) = var("SCANNER_CYCLE") {
+        if let Some(v) = var("SCANNER_CYCLE").or_else(|| var("SCANNER_INTERVAL")) {
             match parse_duration(&v) {
                 Some(d) => cfg.scanner_cycle = d,
                 None => tracing::warn!(value = %v, "ignoring bad CAIRN_SCANNER_CYCLE"),
