@@ -26,15 +26,16 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# Built once here: the operator's provisioning test and the end-to-end suite both run it.
+step "build the cairn server"
+cargo build -p cairn --bin cairn --locked
+export CAIRN_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/cairn"
+
 step "cargo test (workspace)"
 cargo test --workspace --locked
 
 step "operator manifests, Helm chart, kustomize base, Dockerfile (kubernetes-validate --strict, helm lint --strict, hadolint)"
 operator/tests/validate.sh
-
-step "build cairn for the end-to-end suite"
-cargo build -p cairn --bin cairn --locked
-export CAIRN_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/cairn"
 
 step "end-to-end suite (real clients)"
 e2e/run.sh
