@@ -172,6 +172,21 @@ fn open_pools(cfg: &ServerConfig) -> Result<OpenedPools, StartError> {
     })
 }
 
+/// Gives a pool added since the buckets were made their directories, before the first
+/// request can be placed on it (the scanner would do it later).
+async fn buckets_on_every_pool(objects: &ObjectLayer) {
+    if objects.pools.len() < 2 {
+        return;
+    }
+    let limit = std::time::Duration::from_secs(60);
+    match tokio::time::timeout(limit, crate::heal::heal_buckets(objects)).await {
+        Ok(Ok(n)) if n > 0 => tracing::info!(drives = n, "buckets created on new pools"),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot copy buckets to every pool yet"),
+        Err(_) => tracing::warn!("copying buckets to every pool timed out; the scanner retries"),
+    }
+}
+
 /// Starts the server and returns once it is listening and, in a distributed deployment,
 /// once the servers agreed on the formats (it waits for its peers until then).
 pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
@@ -228,6 +243,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
             crate::heal::HealConfig::from_env(),
             tx.subscribe(),
         );
+        buckets_on_every_pool(&objects).await;
         let app = Arc::new(App::new(s3(objects.clone()), objects));
         let front = Arc::new(Front::with_app(app));
         let task = tokio::spawn(front::serve(listener, tls, front, rx));
@@ -341,6 +357,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         crate::heal::HealConfig::from_env(),
         tx.subscribe(),
     );
+    buckets_on_every_pool(&objects).await;
     let app = Arc::new(App::new(s3(objects.clone()), objects));
     let _ = front.app.set(app);
     Ok(Running {

@@ -131,7 +131,7 @@ impl ObjectLayer {
     ) -> ObjectResult<(Vec<(String, Merged)>, Option<String>)> {
         let mut all: BTreeMap<String, Merged> = BTreeMap::new();
         let mut boundary: Option<String> = None;
-        for set in self.sets() {
+        for (index, set) in self.sets().enumerate() {
             let walks = join_all(set.drives.iter().map(|d| d.walk(bucket, opts))).await;
             let need = set.geometry.read_quorum();
             let mut answered = 0;
@@ -173,7 +173,12 @@ impl ObjectLayer {
                 }
             }
             if missing_bucket >= need {
-                return Err(ObjectError::NoSuchBucket);
+                if index == 0 {
+                    return Err(ObjectError::NoSuchBucket);
+                }
+                // The first set holds the bucket (the caller checked it): this set is in a
+                // pool added after the bucket was made and not yet given its directory.
+                continue;
             }
             if answered < need {
                 return Err(ObjectError::ReadQuorum {
