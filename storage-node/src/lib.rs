@@ -8,6 +8,7 @@
 //! the locks and the start-up handshake speak; it sits beside `drive`, and its server
 //! side is routed by `front`. A layer only calls the one below it.
 
+pub mod admin;
 pub mod cluster;
 pub mod config;
 pub mod drive;

@@ -1,8 +1,9 @@
-//! The `cairn` binary: parses the command line and runs the server.
+//! The `cairn` binary: parses the command line and runs the server, or an admin
+//! command against a running one (`cairn admin info|heal`).
 //!
-//! Exit codes: 0 after a clean shutdown, 2 for configuration errors (bad flags,
-//! missing credentials, drives that belong to another deployment), 1 for failures at
-//! run time.
+//! Exit codes of `cairn server`: 0 after a clean shutdown, 2 for configuration errors
+//! (bad flags, missing credentials, drives that belong to another deployment), 1 for
+//! failures at run time. `cairn admin`: see `cairn::admin::cli`.
 
 use cairn::config::{Cli, Command, Env, ServerConfig};
 use clap::Parser;
@@ -43,6 +44,20 @@ fn main() -> ExitCode {
                 }
             };
             runtime.block_on(run(cfg))
+        }
+        Command::Admin(args) => {
+            init_logging(Some("warn"));
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cairn: cannot start the runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            ExitCode::from(runtime.block_on(cairn::admin::cli::run(args)))
         }
     }
 }

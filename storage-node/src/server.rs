@@ -245,6 +245,11 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         );
         buckets_on_every_pool(&objects).await;
         let app = Arc::new(App::new(s3(objects.clone()), objects));
+        crate::admin::attach(
+            &app,
+            heal.clone(),
+            crate::admin::AdminConfig::from_server(cfg, address, None),
+        );
         let front = Arc::new(Front::with_app(app));
         let task = tokio::spawn(front::serve(listener, tls, front, rx));
         return Ok(Running {
@@ -359,6 +364,11 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
     );
     buckets_on_every_pool(&objects).await;
     let app = Arc::new(App::new(s3(objects.clone()), objects));
+    crate::admin::attach(
+        &app,
+        heal.clone(),
+        crate::admin::AdminConfig::from_server(cfg, address, client_tls.config.clone()),
+    );
     let _ = front.app.set(app);
     Ok(Running {
         address,

@@ -35,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// Start the storage server on the given drives.
     Server(ServerArgs),
+    /// Administer a running deployment: `info`, `heal` (root credentials).
+    Admin(crate::admin::cli::AdminArgs),
 }
 
 #[derive(Debug, Args)]

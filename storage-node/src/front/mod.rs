@@ -30,6 +30,8 @@ pub struct App {
     pub s3: S3Service,
     pub objects: Arc<ObjectLayer>,
     pub metrics: metrics::HttpMetrics,
+    /// The admin API (`/cairn/admin/v1/...`), set by start-up once the heal layer runs.
+    pub admin: std::sync::OnceLock<Arc<crate::admin::AdminService>>,
     next_id: AtomicU64,
     node_tag: u32,
 }
@@ -40,6 +42,7 @@ impl App {
             s3,
             objects,
             metrics: metrics::HttpMetrics::default(),
+            admin: std::sync::OnceLock::new(),
             next_id: AtomicU64::new(1),
             node_tag: rand::random(),
         }
@@ -73,6 +76,13 @@ impl App {
                 {
                     parts.headers.insert(http::header::HOST, v);
                 }
+            }
+            // Admin API: root-only SigV4, JSON (see `crate::admin`).
+            if crate::admin::handles(parts.uri.path()) {
+                return match self.admin.get() {
+                    Some(admin) => admin.handle(parts, body_stream(body), &id).await,
+                    None => crate::s3::empty(http::StatusCode::SERVICE_UNAVAILABLE),
+                };
             }
             let method = parts.method.clone();
             let started = std::time::Instant::now();
