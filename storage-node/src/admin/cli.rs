@@ -1,8 +1,9 @@
 //! `cairn admin info` and `cairn admin heal`: the command-line client of the admin API.
 //!
-//! Exit codes: 0 success (for `heal`: the heal finished and no object failed), 1 an
-//! error answer, a failed heal or objects that could not be healed, 2 usage or
-//! configuration errors, 3 the server cannot be reached.
+//! Exit codes: 0 success (for `heal`: the heal finished, no object failed and every
+//! drive is online), 1 an error answer, a failed heal, objects that could not be healed
+//! or drives still offline, 2 usage or configuration errors, 3 the server cannot be
+//! reached.
 
 use super::client::{AdminClient, ClientError, TlsTrust};
 use super::types::{DriveState, HealProgress, HealStarted, HealTask, Info, ServerState};
@@ -368,9 +369,10 @@ pub fn heal_summary(p: &HealProgress) -> String {
         Some(t) => task_line(t),
         None => "no admin heal started on this server".to_string(),
     };
+    let c = &p.cluster;
     s.push_str(&format!(
-        "; server totals {} scanned, {} healed, {} failed; {} queued (MRF)",
-        p.objects_scanned, p.objects_healed, p.objects_failed, p.mrf_queued
+        "; all heals on {} server(s): {} scanned, {} healed, {} failed, {} queued (MRF)",
+        c.servers, c.objects_scanned, c.objects_healed, c.objects_failed, c.mrf_queued
     ));
     for d in &p.drives_healing {
         s.push_str(&format!(
@@ -391,6 +393,54 @@ pub fn heal_summary(p: &HealProgress) -> String {
         ));
     }
     s
+}
+
+/// The exit code of a finished heal: 0 only when it healed everything it found and
+/// every drive is online (otherwise objects are not back to full redundancy).
+async fn finish(c: &AdminClient, id: u64, task: &HealTask, json: bool) -> u8 {
+    let offline = match c
+        .json::<Info>(Method::GET, INFO_PATH, &[], REQUEST_TIMEOUT)
+        .await
+    {
+        Ok(i) => i
+            .drives
+            .iter()
+            .filter(|d| d.state == DriveState::Offline)
+            .map(|d| d.endpoint.clone())
+            .collect(),
+        Err(e) => {
+            eprintln!("cairn admin: cannot check the drives after the heal: {e}");
+            Vec::new()
+        }
+    };
+    let healed = task.state == "done" && task.objects_failed == 0;
+    if !json {
+        if healed {
+            println!("heal task {id} done: {} healed", task.objects_healed);
+        } else {
+            println!(
+                "heal task {id} {}: {} objects could not be healed{}",
+                task.state,
+                task.objects_failed,
+                task.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if !offline.is_empty() {
+        eprintln!(
+            "cairn admin: {} drive(s) offline, objects are not fully redundant until they return: {}",
+            offline.len(),
+            offline.join(", ")
+        );
+    }
+    if healed && offline.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
 }
 
 async fn heal(c: &AdminClient, a: &HealArgs) -> u8 {
@@ -474,18 +524,7 @@ async fn heal(c: &AdminClient, a: &HealArgs) -> u8 {
             }
         }
         if task.is_finished() {
-            let ok = task.state == "done" && task.objects_failed == 0;
-            if !a.connect.json {
-                if ok {
-                    println!("heal task {id} done: {} healed", task.objects_healed);
-                } else {
-                    println!(
-                        "heal task {id} {}: {} objects could not be healed",
-                        task.state, task.objects_failed
-                    );
-                }
-            }
-            return if ok { EXIT_OK } else { EXIT_FAILED };
+            return finish(c, id, task, a.connect.json).await;
         }
         if Instant::now() >= deadline {
             eprintln!(

@@ -1,6 +1,6 @@
 //! `GET` and `POST /cairn/admin/v1/heal`.
 
-use super::types::{DriveHealing, HealProgress, HealStarted, HealTask, Info};
+use super::types::{DriveHealing, HealProgress, HealStarted, HealTask, HealTotals, Info};
 use super::{AdminService, ApiError, HEAL_PATH, PEER_TIMEOUT, json};
 use crate::heal::{DriveHealStatus, HealError, HealRequest, HealStatus, TaskState};
 use crate::objects::ObjectError;
@@ -74,6 +74,13 @@ pub(crate) fn local_progress(svc: &AdminService, status: &HealStatus) -> HealPro
         mrf_queued: status.mrf.queued,
         scanner_running: status.scanner.running,
         drives_healing: drives,
+        cluster: HealTotals {
+            servers: 1,
+            objects_scanned: status.objects_scanned,
+            objects_healed: status.objects_healed,
+            objects_failed: status.objects_failed,
+            mrf_queued: status.mrf.queued,
+        },
         servers_unreachable: Vec::new(),
     }
 }
@@ -85,7 +92,15 @@ pub(crate) fn merge_peers(
 ) {
     for (name, view) in peers {
         match view {
-            Ok(p) => progress.drives_healing.extend(p.drives_healing),
+            Ok(p) => {
+                let c = &mut progress.cluster;
+                c.servers += 1;
+                c.objects_scanned += p.objects_scanned;
+                c.objects_healed += p.objects_healed;
+                c.objects_failed += p.objects_failed;
+                c.mrf_queued += p.mrf_queued;
+                progress.drives_healing.extend(p.drives_healing);
+            }
             Err(_) => progress.servers_unreachable.push(name),
         }
     }

@@ -174,9 +174,23 @@ pub struct HealProgress {
     /// Drive rebuilds in progress or finished since start, on every server that
     /// answered.
     pub drives_healing: Vec<DriveHealing>,
+    /// The same totals summed over every server that answered (each server counts
+    /// the heals it ran).
+    #[serde(default)]
+    pub cluster: HealTotals,
     /// Servers whose heal state could not be fetched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers_unreachable: Vec<String>,
+}
+
+/// Heal totals over servers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HealTotals {
+    pub servers: usize,
+    pub objects_scanned: u64,
+    pub objects_healed: u64,
+    pub objects_failed: u64,
+    pub mrf_queued: usize,
 }
 
 /// The answer to `POST /cairn/admin/v1/heal`.
