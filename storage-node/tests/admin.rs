@@ -287,3 +287,85 @@ async fn cli_info_and_heal_exit_codes() {
     let (code, _, err) = cli(&["admin", "info", "--endpoint", &dead], &creds).await;
     assert_eq!(code, 3, "{err}");
 }
+
+/// Four in-process servers on 127.0.0.1-4, two drives each: every server's admin API
+/// shows the whole cluster, with each drive under its own server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn distributed_info_merges_every_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let eps: Vec<String> = (1..=4)
+        .flat_map(|n| {
+            let root = dir.path().to_path_buf();
+            (1..=2).map(move |d| {
+                format!(
+                    "http://127.0.0.{n}:{port}{}",
+                    root.join(format!("n{n}/d{d}")).display()
+                )
+            })
+        })
+        .collect();
+    let starts = (1..=4).map(|n| {
+        let mut cfg = common::config(&[], &format!("127.0.0.{n}:{port}"));
+        cfg.drives = eps.clone();
+        async move { cairn::server::start(&cfg).await }
+    });
+    let servers: Vec<_> =
+        tokio::time::timeout(Duration::from_secs(60), futures::future::join_all(starts))
+            .await
+            .expect("servers agree")
+            .into_iter()
+            .map(|r| r.expect("server starts"))
+            .collect();
+    let client = |n: usize| {
+        AdminClient::new(
+            &format!("http://127.0.0.{n}:{port}"),
+            Credentials {
+                access_key: USER.into(),
+                secret_key: PASSWORD.into(),
+            },
+            "us-east-1",
+            &TlsTrust::System,
+        )
+        .expect("client")
+    };
+    let mut ids = Vec::new();
+    for n in [1, 3] {
+        let info: Info = client(n)
+            .json(Method::GET, INFO, &[], T)
+            .await
+            .expect("info");
+        assert_eq!(info.mode, "distributed");
+        assert_eq!(info.server, format!("127.0.0.{n}:{port}"));
+        assert_eq!(info.servers.len(), 4, "{:?}", info.servers);
+        for s in &info.servers {
+            assert_eq!(s.state, ServerState::Online, "{s:?}");
+            assert_eq!((s.drives, s.drives_online), (2, 2));
+            assert_eq!(s.local, s.endpoint == info.server);
+        }
+        for d in &info.drives {
+            assert!(
+                d.endpoint.starts_with(&format!("http://{}/", d.server)),
+                "{d:?}"
+            );
+            assert_eq!(d.state, DriveState::Online);
+        }
+        assert_eq!(info.pools[0].set_health[0].drives_online, 8);
+        assert_eq!(info.heal.cluster.servers, 4);
+        ids.push(info.deployment_id.expect("deployment id"));
+        // A server's own view lists only its drives.
+        let own: Info = client(n)
+            .json(Method::GET, INFO, &[("local", "1")], T)
+            .await
+            .expect("local info");
+        assert!(own.local_only);
+        assert_eq!(own.drives.len(), 2);
+    }
+    assert_eq!(ids[0], ids[1]);
+    for s in servers {
+        s.stop().await;
+    }
+}
