@@ -27,6 +27,9 @@ use uuid::Uuid;
 
 /// How often start-up looks at the peers again while waiting.
 const RETRY: Duration = Duration::from_millis(500);
+/// How long start-up waits for a peer to finish formatting its drives before it reports
+/// them offline.
+const FORMAT_GRACE: Duration = Duration::from_secs(10);
 /// How often the "waiting for ..." message repeats.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
 
@@ -331,7 +334,17 @@ pub async fn agree(
         loop {
             let missing = check_peers(cluster).await?;
             let states = gather(pool).await;
-            match decide(number, pool, &states, deployment, missing.is_empty()).await? {
+            let patient = started.elapsed() < FORMAT_GRACE;
+            match decide(
+                number,
+                pool,
+                &states,
+                deployment,
+                missing.is_empty(),
+                patient,
+            )
+            .await?
+            {
                 Decision::Done(outcome) => {
                     deployment = Some(outcome.format.deployment_id);
                     outcomes.push(outcome);
@@ -375,6 +388,7 @@ async fn decide(
     states: &[Option<wire::DriveFormat>],
     deployment: Option<Uuid>,
     all_servers: bool,
+    patient: bool,
 ) -> Result<Decision, BootstrapError> {
     let total = pool.slots.len();
     let answered = states.iter().filter(|s| s.is_some()).count();
@@ -429,6 +443,18 @@ async fn decide(
             pool.parity
         );
         return Ok(Decision::Wait("formats written".into()));
+    }
+    // An unformatted drive next to formatted ones is, right after a new deployment, one
+    // the first server has not reached yet: give it a moment rather than starting with the
+    // drive reported offline (a peer's) or re-formatted for healing (ours). A drive that
+    // was really wiped only waits these seconds longer.
+    let unformatted = states
+        .iter()
+        .any(|s| matches!(s, Some(d) if matches!(d.state, DriveFormatState::Unformatted)));
+    if unformatted && all_servers && patient {
+        return Ok(Decision::Wait(
+            "the first server is still writing the formats".into(),
+        ));
     }
     if formatted * 2 < total {
         return Ok(Decision::Wait(format!(
