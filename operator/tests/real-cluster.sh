@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The real-cluster suite: runs the operator against a real Kubernetes API server (kind, k3d or
+# any cluster) when a kubeconfig is given. Not part of ./test.sh: these machines have no API
+# server. What it does, in a fresh namespace that it deletes at the end:
+#   1. installs the Tenant CRD (`cairn-operator crd | kubectl apply -f -`);
+#   2. runs `cairn-operator run --namespace NS` locally against the kubeconfig;
+#   3. applies the Matrix example's Secrets and Tenant (namespace replaced, volumes shrunk to
+#      1Gi, StorageClass from $STORAGE_CLASS or the cluster default);
+#   4. waits for the Tenant's Ready condition and its three provisioned buckets;
+#   5. port-forwards the S3 Service and writes and reads an object with boto3, trusting only
+#      the CA the operator published in ConfigMap matrix-minio-ca.
+#
+# Usage: KUBECONFIG=~/.kube/config CAIRN_IMAGE=registry/cairn:tag operator/tests/real-cluster.sh
+#   CAIRN_IMAGE   the cairn server image the cluster can pull (build it with the Dockerfile)
+#   STORAGE_CLASS optional StorageClass for the volumes
+#   TIMEOUT       how long to wait for the Tenant (default 15m)
+# Exit status: 0 passed, 1 failed, 2 no kubeconfig / kubectl / image given.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+TIMEOUT="${TIMEOUT:-15m}"
+
+KCFG="${KUBECONFIG:-$HOME/.kube/config}"
+if [ ! -f "${KCFG%%:*}" ]; then
+    echo "real-cluster.sh: no kubeconfig (set KUBECONFIG); nothing to test against" >&2
+    exit 2
+fi
+if [ -z "${CAIRN_IMAGE:-}" ]; then
+    echo "real-cluster.sh: set CAIRN_IMAGE to a cairn server image the cluster can pull" >&2
+    exit 2
+fi
+if ! command -v kubectl >/dev/null; then
+    # the project's own copy (operator/tests/k8s-tools.sh installs it)
+    "$HERE/k8s-tools.sh" >/dev/null
+    PATH="$REPO/operator/.tools/bin:$PATH"
+fi
+command -v kubectl >/dev/null || { echo "real-cluster.sh: kubectl not found" >&2; exit 2; }
+
+cargo build -q -p cairn-operator --locked
+OPERATOR="${CARGO_TARGET_DIR:-$REPO/target}/debug/cairn-operator"
+NS="cairn-e2e-$(od -An -N3 -tx1 /dev/urandom | tr -d ' ')"
+WORK="$(mktemp -d)"
+OP_PID=""
+cleanup() {
+    [ -n "$OP_PID" ] && kill "$OP_PID" 2>/dev/null || true
+    kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== CRD and namespace $NS"
+"$OPERATOR" crd | kubectl apply -f -
+kubectl create namespace "$NS"
+
+echo "== operator (local, against the kubeconfig)"
+"$OPERATOR" run --namespace "$NS" --default-image "$CAIRN_IMAGE" --metrics-address 127.0.0.1:0 \
+    > "$WORK/operator.log" 2>&1 &
+OP_PID=$!
+
+echo "== Matrix example in $NS"
+python3 - "$REPO/manifests/examples/matrix" "$NS" "${STORAGE_CLASS:-}" "$CAIRN_IMAGE" > "$WORK/objects.yaml" <<'PY'
+import sys, yaml, pathlib
+src, ns, sc, image = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+out = []
+for name in ("secrets.yaml", "tenant.yaml"):
+    for doc in yaml.safe_load_all((src / name).read_text()):
+        if not doc:
+            continue
+        doc["metadata"]["namespace"] = ns
+        if doc["kind"] == "Tenant":
+            doc["spec"]["image"] = image
+            doc["spec"]["prometheusOperator"] = False
+            for pool in doc["spec"]["pools"]:
+                spec = pool["volumeClaimTemplate"]["spec"]
+                spec["resources"]["requests"]["storage"] = "1Gi"
+                if sc:
+                    spec["storageClassName"] = sc
+                else:
+                    spec.pop("storageClassName", None)
+        out.append(doc)
+print(yaml.safe_dump_all(out))
+PY
+kubectl apply -f "$WORK/objects.yaml"
+
+echo "== waiting for the Tenant to be Ready (up to $TIMEOUT)"
+if ! kubectl -n "$NS" wait tenant/matrix-minio --for=condition=Ready --timeout="$TIMEOUT"; then
+    kubectl -n "$NS" get tenant matrix-minio -o yaml || true
+    tail -n 50 "$WORK/operator.log"
+    exit 1
+fi
+for _ in $(seq 1 60); do
+    got="$(kubectl -n "$NS" get tenant matrix-minio -o jsonpath='{.status.provisionedBuckets}')"
+    case "$got" in *synapse-media*synapse-media-li*postgresql-backups*|*postgresql-backups*synapse-media*) break ;; esac
+    sleep 5
+done
+echo "provisioned buckets: $got"
+
+echo "== S3 through the Service, trusting the published CA"
+kubectl -n "$NS" get configmap matrix-minio-ca -o jsonpath='{.data.ca\.crt}' > "$WORK/ca.crt"
+kubectl -n "$NS" port-forward svc/minio 19000:9000 > "$WORK/pf.log" 2>&1 &
+PF=$!
+sleep 3
+VENV_PY="$REPO/.e2e-venv/bin/python"
+[ -x "$VENV_PY" ] || { "$REPO/e2e/setup.sh" >/dev/null; }
+PASSWORD="$(python3 -c 'import sys,yaml; d=[x for x in yaml.safe_load_all(open(sys.argv[1])) if x and x["metadata"]["name"]=="matrix-minio-env"][0]; print([l.split("=",1)[1].strip("\"") for l in d["stringData"]["config.env"].splitlines() if "ROOT_PASSWORD" in l][0])' "$WORK/objects.yaml")"
+RC=0
+"$VENV_PY" - "$WORK/ca.crt" "$PASSWORD" <<'PY' || RC=1
+import sys, boto3
+from botocore.config import Config
+ca, password = sys.argv[1], sys.argv[2]
+# the certificate names the Service, not localhost: check it against the Service name
+import ssl, socket
+ctx = ssl.create_default_context(cafile=ca)
+with socket.create_connection(("127.0.0.1", 19000)) as s:
+    with ctx.wrap_socket(s, server_hostname="minio") as t:
+        assert t.version(), "TLS handshake"
+c = boto3.client("s3", endpoint_url="https://127.0.0.1:19000", aws_access_key_id="matrix-admin",
+                 aws_secret_access_key=password, region_name="us-east-1", verify=False,
+                 config=Config(s3={"addressing_style": "path"}))
+c.put_object(Bucket="synapse-media", Key="real-cluster", Body=b"hello")
+assert c.get_object(Bucket="synapse-media", Key="real-cluster")["Body"].read() == b"hello"
+print("S3 through the Service: ok")
+PY
+kill "$PF" 2>/dev/null || true
+[ "$RC" = 0 ] && echo "real-cluster.sh: passed" || echo "real-cluster.sh: FAILED"
+exit "$RC"
