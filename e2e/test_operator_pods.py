@@ -362,3 +362,21 @@ print(status("https://{p.fqdn(0)}:9000/minio/health/cluster"),
         time.sleep(1)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["200", "412"], r.stdout
+
+    # the pod comes back: it serves what was written while it was down, and the cluster can
+    # afford a disruption again
+    back = p.replicas - 1
+    p.start(back)
+    script = prelude + f"""
+c = s3({pod_urls[back]!r})
+assert c.get_object(Bucket="synapse-media", Key="while-one-down")["Body"].read() == b"y" * 200000
+print(status("https://{p.fqdn(back)}:9000/minio/health/cluster?maintenance=true"))
+"""
+    deadline = time.monotonic() + 60
+    while True:
+        assert p.procs[back].poll() is None, p.tail(back)
+        r = p.client(script)
+        if r.returncode == 0 and r.stdout.split() == ["200"] or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert r.returncode == 0 and r.stdout.split() == ["200"], r.stdout + r.stderr + p.tail(back)
