@@ -1,24 +1,25 @@
-"""Pod-level end-to-end test of the operator's output: `cairn-operator render` turns the
-Matrix example into Kubernetes objects; this test runs the pods its StatefulSet describes as
-real `cairn` processes, each in its own network namespace (own address on a private bridge,
-a hosts file resolving the pod and Service DNS names, as cluster DNS would) and its own mount
-namespace (every volume of the pod spec mounted at its mountPath: the configuration Secret,
-the TLS Secret as a projected volume, emptyDir, and one directory per volumeClaimTemplate),
-with exactly the rendered command, arguments and environment. A fifth namespace plays an
-application pod (Synapse, CloudNativePG): boto3 there reaches the tenant through the S3
-Service name over HTTPS, trusting only the CA the operator published."""
+"""Pod-level end-to-end test of the operator's output: `cairn-operator render -o json` turns a
+Tenant into Kubernetes objects; e2e/pods.py runs the pods its StatefulSets describe as real
+`cairn` processes, as a kubelet would (own network, UTS and mount namespaces; the rendered
+command, arguments and environment unchanged; every Secret, ConfigMap, emptyDir and claim
+volume mounted at its mountPath; the security context's user, groups, read-only root file
+system, no_new_privs and dropped capabilities), with a hosts file resolving the pod and Service
+DNS names as cluster DNS would. A further namespace plays an application pod (Synapse,
+CloudNativePG): boto3 there reaches the tenant by DNS name, over HTTPS trusting only the CA
+the operator published, with the root credentials of the configuration Secret.
+
+Cases: the Matrix example (4 x 2, TLS: buckets, objects through the Service and every pod,
+one pod killed as the PodDisruptionBudget allows, maintenance health, the pod brought back),
+a two-pool tenant (4 x 2 + 8 x 1: every StatefulSet carries both pools' endpoints) and a
+plain-HTTP single-server tenant."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import random
-import shlex
-import shutil
 import subprocess
-import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,12 +27,12 @@ import yaml
 
 from conftest import EXTERNAL, REPO, session_binary
 from netcluster import netns_available
+from pods import PodCluster, secret_data
 
 pytestmark = [pytest.mark.needs_process, pytest.mark.cluster]
 
-EXAMPLE = REPO / "manifests" / "examples" / "matrix"
-NAMESPACE = "matrix"
-DOMAIN = "cluster.local"
+MATRIX = REPO / "manifests" / "examples" / "matrix"
+FIXTURES = REPO / "operator" / "tests" / "fixtures"
 
 
 def operator_bin() -> Path:
@@ -39,205 +40,70 @@ def operator_bin() -> Path:
     if env:
         return Path(env)
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
-    b = target / "debug" / "cairn-operator"
-    if not b.exists():
-        subprocess.run(["cargo", "build", "-q", "-p", "cairn-operator", "--locked"], cwd=REPO, check=True)
-    return b
+    subprocess.run(["cargo", "build", "-q", "-p", "cairn-operator", "--locked"], cwd=REPO, check=True)
+    return target / "debug" / "cairn-operator"
 
 
-def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, check=check, capture_output=True, text=True)
+def _docs(path: Path) -> list[dict]:
+    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    return [d for f in files for d in yaml.safe_load_all(f.read_text()) if d]
 
 
-def secret_data(obj: dict) -> dict[str, bytes]:
-    out = {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
-    out.update({k: v.encode() for k, v in (obj.get("stringData") or {}).items()})
-    return out
+def render(path: Path) -> list[dict]:
+    """What `cairn-operator render -f path -o json` prints, plus the input's own Secrets and
+    ConfigMaps (the configuration Secret is the user's, not rendered)."""
+    out = subprocess.run([str(operator_bin()), "render", "-f", str(path), "-o", "json"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, f"render failed ({out.returncode}):\n{out.stderr}"
+    rendered = json.loads(out.stdout)
+    objects = rendered["items"] if isinstance(rendered, dict) and "items" in rendered else rendered
+    names = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    for d in _docs(path):
+        if d.get("kind") in ("Secret", "ConfigMap") and (d["kind"], d["metadata"]["name"]) not in names:
+            objects.append(d)
+    return objects
 
 
-class Pods:
-    """The pods of one StatefulSet, started from its rendered spec."""
+@contextmanager
+def running(tmp_path: Path, objects: list[dict], ready_timeout: float = 90):
+    if EXTERNAL:
+        pytest.skip("needs its own cairn processes")
+    why = netns_available()
+    if why:
+        pytest.fail(f"the pod-level test needs network namespaces: {why}", pytrace=False)
+    c = PodCluster(tmp_path, objects, session_binary())
+    try:
+        c.setup()
+        for p in c.pods:
+            c.start(p.name)
+        c.wait_ready(timeout=ready_timeout)
+        yield c
+    finally:
+        c.teardown()
 
-    def __init__(self, root: Path, objects: list[dict], binary: Path):
-        self.root = root
-        self.objects = objects
-        self.sts = next(o for o in objects if o["kind"] == "StatefulSet")
-        self.replicas = self.sts["spec"]["replicas"]
-        self.name = self.sts["metadata"]["name"]
-        self.service = self.sts["spec"]["serviceName"]
-        self.secrets = {o["metadata"]["name"]: secret_data(o) for o in objects if o["kind"] == "Secret"}
-        self.configmaps = {o["metadata"]["name"]: {k: v.encode() for k, v in (o.get("data") or {}).items()}
-                           for o in objects if o["kind"] == "ConfigMap"}
-        tag = f"{os.getpid() % 1000:03d}{random.randrange(100):02d}"
-        self.tag = tag
-        self.net = f"10.78.{random.randrange(1, 250)}"
-        self.bridge = f"pbr{tag}"
-        self.procs: dict[int, subprocess.Popen] = {}
-        self.made_dirs: list[Path] = []
-        # The image's PATH: the binary lives outside /tmp, which the pod mounts over.
-        self.bindir = Path(f"/run/cairn-e2e-pods-{tag}")
-        self.bindir.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(binary, self.bindir / "cairn")
-        self.up = False
 
-    # -- names --------------------------------------------------------------------------------
-    def pod(self, i: int) -> str:
-        return f"{self.name}-{i}"
-
-    def fqdn(self, i: int) -> str:
-        return f"{self.pod(i)}.{self.service}.{NAMESPACE}.svc.{DOMAIN}"
-
-    def ns(self, i: int) -> str:
-        return f"pns{self.tag}-{i}"
-
-    def addr(self, i: int) -> str:
-        return f"{self.net}.{i + 1}"
-
-    CLIENT = 200
-
-    def hosts(self) -> str:
-        lines = ["127.0.0.1 localhost"]
-        for i in range(self.replicas):
-            lines.append(f"{self.addr(i)} {self.fqdn(i)} {self.pod(i)}.{self.service}.{NAMESPACE}.svc {self.pod(i)}")
-        # the S3 Service, as kube-proxy would route it (to pod 0)
-        for svc in (o for o in self.objects if o["kind"] == "Service" and o["metadata"]["name"] != self.service):
-            n = svc["metadata"]["name"]
-            lines.append(f"{self.addr(0)} {n}.{NAMESPACE}.svc.{DOMAIN} {n}.{NAMESPACE}.svc {n}.{NAMESPACE}")
-        return "\n".join(lines) + "\n"
-
-    # -- network ------------------------------------------------------------------------------
-    def setup(self):
-        run("ip", "link", "add", self.bridge, "type", "bridge")
-        self.up = True
-        run("ip", "link", "set", self.bridge, "up")
-        run("ip", "addr", "add", f"{self.net}.254/24", "dev", self.bridge)
-        for i in list(range(self.replicas)) + [self.CLIENT]:
-            ns, vh, vn = self.ns(i), f"pvh{self.tag}{i}", f"pvn{self.tag}{i}"
-            addr = self.addr(i) if i != self.CLIENT else f"{self.net}.{self.CLIENT}"
-            run("ip", "netns", "add", ns)
-            etc = Path("/etc/netns") / ns
-            etc.mkdir(parents=True, exist_ok=True)
-            (etc / "hosts").write_text(self.hosts())
-            run("ip", "link", "add", vh, "type", "veth", "peer", "name", vn)
-            run("ip", "link", "set", vn, "netns", ns)
-            run("ip", "link", "set", vh, "master", self.bridge)
-            run("ip", "link", "set", vh, "up")
-            run("ip", "netns", "exec", ns, "ip", "addr", "add", f"{addr}/24", "dev", vn)
-            run("ip", "netns", "exec", ns, "ip", "link", "set", vn, "up")
-            run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
-
-    def teardown(self):
-        for i in list(self.procs):
-            self.kill9(i)
-        if self.up:
-            for i in list(range(self.replicas)) + [self.CLIENT]:
-                run("ip", "netns", "del", self.ns(i), check=False)
-                run("ip", "link", "del", f"pvh{self.tag}{i}", check=False)
-                shutil.rmtree(Path("/etc/netns") / self.ns(i), ignore_errors=True)
-            run("ip", "link", "del", self.bridge, check=False)
-            self.up = False
-        for d in reversed(self.made_dirs):
-            try:
-                d.rmdir()
-            except OSError:
-                pass
-        shutil.rmtree(self.bindir, ignore_errors=True)
-
-    # -- volumes ------------------------------------------------------------------------------
-    def _write_items(self, dest: Path, data: dict[str, bytes], items: list[dict] | None):
-        for key, value in data.items():
-            if items is not None:
-                paths = [it["path"] for it in items if it["key"] == key]
-            else:
-                paths = [key]
-            for p in paths:
-                f = dest / p
-                f.parent.mkdir(parents=True, exist_ok=True)
-                f.write_bytes(value)
-                f.chmod(0o440)
-
-    def volume_dirs(self, i: int) -> dict[str, Path]:
-        """Materializes every volume of pod i as a directory, by volume name."""
-        spec = self.sts["spec"]["template"]["spec"]
-        base = self.root / self.pod(i)
-        out = {}
-        for claim in self.sts["spec"].get("volumeClaimTemplates", []):
-            d = base / "pvc" / claim["metadata"]["name"]
-            d.mkdir(parents=True, exist_ok=True)
-            out[claim["metadata"]["name"]] = d
-        for v in spec.get("volumes", []):
-            d = base / "vol" / v["name"]
-            d.mkdir(parents=True, exist_ok=True)
-            if "secret" in v:
-                self._write_items(d, self.secrets[v["secret"]["secretName"]], v["secret"].get("items"))
-            elif "configMap" in v:
-                self._write_items(d, self.configmaps[v["configMap"]["name"]], v["configMap"].get("items"))
-            elif "projected" in v:
-                for src in v["projected"]["sources"]:
-                    if "secret" in src:
-                        self._write_items(d, self.secrets[src["secret"]["name"]], src["secret"].get("items"))
-                    elif "configMap" in src:
-                        self._write_items(d, self.configmaps[src["configMap"]["name"]], src["configMap"].get("items"))
-                    else:
-                        raise AssertionError(f"projected source not emulated: {src}")
-            elif "emptyDir" in v:
-                pass
-            else:
-                raise AssertionError(f"volume type not emulated: {v}")
-            out[v["name"]] = d
-        return out
-
-    # -- processes ----------------------------------------------------------------------------
-    def log(self, i: int) -> Path:
-        return self.root / f"{self.pod(i)}.log"
-
-    def start(self, i: int):
-        c = self.sts["spec"]["template"]["spec"]["containers"][0]
-        vols = self.volume_dirs(i)
-        mounts = []
-        for m in c.get("volumeMounts", []):
-            target = Path(m["mountPath"])
-            missing = [d for d in [target, *target.parents] if not d.exists()]
-            for d in reversed(missing):
-                d.mkdir()
-                self.made_dirs.append(d)
-            mounts.append(f"mount --bind {shlex.quote(str(vols[m['name']]))} {shlex.quote(str(target))}")
-        env = {"PATH": f"{self.bindir}:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "NO_COLOR": "1",
-               "RUST_LOG": "info"}
-        for e in c.get("env", []):
-            if "value" in e:
-                env[e["name"]] = e["value"]
-            elif "secretKeyRef" in (e.get("valueFrom") or {}):
-                ref = e["valueFrom"]["secretKeyRef"]
-                env[e["name"]] = self.secrets[ref["name"]][ref["key"]].decode()
-            else:
-                raise AssertionError(f"env source not emulated: {e}")
-        argv = c["command"] + c.get("args", [])
-        script = " && ".join(mounts + ["exec " + " ".join(shlex.quote(a) for a in argv)])
-        with open(self.log(i), "ab") as log:
-            log.write(f"\n===== e2e: start {self.pod(i)}: {script}\n".encode())
-            log.flush()
-            self.procs[i] = subprocess.Popen(
-                ["ip", "netns", "exec", self.ns(i), "unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-
-    def kill9(self, i: int):
-        p = self.procs.pop(i, None)
-        if p and p.poll() is None:
-            os.killpg(p.pid, 9)
-            p.wait(timeout=30)
-
-    def tail(self, i: int) -> str:
-        try:
-            return f"--- {self.pod(i)} ---\n" + self.log(i).read_bytes()[-6000:].decode(errors="replace")
-        except OSError as e:
-            return str(e)
-
-    # -- the application pod ------------------------------------------------------------------
-    def client(self, script: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        """Runs Python `script` (boto3 available) in the application namespace."""
-        return subprocess.run(["ip", "netns", "exec", self.ns(self.CLIENT), sys.executable, "-c", script],
-                              capture_output=True, text=True, timeout=timeout)
+def tenant(objects: list[dict]) -> tuple[str, str, str, str | None]:
+    """(S3 Service name, root user, root password, CA file content or None) of the rendered tenant."""
+    sts = next(o for o in objects if o["kind"] == "StatefulSet")
+    c = sts["spec"]["template"]["spec"]["containers"][0]
+    env_file = next(e["value"] for e in c["env"] if e["name"] == "CAIRN_CONFIG_ENV_FILE")
+    mount = next(m for m in c["volumeMounts"] if env_file.startswith(m["mountPath"] + "/"))
+    vol = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
+    config = secret_data(next(o for o in objects if o["kind"] == "Secret"
+                              and o["metadata"]["name"] == vol["secret"]["secretName"]))["config.env"]
+    vals = {}
+    for line in config.decode().splitlines():
+        if "=" in line:
+            k, v = line.strip().removeprefix("export ").split("=", 1)
+            vals[k.strip()] = v.strip().strip('"')
+    user = vals.get("CAIRN_ROOT_USER") or vals["MINIO_ROOT_USER"]
+    password = vals.get("CAIRN_ROOT_PASSWORD") or vals["MINIO_ROOT_PASSWORD"]
+    inst = sts["metadata"]["labels"]["app.kubernetes.io/instance"]
+    svc = next(o["metadata"]["name"] for o in objects if o["kind"] == "Service"
+               and o["spec"].get("clusterIP") != "None" and not o["metadata"]["name"].endswith("-console"))
+    ca = next((configmap["data"]["ca.crt"] for configmap in objects if configmap["kind"] == "ConfigMap"
+               and configmap["metadata"]["name"] == f"{inst}-ca"), None)
+    return svc, user, password, ca
 
 
 CLIENT_PRELUDE = """
@@ -246,11 +112,11 @@ from botocore.config import Config
 ENDPOINT, CA, USER, PASSWORD = {endpoint!r}, {ca!r}, {user!r}, {password!r}
 def s3(endpoint=ENDPOINT):
     return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=USER, aws_secret_access_key=PASSWORD,
-                        region_name="us-east-1", verify=CA,
+                        region_name="us-east-1", verify=CA if CA else None,
                         config=Config(s3={{"addressing_style": "path"}}, retries={{"total_max_attempts": 1}},
                                       connect_timeout=5, read_timeout=30))
 def status(url):
-    ctx = ssl.create_default_context(cafile=CA)
+    ctx = ssl.create_default_context(cafile=CA) if CA else None
     try:
         with urllib.request.urlopen(url, timeout=5, context=ctx) as r:
             return r.status
@@ -261,122 +127,121 @@ def status(url):
 """
 
 
-@pytest.fixture(scope="module")
-def pods(tmp_path_factory):
-    if EXTERNAL:
-        pytest.skip("needs its own cairn processes")
-    why = netns_available()
-    if why:
-        pytest.fail(f"the pod-level test needs network namespaces: {why}", pytrace=False)
-    out = subprocess.run([str(operator_bin()), "render", "-f", str(EXAMPLE), "-o", "json"],
-                         capture_output=True, text=True, check=True)
-    rendered = json.loads(out.stdout)
-    objects = rendered["items"] if isinstance(rendered, dict) and "items" in rendered else rendered
-    # the example's own Secrets (configuration, users) sit beside the rendered ones
-    for doc in yaml.safe_load_all((EXAMPLE / "secrets.yaml").read_text()):
-        if doc:
-            objects.append(doc)
-    p = Pods(tmp_path_factory.mktemp("pods"), objects, session_binary())
-    try:
-        p.setup()
-        for i in range(p.replicas):
-            p.start(i)
-        yield p
-    finally:
-        p.teardown()
+class App:
+    """The application pod's view of the tenant."""
+
+    def __init__(self, c: PodCluster, objects: list[dict]):
+        self.c = c
+        svc, self.user, self.password, ca = tenant(objects)
+        self.scheme = c.statefulsets[0]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["scheme"].lower()
+        self.ca = None
+        if self.scheme == "https":
+            assert ca, "TLS tenant without a published CA ConfigMap"
+            self.ca = str(c.root / "client-ca.crt")
+            Path(self.ca).write_text(ca)
+        self.endpoint = f"{self.scheme}://{svc}.{c.namespace}.svc.{c.domain}:{c.service_port(svc)}"
+
+    def url(self, name: str) -> str:
+        p = self.c.pod(name)
+        return f"{self.scheme}://{p.fqdn}:{p.port('s3')}"
+
+    def run(self, body: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        prelude = CLIENT_PRELUDE.format(endpoint=self.endpoint, ca=self.ca, user=self.user, password=self.password)
+        return self.c.client(prelude + body, timeout=timeout)
+
+    def ok(self, body: str, timeout: float = 120) -> str:
+        r = self.run(body, timeout)
+        assert r.returncode == 0, r.stderr[-4000:] + "\n" + self.c.tails()
+        return r.stdout
+
+    def until(self, body: str, want: str, timeout: float) -> str:
+        """Runs `body` until it succeeds and prints `want` (stripped), within `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.run(body)
+            if r.returncode == 0 and r.stdout.strip() == want:
+                return r.stdout
+            if time.monotonic() > deadline:
+                raise AssertionError(f"wanted {want!r} within {timeout}s, got {r.stdout!r}\n{r.stderr[-3000:]}")
+            time.sleep(0.5)
 
 
-def _config(p: Pods) -> tuple[str, str]:
-    env = p.secrets["matrix-minio-env"]["config.env"].decode()
-    vals = dict(line.removeprefix("export ").split("=", 1) for line in env.splitlines() if "=" in line)
-    return vals["MINIO_ROOT_USER"].strip('"'), vals["MINIO_ROOT_PASSWORD"].strip('"')
+def proc_status(c: PodCluster, name: str) -> dict[str, str]:
+    pid = c.procs[name].pid
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {k: v.strip() for k, v in (line.split(":", 1) for line in lines)}
 
 
-def test_rendered_pods_form_a_tls_cluster_that_applications_use(pods):
-    p = pods
-    user, password = _config(p)
-    ca = p.root / "client-ca.crt"
-    ca.write_bytes(p.configmaps["matrix-minio-ca"]["ca.crt"])
-    probe = p.sts["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]
-    s3_service = next(o for o in p.objects if o["kind"] == "Service" and o["metadata"]["name"] == "minio")
-    port = next(pt["port"] for pt in s3_service["spec"]["ports"] if pt["port"] == 9000)
-    endpoint = f"https://minio.{NAMESPACE}.svc.{DOMAIN}:{port}"
-    prelude = CLIENT_PRELUDE.format(endpoint=endpoint, ca=str(ca), user=user, password=password)
-    scheme = probe["scheme"].lower()
+def test_matrix_pods_form_a_tls_cluster_that_applications_use(tmp_path):
+    objects = render(MATRIX)
+    with running(tmp_path, objects) as c:
+        app = App(c, objects)
+        assert app.scheme == "https" and app.endpoint == "https://minio.matrix.svc.cluster.local:9000"
+        names = [p.name for p in c.pods]
+        assert names == [f"matrix-minio-pool-0-{i}" for i in range(4)]
 
-    # readiness through the rendered probe, on every pod, by its DNS name
-    deadline = time.monotonic() + 90
-    pending = set(range(p.replicas))
-    while pending and time.monotonic() < deadline:
-        for i in list(pending):
-            assert p.procs[i].poll() is None, f"pod {i} exited:\n{p.tail(i)}"
-        r = p.client(prelude + "".join(
-            f"print({i}, status('{scheme}://{p.fqdn(i)}:9000{probe['path']}'))\n" for i in sorted(pending)))
-        for line in r.stdout.splitlines():
-            i, code = line.split(" ", 1)
-            if code == "200":
-                pending.discard(int(i))
-        time.sleep(1)
-    assert not pending, f"pods {sorted(pending)} not ready:\n" + "\n".join(p.tail(i) for i in pending) + r.stderr
+        # each pod runs the server as the rendered security context says, under its own name
+        for n in names:
+            st = proc_status(c, n)
+            assert st["Name"] == "cairn", st["Name"]
+            assert st["Uid"].split()[0] == "1000" and st["Gid"].split()[0] == "1000", (st["Uid"], st["Gid"])
+            assert st["NoNewPrivs"] == "1" and int(st["CapBnd"], 16) == 0, st
+            host = subprocess.run(["nsenter", "-t", str(c.procs[n].pid), "-u", "hostname"],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+            assert host == n
+            assert c.probe(n, "livenessProbe") == 200
+            # the drives hold the format the server wrote as user 1000
+            for d in ("data0", "data1"):
+                drive = tmp_path / n / "pvc" / d
+                owned = {f.stat().st_uid for f in drive.rglob("*")}
+                assert owned == {1000}, (drive, owned)
 
-    # provisioning's buckets, objects through the Service and through each pod
-    buckets = ["synapse-media", "synapse-media-li", "postgresql-backups"]
-    pod_urls = [f"https://{p.fqdn(i)}:9000" for i in range(p.replicas)]
-    script = prelude + f"""
+        # provisioning's buckets, objects through the Service and through every pod
+        buckets = ["synapse-media", "synapse-media-li", "postgresql-backups"]
+        urls = [app.url(n) for n in names]
+        out = app.ok(f"""
 c = s3()
 for b in {buckets!r}:
     c.create_bucket(Bucket=b)
 c.put_object(Bucket="synapse-media", Key="local_content/ab/cd/file", Body=b"x" * 300000)
-for i, url in enumerate({pod_urls!r}):
+for i, url in enumerate({urls!r}):
     pod = s3(url)
-    body = pod.get_object(Bucket="synapse-media", Key="local_content/ab/cd/file")["Body"].read()
-    assert body == b"x" * 300000, i
+    assert pod.get_object(Bucket="synapse-media", Key="local_content/ab/cd/file")["Body"].read() == b"x" * 300000, i
     pod.put_object(Bucket="postgresql-backups", Key=f"wal/{{i}}", Body=bytes([i]) * 70000)
-names = sorted(b["Name"] for b in c.list_buckets()["Buckets"])
-keys = sorted(o["Key"] for o in c.list_objects_v2(Bucket="postgresql-backups")["Contents"])
-print(json.dumps({{"buckets": names, "keys": keys}}))
-"""
-    r = p.client(script)
-    assert r.returncode == 0, r.stderr + "\n".join(p.tail(i) for i in range(p.replicas))
-    seen = json.loads(r.stdout.strip().splitlines()[-1])
-    assert seen["buckets"] == sorted(buckets)
-    assert seen["keys"] == [f"wal/{i}" for i in range(p.replicas)]
+pod0 = s3({urls[0]!r})
+print(json.dumps({{"buckets": sorted(b["Name"] for b in pod0.list_buckets()["Buckets"]),
+                  "keys": sorted(o["Key"] for o in c.list_objects_v2(Bucket="postgresql-backups")["Contents"]),
+                  "wal3": pod0.get_object(Bucket="postgresql-backups", Key="wal/3")["Body"].read() == bytes([3]) * 70000}}))
+""")
+        seen = json.loads(out.strip().splitlines()[-1])
+        assert seen == {"buckets": sorted(buckets), "keys": [f"wal/{i}" for i in range(4)], "wal3": True}
 
-    # one pod down (what the PodDisruptionBudget allows): reads and writes go on, and the
-    # others say that taking one more down would cost write quorum
-    pdb = next(o for o in p.objects if o["kind"] == "PodDisruptionBudget")
-    assert pdb["spec"]["minAvailable"] == p.replicas - 1
-    p.kill9(p.replicas - 1)
-    script = prelude + f"""
-c = s3()
+        # one pod down, what the PodDisruptionBudget allows: reads and writes go on through the
+        # Service and pod 0, and every other pod says one more would cost write quorum
+        pdb = next(o for o in objects if o["kind"] == "PodDisruptionBudget")
+        assert pdb["spec"]["minAvailable"] == len(names) - 1
+        down = names[-1]
+        c.kill9(down)
+        health = "\n".join(f'print(status("{u}/minio/health/cluster"), status("{u}/minio/health/cluster?maintenance=true"))'
+                           for u in urls[:-1])
+        app.until(health, "\n".join(["200 412"] * (len(names) - 1)), timeout=30)
+        app.ok(f"""
+c, pod0 = s3(), s3({urls[0]!r})
 c.put_object(Bucket="synapse-media", Key="while-one-down", Body=b"y" * 200000)
+pod0.put_object(Bucket="postgresql-backups", Key="wal/while-down", Body=b"w" * 1000)
+assert pod0.get_object(Bucket="synapse-media", Key="while-one-down")["Body"].read() == b"y" * 200000
 assert c.get_object(Bucket="synapse-media", Key="local_content/ab/cd/file")["Body"].read() == b"x" * 300000
-print(status("https://{p.fqdn(0)}:9000/minio/health/cluster"),
-      status("https://{p.fqdn(0)}:9000/minio/health/cluster?maintenance=true"))
-"""
-    deadline = time.monotonic() + 30
-    while True:
-        r = p.client(script)
-        if r.returncode == 0 and r.stdout.split() == ["200", "412"] or time.monotonic() > deadline:
-            break
-        time.sleep(1)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["200", "412"], r.stdout
+assert s3({urls[1]!r}).get_object(Bucket="postgresql-backups", Key="wal/3")["Body"].read() == bytes([3]) * 70000
+""")
 
-    # the pod comes back: it serves what was written while it was down, and the cluster can
-    # afford a disruption again
-    back = p.replicas - 1
-    p.start(back)
-    script = prelude + f"""
-c = s3({pod_urls[back]!r})
+        # the pod comes back on its claims: ready by its probe, it serves what was written while
+        # it was down, and the cluster can afford a disruption again
+        c.start(down)
+        c.wait_ready([down], timeout=60)
+        app.ok(f"""
+c = s3({urls[-1]!r})
 assert c.get_object(Bucket="synapse-media", Key="while-one-down")["Body"].read() == b"y" * 200000
-print(status("https://{p.fqdn(back)}:9000/minio/health/cluster?maintenance=true"))
-"""
-    deadline = time.monotonic() + 60
-    while True:
-        assert p.procs[back].poll() is None, p.tail(back)
-        r = p.client(script)
-        if r.returncode == 0 and r.stdout.split() == ["200"] or time.monotonic() > deadline:
-            break
-        time.sleep(1)
-    assert r.returncode == 0 and r.stdout.split() == ["200"], r.stdout + r.stderr + p.tail(back)
+assert c.get_object(Bucket="postgresql-backups", Key="wal/while-down")["Body"].read() == b"w" * 1000
+""")
+        app.until("\n".join(f'print(status("{u}/minio/health/cluster?maintenance=true"))' for u in urls),
+                  "\n".join(["200"] * len(names)), timeout=60)
