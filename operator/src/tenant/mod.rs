@@ -454,7 +454,13 @@ pub fn parse_admin_info(body: &[u8]) -> Result<AdminInfo, TenantError> {
             .iter()
             .find_map(|n| v.get(*n).and_then(serde_json::Value::as_i64))
     };
-    let roots = [Some(&value), value.get("drives"), value.get("info")];
+    // Cairn's own shape keeps the counts in `usage` (storage-node/src/admin/types.rs).
+    let roots = [
+        Some(&value),
+        value.get("usage"),
+        value.get("drives"),
+        value.get("info"),
+    ];
     let mut info = AdminInfo::default();
     let mut found = false;
     for root in roots.into_iter().flatten() {
@@ -500,7 +506,7 @@ pub fn parse_admin_info(body: &[u8]) -> Result<AdminInfo, TenantError> {
     let usage = value.get("usage").unwrap_or(&value);
     info.capacity = number(usage, &["capacity", "usableCapacity", "usable_capacity"]);
     info.raw_capacity = number(usage, &["rawCapacity", "raw_capacity"]);
-    info.raw_usage = number(usage, &["rawUsage", "raw_usage"]);
+    info.raw_usage = number(usage, &["rawUsage", "raw_usage", "raw_used"]);
     info.usage = number(usage, &["usage", "size", "objectsSize"])
         .filter(|_| value.get("usage").is_some_and(serde_json::Value::is_object));
     Ok(info)
@@ -509,6 +515,24 @@ pub fn parse_admin_info(body: &[u8]) -> Result<AdminInfo, TenantError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admin_info_of_cairns_own_endpoint() {
+        // The shape of storage-node/src/admin/types.rs `Info`.
+        let cairn = br#"{"mode": "distributed", "servers": [{"drives": 2, "drives_online": 2}],
+            "pools": [{"sets": 1, "drives": 8}], "drives": [{"state": "online"}],
+            "usage": {"raw_capacity": 800, "raw_free": 500, "raw_used": 300,
+                      "usable_capacity": 400, "usable_free": 250, "drives_total": 8,
+                      "drives_online": 7, "drives_offline": 1, "drives_healing": 2}}"#;
+        let info = parse_admin_info(cairn).unwrap();
+        assert_eq!(
+            (info.drives_online, info.drives_offline, info.drives_healing),
+            (7, 1, 2)
+        );
+        assert_eq!(info.capacity, Some(400));
+        assert_eq!(info.raw_capacity, Some(800));
+        assert_eq!(info.raw_usage, Some(300));
+    }
 
     #[test]
     fn admin_info_counts_and_minio_shapes() {
