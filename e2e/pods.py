@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import fcntl
 import os
 import random
 import shlex
@@ -48,6 +49,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Mount points such as /export0 or /etc/cairn/certs must exist on the host's root file system.
+# Runs of this module (other suites, other engineers) share them: every run holds a shared
+# lock while its pods run and notes the directories it made; the last one out removes them
+# all (an rmdir would otherwise detach them from another run's pods).
+SHARED_LOCK = Path("/run/cairn-e2e-pods.lock")
+SHARED_DIRS = Path("/run/cairn-e2e-pods.dirs")
 
 
 def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -137,8 +145,9 @@ class PodCluster:
         self.net = f"10.78.{random.randrange(1, 250)}"
         self.bridge = f"pbr{self.tag}"
         self.procs: dict[str, subprocess.Popen] = {}
-        self.made_dirs: list[Path] = []
         self.up = False
+        self.lock = open(SHARED_LOCK, "a+")
+        fcntl.flock(self.lock, fcntl.LOCK_SH)
         # The image's /usr/local/bin: outside /tmp, which the pods mount over.
         self.bindir = Path(f"/run/cairn-e2e-pods-{self.tag}")
         self.bindir.mkdir(parents=True, exist_ok=True)
@@ -224,13 +233,23 @@ class PodCluster:
                 shutil.rmtree(Path("/etc/netns") / self.ns(idx), ignore_errors=True)
             _run("ip", "link", "del", self.bridge, check=False)
             self.up = False
-        for d in reversed(self.made_dirs):
-            try:
-                d.rmdir()
-            except OSError:
-                pass
-        self.made_dirs.clear()
         shutil.rmtree(self.bindir, ignore_errors=True)
+        if self.lock is not None:
+            fcntl.flock(self.lock, fcntl.LOCK_UN)
+            try:
+                fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # another run's pods still use the mount points
+            else:
+                made = SHARED_DIRS.read_text().split("\n") if SHARED_DIRS.exists() else []
+                for d in sorted({m for m in made if m}, key=len, reverse=True):
+                    try:
+                        Path(d).rmdir()
+                    except OSError:
+                        pass
+                SHARED_DIRS.unlink(missing_ok=True)
+            self.lock.close()
+            self.lock = None
         if self in _live:
             _live.remove(self)
 
@@ -394,9 +413,11 @@ class PodCluster:
         for m in c.get("volumeMounts", []):
             target = Path(m["mountPath"])
             missing = [d for d in [target, *target.parents] if not d.exists()]
+            if missing:
+                with open(SHARED_DIRS, "a") as f:
+                    f.write("".join(f"{d}\n" for d in missing))
             for d in reversed(missing):
-                d.mkdir()
-                self.made_dirs.append(d)
+                d.mkdir(exist_ok=True)
             src = vols[m["name"]] / m.get("subPath", "")
             steps.append(f"mount --bind {shlex.quote(str(src))} {shlex.quote(str(target))}")
             if m.get("readOnly"):

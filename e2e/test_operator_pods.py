@@ -245,3 +245,56 @@ assert c.get_object(Bucket="postgresql-backups", Key="wal/while-down")["Body"].r
 """)
         app.until("\n".join(f'print(status("{u}/minio/health/cluster?maintenance=true"))' for u in urls),
                   "\n".join(["200"] * len(names)), timeout=60)
+
+
+def test_two_pool_tenant_pods_share_buckets_and_objects(tmp_path):
+    """Every StatefulSet carries both pools' endpoints; twelve pods form one cluster."""
+    objects = render(FIXTURES / "two-pools.yaml")
+    with running(tmp_path, objects) as c:
+        app = App(c, objects)
+        assert app.endpoint == "https://grown-s3.storage.svc.cluster.local:9000"
+        pools = {}
+        for p in c.pods:
+            pools.setdefault(p.sts["metadata"]["name"], []).append(p.name)
+        assert {k: len(v) for k, v in pools.items()} == {"grown-pool-0": 4, "grown-pool-1": 8}
+        writers = [pools["grown-pool-0"][0], pools["grown-pool-1"][-1]]
+        readers = [pools["grown-pool-1"][0], pools["grown-pool-0"][-1]]
+        app.ok(f"""
+s3().create_bucket(Bucket="media")
+for w, url in enumerate({[app.url(n) for n in writers]!r}):
+    c = s3(url)
+    for k in range(6):
+        c.put_object(Bucket="media", Key=f"w{{w}}/{{k}}", Body=bytes([w, k]) * 40000)
+for url in {[app.url(n) for n in readers]!r}:
+    c = s3(url)
+    keys = sorted(o["Key"] for o in c.list_objects_v2(Bucket="media")["Contents"])
+    assert keys == sorted(f"w{{w}}/{{k}}" for w in range(2) for k in range(6)), keys
+    for w in range(2):
+        for k in range(6):
+            assert c.get_object(Bucket="media", Key=f"w{{w}}/{{k}}")["Body"].read() == bytes([w, k]) * 40000
+""")
+        # the bucket exists on every drive of both pools (each pod's claims)
+        for p in c.pods:
+            for claim in p.sts["spec"]["volumeClaimTemplates"]:
+                drive = tmp_path / p.name / "pvc" / claim["metadata"]["name"]
+                assert (drive / "media").is_dir(), f"{drive} has no bucket: {sorted(x.name for x in drive.iterdir())}"
+
+
+def test_plain_http_single_server_tenant(tmp_path):
+    """requestAutoCert: false renders an HTTP probe, no certificate volume and an HTTP pod."""
+    objects = render(FIXTURES / "tls-off.yaml")
+    assert not [o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"].endswith("-tls")]
+    with running(tmp_path, objects) as c:
+        app = App(c, objects)
+        assert app.endpoint == "http://minio.dev.svc.cluster.local:9000"
+        [pod] = c.pods
+        assert [m["mountPath"] for m in pod.container["volumeMounts"] if m["mountPath"].startswith("/export")] \
+            == [f"/export{i}" for i in range(4)]
+        out = app.ok(f"""
+c = s3()
+c.create_bucket(Bucket="plain-bucket")
+c.put_object(Bucket="plain-bucket", Key="k", Body=b"z" * 100000)
+print(s3({app.url(pod.name)!r}).get_object(Bucket="plain-bucket", Key="k")["Body"].read() == b"z" * 100000,
+      status({app.url(pod.name)!r} + "/minio/health/cluster"))
+""")
+        assert out.split() == ["True", "200"]
