@@ -44,6 +44,25 @@ def operator_bin() -> Path:
     return target / "debug" / "cairn-operator"
 
 
+def operator_view(c: PodCluster, path: Path, ca: str | None, provision: bool) -> dict:
+    """The operator's own tenant client and provisioning code (operator/tests/provision_pods.rs)
+    run in the application namespace against the pods: what the controller would see."""
+    out = subprocess.run(["cargo", "test", "-q", "-p", "cairn-operator", "--locked", "--test", "provision_pods",
+                          "--no-run", "--message-format=json"], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    exe = next(m["executable"] for m in map(json.loads, out.stdout.splitlines())
+               if m.get("reason") == "compiler-artifact" and m.get("executable")
+               and m["target"]["name"] == "provision_pods")
+    env = dict(os.environ, CAIRN_E2E_INPUT=str(path), CAIRN_E2E_PROVISION="1" if provision else "0")
+    if ca:
+        env["CAIRN_E2E_CA_FILE"] = ca
+    r = subprocess.run(["ip", "netns", "exec", c.ns(c.CLIENT), exe, "--ignored", "--exact", "against_running_pods",
+                        "--nocapture", "--test-threads=1"], capture_output=True, text=True, env=env, timeout=120)
+    line = next((x for x in r.stdout.splitlines() if "E2E-RESULT " in x), None)
+    assert r.returncode == 0 and line, r.stdout[-3000:] + r.stderr[-3000:]
+    return json.loads(line.split("E2E-RESULT ", 1)[1])
+
+
 def _docs(path: Path) -> list[dict]:
     files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
     return [d for f in files for d in yaml.safe_load_all(f.read_text()) if d]
@@ -196,13 +215,23 @@ def test_matrix_pods_form_a_tls_cluster_that_applications_use(tmp_path):
                 owned = {f.stat().st_uid for f in drive.rglob("*")}
                 assert owned == {1000}, (drive, owned)
 
-        # provisioning's buckets, objects through the Service and through every pod
+        # the operator's provisioning, through the S3 Service as the controller reaches it:
+        # the Tenant's buckets, once (a second pass creates nothing)
         buckets = ["synapse-media", "synapse-media-li", "postgresql-backups"]
+        view = operator_view(c, MATRIX, app.ca, provision=True)
+        assert view["url"] == app.endpoint
+        assert (view["write_ok"], view["read_ok"], view["drives_online"], view["drives_offline"]) == (True, True, 8, 0), view
+        assert view["write_quorum"] == 5, view  # 8 drives, EC:4: data + 1
+        assert view["created"] == view["provisioned"] == buckets and not view["failed"], view
+        assert view["users_not_supported"] == ["matrix-minio-synapse-user", "matrix-minio-cnpg-user"], view
+        assert view["buckets"] == sorted(buckets)
+        again = operator_view(c, MATRIX, app.ca, provision=True)
+        assert again["created"] == [] and again["provisioned"] == buckets and not again["failed"], again
+
+        # objects through the Service and through every pod
         urls = [app.url(n) for n in names]
         out = app.ok(f"""
 c = s3()
-for b in {buckets!r}:
-    c.create_bucket(Bucket=b)
 c.put_object(Bucket="synapse-media", Key="local_content/ab/cd/file", Body=b"x" * 300000)
 for i, url in enumerate({urls!r}):
     pod = s3(url)
@@ -225,6 +254,9 @@ print(json.dumps({{"buckets": sorted(b["Name"] for b in pod0.list_buckets()["Buc
         health = "\n".join(f'print(status("{u}/minio/health/cluster"), status("{u}/minio/health/cluster?maintenance=true"))'
                            for u in urls[:-1])
         app.until(health, "\n".join(["200 412"] * (len(names) - 1)), timeout=30)
+        # the controller sees the tenant writable, with the down pod's two drives offline
+        view = operator_view(c, MATRIX, app.ca, provision=False)
+        assert (view["write_ok"], view["drives_online"], view["drives_offline"]) == (True, 6, 2), view
         app.ok(f"""
 c, pod0 = s3(), s3({urls[0]!r})
 c.put_object(Bucket="synapse-media", Key="while-one-down", Body=b"y" * 200000)
