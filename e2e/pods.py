@@ -5,9 +5,11 @@ replica of every StatefulSet becomes one process tree:
 
 * its own network namespace with its own address on a private bridge, and a hosts file (what
   `ip netns exec` mounts over /etc/hosts) resolving every pod's DNS name
-  `<pod>.<serviceName>.<ns>.svc.<domain>` and every ClusterIP Service's name (to one of its
-  pods, as kube-proxy would route it; there is no iptables here, so a Service is reachable on
-  the ports equal to their target port);
+  `<pod>.<serviceName>.<ns>.svc.<domain>` and every Service's name to its cluster IP;
+* Services with a selector (not headless) get a cluster IP in a namespace of their own where a
+  proxy, as kube-proxy's userspace mode was, accepts on every Service port and forwards each
+  connection to the next ready pod (round robin) on the resolved targetPort; a pod is an
+  endpoint once its readiness probe passed and stops being one when it is killed;
 * its own UTS namespace with the pod name as host name, and `HOSTNAME`, as in a pod;
 * its own mount namespace in which every volume of the pod spec is mounted at its mountPath:
   Secret, ConfigMap and projected volumes as files (items, `defaultMode`/`mode`, owned by root
@@ -34,6 +36,7 @@ from __future__ import annotations
 import atexit
 import base64
 import fcntl
+import json
 import os
 import random
 import shlex
@@ -146,6 +149,8 @@ class PodCluster:
         self.bridge = f"pbr{self.tag}"
         self.procs: dict[str, subprocess.Popen] = {}
         self.up = False
+        self.ready: set[str] = set()  # pods whose readiness probe passed since they started
+        self.proxy: subprocess.Popen | None = None
         self.lock = open(SHARED_LOCK, "a+")
         fcntl.flock(self.lock, fcntl.LOCK_SH)
         # The image's /usr/local/bin: outside /tmp, which the pods mount over.
@@ -158,6 +163,7 @@ class PodCluster:
 
     # -- names and addresses ------------------------------------------------------------------
     CLIENT = 200
+    SERVICES = 201  # the Services' namespace; cluster IPs from .210 on
 
     def pod(self, name: str) -> Pod:
         return next(p for p in self.pods if p.name == name)
@@ -174,33 +180,65 @@ class PodCluster:
     def services(self) -> list[dict]:
         return [o for o in self.objects if o["kind"] == "Service"]
 
-    def service_target(self, name: str) -> Pod:
-        """The pod a ClusterIP Service's name resolves to (the first selected)."""
-        svc = next(s for s in self.services() if s["metadata"]["name"] == name)
-        return self.selected(svc["spec"]["selector"])[0]
+    def proxied(self) -> list[dict]:
+        """Services that get a cluster IP and a proxy: a selector, not headless."""
+        return [o for o in self.services()
+                if o["spec"].get("clusterIP") != "None" and o["spec"].get("selector")]
 
-    def service_port(self, name: str) -> int:
-        """A port of Service `name` that reaches its pods without translation."""
-        svc = next(s for s in self.services() if s["metadata"]["name"] == name)
-        pod = self.service_target(name)
-        for pt in svc["spec"]["ports"]:
-            if pod.port(pt.get("targetPort", pt["port"])) == pt["port"]:
-                return pt["port"]
-        raise AssertionError(f"Service {name}: no port equals its target port; needs kube-proxy NAT")
+    def cluster_ip(self, name: str) -> str:
+        k = [o["metadata"]["name"] for o in self.proxied()].index(name)
+        assert k < 40
+        return f"{self.net}.{210 + k}"
 
     def hosts(self) -> str:
         lines = ["127.0.0.1 localhost"]
         for p in self.pods:
             short = f"{p.name}.{p.service}.{self.namespace}"
             lines.append(f"{self.addr(p.index)} {p.fqdn} {short}.svc {short} {p.name}")
-        for svc in self.services():
-            if svc["spec"].get("clusterIP") == "None" or not svc["spec"].get("selector"):
-                continue
+        for svc in self.proxied():
             n = svc["metadata"]["name"]
-            target = self.service_target(n)
-            lines.append(f"{self.addr(target.index)} {n}.{self.namespace}.svc.{self.domain} "
+            lines.append(f"{self.cluster_ip(n)} {n}.{self.namespace}.svc.{self.domain} "
                          f"{n}.{self.namespace}.svc {n}.{self.namespace} {n}")
         return "\n".join(lines) + "\n"
+
+    def endpoints_file(self, name: str) -> Path:
+        return self.root / "endpoints" / name
+
+    def update_endpoints(self):
+        """What the endpoints controller publishes: the ready pods each Service selects."""
+        for svc in self.proxied():
+            n = svc["metadata"]["name"]
+            ready = [self.addr(p.index) for p in self.selected(svc["spec"]["selector"]) if p.name in self.ready]
+            f = self.endpoints_file(n)
+            f.parent.mkdir(parents=True, exist_ok=True)
+            tmp = f.with_suffix(".tmp")
+            tmp.write_text("".join(f"{a}\n" for a in ready))
+            tmp.rename(f)
+
+    def start_proxy(self, timeout: float = 20):
+        listeners = []
+        for svc in self.proxied():
+            n = svc["metadata"]["name"]
+            pods = self.selected(svc["spec"]["selector"])
+            for pt in svc["spec"]["ports"]:
+                targets = {pod.port(pt.get("targetPort", pt["port"])) for pod in pods}
+                assert len(targets) == 1, f"Service {n} port {pt}: pods disagree on the target port {targets}"
+                listeners.append({"ip": self.cluster_ip(n), "port": pt["port"], "target": targets.pop(),
+                                  "endpoints": str(self.endpoints_file(n))})
+        self.update_endpoints()
+        cfg = self.root / "proxy.json"
+        ready = self.root / "proxy.ready"
+        cfg.write_text(json.dumps({"listeners": listeners, "ready": str(ready)}))
+        log = open(self.root / "proxy.log", "ab")
+        self.proxy = subprocess.Popen(["ip", "netns", "exec", self.ns(self.SERVICES), sys.executable, "-c", _PROXY,
+                                       str(cfg)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while not ready.exists():
+            assert self.proxy.poll() is None, (self.root / "proxy.log").read_text()
+            assert time.monotonic() < deadline, "the Service proxy did not start"
+            time.sleep(0.05)
 
     # -- network ------------------------------------------------------------------------------
     def setup(self):
@@ -209,7 +247,7 @@ class PodCluster:
         _run("ip", "link", "set", self.bridge, "up")
         _run("ip", "addr", "add", f"{self.net}.254/24", "dev", self.bridge)
         hosts = self.hosts()
-        for idx in [p.index for p in self.pods] + [self.CLIENT]:
+        for idx in [p.index for p in self.pods] + [self.CLIENT, self.SERVICES]:
             ns, vh, vn = self.ns(idx), f"pvh{self.tag}{idx}", f"pvn{self.tag}{idx}"
             _run("ip", "netns", "add", ns)
             etc = Path("/etc/netns") / ns
@@ -222,12 +260,21 @@ class PodCluster:
             _run("ip", "netns", "exec", ns, "ip", "addr", "add", f"{self.addr(idx)}/24", "dev", vn)
             _run("ip", "netns", "exec", ns, "ip", "link", "set", vn, "up")
             _run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+        for svc in self.proxied():
+            _run("ip", "netns", "exec", self.ns(self.SERVICES), "ip", "addr", "add",
+                 f"{self.cluster_ip(svc['metadata']['name'])}/24", "dev", f"pvn{self.tag}{self.SERVICES}")
+        self.start_proxy()
 
     def teardown(self):
         for name in list(self.procs):
             self.kill9(name)
+        if self.proxy is not None:
+            if self.proxy.poll() is None:
+                os.killpg(self.proxy.pid, signal.SIGKILL)
+            self.proxy.wait(timeout=30)
+            self.proxy = None
         if self.up:
-            for idx in [p.index for p in self.pods] + [self.CLIENT]:
+            for idx in [p.index for p in self.pods] + [self.CLIENT, self.SERVICES]:
                 _run("ip", "netns", "del", self.ns(idx), check=False)
                 _run("ip", "link", "del", f"pvh{self.tag}{idx}", check=False)
                 shutil.rmtree(Path("/etc/netns") / self.ns(idx), ignore_errors=True)
@@ -444,6 +491,10 @@ class PodCluster:
         return p is not None and p.poll() is None
 
     def kill9(self, name: str):
+        if name in self.ready:
+            self.ready.discard(name)
+            if self.proxy is not None:
+                self.update_endpoints()
         p = self.procs.pop(name, None)
         if p is None:
             return
@@ -497,6 +548,8 @@ class PodCluster:
                 last[n] = self.probe(n)
                 if isinstance(last[n], int) and 200 <= last[n] < 400:
                     pending.discard(n)
+                    self.ready.add(n)
+                    self.update_endpoints()
             if pending:
                 time.sleep(0.3)
         assert not pending, f"pods {sorted(pending)} not ready after {timeout}s ({last}):\n" + self.tails(sorted(pending))
@@ -506,3 +559,68 @@ class PodCluster:
         """Runs Python `script` (the suite's interpreter: boto3) in the application namespace."""
         return subprocess.run(["ip", "netns", "exec", self.ns(self.CLIENT), sys.executable, "-c", script],
                               capture_output=True, text=True, timeout=timeout)
+
+
+# The Service proxy: one thread per listener, two per connection. Endpoints are re-read on
+# every connection; each connection goes to the next one (round robin).
+_PROXY = r"""
+import json, socket, sys, threading
+cfg = json.load(open(sys.argv[1]))
+
+def pump(src, dst):
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+def connection(client, target):
+    try:
+        upstream = socket.create_connection(target, timeout=5)
+    except OSError as e:
+        print(f"{target}: {e}", flush=True)
+        client.close()
+        return
+    upstream.settimeout(None)
+    t = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+    t.start()
+    pump(client, upstream)
+    t.join()
+    client.close()
+    upstream.close()
+
+def listener(spec, sock):
+    turn = 0
+    while True:
+        client, _ = sock.accept()
+        with open(spec["endpoints"]) as f:
+            endpoints = [line.strip() for line in f if line.strip()]
+        if not endpoints:
+            print(f"{spec['ip']}:{spec['port']}: no ready endpoints", flush=True)
+            client.close()
+            continue
+        target = (endpoints[turn % len(endpoints)], spec["target"])
+        turn += 1
+        threading.Thread(target=connection, args=(client, target), daemon=True).start()
+
+threads = []
+for spec in cfg["listeners"]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((spec["ip"], spec["port"]))
+    sock.listen(128)
+    threads.append(threading.Thread(target=listener, args=(spec, sock), daemon=True))
+for t in threads:
+    t.start()
+open(cfg["ready"], "w").close()
+for t in threads:
+    t.join()
+"""

@@ -158,7 +158,14 @@ class App:
             assert ca, "TLS tenant without a published CA ConfigMap"
             self.ca = str(c.root / "client-ca.crt")
             Path(self.ca).write_text(ca)
-        self.endpoint = f"{self.scheme}://{svc}.{c.namespace}.svc.{c.domain}:{c.service_port(svc)}"
+        ports = [pt["port"] for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == svc
+                 for pt in o["spec"]["ports"]]
+        host = f"{svc}.{c.namespace}.svc.{c.domain}"
+        # what applications are told to use: the scheme's own port (443/80), through the Service
+        default = {"https": 443, "http": 80}[self.scheme]
+        assert default in ports and 9000 in ports, ports
+        self.endpoint = f"{self.scheme}://{host}"
+        self.endpoint_9000 = f"{self.scheme}://{host}:9000"
 
     def url(self, name: str) -> str:
         p = self.c.pod(name)
@@ -195,7 +202,7 @@ def test_matrix_pods_form_a_tls_cluster_that_applications_use(tmp_path):
     objects = render(MATRIX)
     with running(tmp_path, objects) as c:
         app = App(c, objects)
-        assert app.scheme == "https" and app.endpoint == "https://minio.matrix.svc.cluster.local:9000"
+        assert app.scheme == "https" and app.endpoint == "https://minio.matrix.svc.cluster.local"
         names = [p.name for p in c.pods]
         assert names == [f"matrix-minio-pool-0-{i}" for i in range(4)]
 
@@ -219,7 +226,7 @@ def test_matrix_pods_form_a_tls_cluster_that_applications_use(tmp_path):
         # the Tenant's buckets, once (a second pass creates nothing)
         buckets = ["synapse-media", "synapse-media-li", "postgresql-backups"]
         view = operator_view(c, MATRIX, app.ca, provision=True)
-        assert view["url"] == app.endpoint
+        assert view["url"] == app.endpoint_9000
         assert (view["write_ok"], view["read_ok"], view["drives_online"], view["drives_offline"]) == (True, True, 8, 0), view
         assert view["write_quorum"] == 5, view  # 8 drives, EC:4: data + 1
         assert view["created"] == view["provisioned"] == buckets and not view["failed"], view
@@ -262,7 +269,9 @@ c, pod0 = s3(), s3({urls[0]!r})
 c.put_object(Bucket="synapse-media", Key="while-one-down", Body=b"y" * 200000)
 pod0.put_object(Bucket="postgresql-backups", Key="wal/while-down", Body=b"w" * 1000)
 assert pod0.get_object(Bucket="synapse-media", Key="while-one-down")["Body"].read() == b"y" * 200000
-assert c.get_object(Bucket="synapse-media", Key="local_content/ab/cd/file")["Body"].read() == b"x" * 300000
+for k in range(8):  # Service connections, spread over the ready pods
+    assert c.get_object(Bucket="synapse-media", Key="local_content/ab/cd/file")["Body"].read() == b"x" * 300000
+    assert s3({app.endpoint_9000!r}).get_object(Bucket="synapse-media", Key="while-one-down")["Body"].read() == b"y" * 200000
 assert s3({urls[1]!r}).get_object(Bucket="postgresql-backups", Key="wal/3")["Body"].read() == bytes([3]) * 70000
 """)
 
@@ -284,7 +293,7 @@ def test_two_pool_tenant_pods_share_buckets_and_objects(tmp_path):
     objects = render(FIXTURES / "two-pools.yaml")
     with running(tmp_path, objects) as c:
         app = App(c, objects)
-        assert app.endpoint == "https://grown-s3.storage.svc.cluster.local:9000"
+        assert app.endpoint == "https://grown-s3.storage.svc.cluster.local"
         pools = {}
         for p in c.pods:
             pools.setdefault(p.sts["metadata"]["name"], []).append(p.name)
@@ -318,7 +327,7 @@ def test_plain_http_single_server_tenant(tmp_path):
     assert not [o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"].endswith("-tls")]
     with running(tmp_path, objects) as c:
         app = App(c, objects)
-        assert app.endpoint == "http://minio.dev.svc.cluster.local:9000"
+        assert app.endpoint == "http://minio.dev.svc.cluster.local"
         [pod] = c.pods
         assert [m["mountPath"] for m in pod.container["volumeMounts"] if m["mountPath"].startswith("/export")] \
             == [f"/export{i}" for i in range(4)]
