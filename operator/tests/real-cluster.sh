@@ -8,7 +8,9 @@
 #      1Gi, StorageClass from $STORAGE_CLASS or the cluster default);
 #   4. waits for the Tenant's Ready condition and its three provisioned buckets;
 #   5. port-forwards the S3 Service and writes and reads an object with boto3, trusting only
-#      the CA the operator published in ConfigMap matrix-minio-ca.
+#      the CA the operator published in ConfigMap matrix-minio-ca;
+#   6. deletes one pod (what the PodDisruptionBudget allows), writes and reads through pod 0
+#      meanwhile, waits for the re-created pod and the Tenant to be Ready again.
 #
 # Usage: KUBECONFIG=~/.kube/config CAIRN_IMAGE=registry/cairn:tag operator/tests/real-cluster.sh
 #   CAIRN_IMAGE   the cairn server image the cluster can pull (build it with the Dockerfile)
@@ -122,5 +124,41 @@ assert c.get_object(Bucket="synapse-media", Key="real-cluster")["Body"].read() =
 print("S3 through the Service: ok")
 PY
 kill "$PF" 2>/dev/null || true
+
+if [ "$RC" = 0 ]; then
+    echo "== one pod down (what the PodDisruptionBudget allows): writes go on through pod 0"
+    kubectl -n "$NS" port-forward pod/matrix-minio-pool-0-0 19001:9000 > "$WORK/pf0.log" 2>&1 &
+    PF0=$!
+    OLD_UID="$(kubectl -n "$NS" get pod matrix-minio-pool-0-3 -o jsonpath='{.metadata.uid}')"
+    kubectl -n "$NS" delete pod matrix-minio-pool-0-3 --wait=false
+    "$VENV_PY" - "$PASSWORD" <<'PY' || RC=1
+import sys, time, boto3
+from botocore.config import Config
+c = boto3.client("s3", endpoint_url="https://127.0.0.1:19001", aws_access_key_id="matrix-admin",
+                 aws_secret_access_key=sys.argv[1], region_name="us-east-1", verify=False,
+                 config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}))
+deadline, last = time.monotonic() + 120, None
+while time.monotonic() < deadline:
+    try:
+        c.put_object(Bucket="synapse-media", Key="while-one-down", Body=b"y" * 100000)
+        assert c.get_object(Bucket="synapse-media", Key="real-cluster")["Body"].read() == b"hello"
+        print("writes with one pod down: ok")
+        break
+    except Exception as e:  # the port-forward may still be starting
+        last = e
+        time.sleep(2)
+else:
+    sys.exit(f"no write with one pod down: {last}")
+PY
+    echo "== the pod comes back (the StatefulSet re-creates it) and the Tenant is Ready again"
+    for _ in $(seq 1 60); do
+        NEW_UID="$(kubectl -n "$NS" get pod matrix-minio-pool-0-3 -o jsonpath='{.metadata.uid}' 2>/dev/null || true)"
+        [ -n "$NEW_UID" ] && [ "$NEW_UID" != "$OLD_UID" ] && break
+        sleep 5
+    done
+    kubectl -n "$NS" wait pod/matrix-minio-pool-0-3 --for=condition=Ready --timeout=5m || RC=1
+    kubectl -n "$NS" wait tenant/matrix-minio --for=condition=Ready --timeout="$TIMEOUT" || RC=1
+    kill "$PF0" 2>/dev/null || true
+fi
 [ "$RC" = 0 ] && echo "real-cluster.sh: passed" || echo "real-cluster.sh: FAILED"
 exit "$RC"
