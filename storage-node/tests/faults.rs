@@ -10,21 +10,7 @@ use std::path::{Path, PathBuf};
 const SIZES: &[usize] = &[0, 10, 100_000, 1 << 20, (5 << 20) + 333];
 
 async fn fill(c: &aws_sdk_s3::Client) -> Vec<(String, Vec<u8>)> {
-    c.create_bucket().bucket("bkt").send().await.unwrap();
-    let mut objects = Vec::new();
-    for (i, size) in SIZES.iter().enumerate() {
-        let key = format!("obj/{i}");
-        let body = data(*size, 100 + i as u64);
-        c.put_object()
-            .bucket("bkt")
-            .key(&key)
-            .body(ByteStream::from(body.clone()))
-            .send()
-            .await
-            .unwrap();
-        objects.push((key, body));
-    }
-    objects
+    common::fill_sized(c, SIZES).await
 }
 
 async fn check_all(c: &aws_sdk_s3::Client, objects: &[(String, Vec<u8>)]) {

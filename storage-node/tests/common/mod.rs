@@ -238,3 +238,27 @@ pub fn signed_request(
     bytes.extend_from_slice(body);
     bytes
 }
+
+/// Creates bucket `bkt` and puts `obj/<i>` of each size in `sizes` (deterministic bodies);
+/// returns the keys with their bodies. Shared by the fault and heal tests.
+pub async fn fill_sized(c: &aws_sdk_s3::Client, sizes: &[usize]) -> Vec<(String, Vec<u8>)> {
+    c.create_bucket()
+        .bucket("bkt")
+        .send()
+        .await
+        .expect("create bucket");
+    let mut objects = Vec::new();
+    for (i, size) in sizes.iter().enumerate() {
+        let key = format!("obj/{i}");
+        let body = data(*size, 100 + i as u64);
+        c.put_object()
+            .bucket("bkt")
+            .key(&key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body.clone()))
+            .send()
+            .await
+            .expect("put");
+        objects.push((key, body));
+    }
+    objects
+}
