@@ -451,7 +451,9 @@ class PodCluster:
     def log(self, pod: Pod) -> Path:
         return self.root / f"{pod.name}.log"
 
-    def start(self, name: str):
+    def start(self, name: str, args: list[str] | None = None):
+        """Starts the pod's container; `args` replaces the rendered arguments (a pod created
+        from an older revision of its StatefulSet)."""
         pod = self.pod(name)
         assert name not in self.procs or self.procs[name].poll() is not None, f"{name} already runs"
         c = pod.container
@@ -474,7 +476,7 @@ class PodCluster:
             # per-mount flag of this mount namespace's copy of /; the host's / stays writable
             steps.append("mount -o remount,bind,ro /")
         steps.append(f"hostname {shlex.quote(pod.name)}")
-        argv = ["setpriv", *setpriv, "--", *c["command"], *c.get("args", [])]
+        argv = ["setpriv", *setpriv, "--", *c["command"], *(c.get("args", []) if args is None else args)]
         steps.append("exec " + " ".join(shlex.quote(a) for a in argv))
         script = " && ".join(steps)
         with open(self.log(pod), "ab") as log:

@@ -321,6 +321,107 @@ for url in {[app.url(n) for n in readers]!r}:
                 assert (drive / "media").is_dir(), f"{drive} has no bucket: {sorted(x.name for x in drive.iterdir())}"
 
 
+def test_adding_a_pool_restarts_the_old_pods_one_by_one_without_downtime(tmp_path):
+    """Day 2: pool-1 is added to a running one-pool tenant. The new pool's pods start first,
+    then the old pods restart one by one with the new endpoint list (the operator's order,
+    reconcile/rollout.rs), and the tenant serves reads and writes all along."""
+    grown = render(FIXTURES / "two-pools.yaml")
+    one_pool = tmp_path / "one-pool.yaml"
+    docs = _docs(FIXTURES / "two-pools.yaml")
+    for d in docs:
+        if d["kind"] == "Tenant":
+            d["spec"]["pools"] = d["spec"]["pools"][:1]
+    one_pool.write_text(yaml.safe_dump_all(docs))
+    old = render(one_pool)
+
+    def args(objects, sts_name):
+        sts = next(o for o in objects if o["kind"] == "StatefulSet" and o["metadata"]["name"] == sts_name)
+        return sts["spec"]["template"]["spec"]["containers"][0]["args"]
+
+    old_args, new_args = args(old, "grown-pool-0"), args(grown, "grown-pool-0")
+    endpoints = [a for a in new_args if a.startswith("https://")]
+    assert len(endpoints) == 2 and [a for a in old_args if a.startswith("https://")] == endpoints[:1]
+
+    if EXTERNAL:
+        pytest.skip("needs its own cairn processes")
+    why = netns_available()
+    if why:
+        pytest.fail(f"the pod-level test needs network namespaces: {why}", pytrace=False)
+    c = PodCluster(tmp_path, grown, session_binary())
+    try:
+        c.setup()
+        pool0 = [p.name for p in c.pods if p.sts["metadata"]["name"] == "grown-pool-0"]
+        pool1 = [p.name for p in c.pods if p.sts["metadata"]["name"] == "grown-pool-1"]
+        # before: the one-pool tenant, as its pods were created from the old revision
+        for n in pool0:
+            c.start(n, args=old_args)
+        c.wait_ready(pool0)
+        app = App(c, grown)
+        app.ok("""
+s3().create_bucket(Bucket="media")
+for k in range(8):
+    s3().put_object(Bucket="media", Key=f"before/{k}", Body=bytes([k]) * 30000)
+""")
+        # the new StatefulSet's pods start with the new list and join the old servers
+        for n in pool1:
+            c.start(n)
+        c.wait_ready(pool1)
+        # a new server takes writes, but into pool 0 only while old servers run without pool 1
+        app.ok(f"""
+w, r = s3({app.url(pool1[0])!r}), s3({app.url(pool0[0])!r})
+for k in range(16):
+    w.put_object(Bucket="media", Key=f"mid/{{k}}", Body=b"m" * 5000)
+    assert r.get_object(Bucket="media", Key=f"mid/{{k}}")["Body"].read() == b"m" * 5000
+""")
+
+        def pool_drives(names):
+            return [tmp_path / n / "pvc" / claim["metadata"]["name"]
+                    for n in names for claim in c.pod(n).sts["spec"]["volumeClaimTemplates"]]
+
+        def stored_in(names, prefix):
+            return {k.parent.relative_to(d / "media").as_posix() for d in pool_drives(names)
+                    for k in (d / "media" / prefix).glob("*/~meta")}
+
+        assert not stored_in(pool1, "mid"), "an object went to pool 1 while old servers could not read it"
+        # the operator's rolling order: highest ordinal first, one pod at a time
+        for step, n in enumerate(reversed(pool0)):
+            c.kill9(n)
+            app.ok(f"""
+c = s3()
+c.put_object(Bucket="media", Key="during/{step}", Body=b"d" * 70000)
+for k in range(8):
+    assert c.get_object(Bucket="media", Key=f"before/{{k}}")["Body"].read() == bytes([k]) * 30000
+assert len(c.list_objects_v2(Bucket="media", Prefix="mid/")["Contents"]) == 16
+""")
+            c.start(n)
+            c.wait_ready([n])
+        # every server runs with both pools: new objects go to both
+        deadline = time.monotonic() + 60
+        batch = 0
+        while not stored_in(pool1, "after"):
+            assert time.monotonic() < deadline, "no new object reached pool 1 after the restarts"
+            app.ok(f"""
+for k in range(20):
+    s3().put_object(Bucket="media", Key=f"after/{batch}-{{k}}", Body=b"a" * 3000)
+""")
+            batch += 1
+        assert stored_in(pool0, "after"), "new objects should land on both pools"
+        for n in (pool0[0], pool1[-1]):
+            app.ok(f"""
+c = s3({app.url(n)!r})
+keys = set()
+for page in c.get_paginator("list_objects_v2").paginate(Bucket="media"):
+    keys |= {{o["Key"] for o in page.get("Contents", [])}}
+assert {{f"before/{{k}}" for k in range(8)}} | {{f"mid/{{k}}" for k in range(16)}} <= keys, sorted(keys)
+assert {{f"during/{{s}}" for s in range(4)}} <= keys, sorted(keys)
+assert len([k for k in keys if k.startswith("after/")]) == {batch} * 20
+for k in sorted(keys):
+    assert len(c.get_object(Bucket="media", Key=k)["Body"].read()) > 0, k
+""")
+    finally:
+        c.teardown()
+
+
 def test_plain_http_single_server_tenant(tmp_path):
     """requestAutoCert: false renders an HTTP probe, no certificate volume and an HTTP pod."""
     objects = render(FIXTURES / "tls-off.yaml")

@@ -4,7 +4,7 @@
 
 use crate::cluster::endpoints::{self, Endpoint};
 use crate::cluster::identity::Identity;
-use crate::cluster::locks::{DistLocks, LockTable, Locker};
+use crate::cluster::locks::{DistLocks, LockTable};
 use crate::cluster::{bootstrap, format, layout};
 use crate::config::ServerConfig;
 use crate::drive::DriveRef;
@@ -349,8 +349,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
     let hash_key = first.map_or(0, |f| {
         u64::from_le_bytes(f.deployment_id.as_bytes()[..8].try_into().unwrap_or([0; 8]))
     });
-    let mut lockers = vec![Locker::Local(table)];
-    lockers.extend(cluster.peers.values().cloned().map(Locker::Remote));
+    let lockers = bootstrap::first_pool_lockers(&cluster, &me, table);
     let locks = NsLock::distributed(Arc::new(DistLocks::new(lockers)));
     let objects = Arc::new(
         ObjectLayer::with_locks(pools, parity, hash_key, locks)
@@ -360,6 +359,14 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
     let heal = crate::heal::HealState::start(
         objects.clone(),
         crate::heal::HealConfig::from_env(),
+        tx.subscribe(),
+    );
+    let first_look = bootstrap::check_peers(&cluster.peers, &cluster.node).await?;
+    crate::cluster::expansion::follow(
+        objects.clone(),
+        cluster.peers.clone(),
+        cluster.node.clone(),
+        first_look,
         tx.subscribe(),
     );
     buckets_on_every_pool(&objects).await;

@@ -517,7 +517,7 @@ async fn reconcile_inner(tenant: &Tenant, ctx: &Context) -> Result<Action, Error
         Plan::Wait(why) => Some(why.clone()),
         Plan::Delete {
             pods,
-            all_at_once,
+            endpoints_changed,
             reason,
         } => {
             for pod in pods {
@@ -527,7 +527,7 @@ async fn reconcile_inner(tenant: &Tenant, ctx: &Context) -> Result<Action, Error
                     Err(e) => return Err(e.into()),
                 }
             }
-            let reason_code = if *all_at_once {
+            let reason_code = if *endpoints_changed {
                 "TopologyRestart"
             } else {
                 "RollingRestart"

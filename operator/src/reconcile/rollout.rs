@@ -10,13 +10,13 @@
 //!   `/minio/health/cluster` answers 200 (every set has write quorum). Then the highest
 //!   ordinal of the first pool with outdated pods goes. The next pod waits for the next
 //!   reconcile, which comes a few seconds later.
-//! * **Changed endpoint list** (a pool was added): servers with different endpoint lists
-//!   refuse each other, so no one-by-one order keeps quorum: after two of four servers had
-//!   the new list, neither half would have it. The quorum-safe order is: first the new
-//!   pool's pods are created and running (they wait for their peers), then every outdated
-//!   pod of the existing pools is deleted at once, so that all servers come back together
-//!   with the same list — the brief full restart MinIO's operator also does when a pool is
-//!   added. Writes never go to a minority running an old topology.
+//! * **Changed endpoint list** (a pool was added): the same order, one pod at a time. A
+//!   `cairn` server accepts peers whose endpoint list extends its own or is extended by it,
+//!   takes its locks on the first pool's servers whatever its list, and puts no new object
+//!   in a pool that a peer does not know yet (`cairn::cluster::expansion`). So the new
+//!   pool's pods start first (they count among "every pod present and ready"), then the old
+//!   pods are restarted with the new list one by one while the tenant keeps write quorum;
+//!   the new pool takes new objects once the last old pod has restarted.
 
 /// A pod as the planner sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +61,8 @@ pub enum Plan {
     /// Delete these pods now.
     Delete {
         pods: Vec<String>,
-        /// Whether this is the all-at-once restart of a changed endpoint list.
-        all_at_once: bool,
+        /// Whether they restart with a changed endpoint list (a pool was added).
+        endpoints_changed: bool,
         reason: String,
     },
 }
@@ -108,43 +108,9 @@ pub fn plan(pools: &[PoolView], pods: &[PodView], write_ok: bool) -> Plan {
         return Plan::Wait(format!("pod {} is terminating", t.name));
     }
     let pool_of = |pod: &PodView| pools.iter().find(|p| p.name == pod.pool);
-    let topology: Vec<&PodView> = outdated
-        .iter()
-        .copied()
-        .filter(|pod| pool_of(pod).is_some_and(|pool| pool.endpoints != pod.endpoints))
-        .collect();
+    let changed = |pod: &PodView| pool_of(pod).is_some_and(|pool| pool.endpoints != pod.endpoints);
     let expected: u32 = pools.iter().map(|p| p.replicas).sum();
     let present = u32::try_from(pods.len()).unwrap_or(u32::MAX);
-
-    if !topology.is_empty() {
-        // Every pod that already has the new list must exist and run before the others go.
-        let current: Vec<&PodView> = pods
-            .iter()
-            .filter(|pod| !topology.iter().any(|t| t.name == pod.name))
-            .collect();
-        let current_expected = expected.saturating_sub(u32::try_from(topology.len()).unwrap_or(0));
-        let running = u32::try_from(current.iter().filter(|p| p.running).count()).unwrap_or(0);
-        if running < current_expected {
-            return Plan::Wait(format!(
-                "the endpoint list changed (pool added): waiting for the {current_expected} \
-                 servers with the new list to run ({running} running) before restarting the \
-                 other {} together",
-                topology.len()
-            ));
-        }
-        let mut names: Vec<String> = topology.iter().map(|p| p.name.clone()).collect();
-        names.sort();
-        return Plan::Delete {
-            reason: format!(
-                "the endpoint list changed (pool added): restarting {} servers together, since \
-                 servers with different endpoint lists refuse each other",
-                names.len()
-            ),
-            pods: names,
-            all_at_once: true,
-        };
-    }
-
     if present < expected {
         return Plan::Wait(format!(
             "{present} of {expected} pods exist; waiting for all before restarting the next one"
@@ -173,18 +139,30 @@ pub fn plan(pools: &[PoolView], pods: &[PodView], write_ok: bool) -> Plan {
                 .filter(|p| p.pool == pool.name)
                 .max_by_key(|p| p.ordinal)
         })
-        .map(|p| p.name.clone());
-    match victim {
-        Some(name) => Plan::Delete {
-            reason: format!(
-                "rolling restart: {} of {expected} pods outdated; restarting {name} while the \
-                 tenant has write quorum",
-                outdated.len()
-            ),
-            pods: vec![name],
-            all_at_once: false,
-        },
-        None => Plan::UpToDate,
+        .copied();
+    let Some(victim) = victim else {
+        return Plan::UpToDate;
+    };
+    let endpoints_changed = changed(victim);
+    let reason = if endpoints_changed {
+        format!(
+            "pool added: {} of {expected} pods still run with the old endpoint list; restarting \
+             {} with the new one while the tenant has write quorum",
+            outdated.iter().filter(|p| changed(p)).count(),
+            victim.name
+        )
+    } else {
+        format!(
+            "rolling restart: {} of {expected} pods outdated; restarting {} while the tenant \
+             has write quorum",
+            outdated.len(),
+            victim.name
+        )
+    };
+    Plan::Delete {
+        pods: vec![victim.name.clone()],
+        endpoints_changed,
+        reason,
     }
 }
 
@@ -233,11 +211,11 @@ mod tests {
         match plan(&pools, &pods, true) {
             Plan::Delete {
                 pods: p,
-                all_at_once,
+                endpoints_changed,
                 ..
             } => {
                 assert_eq!(p, vec!["t-p0-3"]);
-                assert!(!all_at_once);
+                assert!(!endpoints_changed);
             }
             other => panic!("{other:?}"),
         }
@@ -271,28 +249,39 @@ mod tests {
     }
 
     #[test]
-    fn adding_a_pool_restarts_the_old_pods_together_after_the_new_ones_run() {
+    fn adding_a_pool_restarts_the_old_pods_one_by_one_after_the_new_ones_are_ready() {
         let pools = [pool("p0", 2, "r2", AB), pool("p1", 2, "s1", AB)];
         let mut pods = vec![
             pod("p0", 0, "r1", A),
             pod("p0", 1, "r1", A),
             pod("p1", 0, "s1", AB),
-            pod("p1", 1, "s1", AB),
         ];
-        pods[3].running = false;
-        assert!(matches!(plan(&pools, &pods, true), Plan::Wait(m) if m.contains("new list")));
-        pods[3].running = true;
-        // Quorum is irrelevant here: the old servers cannot form one with the new anyway.
-        match plan(&pools, &pods, false) {
+        // The new pool's second pod does not exist yet, then is not ready yet.
+        assert!(matches!(plan(&pools, &pods, true), Plan::Wait(m) if m.contains("3 of 4")));
+        pods.push(pod("p1", 1, "s1", AB));
+        pods[3].ready = false;
+        assert!(matches!(plan(&pools, &pods, true), Plan::Wait(m) if m.contains("t-p1-1")));
+        pods[3].ready = true;
+        assert!(matches!(plan(&pools, &pods, false), Plan::Wait(m) if m.contains("write quorum")));
+        match plan(&pools, &pods, true) {
             Plan::Delete {
                 pods: p,
-                all_at_once,
-                ..
+                endpoints_changed,
+                reason,
             } => {
-                assert_eq!(p, vec!["t-p0-0", "t-p0-1"]);
-                assert!(all_at_once);
+                assert_eq!(p, vec!["t-p0-1"]);
+                assert!(endpoints_changed);
+                assert!(reason.contains("2 of 4"), "{reason}");
             }
             other => panic!("{other:?}"),
         }
+        // t-p0-1 came back with the new list: then t-p0-0, the last one.
+        pods[1] = pod("p0", 1, "r2", AB);
+        assert!(matches!(
+            plan(&pools, &pods, true),
+            Plan::Delete { pods, endpoints_changed: true, .. } if pods == vec!["t-p0-0"]
+        ));
+        pods[0] = pod("p0", 0, "r2", AB);
+        assert_eq!(plan(&pools, &pods, true), Plan::UpToDate);
     }
 }

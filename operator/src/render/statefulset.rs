@@ -98,9 +98,9 @@ pub(crate) fn statefulset(ctx: &Context<'_>, pool: &Pool) -> StatefulSet {
             },
             update_strategy: Some(StatefulSetUpdateStrategy {
                 // The operator restarts the pods itself, one at a time and only while the
-                // tenant has write quorum (`/minio/health/cluster`), or all together when
-                // the endpoint list changes: see `crate::reconcile::rollout`. The
-                // StatefulSet's own RollingUpdate only waits for a pod's readiness.
+                // tenant has write quorum (`/minio/health/cluster`), also when a pool is
+                // added: see `crate::reconcile::rollout`. The StatefulSet's own
+                // RollingUpdate only waits for a pod's readiness.
                 type_: Some("OnDelete".to_string()),
                 ..StatefulSetUpdateStrategy::default()
             }),

@@ -14,6 +14,7 @@ use super::endpoints::{Endpoint, PoolSpec};
 use super::format::{self, DriveFormatState, DriveStatus, FormatError, FormatFile};
 use super::identity::Identity;
 use super::layout;
+use super::locks::{LockTable, Locker};
 use crate::drive::DriveRef;
 use crate::drive::local::LocalDrive;
 use crate::drive::remote::RemoteDrive;
@@ -218,29 +219,51 @@ pub async fn plan(
     })
 }
 
-/// Why a peer's start-up information differs from ours, in words.
-fn difference(mine: &wire::NodeInfo, theirs: &wire::NodeInfo) -> Option<String> {
-    if mine.pools != theirs.pools {
-        if mine.pools.len() != theirs.pools.len() {
-            return Some(format!(
-                "it has {} pool(s), this server {}",
-                theirs.pools.len(),
-                mine.pools.len()
-            ));
+/// The lock tables of the servers of the first pool: every server takes its quorum locks
+/// there, whatever pools it was started with, so servers with and without a newly added
+/// pool still exclude each other.
+pub fn first_pool_lockers(cluster: &Cluster, me: &Identity, own: Arc<LockTable>) -> Vec<Locker> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for slot in cluster
+        .pools
+        .first()
+        .map(|p| p.slots.as_slice())
+        .unwrap_or_default()
+    {
+        let Some(hp) = slot.endpoint.host_port(me.port) else {
+            continue;
+        };
+        if !seen.insert(hp.clone()) {
+            continue;
         }
-        for (i, (a, b)) in mine.pools.iter().zip(&theirs.pools).enumerate() {
-            if a != b {
-                let only_here: Vec<&String> = a.iter().filter(|e| !b.contains(e)).collect();
-                let only_there: Vec<&String> = b.iter().filter(|e| !a.contains(e)).collect();
-                return Some(if only_here.is_empty() && only_there.is_empty() {
-                    format!("pool {} lists the same endpoints in another order", i + 1)
-                } else {
-                    format!(
-                        "pool {} endpoints differ: only here {only_here:?}, only there {only_there:?}",
-                        i + 1
-                    )
-                });
-            }
+        if slot.local.is_some() {
+            out.push(Locker::Local(own.clone()));
+        } else if let Some(peer) = cluster.peers.get(&hp) {
+            out.push(Locker::Remote(peer.clone()));
+        }
+    }
+    out
+}
+
+/// Why a peer's start-up information differs from ours, in words.
+///
+/// A peer that lists more or fewer pools than we do, with the pools we share identical, is
+/// not a difference: it is a server already restarted with an added pool, or one not yet
+/// restarted (see [`super::expansion`]). Servers restart one by one when a pool is added.
+fn difference(mine: &wire::NodeInfo, theirs: &wire::NodeInfo) -> Option<String> {
+    for (i, (a, b)) in mine.pools.iter().zip(&theirs.pools).enumerate() {
+        if a != b {
+            let only_here: Vec<&String> = a.iter().filter(|e| !b.contains(e)).collect();
+            let only_there: Vec<&String> = b.iter().filter(|e| !a.contains(e)).collect();
+            return Some(if only_here.is_empty() && only_there.is_empty() {
+                format!("pool {} lists the same endpoints in another order", i + 1)
+            } else {
+                format!(
+                    "pool {} endpoints differ: only here {only_here:?}, only there {only_there:?}",
+                    i + 1
+                )
+            });
         }
     }
     if mine.parity != theirs.parity {
@@ -254,16 +277,28 @@ fn difference(mine: &wire::NodeInfo, theirs: &wire::NodeInfo) -> Option<String> 
     None
 }
 
-/// Asks every peer for its start-up information; returns the names of those that did
-/// not answer. A peer started differently is a fatal error.
-async fn check_peers(cluster: &Cluster) -> Result<Vec<String>, BootstrapError> {
-    let calls = cluster.peers.iter().map(|(name, peer)| async move {
+/// What the peers said at one look.
+#[derive(Debug, Default)]
+pub struct PeerCheck {
+    /// Peers that did not answer.
+    pub missing: Vec<String>,
+    /// How many pools each answering peer was started with.
+    pub pool_counts: BTreeMap<String, usize>,
+}
+
+/// Asks every peer for its start-up information. A peer started differently is a fatal
+/// error.
+pub async fn check_peers(
+    peers: &BTreeMap<String, Arc<PeerClient>>,
+    node: &wire::NodeInfo,
+) -> Result<PeerCheck, BootstrapError> {
+    let calls = peers.iter().map(|(name, peer)| async move {
         let r = peer
             .call("node/info", "", bytes::Bytes::new(), CALL_TIMEOUT)
             .await;
         (name.clone(), r)
     });
-    let mut missing = Vec::new();
+    let mut out = PeerCheck::default();
     for (name, r) in futures::future::join_all(calls).await {
         match r {
             Ok(a) => {
@@ -272,12 +307,13 @@ async fn check_peers(cluster: &Cluster) -> Result<Vec<String>, BootstrapError> {
                         peer: name.clone(),
                         difference: format!("unreadable start-up information: {e}"),
                     })?;
-                if let Some(difference) = difference(&cluster.node, &theirs) {
+                if let Some(difference) = difference(node, &theirs) {
                     return Err(BootstrapError::Mismatch {
                         peer: name,
                         difference,
                     });
                 }
+                out.pool_counts.insert(name, theirs.pools.len());
             }
             Err(crate::drive::DriveError::Offline(m)) if m.contains("authentication") => {
                 return Err(BootstrapError::Mismatch {
@@ -285,10 +321,10 @@ async fn check_peers(cluster: &Cluster) -> Result<Vec<String>, BootstrapError> {
                     difference: m,
                 });
             }
-            Err(_) => missing.push(name),
+            Err(_) => out.missing.push(name),
         }
     }
-    Ok(missing)
+    Ok(out)
 }
 
 /// The format state of every slot of a pool; `None` for a drive that did not answer.
@@ -332,7 +368,7 @@ pub async fn agree(
     for (index, pool) in cluster.pools.iter().enumerate() {
         let number = index + 1;
         loop {
-            let missing = check_peers(cluster).await?;
+            let missing = check_peers(&cluster.peers, &cluster.node).await?.missing;
             let states = gather(pool).await;
             let patient = started.elapsed() < FORMAT_GRACE;
             match decide(
@@ -545,4 +581,43 @@ pub fn servers(cluster: &Cluster, me: &Identity) -> BTreeSet<String> {
         .flat_map(|p| &p.slots)
         .filter_map(|s| s.endpoint.host_port(me.port))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(pools: &[&[&str]], parity: Option<usize>) -> wire::NodeInfo {
+        wire::NodeInfo {
+            version: "test".into(),
+            pools: pools
+                .iter()
+                .map(|p| p.iter().map(|e| (*e).to_string()).collect())
+                .collect(),
+            parity,
+        }
+    }
+
+    #[test]
+    fn an_added_pool_is_not_a_difference_but_a_changed_one_is() {
+        let old = info(&[&["http://a/1", "http://b/1"]], None);
+        let grown = info(
+            &[&["http://a/1", "http://b/1"], &["http://c/1", "http://d/1"]],
+            None,
+        );
+        assert_eq!(difference(&old, &grown), None);
+        assert_eq!(difference(&grown, &old), None);
+        let other = info(
+            &[&["http://a/1", "http://b/1"], &["http://c/1", "http://e/1"]],
+            None,
+        );
+        let d = difference(&grown, &other).unwrap_or_default();
+        assert!(d.contains("pool 2") && d.contains("http://e/1"), "{d}");
+        let reordered = info(&[&["http://b/1", "http://a/1"]], None);
+        let d = difference(&old, &reordered).unwrap_or_default();
+        assert!(d.contains("another order"), "{d}");
+        let parity = info(&[&["http://a/1", "http://b/1"]], Some(1));
+        let d = difference(&old, &parity).unwrap_or_default();
+        assert!(d.contains("EC:1"), "{d}");
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod bootstrap;
 pub mod endpoints;
+pub mod expansion;
 pub mod format;
 pub mod identity;
 pub mod layout;

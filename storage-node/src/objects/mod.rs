@@ -23,7 +23,7 @@ use lock::NsLock;
 use meta::ObjectMeta;
 use set::ErasureSet;
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Counters exported as metrics and through the admin API.
@@ -111,6 +111,15 @@ impl Pool {
     }
 }
 
+/// A bucket lives on the first pool (callers check it there); a pool added later may not
+/// have the bucket's directory yet, which means it holds no object of it.
+fn absent_in_added_pool<T>(pool: usize, r: ObjectResult<T>) -> ObjectResult<T> {
+    match r {
+        Err(ObjectError::NoSuchBucket) if pool > 0 => Err(ObjectError::NoSuchKey),
+        other => other,
+    }
+}
+
 /// The whole namespace: every pool of the deployment.
 #[derive(Debug)]
 pub struct ObjectLayer {
@@ -121,6 +130,9 @@ pub struct ObjectLayer {
     pub mrf: Arc<MrfQueue>,
     bucket_cache: bucket::BucketCache,
     placement: placement::Placement,
+    /// New objects go to the first this-many pools only: while a pool is being added and
+    /// some server still runs without it, that server must not miss new objects.
+    writable_pools: AtomicUsize,
 }
 
 impl ObjectLayer {
@@ -176,7 +188,21 @@ impl ObjectLayer {
             mrf,
             bucket_cache: bucket::BucketCache::default(),
             placement: placement::Placement::default(),
+            writable_pools: AtomicUsize::new(usize::MAX),
         })
+    }
+
+    /// Limits new objects to the first `n` pools (at least one); see
+    /// [`crate::cluster::expansion`].
+    pub fn set_writable_pools(&self, n: usize) {
+        self.writable_pools.store(n.max(1), Ordering::Relaxed);
+    }
+
+    /// How many pools take new objects now.
+    pub fn writable_pools(&self) -> usize {
+        self.writable_pools
+            .load(Ordering::Relaxed)
+            .clamp(1, self.pools.len())
     }
 
     pub fn sets(&self) -> impl Iterator<Item = &Arc<ErasureSet>> {
@@ -197,8 +223,8 @@ impl ObjectLayer {
         }))
         .await;
         let mut newest: Option<(&Arc<ErasureSet>, i64)> = None;
-        for (set, r) in found {
-            match r {
+        for (index, (set, r)) in found.into_iter().enumerate() {
+            match absent_in_added_pool(index, r) {
                 Ok(r) => {
                     if newest.is_none_or(|(_, t)| r.meta.mod_time_ms > t) {
                         newest = Some((set, r.meta.mod_time_ms));
@@ -211,16 +237,17 @@ impl ObjectLayer {
         if let Some((set, _)) = newest {
             return Ok(set);
         }
-        let pool = self.placement.choose(&self.pools, key).await;
+        let writable = &self.pools[..self.writable_pools()];
+        let pool = self.placement.choose(writable, key).await;
         Ok(self.pools[pool].set_for(key))
     }
 
     /// Every set that holds a copy of `key` (normally one).
     async fn holders(&self, bucket: &str, key: &str) -> ObjectResult<Vec<&Arc<ErasureSet>>> {
         let mut out = Vec::new();
-        for pool in &self.pools {
+        for (index, pool) in self.pools.iter().enumerate() {
             let set = pool.set_for(key);
-            match set.resolve(bucket, key).await {
+            match absent_in_added_pool(index, set.resolve(bucket, key).await) {
                 Ok(_) => out.push(set),
                 Err(ObjectError::NoSuchKey) => {}
                 Err(e) => return Err(e),
