@@ -47,6 +47,11 @@ impl NsLock {
         }
     }
 
+    /// Whether locks cost round trips to other servers.
+    pub fn is_distributed(&self) -> bool {
+        self.dist.is_some()
+    }
+
     async fn dist(&self, name: &str, write: bool, local: LocalGuard) -> ObjectResult<Guard> {
         let dist = match &self.dist {
             Some(d) => Some(

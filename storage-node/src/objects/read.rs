@@ -9,14 +9,15 @@ use crate::erasure::read::ErasureReader;
 use bytes::Bytes;
 use std::sync::Arc;
 
-/// An object opened for reading. It holds the key's read lock until the body has been
-/// streamed (or dropped), so an overwrite cannot delete the shards being read.
+/// An object opened for reading. Unless the object is inline (its bytes are already in
+/// memory), it holds the key's read lock until the body has been streamed (or dropped), so
+/// an overwrite cannot delete the shards being read.
 pub struct ObjectReader {
     set: Arc<ErasureSet>,
     bucket: String,
     key: String,
     resolved: Resolved,
-    guard: Guard,
+    guard: Option<Guard>,
     pub info: ObjectInfo,
 }
 
@@ -76,7 +77,7 @@ impl ObjectReader {
         bucket: &str,
         key: &str,
         resolved: Resolved,
-        guard: Guard,
+        guard: Option<Guard>,
     ) -> Self {
         let info = ObjectInfo::from_meta(bucket, key, &resolved.meta);
         Self {
