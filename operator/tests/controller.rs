@@ -855,6 +855,47 @@ async fn missing_service_monitor_crd_is_a_condition_not_an_error() {
     );
 }
 
+#[tokio::test]
+async fn turning_prometheus_off_deletes_the_service_monitor_once() {
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    assert!(
+        h.api
+            .get(&h.p("monitoring:servicemonitors/matrix-minio"))
+            .is_some()
+    );
+    assert_eq!(condition(&h.stored(), "Monitoring").status, "True");
+    h.edit(|spec| spec["prometheusOperator"] = json!(false));
+    h.api.take_requests();
+    h.reconcile().await.unwrap();
+    let deletes: Vec<String> = h
+        .api
+        .take_requests()
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(
+        deletes,
+        vec![h.p("monitoring:servicemonitors/matrix-minio")]
+    );
+    assert!(
+        h.api
+            .get(&h.p("monitoring:servicemonitors/matrix-minio"))
+            .is_none()
+    );
+    let t = h.stored();
+    assert!(
+        t.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().all(|c| c.type_ != "Monitoring")),
+        "no Monitoring condition once prometheusOperator is off"
+    );
+    h.reconcile().await.unwrap();
+    assert!(!h.api.take_requests().iter().any(|r| r.method == "DELETE"));
+}
+
 fn add_claims(h: &Harness, size: &str, class: &str) {
     for server in 0..4 {
         for volume in 0..2 {

@@ -470,6 +470,25 @@ async fn reconcile_inner(tenant: &Tenant, ctx: &Context) -> Result<Action, Error
                 .await?;
         }
     }
+    let monitor_was_applied = tenant
+        .status
+        .as_ref()
+        .and_then(|s| status::find(s, status::MONITORING))
+        .is_some_and(|c| c.status == "True");
+    if !spec.prometheus_operator() && monitor_was_applied {
+        // prometheusOperator was turned off: the ServiceMonitor this operator applied goes
+        // (once: the Monitoring condition disappears with this reconcile's status).
+        let sm_api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), &namespace, &service_monitor_resource());
+        match sm_api
+            .delete(&names.service_monitor(), &DeleteParams::default())
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     if spec.prometheus_operator() && !monitor_available {
         let already = tenant
             .status
