@@ -193,7 +193,19 @@ impl ErasureSet {
         // Own drives first, then the others grouped by server (endpoint order).
         order.sort_by_key(|&i| (!self.drives[i].is_local(), self.drives[i].endpoint()));
         order.truncate(want);
-        let results = join_all(order.iter().map(|&i| self.drives[i].read_meta(bucket, key))).await;
+        // Own drives answer first and in-process: when they show a large object (or none),
+        // the remote calls are not made at all, so large GETs pay nothing for this look.
+        let own = order.iter().filter(|&&i| self.drives[i].is_local()).count();
+        let (near, far) = order.split_at(own.min(order.len()));
+        let mut results =
+            join_all(near.iter().map(|&i| self.drives[i].read_meta(bucket, key))).await;
+        for r in &results {
+            let (m, _) = meta::decode(r.as_ref().ok()?).ok()?;
+            if m.data_dir.is_some() {
+                return None;
+            }
+        }
+        results.extend(join_all(far.iter().map(|&i| self.drives[i].read_meta(bucket, key))).await);
         let mut copies: Vec<Option<(ObjectMeta, Bytes)>> = vec![None; n];
         let mut first: Option<ObjectMeta> = None;
         for (&pos, r) in order.iter().zip(results) {
