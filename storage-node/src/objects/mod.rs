@@ -162,6 +162,8 @@ impl ObjectLayer {
                     )));
                 }
                 let geometry = Geometry::new(drives.len() - parity, parity);
+                let mut nearby: Vec<usize> = (0..drives.len()).collect();
+                nearby.sort_by_cached_key(|&i| (!drives[i].is_local(), drives[i].endpoint()));
                 built.push(Arc::new(ErasureSet {
                     index,
                     drives,
@@ -169,6 +171,7 @@ impl ObjectLayer {
                     locks: locks.clone(),
                     metrics: metrics.clone(),
                     mrf: mrf.clone(),
+                    nearby,
                 }));
             }
             if built.is_empty() {

@@ -26,6 +26,9 @@ pub struct ErasureSet {
     pub metrics: Arc<Metrics>,
     /// Where writes and reads that found a drive behind report the key for healing.
     pub mrf: Arc<crate::heal::mrf::MrfQueue>,
+    /// Drive positions, this server's own first, then the others grouped by server: the
+    /// order of the lock-free look at small objects.
+    pub nearby: Vec<usize>,
 }
 
 /// The agreed version of an object and, per drive position, that drive's copy of it
@@ -189,34 +192,30 @@ impl ErasureSet {
         if want >= n {
             return None;
         }
-        let mut order: Vec<usize> = (0..n).collect();
-        // Own drives first, then the others grouped by server (endpoint order).
-        order.sort_by_key(|&i| (!self.drives[i].is_local(), self.drives[i].endpoint()));
-        order.truncate(want);
+        let look = &self.nearby[..want];
+        let own = look
+            .iter()
+            .take_while(|&&i| self.drives[i].is_local())
+            .count();
+        let (near, far) = look.split_at(own);
         // Own drives answer first and in-process: when they show a large object (or none),
         // the remote calls are not made at all, so large GETs pay nothing for this look.
-        let own = order.iter().filter(|&&i| self.drives[i].is_local()).count();
-        let (near, far) = order.split_at(own.min(order.len()));
-        let mut results =
-            join_all(near.iter().map(|&i| self.drives[i].read_meta(bucket, key))).await;
-        for r in &results {
-            let (m, _) = meta::decode(r.as_ref().ok()?).ok()?;
-            if m.data_dir.is_some() {
-                return None;
-            }
-        }
-        results.extend(join_all(far.iter().map(|&i| self.drives[i].read_meta(bucket, key))).await);
-        let mut copies: Vec<Option<(ObjectMeta, Bytes)>> = vec![None; n];
-        let mut first: Option<ObjectMeta> = None;
-        for (&pos, r) in order.iter().zip(results) {
+        let inline_copy = |r: Result<Bytes, DriveError>| {
             let (m, inline) = meta::decode(&r.ok()?).ok()?;
-            if m.data_dir.is_some() {
+            m.data_dir.is_none().then_some((m, inline))
+        };
+        let mut found = Vec::with_capacity(want);
+        for r in join_all(near.iter().map(|&i| self.drives[i].read_meta(bucket, key))).await {
+            found.push(inline_copy(r)?);
+        }
+        for r in join_all(far.iter().map(|&i| self.drives[i].read_meta(bucket, key))).await {
+            found.push(inline_copy(r)?);
+        }
+        let first = found.first().map(|(m, _)| m.clone());
+        let mut copies: Vec<Option<(ObjectMeta, Bytes)>> = vec![None; n];
+        for (&pos, (m, inline)) in self.nearby.iter().zip(found) {
+            if first.as_ref().is_some_and(|f| f.version_id != m.version_id) {
                 return None;
-            }
-            match &first {
-                Some(f) if f.version_id != m.version_id => return None,
-                Some(_) => {}
-                None => first = Some(m.clone()),
             }
             copies[pos] = Some((m, inline));
         }
