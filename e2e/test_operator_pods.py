@@ -84,7 +84,8 @@ def render(path: Path) -> list[dict]:
 
 
 @contextmanager
-def running(tmp_path: Path, objects: list[dict], ready_timeout: float = 90):
+def pod_network(tmp_path: Path, objects: list[dict]):
+    """The pods' namespaces, Service proxy and application namespace; no pod started."""
     if EXTERNAL:
         pytest.skip("needs its own cairn processes")
     why = netns_available()
@@ -93,12 +94,19 @@ def running(tmp_path: Path, objects: list[dict], ready_timeout: float = 90):
     c = PodCluster(tmp_path, objects, session_binary())
     try:
         c.setup()
+        yield c
+    finally:
+        c.teardown()
+
+
+@contextmanager
+def running(tmp_path: Path, objects: list[dict], ready_timeout: float = 90):
+    """Every pod started and ready."""
+    with pod_network(tmp_path, objects) as c:
         for p in c.pods:
             c.start(p.name)
         c.wait_ready(timeout=ready_timeout)
         yield c
-    finally:
-        c.teardown()
 
 
 def tenant(objects: list[dict]) -> tuple[str, str, str, str | None]:
@@ -342,14 +350,7 @@ def test_adding_a_pool_restarts_the_old_pods_one_by_one_without_downtime(tmp_pat
     endpoints = [a for a in new_args if a.startswith("https://")]
     assert len(endpoints) == 2 and [a for a in old_args if a.startswith("https://")] == endpoints[:1]
 
-    if EXTERNAL:
-        pytest.skip("needs its own cairn processes")
-    why = netns_available()
-    if why:
-        pytest.fail(f"the pod-level test needs network namespaces: {why}", pytrace=False)
-    c = PodCluster(tmp_path, grown, session_binary())
-    try:
-        c.setup()
+    with pod_network(tmp_path, grown) as c:
         pool0 = [p.name for p in c.pods if p.sts["metadata"]["name"] == "grown-pool-0"]
         pool1 = [p.name for p in c.pods if p.sts["metadata"]["name"] == "grown-pool-1"]
         # before: the one-pool tenant, as its pods were created from the old revision
@@ -418,8 +419,6 @@ assert len([k for k in keys if k.startswith("after/")]) == {batch} * 20
 for k in sorted(keys):
     assert len(c.get_object(Bucket="media", Key=k)["Body"].read()) > 0, k
 """)
-    finally:
-        c.teardown()
 
 
 def test_plain_http_single_server_tenant(tmp_path):

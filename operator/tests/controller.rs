@@ -245,6 +245,15 @@ impl Harness {
     }
 }
 
+/// Paths of the DELETE requests, in order.
+fn delete_paths(requests: &[Recorded]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path.clone())
+        .collect()
+}
+
 fn lines(requests: &[Recorded]) -> Vec<String> {
     requests.iter().map(Recorded::line).collect()
 }
@@ -621,15 +630,8 @@ async fn image_change_rolls_one_pod_at_a_time_only_with_write_quorum() {
     h.tenant.state().write_ok = true;
     h.reconcile().await.unwrap();
     let requests = h.api.take_requests();
-    let deletes: Vec<String> = requests
-        .iter()
-        .filter(|r| r.method == "DELETE")
-        .map(Recorded::line)
-        .collect();
-    assert_eq!(
-        deletes,
-        vec![format!("DELETE {}", h.p("pods/matrix-minio-pool-0-3"))]
-    );
+    let deletes = delete_paths(&requests);
+    assert_eq!(deletes, vec![h.p("pods/matrix-minio-pool-0-3")]);
     assert!(event_reasons(&requests).contains(&"RollingRestart".to_string()));
 
     // The pod comes back from the new template but is not ready yet: nothing more.
@@ -653,17 +655,8 @@ async fn image_change_rolls_one_pod_at_a_time_only_with_write_quorum() {
         true,
     );
     h.reconcile().await.unwrap();
-    let deletes: Vec<String> = h
-        .api
-        .take_requests()
-        .iter()
-        .filter(|r| r.method == "DELETE")
-        .map(Recorded::line)
-        .collect();
-    assert_eq!(
-        deletes,
-        vec![format!("DELETE {}", h.p("pods/matrix-minio-pool-0-2"))]
-    );
+    let deletes = delete_paths(&h.api.take_requests());
+    assert_eq!(deletes, vec![h.p("pods/matrix-minio-pool-0-2")]);
 }
 
 #[tokio::test]
@@ -740,11 +733,7 @@ async fn adding_a_pool_restarts_the_old_pods_one_by_one_once_the_new_ones_are_re
     h.add_pods("pool-1", true);
     h.reconcile().await.unwrap();
     let requests = h.api.take_requests();
-    let deletes: Vec<String> = requests
-        .iter()
-        .filter(|r| r.method == "DELETE")
-        .map(|r| r.path.clone())
-        .collect();
+    let deletes = delete_paths(&requests);
     assert_eq!(deletes, vec![h.p("pods/matrix-minio-pool-0-3")]);
     assert!(event_reasons(&requests).contains(&"TopologyRestart".to_string()));
 }
@@ -868,13 +857,7 @@ async fn turning_prometheus_off_deletes_the_service_monitor_once() {
     h.edit(|spec| spec["prometheusOperator"] = json!(false));
     h.api.take_requests();
     h.reconcile().await.unwrap();
-    let deletes: Vec<String> = h
-        .api
-        .take_requests()
-        .iter()
-        .filter(|r| r.method == "DELETE")
-        .map(|r| r.path.clone())
-        .collect();
+    let deletes = delete_paths(&h.api.take_requests());
     assert_eq!(
         deletes,
         vec![h.p("monitoring:servicemonitors/matrix-minio")]
@@ -1053,11 +1036,7 @@ async fn deletion_keeps_volumes_unless_the_policy_says_delete() {
         .await
         .unwrap();
     let requests = h.api.take_requests();
-    let deletes: Vec<String> = requests
-        .iter()
-        .filter(|r| r.method == "DELETE")
-        .map(|r| r.path.clone())
-        .collect();
+    let deletes = delete_paths(&requests);
     assert_eq!(deletes[0], h.p("apps:statefulsets/matrix-minio-pool-0"));
     assert_eq!(deletes.len(), 1 + 8);
     assert!(

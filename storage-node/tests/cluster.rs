@@ -52,6 +52,21 @@ async fn start_cluster(root: &Path, port: u16) -> Vec<Running> {
         .collect()
 }
 
+/// One S3 client per server, and `bucket` created through the first.
+async fn clients_with_bucket(servers: &[Running], bucket: &str) -> Vec<aws_sdk_s3::Client> {
+    let clients: Vec<_> = servers
+        .iter()
+        .map(|s| client_for(&format!("http://{}", s.address)))
+        .collect();
+    clients[0]
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    clients
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_servers_form_one_namespace_and_serialize_writers() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -62,16 +77,7 @@ async fn four_servers_form_one_namespace_and_serialize_writers() {
         assert_eq!((p.drives, p.sets, p.data, p.parity), (8, 1, 4, 4));
         assert!(s.layout.offline.is_empty(), "{:?}", s.layout.offline);
     }
-    let clients: Vec<_> = servers
-        .iter()
-        .map(|s| client_for(&format!("http://{}", s.address)))
-        .collect();
-    clients[0]
-        .create_bucket()
-        .bucket("shared")
-        .send()
-        .await
-        .expect("create bucket");
+    let clients = clients_with_bucket(&servers, "shared").await;
     let body = data(3 << 20, 7);
     clients[1]
         .put_object()
@@ -133,16 +139,7 @@ async fn lock_free_small_reads_never_go_back_in_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let servers = start_cluster(dir.path(), port).await;
-    let clients: Vec<_> = servers
-        .iter()
-        .map(|s| client_for(&format!("http://{}", s.address)))
-        .collect();
-    clients[0]
-        .create_bucket()
-        .bucket("small")
-        .send()
-        .await
-        .expect("create bucket");
+    let clients = clients_with_bucket(&servers, "small").await;
     let value = |i: u32| format!("{i:08}").repeat(500).into_bytes();
     let put = |c: aws_sdk_s3::Client, i: u32| async move {
         c.put_object()

@@ -216,6 +216,22 @@ fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.is_not_found())
 }
 
+/// Deletes `name`; an object already gone is no error. True when this call deleted it.
+async fn delete_if_present<K>(
+    api: &Api<K>,
+    name: &str,
+    params: &DeleteParams,
+) -> Result<bool, Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.delete(name, params).await {
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn service_monitor_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("monitoring.coreos.com", "v1", "ServiceMonitor"),
@@ -480,14 +496,7 @@ async fn reconcile_inner(tenant: &Tenant, ctx: &Context) -> Result<Action, Error
         // (once: the Monitoring condition disappears with this reconcile's status).
         let sm_api: Api<DynamicObject> =
             Api::namespaced_with(client.clone(), &namespace, &service_monitor_resource());
-        match sm_api
-            .delete(&names.service_monitor(), &DeleteParams::default())
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
+        delete_if_present(&sm_api, &names.service_monitor(), &DeleteParams::default()).await?;
     }
     if spec.prometheus_operator() && !monitor_available {
         let already = tenant
@@ -540,11 +549,7 @@ async fn reconcile_inner(tenant: &Tenant, ctx: &Context) -> Result<Action, Error
             reason,
         } => {
             for pod in pods {
-                match pods_api.delete(pod, &DeleteParams::default()).await {
-                    Ok(_) => {}
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => return Err(e.into()),
-                }
+                delete_if_present(&pods_api, pod, &DeleteParams::default()).await?;
             }
             let reason_code = if *endpoints_changed {
                 "TopologyRestart"
@@ -768,14 +773,7 @@ async fn cleanup(tenant: &Tenant, ctx: &Context, tenants: &Api<Tenant>) -> Resul
         .items
     {
         if sts.meta().deletion_timestamp.is_none() {
-            match sts_api
-                .delete(&sts.name_any(), &DeleteParams::background())
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(e.into()),
-            }
+            delete_if_present(&sts_api, &sts.name_any(), &DeleteParams::background()).await?;
         }
     }
     let pvc_api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -788,13 +786,8 @@ async fn cleanup(tenant: &Tenant, ctx: &Context, tenants: &Api<Tenant>) -> Resul
         if claim.meta().deletion_timestamp.is_some() {
             continue;
         }
-        match pvc_api
-            .delete(&claim.name_any(), &DeleteParams::background())
-            .await
-        {
-            Ok(_) => deleted.push(claim.name_any()),
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(e.into()),
+        if delete_if_present(&pvc_api, &claim.name_any(), &DeleteParams::background()).await? {
+            deleted.push(claim.name_any());
         }
     }
     if !deleted.is_empty() {
