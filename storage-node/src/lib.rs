@@ -7,8 +7,12 @@
 //! handshake, quorum locks) and `heal`. `rpc` is the peer protocol that the remote drive,
 //! the locks and the start-up handshake speak; it sits beside `drive`, and its server
 //! side is routed by `front`. A layer only calls the one below it.
+//! `body` holds the HTTP response body type that every API shares, below all of them;
+//! `cli` is the binary's command line, `config` resolves its settings.
 
 pub mod admin;
+pub mod body;
+pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod drive;

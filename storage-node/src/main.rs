@@ -5,7 +5,8 @@
 //! (bad flags, missing credentials, drives that belong to another deployment), 1 for
 //! failures at run time. `cairn admin`: see `cairn::admin::cli`.
 
-use cairn::config::{Cli, Command, Env, ServerConfig};
+use cairn::cli::{Cli, Command};
+use cairn::config::{Env, ServerConfig};
 use clap::Parser;
 use std::process::ExitCode;
 

@@ -240,7 +240,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         // Heal (layer 8): MRF worker, drive rebuilds, scanner.
         let heal = crate::heal::HealState::start(
             objects.clone(),
-            crate::heal::HealConfig::from_env(),
+            cfg.heal.clone(),
             tx.subscribe(),
         );
         buckets_on_every_pool(&objects).await;
@@ -358,7 +358,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
     // Heal (layer 8): MRF worker, drive rebuilds of this server's drives, scanner.
     let heal = crate::heal::HealState::start(
         objects.clone(),
-        crate::heal::HealConfig::from_env(),
+        cfg.heal.clone(),
         tx.subscribe(),
     );
     let first_look = bootstrap::check_peers(&cluster.peers, &cluster.node).await?;

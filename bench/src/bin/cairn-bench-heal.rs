@@ -9,7 +9,7 @@
 //! target/release/cairn-bench-heal --shard-gib 2 --object-mib 16 --dir /var/tmp/heal-bench
 //! ```
 //!
-//! The scanner is switched off (`CAIRN_SCANNER=off`) so the figure is the rebuild alone;
+//! The scanner is switched off (`HealConfig::scanner_enabled`) so the figure is the rebuild alone;
 //! the MRF worker and drive monitor run as in production.
 
 use bytes::Bytes;
@@ -41,18 +41,16 @@ struct Args {
 }
 
 fn config(drives: &[PathBuf]) -> ServerConfig {
-    ServerConfig {
-        drives: drives.iter().map(|d| d.display().to_string()).collect(),
-        address: "127.0.0.1:0".into(),
-        console_address: "127.0.0.1:0".into(),
-        certs_dir: None,
-        region: "us-east-1".into(),
-        domains: Vec::new(),
-        storage_class: Some("EC:4".into()),
-        root_user: "benchadmin".into(),
-        root_password: "benchpassword".into(),
-        dev_credentials: false,
-    }
+    let mut cfg = ServerConfig::new(
+        drives.iter().map(|d| d.display().to_string()).collect(),
+        "127.0.0.1:0",
+        "benchadmin",
+        "benchpassword",
+    );
+    cfg.storage_class = Some("EC:4".into());
+    // The figure is the rebuild alone: no scanner cycle competes with it.
+    cfg.heal.scanner_enabled = false;
+    cfg
 }
 
 /// Bytes of all files under `dir`.
@@ -76,8 +74,6 @@ fn du(dir: &Path) -> u64 {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    // SAFETY: set before the runtime and any other thread exist.
-    unsafe { std::env::set_var("CAIRN_SCANNER", "off") };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

@@ -4,7 +4,7 @@ use super::types::{DriveHealing, HealProgress, HealStarted, HealTask, HealTotals
 use super::{AdminService, ApiError, HEAL_PATH, PEER_TIMEOUT, json};
 use crate::heal::{DriveHealStatus, HealError, HealRequest, HealStatus, TaskState};
 use crate::objects::ObjectError;
-use crate::s3::RespBody;
+use crate::body::RespBody;
 use futures::future::join_all;
 use http::{Method, Response, StatusCode};
 use std::collections::HashMap;

@@ -32,7 +32,7 @@ pub mod types;
 use crate::drive::DriveRef;
 use crate::heal::HealState;
 use crate::objects::{BodyStream, ObjectLayer};
-use crate::s3::RespBody;
+use crate::body::RespBody;
 use crate::s3::auth::sigv4::{self, AuthError, PayloadMode, SecretLookup};
 use bytes::Bytes;
 use client::{AdminClient, TlsTrust};
@@ -439,7 +439,7 @@ pub(crate) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Respon
     let body = serde_json::to_vec_pretty(value).unwrap_or_else(|e| {
         format!("{{\"Code\":\"InternalError\",\"Message\":\"{e}\"}}").into_bytes()
     });
-    let mut r = Response::new(crate::s3::full(Bytes::from(body)));
+    let mut r = Response::new(crate::body::full(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -13,7 +13,7 @@
 use crate::drive::DriveError;
 use crate::rpc::client::{CALL_TIMEOUT, PeerClient};
 use crate::rpc::{ERROR_HEADER, query};
-use crate::s3::{RespBody, empty, full};
+use crate::body::{RespBody, empty, full};
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use std::collections::HashMap;

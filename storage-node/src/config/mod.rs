@@ -7,7 +7,7 @@
 
 pub mod envfile;
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -15,29 +15,6 @@ use std::path::PathBuf;
 pub const MIN_PASSWORD_LEN: usize = 8;
 pub const DEV_USER: &str = "cairnadmin";
 pub const DEV_PASSWORD: &str = "cairnadmin";
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "cairn",
-    version,
-    about = "Cairn: erasure-coded, S3-compatible object storage",
-    long_about = "Cairn stores objects erasure-coded across drives and serves them over the S3 API.\n\n\
-        Quick start on one machine (8 directories, EC:4):\n\n  \
-        CAIRN_ROOT_USER=admin CAIRN_ROOT_PASSWORD=change-me-now cairn server ./data/drive{1...8}\n\n\
-        then point any S3 client at http://127.0.0.1:9000 with those credentials."
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Start the storage server on the given drives.
-    Server(ServerArgs),
-    /// Administer a running deployment: `info`, `heal` (root credentials).
-    Admin(crate::admin::cli::AdminArgs),
-}
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
@@ -156,6 +133,8 @@ pub struct ServerConfig {
     pub root_password: String,
     /// True when the development credentials are in use.
     pub dev_credentials: bool,
+    /// Scanner and healing settings (`SCANNER_*`).
+    pub heal: crate::heal::HealConfig,
 }
 
 /// Turns `:9000` into `0.0.0.0:9000`; checks host:port form.
@@ -172,6 +151,25 @@ pub fn normalize_address(a: &str) -> Result<String, ConfigError> {
 }
 
 impl ServerConfig {
+    /// A configuration with every optional setting at its default: what `resolve` gives
+    /// when nothing but the drives, the address and the root credentials is set. Tests and
+    /// benchmarks start from it and change what they need.
+    pub fn new(drives: Vec<String>, address: &str, root_user: &str, root_password: &str) -> Self {
+        Self {
+            drives,
+            address: address.to_string(),
+            console_address: "127.0.0.1:0".into(),
+            certs_dir: None,
+            region: "us-east-1".into(),
+            domains: Vec::new(),
+            storage_class: None,
+            root_user: root_user.to_string(),
+            root_password: root_password.to_string(),
+            dev_credentials: false,
+            heal: crate::heal::HealConfig::default(),
+        }
+    }
+
     pub fn resolve(args: &ServerArgs, env: &Env) -> Result<Self, ConfigError> {
         let user = env
             .setting("ROOT_USER")
@@ -237,6 +235,7 @@ impl ServerConfig {
             root_user,
             root_password,
             dev_credentials: dev,
+            heal: crate::heal::HealConfig::from_settings(|name| env.setting(name)),
         })
     }
 }
@@ -244,6 +243,58 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every setting of the server reaches it through the configuration file alone (the
+    /// way the Kubernetes configuration Secret delivers them), with MinIO's names. A new
+    /// setting belongs in this test.
+    #[test]
+    fn every_setting_is_read_from_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("cairn-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.env");
+        std::fs::write(
+            &path,
+            "export MINIO_ROOT_USER=\"fileuser\"\n\
+             export MINIO_ROOT_PASSWORD=\"filepassword\"\n\
+             export MINIO_ADDRESS=\":9100\"\n\
+             export MINIO_CONSOLE_ADDRESS=\":9190\"\n\
+             export CAIRN_CERTS_DIR=\"/etc/cairn/certs\"\n\
+             export MINIO_REGION=\"eu-west-3\"\n\
+             export MINIO_DOMAIN=\"s3.example.com\"\n\
+             export MINIO_STORAGE_CLASS_STANDARD=\"EC:2\"\n\
+             export MINIO_SCANNER_CYCLE=\"2s\"\n\
+             export MINIO_SCANNER_SPEED=\"slow\"\n\
+             export MINIO_SCANNER=\"off\"\n",
+        )
+        .unwrap();
+        let env = Env {
+            file: envfile::load_env_file(&path).unwrap().into_iter().collect(),
+        };
+        let args = ServerArgs {
+            drives: vec!["/d{1...4}".into()],
+            address: None,
+            console_address: None,
+            certs_dir: None,
+            region: None,
+            domain: None,
+            storage_class: None,
+            dev: false,
+            log: None,
+        };
+        let cfg = ServerConfig::resolve(&args, &env).unwrap();
+        assert_eq!(cfg.root_user, "fileuser");
+        assert_eq!(cfg.root_password, "filepassword");
+        assert_eq!(cfg.address, "0.0.0.0:9100");
+        assert_eq!(cfg.console_address, "0.0.0.0:9190");
+        assert_eq!(cfg.certs_dir, Some(PathBuf::from("/etc/cairn/certs")));
+        assert_eq!(cfg.region, "eu-west-3");
+        assert_eq!(cfg.domains, vec!["s3.example.com".to_string()]);
+        assert_eq!(cfg.storage_class.as_deref(), Some("EC:2"));
+        assert_eq!(cfg.heal.scanner_cycle, std::time::Duration::from_secs(2));
+        assert_eq!(cfg.heal.scanner_speed.objects_per_sec, 20.0);
+        assert!(!cfg.heal.scanner_enabled);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn addresses() {

@@ -9,7 +9,7 @@
 //!   leave a set below write quorum (the operator asks before restarting a pod).
 
 use super::App;
-use crate::s3::{RespBody, empty};
+use crate::body::{RespBody, empty};
 use futures::future::join_all;
 use http::{Request, Response, StatusCode};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Prometheus metrics under MinIO's names, so existing dashboards keep working.
 
 use super::App;
-use crate::s3::{RespBody, full};
+use crate::body::{RespBody, full};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use std::collections::BTreeMap;

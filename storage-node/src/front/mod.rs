@@ -81,7 +81,7 @@ impl App {
             if crate::admin::handles(parts.uri.path()) {
                 return match self.admin.get() {
                     Some(admin) => admin.handle(parts, body_stream(body), &id).await,
-                    None => crate::s3::empty(http::StatusCode::SERVICE_UNAVAILABLE),
+                    None => crate::body::empty(http::StatusCode::SERVICE_UNAVAILABLE),
                 };
             }
             let method = parts.method.clone();
@@ -176,10 +176,10 @@ impl Front {
         match self.app.get() {
             Some(app) => app.clone().handle(req).await,
             None if req.uri().path().trim_end_matches('/') == "/minio/health/live" => {
-                crate::s3::empty(http::StatusCode::OK)
+                crate::body::empty(http::StatusCode::OK)
             }
             None => {
-                let mut r = crate::s3::empty(http::StatusCode::SERVICE_UNAVAILABLE);
+                let mut r = crate::body::empty(http::StatusCode::SERVICE_UNAVAILABLE);
                 r.headers_mut().insert(
                     http::header::RETRY_AFTER,
                     http::HeaderValue::from_static("1"),

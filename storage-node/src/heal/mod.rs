@@ -150,30 +150,27 @@ impl Default for HealConfig {
 }
 
 impl HealConfig {
-    /// Reads `CAIRN_SCANNER_SPEED` (preset or objects/s), `CAIRN_SCANNER_CYCLE` (alias
-    /// `CAIRN_SCANNER_INTERVAL`; seconds, or with an `s`/`m`/`h` suffix) and
-    /// `CAIRN_SCANNER` (`off` disables),
-    /// each also as `MINIO_*`. Bad values are logged and ignored.
-    pub fn from_env() -> Self {
-        let var = |name: &str| {
-            std::env::var(format!("CAIRN_{name}"))
-                .or_else(|_| std::env::var(format!("MINIO_{name}")))
-                .ok()
-        };
+    /// Builds the settings from `setting`, which answers a name without its prefix
+    /// (`SCANNER_CYCLE`) from the server's one configuration path (`config::Env`: flag,
+    /// `CAIRN_*`, `MINIO_*`, then the configuration file). Read: `SCANNER_SPEED` (preset
+    /// or objects/s), `SCANNER_CYCLE` (alias `SCANNER_INTERVAL`; seconds, or with an
+    /// `s`/`m`/`h` suffix) and `SCANNER` (`off` disables). Bad values are logged and
+    /// ignored.
+    pub fn from_settings(setting: impl Fn(&str) -> Option<String>) -> Self {
         let mut cfg = HealConfig::default();
-        if let Some(v) = var("SCANNER_SPEED") {
+        if let Some(v) = setting("SCANNER_SPEED") {
             match ScannerSpeed::parse(&v) {
                 Some(s) => cfg.scanner_speed = s,
                 None => tracing::warn!(value = %v, "ignoring bad CAIRN_SCANNER_SPEED"),
             }
         }
-        if let Some(v) = var("SCANNER_CYCLE").or_else(|| var("SCANNER_INTERVAL")) {
+        if let Some(v) = setting("SCANNER_CYCLE").or_else(|| setting("SCANNER_INTERVAL")) {
             match parse_duration(&v) {
                 Some(d) => cfg.scanner_cycle = d,
                 None => tracing::warn!(value = %v, "ignoring bad CAIRN_SCANNER_CYCLE"),
             }
         }
-        if let Some(v) = var("SCANNER") {
+        if let Some(v) = setting("SCANNER") {
             cfg.scanner_enabled = !matches!(v.trim(), "off" | "0" | "false" | "disable");
         }
         cfg

@@ -7,7 +7,7 @@ use super::{ERROR_HEADER, PREFIX, PREVIOUS_HEADER, parse_query};
 use crate::cluster::format;
 use crate::cluster::locks::LockTable;
 use crate::drive::{DriveError, DriveRef, StageId};
-use crate::s3::{RespBody, empty, full};
+use crate::body::{RespBody, empty, full};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crate::objects::{BodyStream, ObjectLayer};
 
-pub type RespBody = UnsyncBoxBody<Bytes, std::io::Error>;
+pub use crate::body::{RespBody, empty, full};
 
 /// Static settings of the S3 endpoint.
 #[derive(Debug, Clone)]
@@ -94,16 +94,6 @@ pub fn xml_response(status: StatusCode, xml: String) -> Response<RespBody> {
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/xml"),
     );
-    r
-}
-
-pub fn full(b: Bytes) -> RespBody {
-    Full::new(b).map_err(|never| match never {}).boxed_unsync()
-}
-
-pub fn empty(status: StatusCode) -> Response<RespBody> {
-    let mut r = Response::new(full(Bytes::new()));
-    *r.status_mut() = status;
     r
 }
 

@@ -22,18 +22,14 @@ pub struct TestServer {
 }
 
 pub fn config(drives: &[PathBuf], address: &str) -> ServerConfig {
-    ServerConfig {
-        drives: drives.iter().map(|d| d.display().to_string()).collect(),
-        address: address.to_string(),
-        console_address: "127.0.0.1:0".into(),
-        certs_dir: None,
-        region: "us-east-1".into(),
-        domains: vec!["s3.localhost.test".into()],
-        storage_class: None,
-        root_user: USER.into(),
-        root_password: PASSWORD.into(),
-        dev_credentials: false,
-    }
+    let mut cfg = ServerConfig::new(
+        drives.iter().map(|d| d.display().to_string()).collect(),
+        address,
+        USER,
+        PASSWORD,
+    );
+    cfg.domains = vec!["s3.localhost.test".into()];
+    cfg
 }
 
 impl TestServer {
