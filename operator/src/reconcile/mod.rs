@@ -20,8 +20,13 @@
 //!
 //! Errors requeue with an exponential backoff per Tenant ([`backoff`]).
 
+mod apply;
+mod buckets;
+mod health;
+mod inputs;
 pub mod leader;
 pub mod metrics;
+mod pods;
 pub mod rollout;
 pub mod status;
 pub mod tls;
@@ -38,28 +43,20 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
-};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-use crate::config_env::{self, ServerSettings};
-use crate::crd::validate::ExistingPool;
 use crate::crd::{API_VERSION, Tenant, TenantStatus};
-use crate::provision;
-use crate::render::names::{LABEL_POOL, LABEL_TENANT, MANAGER};
-use crate::render::{self, CONFIG_ENV_KEY, Observed, RenderError, Settings, secret_data};
-use crate::tenant::{
-    AdminInfo, ClusterHealth, Credentials, HttpTenant, TenantApi, TenantEndpoint, TenantError,
-};
-use rollout::{Plan, PodView, PoolView};
+use crate::render::names::{LABEL_TENANT, MANAGER};
+use crate::render::{self, RenderError, Rendered, Settings};
+use crate::tenant::{HttpTenant, TenantApi, TenantEndpoint, TenantError};
+use apply::apply_params;
+pub use health::tenant_endpoint;
 use status::{Observation, PoolObservation};
 
 /// Finalizer put on Tenants whose volumes are deleted with them.
@@ -193,25 +190,6 @@ fn key(tenant: &Tenant) -> String {
     )
 }
 
-fn apply_params() -> PatchParams {
-    PatchParams::apply(MANAGER).force()
-}
-
-/// Server-side apply of one typed object.
-async fn apply<K>(api: &Api<K>, object: &K) -> Result<K, Error>
-where
-    K: Resource + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
-{
-    let name = object
-        .meta()
-        .name
-        .clone()
-        .ok_or(Error::Missing("object name"))?;
-    Ok(api
-        .patch(&name, &apply_params(), &Patch::Apply(object))
-        .await?)
-}
-
 fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.is_not_found())
 }
@@ -227,26 +205,6 @@ where
 {
     match api.delete(name, params).await {
         Ok(_) => Ok(true),
-        Err(e) if is_not_found(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn service_monitor_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("monitoring.coreos.com", "v1", "ServiceMonitor"),
-        "servicemonitors",
-    )
-}
-
-/// Whether the ServiceMonitor CRD is installed (API discovery, which every authenticated
-/// client may read).
-async fn service_monitor_available(client: &Client) -> Result<bool, Error> {
-    match client
-        .list_api_group_resources("monitoring.coreos.com/v1")
-        .await
-    {
-        Ok(list) => Ok(list.resources.iter().any(|r| r.kind == "ServiceMonitor")),
         Err(e) if is_not_found(&e) => Ok(false),
         Err(e) => Err(e.into()),
     }
@@ -270,379 +228,135 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action,
     result
 }
 
+/// One reconcile, as the list of steps of this module's documentation.
 async fn reconcile_inner(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
-    let client = &ctx.client;
     let namespace = tenant.namespace().ok_or(Error::Missing("namespace"))?;
-    let name = tenant.name_any();
-    let tenants: Api<Tenant> = Api::namespaced(client.clone(), &namespace);
-
+    let tenants: Api<Tenant> = Api::namespaced(ctx.client.clone(), &namespace);
+    // 1. Deletion, and the finalizer that volumeClaimRetentionPolicy asks for.
     if tenant.meta().deletion_timestamp.is_some() {
         return cleanup(tenant, ctx, &tenants).await;
     }
     sync_finalizer(tenant, &tenants).await?;
-
-    let spec = &tenant.spec;
-    let secrets_api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-    let names = render::tenant_names(tenant, &ctx.settings)?;
-
-    // Secrets the rendering reads.
-    let mut wanted: Vec<String> = Vec::new();
-    wanted.extend(spec.configuration_secret().map(str::to_string));
-    wanted.extend(spec.external_cert().map(|c| c.name.clone()));
-    wanted.extend(
-        spec.external_ca_cert_secret
-            .iter()
-            .flatten()
-            .map(|c| c.name.clone()),
-    );
-    let mut secrets = Vec::new();
-    for secret_name in &wanted {
-        if let Some(s) = secrets_api.get_opt(secret_name).await? {
-            secrets.push(s);
-        }
-    }
-
-    // The pools that exist, to refuse shape changes.
-    let sts_api: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
-    let existing_sts = sts_api
-        .list(&ListParams::default().labels(&tenant_selector(&name)))
-        .await?
-        .items;
-    let existing_pools: Vec<ExistingPool> = existing_sts
-        .iter()
-        .filter(|s| s.meta().deletion_timestamp.is_none())
-        .filter_map(|s| {
-            let pool = s.labels().get(LABEL_POOL)?.clone();
-            let spec = s.spec.as_ref()?;
-            Some(ExistingPool {
-                name: pool,
-                servers: usize::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0),
-                volumes_per_server: spec.volume_claim_templates.as_ref().map_or(0, Vec::len),
-            })
-        })
-        .collect();
-
-    let monitor_available = if spec.prometheus_operator() {
-        service_monitor_available(client).await?
-    } else {
-        false
+    // 2. What rendering depends on.
+    let inputs = inputs::read(tenant, ctx, &namespace).await?;
+    // 3. Render; a refused spec is reported and nothing is applied.
+    let Some(rendered) = render_or_refuse(tenant, ctx, &tenants, &inputs).await? else {
+        return Ok(Action::requeue(INVALID_INTERVAL));
     };
-
-    // Certificates.
-    let mut certificates = None;
-    let mut auto_tls = None;
-    let mut tls_note = None;
-    if spec.auto_cert() {
-        let ca_key = secrets_api.get_opt(&names.ca_key_secret()).await?;
-        let current = secrets_api.get_opt(&names.tls_secret()).await?;
-        let ensured = tls::ensure(
-            &names,
-            spec.cert_config.as_ref(),
-            ca_key.as_ref().map(secret_data).as_ref(),
-            current.as_ref().map(secret_data).as_ref(),
-            time::OffsetDateTime::now_utc(),
-        )?;
-        certificates = Some(ensured.status.clone());
-        tls_note = ensured.issued.clone().map(|why| (why, ensured.new_ca));
-        auto_tls = Some(ensured.material);
-    }
-
-    let observed = Observed {
-        existing_pools,
-        service_monitor_available: monitor_available,
-        auto_tls,
+    // 4. Apply.
+    let applied = apply::apply_all(tenant, ctx, &inputs, &rendered).await?;
+    // 5. Pods, 6. health, then restarts (which need write quorum).
+    let pods = pods::observe(ctx, &namespace, tenant).await?;
+    let (health, admin) = probe_if_serving(tenant, ctx, &inputs, &pods).await;
+    let write_ok = matches!(&health, Some(Ok(h)) if h.write_ok);
+    let rollout = pods::restart(
+        tenant,
+        ctx,
+        &namespace,
+        &applied.statefulsets,
+        &pods,
+        write_ok,
+    )
+    .await?;
+    // 6. Buckets, once the tenant has write quorum.
+    let buckets = buckets::provision(tenant, ctx, &inputs, write_ok).await;
+    // 7. Status, then requeue.
+    let obs = Observation {
+        health,
+        admin,
+        rollout,
+        ..observation(tenant, &rendered, &applied, &pods, buckets, &inputs)
     };
-    let rendered = match render::render(tenant, &secrets, &observed, &ctx.settings) {
-        Ok(r) => r,
-        Err(RenderError::Invalid(errors)) => {
-            let message = errors
-                .problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
-            let previous = tenant.status.as_ref();
-            let already = previous
-                .and_then(|s| status::find(s, status::READY))
-                .is_some_and(|c| c.reason == "InvalidSpec" && c.message == message);
-            if !already {
-                ctx.event(
-                    tenant,
-                    EventType::Warning,
-                    "InvalidSpec",
-                    "Validate",
-                    message.clone(),
-                )
-                .await;
+    report_status(tenant, ctx, &tenants, &obs).await
+}
+
+/// Renders the tenant's objects. A refused spec becomes the `InvalidSpec` reason of the
+/// conditions and a Warning Event (once per message), and `None`.
+async fn render_or_refuse(
+    tenant: &Tenant,
+    ctx: &Context,
+    tenants: &Api<Tenant>,
+    inputs: &inputs::Inputs,
+) -> Result<Option<Rendered>, Error> {
+    let errors = match render::render(tenant, &inputs.secrets, &inputs.observed, &ctx.settings) {
+        Ok(rendered) => {
+            for w in &rendered.warnings {
+                tracing::info!(tenant = %key(tenant), "{w}");
             }
-            let obs = Observation {
-                generation: tenant.meta().generation,
-                invalid: Some(message),
-                ..Observation::default()
-            };
-            patch_status(
-                &tenants,
-                &name,
-                status::compute(&obs, previous, Timestamp::now()),
-            )
-            .await?;
-            return Ok(Action::requeue(INVALID_INTERVAL));
+            return Ok(Some(rendered));
         }
+        Err(RenderError::Invalid(errors)) => errors,
         Err(e) => return Err(e.into()),
     };
-    for w in &rendered.warnings {
-        tracing::info!(tenant = %key(tenant), "{w}");
-    }
-
-    // Apply.
-    for s in &rendered.secrets {
-        apply(&secrets_api, s).await?;
-    }
-    if let Some((why, new_ca)) = tls_note {
-        let what = if new_ca {
-            "a new CA and server certificate"
-        } else {
-            "a new server certificate"
-        };
+    let message = errors
+        .problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let previous = tenant.status.as_ref();
+    let already = previous
+        .and_then(|s| status::find(s, status::READY))
+        .is_some_and(|c| c.reason == "InvalidSpec" && c.message == message);
+    if !already {
         ctx.event(
             tenant,
-            EventType::Normal,
-            "CertificateIssued",
-            "IssueCertificate",
-            format!("issued {what} ({why}); the pods restart to load it"),
+            EventType::Warning,
+            "InvalidSpec",
+            "Validate",
+            message.clone(),
         )
         .await;
     }
-    let cm_api: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
-    for c in &rendered.config_maps {
-        apply(&cm_api, c).await?;
-    }
-    let svc_api: Api<Service> = Api::namespaced(client.clone(), &namespace);
-    for s in &rendered.services {
-        apply(&svc_api, s).await?;
-    }
-
-    let pvc_api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &namespace);
-    let mut applied_sts = Vec::new();
-    let mut expansion_problem = None;
-    let mut expansion_pending = None;
-    for desired in &rendered.stateful_sets {
-        let sts_name = desired.name_any();
-        let existing = existing_sts.iter().find(|s| s.name_any() == sts_name);
-        let mut object = desired.clone();
-        if let Some(existing) = existing {
-            match volumes::expand(client, &pvc_api, &sts_api, existing, desired).await? {
-                volumes::Expansion::None => {}
-                volumes::Expansion::Refused(message) => {
-                    expansion_problem = Some(message);
-                }
-                volumes::Expansion::Replacing { message, started } => {
-                    if started {
-                        ctx.event(
-                            tenant,
-                            EventType::Normal,
-                            "VolumesExpanded",
-                            "ExpandVolumes",
-                            message.clone(),
-                        )
-                        .await;
-                    }
-                    expansion_pending = Some(message);
-                    // The StatefulSet is being replaced; it is applied again next time.
-                    continue;
-                }
-            }
-            // volumeClaimTemplates cannot change on an existing StatefulSet: keep its own.
-            if let (Some(o), Some(e)) = (object.spec.as_mut(), existing.spec.as_ref()) {
-                o.volume_claim_templates = e.volume_claim_templates.clone();
-            }
-        } else {
-            ctx.event(
-                tenant,
-                EventType::Normal,
-                "PoolCreated",
-                "CreateStatefulSet",
-                format!("created StatefulSet {sts_name}"),
-            )
-            .await;
-        }
-        applied_sts.push(apply(&sts_api, &object).await?);
-    }
-    let pdb_api: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), &namespace);
-    for p in &rendered.pod_disruption_budgets {
-        apply(&pdb_api, p).await?;
-    }
-    let monitor = if spec.prometheus_operator() {
-        Some(monitor_available)
-    } else {
-        None
+    let obs = Observation {
+        generation: tenant.meta().generation,
+        invalid: Some(message),
+        ..Observation::default()
     };
-    if monitor_available {
-        let sm_api: Api<DynamicObject> =
-            Api::namespaced_with(client.clone(), &namespace, &service_monitor_resource());
-        if let Some(sm) = &rendered.service_monitor {
-            sm_api
-                .patch(&names.service_monitor(), &apply_params(), &Patch::Apply(sm))
-                .await?;
-        }
+    let new_status = status::compute(&obs, previous, Timestamp::now());
+    patch_status(tenants, &tenant.name_any(), new_status).await?;
+    Ok(None)
+}
+
+/// The tenant's health, asked only when at least one server is ready.
+async fn probe_if_serving(
+    tenant: &Tenant,
+    ctx: &Context,
+    inputs: &inputs::Inputs,
+    pods: &[rollout::PodView],
+) -> health::Health {
+    if pods::ready_servers(pods) == 0 {
+        return (None, None);
     }
-    let monitor_was_applied = tenant
-        .status
-        .as_ref()
-        .and_then(|s| status::find(s, status::MONITORING))
-        .is_some_and(|c| c.status == "True");
-    if !spec.prometheus_operator() && monitor_was_applied {
-        // prometheusOperator was turned off: the ServiceMonitor this operator applied goes
-        // (once: the Monitoring condition disappears with this reconcile's status).
-        let sm_api: Api<DynamicObject> =
-            Api::namespaced_with(client.clone(), &namespace, &service_monitor_resource());
-        delete_if_present(&sm_api, &names.service_monitor(), &DeleteParams::default()).await?;
-    }
-    if spec.prometheus_operator() && !monitor_available {
-        let already = tenant
-            .status
-            .as_ref()
-            .and_then(|s| status::find(s, status::MONITORING))
-            .is_some_and(|c| c.status == "False");
-        if !already {
-            ctx.event(
-                tenant,
-                EventType::Warning,
-                "ServiceMonitorCRDMissing",
-                "CreateServiceMonitor",
-                "prometheusOperator is true but the ServiceMonitor CRD (monitoring.coreos.com/v1) \
-                 is not installed; no ServiceMonitor was created"
-                    .to_string(),
-            )
-            .await;
-        }
-    }
+    let auto_tls = inputs.observed.auto_tls.as_ref();
+    health::probe(ctx, tenant, &inputs.names, &inputs.secrets, auto_tls).await
+}
 
-    // Pods and restarts.
-    let pods_api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    let pods = pods_api
-        .list(&ListParams::default().labels(&tenant_selector(&name)))
-        .await?
-        .items;
-    let pod_views: Vec<PodView> = pods.iter().filter_map(pod_view).collect();
-    let pool_views: Vec<PoolView> = applied_sts.iter().filter_map(pool_view).collect();
-    let ready_servers = pod_views
-        .iter()
-        .filter(|p| p.ready && !p.terminating)
-        .count();
-
-    // Health.
-    let (health, admin) = if ready_servers > 0 {
-        probe_health(ctx, tenant, &names, &secrets, observed.auto_tls.as_ref()).await
-    } else {
-        (None, None)
-    };
-    let write_ok = matches!(&health, Some(Ok(h)) if h.write_ok);
-
-    let plan = rollout::plan(&pool_views, &pod_views, write_ok);
-    let rollout_message = match &plan {
-        Plan::UpToDate => None,
-        Plan::Wait(why) => Some(why.clone()),
-        Plan::Delete {
-            pods,
-            endpoints_changed,
-            reason,
-        } => {
-            for pod in pods {
-                delete_if_present(&pods_api, pod, &DeleteParams::default()).await?;
-            }
-            let reason_code = if *endpoints_changed {
-                "TopologyRestart"
-            } else {
-                "RollingRestart"
-            };
-            ctx.event(
-                tenant,
-                EventType::Normal,
-                reason_code,
-                "RestartPods",
-                format!("{reason}: deleted {}", pods.join(", ")),
-            )
-            .await;
-            ctx.metrics.pods_restarted(pods.len());
-            Some(reason.clone())
-        }
-    };
-
-    // Provisioning, once the tenant has write quorum.
-    let already: Vec<String> = tenant
-        .status
-        .as_ref()
-        .and_then(|s| s.provisioned_buckets.clone())
-        .unwrap_or_default();
-    let wanted_buckets: Vec<String> = spec
-        .buckets
-        .iter()
-        .flatten()
-        .map(|b| b.name.clone())
-        .collect();
-    let mut provisioned: Vec<String> = already
-        .iter()
-        .filter(|b| wanted_buckets.contains(b))
-        .cloned()
-        .collect();
-    let mut bucket_failures = Vec::new();
-    let users_not_supported: Vec<String> = spec
-        .users
-        .iter()
-        .flatten()
-        .map(|u| u.name.clone())
-        .filter(|n| !n.is_empty())
-        .collect();
-    if write_ok && let Ok(api) = connect(ctx, tenant, &names, &secrets, observed.auto_tls.as_ref())
-    {
-        let report = provision::provision(api.as_ref(), spec, &already).await;
-        // One Event per pass: the recorder folds Events of the same reason into a series
-        // that keeps only the first message.
-        if !report.created.is_empty() {
-            ctx.event(
-                tenant,
-                EventType::Normal,
-                "BucketsCreated",
-                "CreateBucket",
-                format!("created bucket(s) {}", report.created.join(", ")),
-            )
-            .await;
-        }
-        for (bucket, e) in &report.failed {
-            bucket_failures.push(format!("bucket {bucket}: {e}"));
-        }
-        if !bucket_failures.is_empty() {
-            ctx.event(
-                tenant,
-                EventType::Warning,
-                "BucketCreationFailed",
-                "CreateBucket",
-                format!("cannot create {}", bucket_failures.join("; ")),
-            )
-            .await;
-        }
-        provisioned = report.provisioned;
-    }
-
-    // Status.
+/// What this reconcile observed, for the status (health, admin info and rollout are
+/// filled in by the caller).
+fn observation(
+    tenant: &Tenant,
+    rendered: &Rendered,
+    applied: &apply::Applied,
+    pods: &[rollout::PodView],
+    buckets: buckets::Buckets,
+    inputs: &inputs::Inputs,
+) -> Observation {
     let pools = tenant
         .spec
         .pools
         .iter()
         .zip(&rendered.geometries)
         .map(|(pool, (_, geometry))| {
-            let sts = names.statefulset(&pool.name);
+            let sts = inputs.names.statefulset(&pool.name);
+            let ready = pods
+                .iter()
+                .filter(|p| p.pool == pool.name && p.ready && !p.terminating)
+                .count();
             PoolObservation {
                 name: pool.name.clone(),
-                exists: applied_sts.iter().any(|s| s.name_any() == sts),
-                ready: i32::try_from(
-                    pod_views
-                        .iter()
-                        .filter(|p| p.pool == pool.name && p.ready && !p.terminating)
-                        .count(),
-                )
-                .unwrap_or(i32::MAX),
+                exists: applied.statefulsets.iter().any(|s| s.name_any() == sts),
+                ready: i32::try_from(ready).unwrap_or(i32::MAX),
                 statefulset: sts,
                 servers: pool.servers,
                 volumes_per_server: pool.volumes_per_server,
@@ -655,25 +369,33 @@ async fn reconcile_inner(tenant: &Tenant, ctx: &Context) -> Result<Action, Error
         .iter()
         .map(|(_, g)| i32::try_from(g.write_quorum()).unwrap_or(i32::MAX))
         .min();
-    let obs = Observation {
+    Observation {
         generation: tenant.meta().generation,
-        invalid: None,
         pools,
-        health,
-        admin,
         geometry_write_quorum,
-        rollout: rollout_message,
-        monitor,
-        volume_expansion: expansion_problem,
-        volume_expansion_pending: expansion_pending,
-        buckets_wanted: wanted_buckets,
-        buckets_provisioned: provisioned,
-        bucket_failures,
-        users_not_supported,
-        certificates,
-    };
+        monitor: applied.monitor,
+        volume_expansion: applied.expansion_problem.clone(),
+        volume_expansion_pending: applied.expansion_pending.clone(),
+        buckets_wanted: buckets.wanted,
+        buckets_provisioned: buckets.provisioned,
+        bucket_failures: buckets.failures,
+        users_not_supported: buckets.users_not_supported,
+        certificates: inputs.certificates.clone(),
+        ..Observation::default()
+    }
+}
+
+/// Writes the status computed from `obs` (with an Event when the health colour changed)
+/// and decides when to look again: soon while anything is in flight, every
+/// [`HEALTH_INTERVAL`] otherwise.
+async fn report_status(
+    tenant: &Tenant,
+    ctx: &Context,
+    tenants: &Api<Tenant>,
+    obs: &Observation,
+) -> Result<Action, Error> {
     let previous = tenant.status.as_ref();
-    let new_status = status::compute(&obs, previous, Timestamp::now());
+    let new_status = status::compute(obs, previous, Timestamp::now());
     if previous.and_then(|p| p.health_status) != new_status.health_status
         && let Some(h) = new_status.health_status
     {
@@ -696,7 +418,7 @@ async fn reconcile_inner(tenant: &Tenant, ctx: &Context) -> Result<Action, Error
         .await;
     }
     let busy = status::find(&new_status, status::PROGRESSING).is_some_and(|c| c.status == "True");
-    patch_status(&tenants, &name, new_status).await?;
+    patch_status(tenants, &tenant.name_any(), new_status).await?;
     Ok(Action::requeue(if busy {
         BUSY_INTERVAL
     } else {
@@ -812,169 +534,6 @@ async fn cleanup(tenant: &Tenant, ctx: &Context, tenants: &Api<Tenant>) -> Resul
         .collect();
     set_finalizers(tenant, tenants, finalizers).await?;
     Ok(Action::await_change())
-}
-
-fn pod_view(pod: &Pod) -> Option<PodView> {
-    let name = pod.name_any();
-    let pool = pod.labels().get(LABEL_POOL)?.clone();
-    let ordinal = name.rsplit('-').next()?.parse().ok()?;
-    let status = pod.status.as_ref();
-    let ready = status
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-    let args = pod
-        .spec
-        .as_ref()
-        .and_then(|s| {
-            s.containers
-                .iter()
-                .find(|c| c.name == render::statefulset::CONTAINER_NAME)
-        })
-        .and_then(|c| c.args.clone())
-        .unwrap_or_default();
-    Some(PodView {
-        ordinal,
-        pool,
-        revision: pod.labels().get("controller-revision-hash").cloned(),
-        running: status.and_then(|s| s.phase.as_deref()) == Some("Running"),
-        ready,
-        terminating: pod.meta().deletion_timestamp.is_some(),
-        endpoints: rollout::endpoint_args(&args),
-        name,
-    })
-}
-
-fn pool_view(sts: &StatefulSet) -> Option<PoolView> {
-    let pool = sts.labels().get(LABEL_POOL)?.clone();
-    let spec = sts.spec.as_ref()?;
-    let status = sts.status.as_ref();
-    let args = spec
-        .template
-        .spec
-        .as_ref()
-        .and_then(|s| {
-            s.containers
-                .iter()
-                .find(|c| c.name == render::statefulset::CONTAINER_NAME)
-        })
-        .and_then(|c| c.args.clone())
-        .unwrap_or_default();
-    Some(PoolView {
-        name: pool,
-        replicas: u32::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0),
-        update_revision: status.and_then(|s| s.update_revision.clone()),
-        observed: status.and_then(|s| s.observed_generation).unwrap_or(-1)
-            >= sts.meta().generation.unwrap_or(0),
-        endpoints: rollout::endpoint_args(&args),
-    })
-}
-
-/// How the operator reaches the tenant: its S3 Service, with the tenant's CA and the root
-/// credentials of the configuration Secret.
-pub fn tenant_endpoint(
-    tenant: &Tenant,
-    names: &render::names::Names,
-    secrets: &[Secret],
-    auto_tls: Option<&crate::tls::TlsMaterial>,
-) -> Option<TenantEndpoint> {
-    let spec = &tenant.spec;
-    let config = spec
-        .configuration_secret()
-        .and_then(|n| render::secrets::find(secrets, &names.namespace, n))
-        .map(secret_data)?;
-    let text = String::from_utf8(config.get(CONFIG_ENV_KEY)?.clone()).ok()?;
-    let file = config_env::parse(&text).ok()?;
-    let literal_env: Vec<(String, String)> = spec
-        .env
-        .iter()
-        .flatten()
-        .filter_map(|e| Some((e.name.clone(), e.value.clone()?)))
-        .collect();
-    let settings = ServerSettings::resolve(&file, &literal_env);
-    let region = ["CAIRN_REGION", "MINIO_REGION", "MINIO_SITE_REGION"]
-        .iter()
-        .find_map(|k| {
-            literal_env
-                .iter()
-                .chain(file.iter())
-                .find(|(n, v)| n == k && !v.is_empty())
-                .map(|(_, v)| v.clone())
-        })
-        .unwrap_or_else(|| "us-east-1".to_string());
-    let ca_pem = if let Some(m) = auto_tls {
-        Some(m.ca_cert_pem.clone())
-    } else if let Some(external) = spec.external_cert() {
-        let mut pems = Vec::new();
-        for (secret, keys) in std::iter::once((external.name.as_str(), ["ca.crt", "ca.crt"])).chain(
-            spec.external_ca_cert_secret
-                .iter()
-                .flatten()
-                .map(|c| (c.name.as_str(), ["ca.crt", "public.crt"])),
-        ) {
-            if let Some(s) = render::secrets::find(secrets, &names.namespace, secret) {
-                let data = secret_data(s);
-                if let Some(pem) = keys.iter().find_map(|k| data.get(*k)) {
-                    pems.push(String::from_utf8_lossy(pem).to_string());
-                }
-            }
-        }
-        Some(pems.join("\n"))
-    } else {
-        None
-    };
-    let scheme = if spec.tls_enabled() { "https" } else { "http" };
-    Some(TenantEndpoint {
-        base_url: format!(
-            "{scheme}://{}:{}",
-            names.service_fqdn(&names.s3_service),
-            render::statefulset::S3_PORT
-        ),
-        ca_pem,
-        credentials: Credentials {
-            access_key: settings.root_user?,
-            secret_key: settings.root_password?,
-        },
-        region,
-    })
-}
-
-fn connect(
-    ctx: &Context,
-    tenant: &Tenant,
-    names: &render::names::Names,
-    secrets: &[Secret],
-    auto_tls: Option<&crate::tls::TlsMaterial>,
-) -> Result<Arc<dyn TenantApi>, TenantError> {
-    let endpoint = tenant_endpoint(tenant, names, secrets, auto_tls).ok_or_else(|| {
-        TenantError::Url("no root credentials in the configuration Secret".to_string())
-    })?;
-    ctx.connector.connect(endpoint)
-}
-
-async fn probe_health(
-    ctx: &Context,
-    tenant: &Tenant,
-    names: &render::names::Names,
-    secrets: &[Secret],
-    auto_tls: Option<&crate::tls::TlsMaterial>,
-) -> (Option<Result<ClusterHealth, String>>, Option<AdminInfo>) {
-    let api = match connect(ctx, tenant, names, secrets, auto_tls) {
-        Ok(api) => api,
-        Err(e) => return (Some(Err(e.to_string())), None),
-    };
-    match api.cluster_health().await {
-        Err(e) => (Some(Err(e.to_string())), None),
-        Ok(h) => {
-            let admin = match api.admin_info().await {
-                Ok(info) => info,
-                Err(e) => {
-                    tracing::info!(tenant = %key(tenant), "admin info unavailable: {e}");
-                    None
-                }
-            };
-            (Some(Ok(h)), admin)
-        }
-    }
 }
 
 /// Where the controller looks for Tenants.

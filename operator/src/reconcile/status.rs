@@ -101,82 +101,134 @@ fn condition(
 /// The new status. `previous` supplies the `lastTransitionTime` of conditions whose status
 /// did not change; `now` is used for those that did.
 pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestamp) -> TenantStatus {
-    let generation = obs.generation;
     let mut status = TenantStatus {
-        observed_generation: generation,
+        observed_generation: obs.generation,
         provisioned_buckets: previous.and_then(|p| p.provisioned_buckets.clone()),
         certificates: obs.certificates.clone(),
         ..TenantStatus::default()
     };
-    let mut conditions = Vec::new();
-
     if let Some(message) = &obs.invalid {
         status.current_state = Some("Invalid spec".to_string());
         status.health_status = previous.and_then(|p| p.health_status);
         status.health_message = previous.and_then(|p| p.health_message.clone());
-        conditions.push(condition(
-            READY,
-            false,
-            "InvalidSpec",
-            message.clone(),
-            generation,
-        ));
-        conditions.push(condition(
+        let conditions = invalid_conditions(message, obs.generation);
+        status.conditions = Some(keep_transition_times(conditions, previous, now));
+        return status;
+    }
+    status.pools = Some(pool_statuses(obs));
+    let drives = Drives::of(obs);
+    set_capacity(&mut status, obs, &drives);
+    let health = Health::of(obs, &drives);
+    status.health_status = Some(health.colour);
+    status.health_message = Some(health.message.clone());
+    let pending: Vec<&String> = obs
+        .buckets_wanted
+        .iter()
+        .filter(|b| !obs.buckets_provisioned.contains(b))
+        .collect();
+    if !obs.buckets_provisioned.is_empty() || !obs.buckets_wanted.is_empty() {
+        status.provisioned_buckets = Some(obs.buckets_provisioned.clone());
+    }
+    status.current_state = Some(current_state(obs, &health, &pending));
+
+    let progressing = progressing(obs, &health, &pending);
+    let mut conditions = vec![
+        ready_condition(obs, &health, progressing.as_ref(), &pending),
+        progressing_condition(progressing.as_ref(), obs.generation),
+        degraded_condition(obs, &health, &drives),
+    ];
+    conditions.extend(feature_conditions(obs, &pending));
+    status.conditions = Some(keep_transition_times(conditions, previous, now));
+    status
+}
+
+/// The conditions of a refused spec: nothing changes until it is fixed.
+fn invalid_conditions(message: &str, generation: Option<i64>) -> Vec<Condition> {
+    vec![
+        condition(READY, false, "InvalidSpec", message.to_string(), generation),
+        condition(
             PROGRESSING,
             false,
             "InvalidSpec",
             "nothing is changed until the spec is fixed".to_string(),
             generation,
-        ));
-        conditions.push(condition(
+        ),
+        condition(
             DEGRADED,
             true,
             "InvalidSpec",
-            message.clone(),
+            message.to_string(),
             generation,
-        ));
-        status.conditions = Some(keep_transition_times(conditions, previous, now));
-        return status;
-    }
+        ),
+    ]
+}
 
-    let (servers, ready, drives) = (obs.servers(), obs.ready(), obs.drives());
-    status.pools = Some(
-        obs.pools
-            .iter()
-            .map(|p| PoolStatus {
-                name: p.name.clone(),
-                ss_name: Some(p.statefulset.clone()),
-                state: Some(
-                    if !p.exists {
-                        "PoolNotCreated"
-                    } else if p.ready >= p.servers {
-                        "PoolInitialized"
-                    } else {
-                        "PoolCreated"
-                    }
-                    .to_string(),
-                ),
-                ready_servers: Some(p.ready),
-                erasure: Some(p.erasure.clone()),
-            })
-            .collect(),
-    );
+fn pool_statuses(obs: &Observation) -> Vec<PoolStatus> {
+    obs.pools
+        .iter()
+        .map(|p| PoolStatus {
+            name: p.name.clone(),
+            ss_name: Some(p.statefulset.clone()),
+            state: Some(
+                if !p.exists {
+                    "PoolNotCreated"
+                } else if p.ready >= p.servers {
+                    "PoolInitialized"
+                } else {
+                    "PoolCreated"
+                }
+                .to_string(),
+            ),
+            ready_servers: Some(p.ready),
+            erasure: Some(p.erasure.clone()),
+        })
+        .collect()
+}
 
-    // Drives: from the admin endpoint when there is one, else from pod readiness.
-    let (online, offline, healing, estimated) = match &obs.admin {
-        Some(a) => (a.drives_online, a.drives_offline, a.drives_healing, false),
-        None => {
-            let online: i32 = obs
-                .pools
-                .iter()
-                .map(|p| p.ready.min(p.servers) * p.volumes_per_server)
-                .sum();
-            (online, drives - online, 0, true)
+/// Drive counts: from the admin endpoint when there is one, else from pod readiness.
+struct Drives {
+    total: i32,
+    online: i32,
+    offline: i32,
+    healing: i32,
+    /// Counted from pod readiness (the server has no admin info endpoint).
+    estimated: bool,
+}
+
+impl Drives {
+    fn of(obs: &Observation) -> Drives {
+        let total = obs.drives();
+        match &obs.admin {
+            Some(a) => Drives {
+                total,
+                online: a.drives_online,
+                offline: a.drives_offline,
+                healing: a.drives_healing,
+                estimated: false,
+            },
+            None => {
+                let online: i32 = obs
+                    .pools
+                    .iter()
+                    .map(|p| p.ready.min(p.servers) * p.volumes_per_server)
+                    .sum();
+                Drives {
+                    total,
+                    online,
+                    offline: total - online,
+                    healing: 0,
+                    estimated: true,
+                }
+            }
         }
-    };
-    status.drives_online = Some(online);
-    status.drives_offline = Some(offline);
-    status.drives_healing = Some(healing);
+    }
+}
+
+/// Drives, usage and write quorum.
+fn set_capacity(status: &mut TenantStatus, obs: &Observation, drives: &Drives) {
+    status.drives_online = Some(drives.online);
+    status.drives_offline = Some(drives.offline);
+    status.drives_healing = Some(drives.healing);
     if let Some(a) = &obs.admin
         && (a.capacity.is_some() || a.raw_capacity.is_some())
     {
@@ -193,72 +245,90 @@ pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestam
         .and_then(|h| h.as_ref().ok())
         .and_then(|h| h.write_quorum);
     status.write_quorum = health_quorum.or(obs.geometry_write_quorum);
+}
 
-    let write_ok = matches!(&obs.health, Some(Ok(h)) if h.write_ok);
-    let estimate_note = if estimated {
-        " (drive counts from pod readiness: the server has no admin info endpoint)"
-    } else {
-        ""
-    };
-    let (health, health_message) = match &obs.health {
-        None => (
-            HealthStatus::Red,
-            format!("no server is ready yet ({ready} of {servers})"),
-        ),
-        Some(Err(e)) => (
-            HealthStatus::Red,
-            format!("the tenant does not answer: {e}"),
-        ),
-        Some(Ok(h)) if !h.write_ok && h.read_ok => (
-            HealthStatus::Red,
-            "write quorum lost in at least one erasure set; reads are still served".to_string(),
-        ),
-        Some(Ok(h)) if !h.write_ok => (
-            HealthStatus::Red,
-            "read and write quorum lost in at least one erasure set".to_string(),
-        ),
-        Some(Ok(_)) if offline > 0 || healing > 0 || ready < servers => (
-            HealthStatus::Yellow,
-            format!(
-                "every erasure set has write quorum; {offline} of {drives} drives offline, \
-                 {healing} healing, {ready} of {servers} servers ready{estimate_note}"
+/// The health colour and its explanation.
+struct Health {
+    colour: HealthStatus,
+    message: String,
+    /// Every erasure set has write quorum.
+    write_ok: bool,
+}
+
+impl Health {
+    fn of(obs: &Observation, d: &Drives) -> Health {
+        let (servers, ready) = (obs.servers(), obs.ready());
+        let (total, offline, healing) = (d.total, d.offline, d.healing);
+        let note = if d.estimated {
+            " (drive counts from pod readiness: the server has no admin info endpoint)"
+        } else {
+            ""
+        };
+        let (colour, message) = match &obs.health {
+            None => (
+                HealthStatus::Red,
+                format!("no server is ready yet ({ready} of {servers})"),
             ),
-        ),
-        Some(Ok(_)) => (
-            HealthStatus::Green,
-            format!("all {drives} drives online, {servers} servers ready{estimate_note}"),
-        ),
-    };
-    status.health_status = Some(health);
-    status.health_message = Some(health_message.clone());
-
-    let buckets_pending: Vec<&String> = obs
-        .buckets_wanted
-        .iter()
-        .filter(|b| !obs.buckets_provisioned.contains(b))
-        .collect();
-    if !obs.buckets_provisioned.is_empty() || !obs.buckets_wanted.is_empty() {
-        status.provisioned_buckets = Some(obs.buckets_provisioned.clone());
+            Some(Err(e)) => (
+                HealthStatus::Red,
+                format!("the tenant does not answer: {e}"),
+            ),
+            Some(Ok(h)) if !h.write_ok && h.read_ok => (
+                HealthStatus::Red,
+                "write quorum lost in at least one erasure set; reads are still served".to_string(),
+            ),
+            Some(Ok(h)) if !h.write_ok => (
+                HealthStatus::Red,
+                "read and write quorum lost in at least one erasure set".to_string(),
+            ),
+            Some(Ok(_)) if offline > 0 || healing > 0 || ready < servers => (
+                HealthStatus::Yellow,
+                format!(
+                    "every erasure set has write quorum; {offline} of {total} drives offline, \
+                     {healing} healing, {ready} of {servers} servers ready{note}"
+                ),
+            ),
+            Some(Ok(_)) => (
+                HealthStatus::Green,
+                format!("all {total} drives online, {servers} servers ready{note}"),
+            ),
+        };
+        Health {
+            colour,
+            message,
+            write_ok: matches!(&obs.health, Some(Ok(h)) if h.write_ok),
+        }
     }
+}
 
-    // Current state, most pressing first.
+/// `currentState`, most pressing first.
+fn current_state(obs: &Observation, health: &Health, pending: &[&String]) -> String {
+    let (servers, ready) = (obs.servers(), obs.ready());
     let created = obs.pools.iter().all(|p| p.exists);
-    status.current_state = Some(if !created || ready < servers && obs.health.is_none() {
+    if !created || ready < servers && obs.health.is_none() {
         "Provisioning StatefulSets".to_string()
     } else if let Some(r) = &obs.rollout {
         format!("Restarting pods: {r}")
     } else if let Some(p) = &obs.volume_expansion_pending {
         format!("Expanding volumes: {p}")
-    } else if !write_ok {
+    } else if !health.write_ok {
         "Waiting for Tenant to be healthy".to_string()
-    } else if !buckets_pending.is_empty() {
+    } else if !pending.is_empty() {
         "Provisioning buckets".to_string()
     } else {
         "Initialized".to_string()
-    });
+    }
+}
 
-    // Progressing.
-    let progressing = if !created || ready < servers {
+/// What is in flight (reason and message), most pressing first; `None` when settled.
+fn progressing(
+    obs: &Observation,
+    health: &Health,
+    pending: &[&String],
+) -> Option<(&'static str, String)> {
+    let (servers, ready) = (obs.servers(), obs.ready());
+    let created = obs.pools.iter().all(|p| p.exists);
+    if !created || ready < servers {
         Some((
             "ServersStarting",
             format!("{ready} of {servers} servers ready"),
@@ -267,17 +337,23 @@ pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestam
         Some(("RollingRestart", r.clone()))
     } else if let Some(p) = &obs.volume_expansion_pending {
         Some(("ExpandingVolumes", p.clone()))
-    } else if !write_ok {
-        Some(("WaitingForHealth", health_message.clone()))
-    } else if !buckets_pending.is_empty() && obs.bucket_failures.is_empty() {
+    } else if !health.write_ok {
+        Some(("WaitingForHealth", health.message.clone()))
+    } else if !pending.is_empty() && obs.bucket_failures.is_empty() {
         Some((
             "ProvisioningBuckets",
-            format!("creating {} bucket(s)", buckets_pending.len()),
+            format!("creating {} bucket(s)", pending.len()),
         ))
     } else {
         None
-    };
-    conditions.push(match &progressing {
+    }
+}
+
+fn progressing_condition(
+    progressing: Option<&(&'static str, String)>,
+    generation: Option<i64>,
+) -> Condition {
+    match progressing {
         Some((reason, message)) => {
             condition(PROGRESSING, true, reason, message.clone(), generation)
         }
@@ -288,13 +364,15 @@ pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestam
             "every object is applied and every pod is current".to_string(),
             generation,
         ),
-    });
+    }
+}
 
-    // Degraded.
-    let degraded = match (&obs.health, health) {
-        (Some(_), HealthStatus::Red) => Some(("QuorumLost", health_message.clone())),
-        (Some(Ok(_)), HealthStatus::Yellow) if offline > 0 || healing > 0 => {
-            Some(("DrivesOffline", health_message.clone()))
+/// Degraded: the first known problem, most serious first.
+fn degraded_condition(obs: &Observation, health: &Health, drives: &Drives) -> Condition {
+    let degraded = match (&obs.health, health.colour) {
+        (Some(_), HealthStatus::Red) => Some(("QuorumLost", health.message.clone())),
+        (Some(Ok(_)), HealthStatus::Yellow) if drives.offline > 0 || drives.healing > 0 => {
+            Some(("DrivesOffline", health.message.clone()))
         }
         _ => None,
     }
@@ -310,21 +388,29 @@ pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestam
     .or_else(|| {
         (obs.monitor == Some(false)).then(|| ("ServiceMonitorCRDMissing", monitor_missing()))
     });
-    conditions.push(match &degraded {
-        Some((reason, message)) => condition(DEGRADED, true, reason, message.clone(), generation),
+    match degraded {
+        Some((reason, message)) => condition(DEGRADED, true, reason, message, obs.generation),
         None => condition(
             DEGRADED,
             false,
             "AsExpected",
             "no known problem".to_string(),
-            generation,
+            obs.generation,
         ),
-    });
+    }
+}
 
-    // Ready: serving with write quorum, every server up, nothing in flight.
-    let ready_condition = if let Some((reason, message)) = &progressing {
+/// Ready: serving with write quorum, every server up, nothing in flight.
+fn ready_condition(
+    obs: &Observation,
+    health: &Health,
+    progressing: Option<&(&'static str, String)>,
+    pending: &[&String],
+) -> Condition {
+    let generation = obs.generation;
+    if let Some((reason, message)) = progressing {
         condition(READY, false, reason, message.clone(), generation)
-    } else if !buckets_pending.is_empty() {
+    } else if !pending.is_empty() {
         condition(
             READY,
             false,
@@ -337,14 +423,19 @@ pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestam
             READY,
             true,
             "TenantHealthy",
-            health_message.clone(),
+            health.message.clone(),
             generation,
         )
-    };
-    conditions.insert(0, ready_condition);
+    }
+}
 
-    if let Some(available) = obs.monitor {
-        conditions.push(if available {
+/// The conditions of optional features, present only when the spec asks for them (or
+/// something about them went wrong): monitoring, buckets, users, volume growth.
+fn feature_conditions(obs: &Observation, pending: &[&String]) -> Vec<Condition> {
+    let generation = obs.generation;
+    let mut conditions = Vec::new();
+    conditions.extend(obs.monitor.map(|available| {
+        if available {
             condition(
                 MONITORING,
                 true,
@@ -360,34 +451,10 @@ pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestam
                 monitor_missing(),
                 generation,
             )
-        });
-    }
+        }
+    }));
     if !obs.buckets_wanted.is_empty() {
-        conditions.push(if buckets_pending.is_empty() {
-            condition(
-                BUCKETS_PROVISIONED,
-                true,
-                "BucketsCreated",
-                format!("{} bucket(s) exist", obs.buckets_wanted.len()),
-                generation,
-            )
-        } else if !obs.bucket_failures.is_empty() {
-            condition(
-                BUCKETS_PROVISIONED,
-                false,
-                "BucketProvisioningFailed",
-                obs.bucket_failures.join("; "),
-                generation,
-            )
-        } else {
-            condition(
-                BUCKETS_PROVISIONED,
-                false,
-                "WaitingForHealth",
-                "buckets are created once the tenant has write quorum".to_string(),
-                generation,
-            )
-        });
+        conditions.push(buckets_condition(obs, pending));
     }
     if !obs.users_not_supported.is_empty() {
         conditions.push(condition(
@@ -419,8 +486,36 @@ pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestam
             generation,
         ));
     }
-    status.conditions = Some(keep_transition_times(conditions, previous, now));
-    status
+    conditions
+}
+
+fn buckets_condition(obs: &Observation, pending: &[&String]) -> Condition {
+    let generation = obs.generation;
+    if pending.is_empty() {
+        condition(
+            BUCKETS_PROVISIONED,
+            true,
+            "BucketsCreated",
+            format!("{} bucket(s) exist", obs.buckets_wanted.len()),
+            generation,
+        )
+    } else if !obs.bucket_failures.is_empty() {
+        condition(
+            BUCKETS_PROVISIONED,
+            false,
+            "BucketProvisioningFailed",
+            obs.bucket_failures.join("; "),
+            generation,
+        )
+    } else {
+        condition(
+            BUCKETS_PROVISIONED,
+            false,
+            "WaitingForHealth",
+            "buckets are created once the tenant has write quorum".to_string(),
+            generation,
+        )
+    }
 }
 
 fn monitor_missing() -> String {
