@@ -61,6 +61,42 @@ impl SecretLookup for RootCredentials {
     }
 }
 
+/// The admin API mounted into the front: the front knows only [`front::Route`], the
+/// admin API knows nothing of the front.
+struct AdminRoute(crate::admin::AdminService);
+
+#[async_trait::async_trait]
+impl front::Route for AdminRoute {
+    fn handles(&self, path: &str) -> bool {
+        crate::admin::handles(path)
+    }
+
+    async fn handle(
+        &self,
+        parts: http::request::Parts,
+        body: crate::objects::BodyStream,
+        request_id: &str,
+    ) -> http::Response<crate::body::RespBody> {
+        self.0.handle(parts, body, request_id).await
+    }
+}
+
+/// The S3 application with the admin API mounted, under the front's limits.
+fn application(
+    cfg: &ServerConfig,
+    s3: S3Service,
+    objects: Arc<ObjectLayer>,
+    heal: Arc<crate::heal::HealState>,
+    admin: crate::admin::AdminConfig,
+) -> Arc<App> {
+    let admin = crate::admin::AdminService::new(objects.clone(), heal, admin);
+    Arc::new(
+        App::new(s3, objects)
+            .with_limits(&cfg.front)
+            .mount(Arc::new(AdminRoute(admin))),
+    )
+}
+
 /// What a started server reports about itself.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -238,20 +274,17 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
                 .map_err(|e| StartError::Objects(e.to_string()))?,
         );
         // Heal (layer 8): MRF worker, drive rebuilds, scanner.
-        let heal = crate::heal::HealState::start(
-            objects.clone(),
-            cfg.heal.clone(),
-            tx.subscribe(),
-        );
+        let heal = crate::heal::HealState::start(objects.clone(), cfg.heal.clone(), tx.subscribe());
         buckets_on_every_pool(&objects).await;
-        let app = Arc::new(App::new(s3(objects.clone()), objects));
-        crate::admin::attach(
-            &app,
+        let app = application(
+            cfg,
+            s3(objects.clone()),
+            objects,
             heal.clone(),
             crate::admin::AdminConfig::from_server(cfg, address, None),
         );
         let front = Arc::new(Front::with_app(app));
-        let task = tokio::spawn(front::serve(listener, tls, front, rx));
+        let task = tokio::spawn(front::serve(listener, tls, front, cfg.front.clone(), rx));
         return Ok(Running {
             address,
             layout,
@@ -302,7 +335,13 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         table.clone(),
     ));
     let front = Arc::new(Front::new(Some(rpc)));
-    let task = tokio::spawn(front::serve(listener, tls, front.clone(), rx));
+    let task = tokio::spawn(front::serve(
+        listener,
+        tls,
+        front.clone(),
+        cfg.front.clone(),
+        rx,
+    ));
     tracing::info!(
         servers = bootstrap::servers(&cluster, &me).len(),
         "waiting for the other servers"
@@ -356,11 +395,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
             .map_err(|e| StartError::Objects(e.to_string()))?,
     );
     // Heal (layer 8): MRF worker, drive rebuilds of this server's drives, scanner.
-    let heal = crate::heal::HealState::start(
-        objects.clone(),
-        cfg.heal.clone(),
-        tx.subscribe(),
-    );
+    let heal = crate::heal::HealState::start(objects.clone(), cfg.heal.clone(), tx.subscribe());
     let first_look = bootstrap::check_peers(&cluster.peers, &cluster.node).await?;
     crate::cluster::expansion::follow(
         objects.clone(),
@@ -370,9 +405,10 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         tx.subscribe(),
     );
     buckets_on_every_pool(&objects).await;
-    let app = Arc::new(App::new(s3(objects.clone()), objects));
-    crate::admin::attach(
-        &app,
+    let app = application(
+        cfg,
+        s3(objects.clone()),
+        objects,
         heal.clone(),
         crate::admin::AdminConfig::from_server(cfg, address, client_tls.config.clone()),
     );

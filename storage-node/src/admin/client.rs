@@ -244,8 +244,10 @@ impl AdminClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
+        // Below the servers' default idle timeout (30 s, `front::limits`), so that a
+        // pooled connection is never reused just as the server closes it.
         let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(20))
             .build(connector);
         Ok(Self {
             scheme,

@@ -102,13 +102,6 @@ impl AdminConfig {
     }
 }
 
-/// Serves the admin API from `app` (called by start-up once the heal layer runs).
-pub fn attach(app: &crate::front::App, heal: Arc<HealState>, cfg: AdminConfig) {
-    let _ = app
-        .admin
-        .set(Arc::new(AdminService::new(app.objects.clone(), heal, cfg)));
-}
-
 /// Only the root user may use the admin API.
 struct RootOnly<'a>(&'a AdminConfig);
 

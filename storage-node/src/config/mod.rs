@@ -135,6 +135,9 @@ pub struct ServerConfig {
     pub dev_credentials: bool,
     /// Scanner and healing settings (`SCANNER_*`).
     pub heal: crate::heal::HealConfig,
+    /// Connection limits and timeouts of the HTTP front (`MAX_CONNECTIONS`,
+    /// `IDLE_TIMEOUT`, `READ_HEADER_TIMEOUT`, ...; see `front::limits`).
+    pub front: crate::front::Limits,
 }
 
 /// Turns `:9000` into `0.0.0.0:9000`; checks host:port form.
@@ -167,6 +170,7 @@ impl ServerConfig {
             root_password: root_password.to_string(),
             dev_credentials: false,
             heal: crate::heal::HealConfig::default(),
+            front: crate::front::Limits::default(),
         }
     }
 
@@ -236,6 +240,7 @@ impl ServerConfig {
             root_password,
             dev_credentials: dev,
             heal: crate::heal::HealConfig::from_settings(|name| env.setting(name)),
+            front: crate::front::Limits::from_settings(|name| env.setting(name)),
         })
     }
 }
@@ -264,7 +269,15 @@ mod tests {
              export MINIO_STORAGE_CLASS_STANDARD=\"EC:2\"\n\
              export MINIO_SCANNER_CYCLE=\"2s\"\n\
              export MINIO_SCANNER_SPEED=\"slow\"\n\
-             export MINIO_SCANNER=\"off\"\n",
+             export MINIO_SCANNER=\"off\"\n\
+             export CAIRN_MAX_CONNECTIONS=\"100\"\n\
+             export MINIO_IDLE_TIMEOUT=\"11s\"\n\
+             export MINIO_READ_HEADER_TIMEOUT=\"12s\"\n\
+             export CAIRN_TLS_HANDSHAKE_TIMEOUT=\"13s\"\n\
+             export CAIRN_HTTP2_KEEPALIVE_INTERVAL=\"14s\"\n\
+             export CAIRN_HTTP2_KEEPALIVE_TIMEOUT=\"15s\"\n\
+             export MINIO_CONN_WRITE_DEADLINE=\"16s\"\n\
+             export MINIO_CONN_READ_DEADLINE=\"17s\"\n",
         )
         .unwrap();
         let env = Env {
@@ -293,6 +306,15 @@ mod tests {
         assert_eq!(cfg.heal.scanner_cycle, std::time::Duration::from_secs(2));
         assert_eq!(cfg.heal.scanner_speed.objects_per_sec, 20.0);
         assert!(!cfg.heal.scanner_enabled);
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(cfg.front.max_connections, 100);
+        assert_eq!(cfg.front.idle_timeout, secs(11));
+        assert_eq!(cfg.front.read_header_timeout, secs(12));
+        assert_eq!(cfg.front.tls_handshake_timeout, secs(13));
+        assert_eq!(cfg.front.http2_keepalive_interval, secs(14));
+        assert_eq!(cfg.front.http2_keepalive_timeout, secs(15));
+        assert_eq!(cfg.front.send_timeout, secs(16));
+        assert_eq!(cfg.front.receive_timeout, secs(17));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -7,54 +7,13 @@
 //! - `/minio/health/cluster/read`: 200 only while every set has read quorum.
 //! - `/minio/health/cluster?maintenance=true`: 412 when taking this server down would
 //!   leave a set below write quorum (the operator asks before restarting a pod).
+//!
+//! Liveness and readiness answer without touching a drive; the cluster checks use the
+//! drive state cached for a second (`super::drive_state`).
 
 use super::App;
 use crate::body::{RespBody, empty};
-use futures::future::join_all;
 use http::{Request, Response, StatusCode};
-use std::time::Duration;
-
-/// A drive that does not answer a health probe in this time counts as offline.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Online drives of a set and the quorums it needs.
-#[derive(Debug, Clone, Copy)]
-pub struct SetHealth {
-    pub online: usize,
-    /// Online drives that are not this server's.
-    pub online_elsewhere: usize,
-    pub total: usize,
-    pub read_quorum: usize,
-    pub write_quorum: usize,
-}
-
-/// Health of every set, in set order.
-pub async fn set_health(app: &App) -> Vec<SetHealth> {
-    let mut out = Vec::new();
-    for set in app.objects.sets() {
-        let checks = join_all(
-            set.drives
-                .iter()
-                .map(|d| tokio::time::timeout(PROBE_TIMEOUT, d.check())),
-        )
-        .await;
-        let up = |r: &Result<Result<(), _>, _>| matches!(r, Ok(Ok(())));
-        let online = checks.iter().filter(|r| up(r)).count();
-        let online_elsewhere = checks
-            .iter()
-            .zip(&set.drives)
-            .filter(|(r, d)| up(r) && !d.is_local())
-            .count();
-        out.push(SetHealth {
-            online,
-            online_elsewhere,
-            total: set.drives.len(),
-            read_quorum: set.geometry.read_quorum(),
-            write_quorum: set.write_quorum(),
-        });
-    }
-    out
-}
 
 pub async fn route<B>(app: &App, req: &Request<B>) -> Option<Response<RespBody>> {
     let path = req.uri().path().trim_end_matches('/');
@@ -71,7 +30,9 @@ pub async fn route<B>(app: &App, req: &Request<B>) -> Option<Response<RespBody>>
             .unwrap_or("")
             .split('&')
             .any(|p| p.eq_ignore_ascii_case("maintenance=true"));
-    let sets = set_health(app).await;
+    // Probed at most once a second, shared by concurrent probes (`drive_state`).
+    let state = app.drive_state.get(&app.objects).await;
+    let sets = &state.sets;
     let ok = sets.iter().all(|s| {
         if read_only {
             s.online >= s.read_quorum

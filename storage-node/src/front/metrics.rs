@@ -1,4 +1,8 @@
 //! Prometheus metrics under MinIO's names, so existing dashboards keep working.
+//!
+//! Every label value comes from a fixed set, never from the request as sent: the
+//! method is one of [`METHODS`] or `other`, the status one of five classes. A client
+//! that invents methods cannot grow the page or the server's memory.
 
 use super::App;
 use crate::body::{RespBody, full};
@@ -13,16 +17,34 @@ use std::time::Duration;
 pub const PATH: &str = "/minio/v2/metrics/cluster";
 pub const NODE_PATH: &str = "/minio/v2/metrics/node";
 
-/// Request counts by S3 method class and status class.
+/// The methods counted under their own name (the `api` label); any other is `other`.
+pub const METHODS: [&str; 7] = ["GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS", "PATCH"];
+
+/// The `api` label of a method: one of [`METHODS`] or `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method.as_str())
+        .copied()
+        .unwrap_or("other")
+}
+
+/// The status class, 1 to 5 (`1xx` .. `5xx`); hyper only produces 100..=999, and
+/// anything above 5xx is counted as 5.
+fn status_class(status: StatusCode) -> u8 {
+    u8::try_from(status.as_u16() / 100).unwrap_or(5).clamp(1, 5)
+}
+
+/// Request counts by method label and status class: at most 8 x 5 entries.
 #[derive(Debug, Default)]
 pub struct HttpMetrics {
-    counts: Mutex<BTreeMap<(String, u16), u64>>,
+    counts: Mutex<BTreeMap<(&'static str, u8), u64>>,
 }
 
 impl HttpMetrics {
     pub fn observe(&self, method: &Method, status: StatusCode, took: Duration) {
         if let Ok(mut m) = self.counts.lock() {
-            *m.entry((method.as_str().to_string(), status.as_u16()))
+            *m.entry((method_label(method), status_class(status)))
                 .or_default() += 1;
         }
         tracing::trace!(took_us = took.as_micros() as u64, "request timed");
@@ -31,19 +53,12 @@ impl HttpMetrics {
 
 pub async fn render(app: &App) -> Response<RespBody> {
     let mut out = String::new();
-    let sets = super::health::set_health(app).await;
+    // Probed at most once a second, shared by concurrent scrapes and health probes.
+    let state = app.drive_state.get(&app.objects).await;
+    let sets = &state.sets;
     let online: usize = sets.iter().map(|s| s.online).sum();
     let total: usize = sets.iter().map(|s| s.total).sum();
-    let mut capacity = 0u64;
-    let mut free = 0u64;
-    for set in app.objects.sets() {
-        for d in &set.drives {
-            if let Ok(i) = d.info().await {
-                capacity += i.total;
-                free += i.free;
-            }
-        }
-    }
+    let (capacity, free) = (state.capacity, state.free);
     let gauge = |out: &mut String, name: &str, help: &str, v: u64| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     };
@@ -110,13 +125,18 @@ pub async fn render(app: &App) -> Response<RespBody> {
         "# HELP cairn_erasure_repaired_blocks_total Blocks rebuilt from parity while reading\n# TYPE cairn_erasure_repaired_blocks_total counter\ncairn_erasure_repaired_blocks_total {}",
         app.objects.metrics.repaired_blocks.load(Ordering::Relaxed)
     );
+    let _ = writeln!(
+        out,
+        "# HELP cairn_drive_state_refreshes_total Probes of every drive for health and metrics (cached for a second)\n# TYPE cairn_drive_state_refreshes_total counter\ncairn_drive_state_refreshes_total {}",
+        app.drive_state.refreshes.load(Ordering::Relaxed)
+    );
     heal_metrics(&mut out, &app.objects);
-    let mut by_method: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut by_method: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
     if let Ok(m) = app.metrics.counts.lock() {
-        for ((method, status), n) in m.iter() {
-            let e = by_method.entry(method.clone()).or_default();
+        for ((method, class), n) in m.iter() {
+            let e = by_method.entry(*method).or_default();
             e.0 += n;
-            if *status >= 400 {
+            if *class >= 4 {
                 e.1 += n;
             }
         }
@@ -214,5 +234,32 @@ fn heal_metrics(out: &mut String, objects: &crate::objects::ObjectLayer) {
             out,
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        let m = HttpMetrics::default();
+        for i in 0..1000 {
+            let method = Method::from_bytes(format!("X{i}").as_bytes()).unwrap();
+            m.observe(
+                &method,
+                StatusCode::from_u16(100 + i % 900).unwrap(),
+                Duration::ZERO,
+            );
+        }
+        m.observe(&Method::GET, StatusCode::OK, Duration::ZERO);
+        let counts = m.counts.lock().unwrap();
+        assert!(counts.len() <= 6, "{counts:?}");
+        assert!(
+            counts
+                .keys()
+                .all(|(l, c)| (*l == "other" || *l == "GET") && (1..=5).contains(c))
+        );
+        assert_eq!(counts.values().sum::<u64>(), 1001);
     }
 }

@@ -1,9 +1,20 @@
 //! Layer 1: the HTTP front. Accepts connections (HTTP/1.1 and HTTP/2, TLS with
-//! rustls), gives every request an id, and routes by path: health, metrics, S3.
+//! rustls) within the connection limits (`limits`, `listener`), gives every request an
+//! id, and routes by path: peer RPC (`/cairn/rpc/v1/...`), health, metrics, mounted
+//! routes (the admin API, `/cairn/admin/v1/...`, see `route`), S3.
 
+pub mod activity;
+pub mod drive_state;
 pub mod health;
+pub mod limits;
+pub mod listener;
 pub mod metrics;
+pub mod route;
 pub mod tls;
+
+pub use limits::Limits;
+pub use listener::serve;
+pub use route::Route;
 
 use crate::objects::{BodyStream, ObjectLayer};
 use crate::rpc::server::RpcService;
@@ -13,25 +24,21 @@ use futures::StreamExt;
 use http::{Request, Response};
 use http_body_util::BodyStream as FrameStream;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
-
-/// A client that does not finish its TLS handshake or request head in this time is
-/// dropped, so idle or malicious connections cannot pile up.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct App {
     pub s3: S3Service,
     pub objects: Arc<ObjectLayer>,
     pub metrics: metrics::HttpMetrics,
-    /// The admin API (`/cairn/admin/v1/...`), set by start-up once the heal layer runs.
-    pub admin: std::sync::OnceLock<Arc<crate::admin::AdminService>>,
+    /// Drive and peer state for health and metrics, probed at most once a second.
+    pub drive_state: drive_state::DriveStateCache,
+    /// APIs mounted beside S3 (the admin API), asked in order before S3.
+    routes: Vec<Arc<dyn Route>>,
+    /// A request body that delivers nothing for this long fails its request.
+    receive_timeout: Duration,
     next_id: AtomicU64,
     node_tag: u32,
 }
@@ -42,10 +49,24 @@ impl App {
             s3,
             objects,
             metrics: metrics::HttpMetrics::default(),
-            admin: std::sync::OnceLock::new(),
+            drive_state: drive_state::DriveStateCache::default(),
+            routes: Vec::new(),
+            receive_timeout: Limits::default().receive_timeout,
             next_id: AtomicU64::new(1),
             node_tag: rand::random(),
         }
+    }
+
+    /// Serves `route`'s paths (before S3).
+    pub fn mount(mut self, route: Arc<dyn Route>) -> Self {
+        self.routes.push(route);
+        self
+    }
+
+    /// Applies the request-body part of the connection limits.
+    pub fn with_limits(mut self, limits: &Limits) -> Self {
+        self.receive_timeout = limits.receive_timeout;
+        self
     }
 
     /// Request ids are unique per process start and sortable, like S3's.
@@ -77,12 +98,10 @@ impl App {
                     parts.headers.insert(http::header::HOST, v);
                 }
             }
-            // Admin API: root-only SigV4, JSON (see `crate::admin`).
-            if crate::admin::handles(parts.uri.path()) {
-                return match self.admin.get() {
-                    Some(admin) => admin.handle(parts, body_stream(body), &id).await,
-                    None => crate::body::empty(http::StatusCode::SERVICE_UNAVAILABLE),
-                };
+            // Mounted APIs (the admin API: root-only SigV4, JSON).
+            if let Some(route) = self.routes.iter().find(|r| r.handles(parts.uri.path())) {
+                let body = body_stream(body, self.receive_timeout);
+                return route.handle(parts, body, &id).await;
             }
             let method = parts.method.clone();
             let started = std::time::Instant::now();
@@ -98,7 +117,8 @@ impl App {
                 .headers
                 .get(http::header::CONTENT_LENGTH)
                 .is_some_and(|v| v.as_bytes() == b"0");
-            let mut resp = self.s3.handle(parts, body_stream(body), &id).await;
+            let body = body_stream(body, self.receive_timeout);
+            let mut resp = self.s3.handle(parts, body, &id).await;
             if expects_continue && (empty_body || !resp.status().is_success()) {
                 resp.headers_mut().insert(
                     http::header::CONNECTION,
@@ -115,34 +135,35 @@ impl App {
     }
 }
 
-/// A client that sends no body bytes for this long has its request failed, so a stalled
+/// The request body as a stream of data chunks; HTTP trailers are not used by S3. A
+/// client that sends no body bytes for `idle` has its request failed, so a stalled
 /// upload cannot hold a connection, buffers and staging files forever.
-const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The request body as a stream of data chunks; HTTP trailers are not used by S3.
-fn body_stream(body: Incoming) -> BodyStream {
+fn body_stream(body: Incoming, idle: Duration) -> BodyStream {
     let frames = FrameStream::new(body);
-    Box::pin(futures::stream::unfold(Some(frames), |state| async move {
-        let mut frames = state?;
-        loop {
-            match tokio::time::timeout(BODY_IDLE_TIMEOUT, frames.next()).await {
-                Err(_) => {
-                    let e = std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "no request body data received for 60 seconds",
-                    );
-                    return Some((Err(e), None));
-                }
-                Ok(None) => return None,
-                Ok(Some(Err(e))) => return Some((Err(std::io::Error::other(e)), None)),
-                Ok(Some(Ok(f))) => {
-                    if let Ok(data) = f.into_data() {
-                        return Some((Ok::<Bytes, std::io::Error>(data), Some(frames)));
+    Box::pin(futures::stream::unfold(
+        Some(frames),
+        move |state| async move {
+            let mut frames = state?;
+            loop {
+                match tokio::time::timeout(idle, frames.next()).await {
+                    Err(_) => {
+                        let e = std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!("no request body data received for {idle:?}"),
+                        );
+                        return Some((Err(e), None));
+                    }
+                    Ok(None) => return None,
+                    Ok(Some(Err(e))) => return Some((Err(std::io::Error::other(e)), None)),
+                    Ok(Some(Ok(f))) => {
+                        if let Ok(data) = f.into_data() {
+                            return Some((Ok::<Bytes, std::io::Error>(data), Some(frames)));
+                        }
                     }
                 }
             }
-        }
-    }))
+        },
+    ))
 }
 
 /// What the listener serves: peer RPC from the first moment (peers need it to agree on
@@ -167,6 +188,13 @@ impl Front {
         f
     }
 
+    /// True for requests a full server still answers (see `limits::HEALTH_HEADROOM`):
+    /// health probes, and peer RPC, which is authenticated and which the cluster needs.
+    pub fn answers_when_full<B>(req: &Request<B>) -> bool {
+        let path = req.uri().path();
+        path.starts_with("/minio/health/") || RpcService::handles(path)
+    }
+
     pub async fn handle(&self, req: Request<Incoming>) -> Response<RespBody> {
         if let Some(rpc) = &self.rpc {
             if RpcService::handles(req.uri().path()) {
@@ -187,66 +215,5 @@ impl Front {
                 r
             }
         }
-    }
-}
-
-/// Accepts connections until `shutdown` fires.
-pub async fn serve(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    app: Arc<Front>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => return,
-        };
-        // Small responses must not wait for delayed ACKs (Nagle).
-        let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let app = app.clone();
-                async move { Ok::<_, std::convert::Infallible>(app.handle(req).await) }
-            });
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .keep_alive(true);
-            let result = match tls {
-                Some(acceptor) => {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(s)) => builder.serve_connection(TokioIo::new(s), service).await,
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    }
-                }
-                None => {
-                    builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
     }
 }
