@@ -12,7 +12,9 @@
 #      validated the same way;
 #   5. the install: `helm lint --strict` of charts/cairn-operator (cluster-wide and with
 #      watched namespaces), `helm template` of both validated, the chart's CRD identical to
-#      crds/, and `kubectl kustomize manifests/operator` validated;
+#      crds/, `kubectl kustomize` of manifests/operator (cluster-wide) and of
+#      manifests/operator-namespaced (Roles in the watched namespace) validated, and the
+#      RBAC rules of all four identical (operator/tests/compare_rbac.py);
 #   6. the Dockerfile, with hadolint (there is no Docker engine to build it here).
 # A ServiceMonitor has no bundled schema: kubernetes-validate warns and passes it.
 #
@@ -136,10 +138,48 @@ check "helm template (watched namespaces) makes a Role per namespace" \
     sh -c '"$0" template cairn "$1" --namespace cairn-system --set "watchNamespaces={matrix,media}" >"$2" && [ "$(grep -c "^kind: Role$" "$2")" -eq 3 ] && grep -q -- "--namespace=media" "$2"' \
     "$HELM" "$CHART" "$WORK/chart-ns.yaml"
 check "  ... and validates" validate "$WORK/chart-ns.yaml"
+check "  ... binds only StorageClasses cluster-wide, and the operator watches those namespaces" \
+    "$VENV/bin/python" -c '
+import sys, yaml
+objs = [o for o in yaml.safe_load_all(open(sys.argv[1])) if o]
+kinds = lambda k: [o for o in objs if o["kind"] == k]
+crbs = [o["roleRef"]["name"] for o in kinds("ClusterRoleBinding")]
+assert crbs == ["cairn-cairn-operator-storageclasses"], crbs
+binds = sorted(o["metadata"]["namespace"] for o in kinds("RoleBinding") if o["roleRef"]["name"] == "cairn-cairn-operator")
+assert binds == ["matrix", "media"], binds
+args = kinds("Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+assert "--namespace=matrix" in args and "--namespace=media" in args, args
+' "$WORK/chart-ns.yaml"
 check "kubectl kustomize manifests/operator" \
     sh -c '"$1" kustomize manifests/operator >"$0" && grep -q "^kind: CustomResourceDefinition$" "$0"' \
     "$WORK/operator.yaml" "$KUBECTL"
 check "  ... and validates" validate "$WORK/operator.yaml"
+# The namespaced overlay: a Role and RoleBinding in the watched namespace, no cluster-wide
+# rule but StorageClasses, and the operator started with --namespace.
+check "kubectl kustomize manifests/operator-namespaced" \
+    sh -c '"$1" kustomize manifests/operator-namespaced >"$0" && grep -q "^kind: CustomResourceDefinition$" "$0"' \
+    "$WORK/operator-ns.yaml" "$KUBECTL"
+check "  ... has Roles, no cluster-wide Tenant rules, and --namespace" \
+    "$VENV/bin/python" -c '
+import sys, yaml
+objs = [o for o in yaml.safe_load_all(open(sys.argv[1])) if o]
+kinds = lambda k: [o for o in objs if o["kind"] == k]
+roles = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in kinds("Role")}
+assert ("matrix", "cairn-operator") in roles, roles
+binds = {(o["metadata"].get("namespace"), o["roleRef"]["name"]) for o in kinds("RoleBinding")}
+assert ("matrix", "cairn-operator") in binds, binds
+crs = [o["metadata"]["name"] for o in kinds("ClusterRole")]
+assert crs == ["cairn-operator-storageclasses"], crs
+crbs = [o["roleRef"]["name"] for o in kinds("ClusterRoleBinding")]
+assert crbs == ["cairn-operator-storageclasses"], crbs
+args = kinds("Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+assert "--namespace=matrix" in args, args
+' "$WORK/operator-ns.yaml"
+check "  ... and validates" validate "$WORK/operator-ns.yaml"
+check "RBAC rules agree: chart (both modes), kustomize base and namespaced overlay" \
+    "$VENV/bin/python" "$HERE/compare_rbac.py" \
+    "$WORK/chart.yaml:ClusterRole:cairn-cairn-operator" "$WORK/chart-ns.yaml:Role:cairn-cairn-operator" \
+    "$WORK/operator.yaml:ClusterRole:cairn-operator" "$WORK/operator-ns.yaml:Role:cairn-operator"
 
 # --- 6. the image build ----------------------------------------------------------------------
 check "hadolint Dockerfile" "$VENV/bin/hadolint" Dockerfile

@@ -35,38 +35,70 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/*
 Rules on the objects of Tenants, in every watched namespace. Least privilege: no delete on
 Secrets, ConfigMaps, Services or PodDisruptionBudgets (owner references garbage-collect
-them); delete on pods (operator-driven restarts), StatefulSets (volume growth re-creates
-them, orphaning the pods) and claims (only with volumeClaimRetentionPolicy: Delete).
+them). Kubernetes RBAC cannot restrict list/watch to a label, so the Secret watch (which
+the operator asks only for its own Secrets, label app.kubernetes.io/managed-by=cairn-operator)
+still needs list/watch on Secrets: install with watchNamespaces to keep that to the
+namespaces of your Tenants. Keep in step with manifests/operator/rbac.yaml (validate.sh
+compares them).
 */}}
 {{- define "cairn-operator.tenantRules" -}}
+# The controller's watch of Tenants, and the finalizer it adds and removes (merge patch).
 - apiGroups: ["cairn.dev"]
   resources: ["tenants"]
-  verbs: ["get", "list", "watch", "patch", "update"]
+  verbs: ["get", "list", "watch", "patch"]
+# Status and conditions (server-side apply on the status subresource).
 - apiGroups: ["cairn.dev"]
   resources: ["tenants/status"]
-  verbs: ["get", "patch", "update"]
+  verbs: ["patch"]
+# Owner references with blockOwnerDeletion on the objects it creates (checked by the
+# OwnerReferencesPermissionEnforcement admission plugin).
 - apiGroups: ["cairn.dev"]
   resources: ["tenants/finalizers"]
   verbs: ["update"]
+# Secrets: get reads the ones a Tenant references by name (configuration, external
+# certificates) and checks who controls a name before applying; list/watch is the watch of
+# the operator's own Secrets (label-selected); create/patch applies the generated TLS
+# and CA Secrets.
+# ConfigMaps (the CA bundle) and Services: get checks ownership before applying,
+# list/watch re-applies them when changed, create/patch applies them.
 - apiGroups: [""]
   resources: ["secrets", "configmaps", "services"]
   verbs: ["get", "list", "watch", "create", "patch"]
+# Pods: readiness drives health and rolling restarts (list/watch); delete restarts an
+# outdated pod, one at a time while the tenant keeps write quorum.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch", "delete"]
+  verbs: ["list", "watch", "delete"]
+# Volume claims: list and patch grow them when volumeClaimTemplate grows; delete only when
+# a Tenant with volumeClaimRetentionPolicy: Delete is deleted.
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
-  verbs: ["get", "list", "watch", "patch", "delete"]
+  verbs: ["list", "patch", "delete"]
+# StatefulSets (one per pool): get checks ownership, list/watch see their state and shape,
+# create/patch apply them, delete re-creates one (orphaning its pods) when volumes grow and
+# removes them with the volumes (volumeClaimRetentionPolicy: Delete).
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# PodDisruptionBudgets (one per pool): get checks ownership, list/watch re-applies them,
+# create/patch applies them.
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
   verbs: ["get", "list", "watch", "create", "patch"]
+# The ServiceMonitor of prometheusOperator: true: get checks ownership, create/patch
+# applies it, delete removes it when prometheusOperator is turned off.
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["servicemonitors"]
-  verbs: ["get", "list", "watch", "create", "patch"]
+  verbs: ["get", "create", "patch", "delete"]
+# Events on Tenants (a series of the same reason is patched).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- end -}}
+
+{{/* Cluster-scoped rule: StorageClasses, read to know whether a volume claim can grow. */}}
+{{- define "cairn-operator.clusterRules" -}}
+- apiGroups: ["storage.k8s.io"]
+  resources: ["storageclasses"]
+  verbs: ["get"]
 {{- end -}}
