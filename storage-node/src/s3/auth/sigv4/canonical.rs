@@ -100,20 +100,36 @@ pub(super) fn canonical_query_with(
 /// `,`, every line ending in `\n`. A signed header missing from the request yields
 /// an empty value, which then simply fails the signature.
 pub fn canonical_headers(headers: &HeaderMap, signed: &[&str]) -> String {
+    canonical_headers_within(headers, signed, usize::MAX).unwrap_or_default()
+}
+
+/// As [`canonical_headers`], but gives up (`None`) as soon as the text passes `limit`
+/// bytes, so a verifier never holds more than `limit` plus one header line.
+pub(super) fn canonical_headers_within(
+    headers: &HeaderMap,
+    signed: &[&str],
+    limit: usize,
+) -> Option<String> {
     let mut out = String::new();
     for name in signed {
         let lower = name.to_ascii_lowercase();
-        let values: Vec<String> = headers
-            .get_all(lower.as_str())
-            .iter()
-            .map(|value| normalize_header_value(value.as_bytes()))
-            .collect();
         out.push_str(name);
         out.push(':');
-        out.push_str(&values.join(","));
+        for (i, value) in headers.get_all(lower.as_str()).iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&normalize_header_value(value.as_bytes()));
+            if out.len() > limit {
+                return None;
+            }
+        }
         out.push('\n');
+        if out.len() > limit {
+            return None;
+        }
     }
-    out
+    Some(out)
 }
 
 /// SigV4 "trimall": strip leading/trailing blanks, squeeze inner runs to one space.

@@ -20,6 +20,7 @@
 
 mod canonical;
 mod client;
+mod signed_headers;
 mod signing;
 mod verify;
 
@@ -36,6 +37,7 @@ pub use client::{
     ClientRequest, ClientSignature, Credentials, PresignRequest, presign_query,
     sign_request_headers,
 };
+pub use signed_headers::{MAX_CANONICAL_REQUEST, MAX_SIGNED_HEADERS};
 pub(crate) use signing::{hmac_sha256, hmac_verify};
 pub use signing::{sign, signing_key};
 pub use verify::{amz_date, verify};
@@ -196,6 +198,10 @@ pub enum AuthError {
     /// A presigned URL dated further in the future than the allowed skew.
     #[error("request is not valid yet")]
     NotYetValid,
+    /// The canonical request would exceed [`MAX_CANONICAL_REQUEST`]; refused before it
+    /// is built.
+    #[error("the signed part of the request is too large")]
+    CanonicalRequestTooLarge,
 }
 
 impl AuthError {
@@ -214,6 +220,7 @@ impl AuthError {
             Self::UnknownAccessKey => "InvalidAccessKeyId",
             Self::SignatureMismatch => "SignatureDoesNotMatch",
             Self::TimeTooSkewed => "RequestTimeTooSkewed",
+            Self::CanonicalRequestTooLarge => "RequestHeaderSectionTooLarge",
         }
     }
 
@@ -223,7 +230,8 @@ impl AuthError {
             "AuthorizationHeaderMalformed"
             | "AuthorizationQueryParametersError"
             | "InvalidArgument"
-            | "InvalidRequest" => StatusCode::BAD_REQUEST,
+            | "InvalidRequest"
+            | "RequestHeaderSectionTooLarge" => StatusCode::BAD_REQUEST,
             _ => StatusCode::FORBIDDEN,
         }
     }
@@ -254,6 +262,10 @@ impl AuthError {
             Self::TimeTooSkewed => "The difference between the request time and the current time is too large.".to_owned(),
             Self::Expired => "Request has expired".to_owned(),
             Self::NotYetValid => "Request is not valid yet".to_owned(),
+            Self::CanonicalRequestTooLarge => format!(
+                "The signed part of this request (path, query and signed headers) exceeds \
+                 the {MAX_CANONICAL_REQUEST} bytes this server verifies."
+            ),
         }
     }
 

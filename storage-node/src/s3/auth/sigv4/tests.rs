@@ -648,3 +648,104 @@ fn hmac_matches_rfc4231_case_with_long_key() {
     ));
     assert!(!hmac_verify(&key, b"other", &mac));
 }
+
+/// The reported amplification: a 100 KB header listed 20,000 times in SignedHeaders
+/// (once the server built gigabytes of canonical request for it). Now a 4xx from the
+/// list check, for the header and the presigned form alike, whatever the signature.
+#[test]
+fn signed_headers_amplification_is_refused() {
+    let big = "a".repeat(100_000);
+    let list = format!("host{}", ";x-big".repeat(20_000));
+    let mut map = get_object_headers(GET_OBJECT_SIG);
+    map.insert("x-big", HeaderValue::from_str(&big).expect("value"));
+    map.insert(
+        "authorization",
+        HeaderValue::from_str(&doc_auth(&list, GET_OBJECT_SIG)).expect("value"),
+    );
+    let err =
+        verify(&Method::GET, "/test.txt", "", &map, doc_time(), &keys()).expect_err("refused");
+    assert_eq!(err.s3_code(), "AuthorizationHeaderMalformed");
+    assert_eq!(err.http_status(), StatusCode::BAD_REQUEST);
+
+    let query = presigned_query(PRESIGNED_SIG, "86400").replace(
+        "X-Amz-SignedHeaders=host",
+        &format!("X-Amz-SignedHeaders={}", list.replace(';', "%3B")),
+    );
+    let mut map = headers(&[("host", HOST)]);
+    map.insert("x-big", HeaderValue::from_str(&big).expect("value"));
+    let err =
+        verify(&Method::GET, "/test.txt", &query, &map, doc_time(), &keys()).expect_err("refused");
+    assert_eq!(err.s3_code(), "AuthorizationQueryParametersError");
+}
+
+/// One signed header too large to be real: refused before the canonical request is
+/// built, with a 400, not after hashing it.
+#[test]
+fn canonical_request_past_the_cap_is_refused() {
+    let mut map = get_object_headers(GET_OBJECT_SIG);
+    let huge = "v".repeat(MAX_CANONICAL_REQUEST);
+    map.insert(
+        "x-amz-meta-huge",
+        HeaderValue::from_str(&huge).expect("value"),
+    );
+    map.insert(
+        "authorization",
+        HeaderValue::from_str(&doc_auth(
+            "host;range;x-amz-content-sha256;x-amz-date;x-amz-meta-huge",
+            GET_OBJECT_SIG,
+        ))
+        .expect("value"),
+    );
+    let err =
+        verify(&Method::GET, "/test.txt", "", &map, doc_time(), &keys()).expect_err("refused");
+    assert_eq!(err, AuthError::CanonicalRequestTooLarge);
+    assert_eq!(err.s3_code(), "RequestHeaderSectionTooLarge");
+    assert_eq!(err.http_status(), StatusCode::BAD_REQUEST);
+    assert!(canonical_headers_within(&map, &["x-amz-meta-huge"], MAX_CANONICAL_REQUEST).is_none());
+    assert!(canonical_headers_within(&map, &["host"], MAX_CANONICAL_REQUEST).is_some());
+
+    let long_path = format!("/{}", "k".repeat(MAX_CANONICAL_REQUEST));
+    let err = verify(
+        &Method::GET,
+        &long_path,
+        "",
+        &get_object_headers(GET_OBJECT_SIG),
+        doc_time(),
+        &keys(),
+    )
+    .expect_err("refused");
+    assert_eq!(err, AuthError::CanonicalRequestTooLarge);
+}
+
+/// What real clients send still verifies at the edges of the limits: 2 KiB of user
+/// metadata in many headers, signed by the client helper (sorted, lower-case).
+#[test]
+fn large_real_requests_still_verify() {
+    let now = Utc
+        .with_ymd_and_hms(2026, 1, 1, 12, 0, 0)
+        .single()
+        .expect("date");
+    let mut base = headers(&[("host", "localhost:9000")]);
+    for i in 0..60 {
+        base.insert(
+            http::HeaderName::from_bytes(format!("x-amz-meta-k{i:02}").as_bytes()).expect("name"),
+            HeaderValue::from_str(&"m".repeat(30)).expect("value"),
+        );
+    }
+    let signed = sign_request_headers(
+        &ClientRequest {
+            method: &Method::PUT,
+            raw_path: &format!("/bucket/{}", "key/".repeat(250)),
+            raw_query: "",
+            headers: &base,
+            payload_hash: UNSIGNED_PAYLOAD,
+            time: now,
+            region: "us-east-1",
+        },
+        &creds(),
+    );
+    let mut sent = base.clone();
+    signed.apply(&mut sent).expect("ascii headers");
+    let path = format!("/bucket/{}", "key/".repeat(250));
+    assert!(verify(&Method::PUT, &path, "", &sent, now, &keys()).is_ok());
+}

@@ -6,9 +6,10 @@ use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use http::{HeaderMap, Method};
 
 use super::canonical::{
-    canonical_headers, canonical_query_with, canonical_request, canonical_uri, decoded_query_pairs,
-    string_to_sign,
+    canonical_headers_within, canonical_query_with, canonical_request, canonical_uri,
+    decoded_query_pairs, string_to_sign,
 };
+use super::signed_headers::{MAX_CANONICAL_REQUEST, check_request_line, parse_signed_headers};
 use super::signing::{hmac_verify, signing_key};
 use super::{
     ALGORITHM, AMZ_DATE_FORMAT, AuthError, AuthOutcome, MAX_CLOCK_SKEW, MAX_PRESIGN_EXPIRES,
@@ -69,6 +70,8 @@ pub(super) struct Claim<'a> {
     credential: Credential<'a>,
     amz_date: String,
     signed_headers: &'a str,
+    /// `signed_headers` split, checked against the request (see `signed_headers.rs`).
+    signed_names: Vec<&'a str>,
     signature: &'a str,
     payload_line: &'a str,
 }
@@ -106,11 +109,13 @@ pub(super) fn verify_header_auth(
         .to_str()
         .map_err(|_| AuthError::InvalidContentSha256)?;
     let payload = PayloadMode::parse(payload_line)?;
-    parse_signed_headers(fields.signed_headers).map_err(|detail| malformed_header(&detail))?;
+    let signed_names =
+        parse_signed_headers(fields.signed_headers, request.headers, malformed_header)?;
     let claim = Claim {
         credential,
         amz_date,
         signed_headers: fields.signed_headers,
+        signed_names,
         signature: fields.signature,
         payload_line,
     };
@@ -146,11 +151,13 @@ pub(super) fn verify_presigned(
     }
     let payload_line = params.content_sha256.as_deref().unwrap_or(UNSIGNED_PAYLOAD);
     let payload = PayloadMode::parse(payload_line)?;
-    parse_signed_headers(&params.signed_headers).map_err(|detail| malformed_query(&detail))?;
+    let signed_names =
+        parse_signed_headers(&params.signed_headers, request.headers, malformed_query)?;
     let claim = Claim {
         credential,
         amz_date: params.date.clone(),
         signed_headers: &params.signed_headers,
+        signed_names,
         signature: &params.signature,
         payload_line,
     };
@@ -172,7 +179,7 @@ pub(super) fn check_claim(
     let key = signing_key(&secret, credential.date, credential.region, SERVICE);
     let scope = credential.scope();
     let provided = decode_signature(claim.signature).ok_or(AuthError::SignatureMismatch)?;
-    if !signature_matches(request, claim, presigned, &key, &scope, &provided) {
+    if !signature_matches(request, claim, presigned, &key, &scope, &provided)? {
         return Err(AuthError::SignatureMismatch);
     }
     let chunk_signing = matches!(
@@ -193,7 +200,8 @@ pub(super) fn check_claim(
 }
 
 /// Tries the canonical forms a legitimate client may have signed (see the module
-/// docs); each is a full HMAC comparison in constant time.
+/// docs); each is a full HMAC comparison in constant time. No canonical request longer
+/// than [`MAX_CANONICAL_REQUEST`] is built: the request is refused instead.
 pub(super) fn signature_matches(
     request: &Request<'_>,
     claim: &Claim<'_>,
@@ -201,26 +209,36 @@ pub(super) fn signature_matches(
     key: &[u8; 32],
     scope: &str,
     provided: &[u8; 32],
-) -> bool {
-    let names: Vec<&str> = claim.signed_headers.split(';').collect();
-    let headers = canonical_headers(request.headers, &names);
+) -> Result<bool, AuthError> {
+    check_request_line(request.raw_path, request.raw_query)?;
+    let headers =
+        canonical_headers_within(request.headers, &claim.signed_names, MAX_CANONICAL_REQUEST)
+            .ok_or(AuthError::CanonicalRequestTooLarge)?;
     let method = request.method.as_str();
-    uri_candidates(request.raw_path).iter().any(|uri| {
-        query_candidates(request.raw_query, presigned)
-            .iter()
-            .any(|query| {
-                let canonical = canonical_request(
-                    method,
-                    uri,
-                    query,
-                    &headers,
-                    claim.signed_headers,
-                    claim.payload_line,
-                );
-                let to_sign = string_to_sign(&claim.amz_date, scope, &canonical);
-                hmac_verify(key, to_sign.as_bytes(), provided)
-            })
-    })
+    let uris = uri_candidates(request.raw_path);
+    let queries = query_candidates(request.raw_query, presigned);
+    let fixed = method.len() + headers.len() + claim.signed_headers.len();
+    let fixed = fixed + claim.payload_line.len() + 5;
+    for uri in &uris {
+        for query in &queries {
+            if fixed + uri.len() + query.len() > MAX_CANONICAL_REQUEST {
+                return Err(AuthError::CanonicalRequestTooLarge);
+            }
+            let canonical = canonical_request(
+                method,
+                uri,
+                query,
+                &headers,
+                claim.signed_headers,
+                claim.payload_line,
+            );
+            let to_sign = string_to_sign(&claim.amz_date, scope, &canonical);
+            if hmac_verify(key, to_sign.as_bytes(), provided) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// The canonical URI, plus the exact wire form for clients that sign what they send.
@@ -337,18 +355,6 @@ impl<'a> Credential<'a> {
     fn scope(&self) -> String {
         format!("{}/{}/{SERVICE}/{TERMINATOR}", self.date, self.region)
     }
-}
-
-/// Validates a `SignedHeaders` list; `host` is mandatory so a signature cannot be
-/// replayed against another endpoint.
-pub(super) fn parse_signed_headers(value: &str) -> Result<(), String> {
-    if value.is_empty() || value.split(';').any(str::is_empty) {
-        return Err("SignedHeaders is empty or has an empty entry".to_owned());
-    }
-    if !value.split(';').any(|name| name == "host") {
-        return Err("SignedHeaders must include host".to_owned());
-    }
-    Ok(())
 }
 
 /// The request timestamp as signed, from `x-amz-date` or else `Date`.
