@@ -135,10 +135,23 @@ async fn presigned_v2_get_put_and_expiry() {
     assert_eq!(code_of(&r.text()), "AccessDenied");
     assert_eq!(message_of(&r.text()), "Request has expired");
 
-    // Tampered Expires, wrong secret, unknown access key.
-    let r = get(query.replace("&Expires=", "&Expires=1")).await;
+    // Tampered Expires (a second later), wrong secret, unknown access key.
+    let (signed_part, expires) = query.rsplit_once("&Expires=").expect("Expires comes last");
+    let later = expires.parse::<i64>().expect("Expires is a number") + 1;
+    let r = get(format!("{signed_part}&Expires={later}")).await;
     assert_eq!(r.status, 403);
     assert_eq!(code_of(&r.text()), "SignatureDoesNotMatch");
+    // Signed, but for longer than the seven days SigV4 allows.
+    let r = get(presigned(
+        &Method::GET,
+        &path,
+        "",
+        now() + 8 * 86_400,
+        PASSWORD,
+    ))
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(code_of(&r.text()), "AuthorizationQueryParametersError");
     let r = get(presigned(
         &Method::GET,
         &path,

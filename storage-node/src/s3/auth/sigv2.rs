@@ -35,7 +35,8 @@ use percent_encoding::percent_decode_str;
 use sha1::{Digest, Sha1};
 
 use super::sigv4::{
-    AuthError, AuthOutcome, Credentials, MAX_CLOCK_SKEW, PayloadMode, SecretLookup, uri_encode,
+    AuthError, AuthOutcome, Credentials, MAX_CLOCK_SKEW, MAX_PRESIGN_EXPIRES, PayloadMode,
+    SecretLookup, uri_encode,
 };
 use crate::s3::request;
 
@@ -212,6 +213,7 @@ fn verify_presigned(
     if now.timestamp() > expires {
         return Err(AuthError::Expired);
     }
+    check_lifetime(expires, now)?;
     // A `+` that was not percent-encoded is a base64 `+`, not a space; undo form
     // decoding done by anything in between.
     let signature = params.signature.replace(' ', "+");
@@ -223,6 +225,25 @@ fn verify_presigned(
         true,
         secrets,
     )
+}
+
+/// Refuses a presigned URL that would live longer than SigV4 allows. SigV2 carries no
+/// signing time, only the absolute `Expires`, so the lifetime is measured from now; the
+/// allowed clock skew is added so that a URL signed for the full seven days by a client
+/// whose clock runs a little ahead still works. Without this cap a leaked URL (or one
+/// signed with a key since revoked from some other cache) would be valid for decades.
+fn check_lifetime(expires: i64, now: DateTime<Utc>) -> Result<(), AuthError> {
+    let longest = now
+        .timestamp()
+        .saturating_add(i64::try_from(MAX_PRESIGN_EXPIRES).unwrap_or(i64::MAX))
+        .saturating_add(MAX_CLOCK_SKEW.num_seconds());
+    if expires > longest {
+        return Err(AuthError::QueryMalformed(format!(
+            "Expires must be at most {MAX_PRESIGN_EXPIRES} seconds (7 days) after the request \
+             time, as for Signature Version 4 presigned URLs; got {expires}"
+        )));
+    }
+    Ok(())
 }
 
 /// Looks up the secret and compares the signature against every accepted form.
@@ -1187,6 +1208,43 @@ mod tests {
                 "{query}"
             );
         }
+    }
+
+    /// A validly signed URL is refused once its `Expires` lies more than seven days
+    /// (plus the allowed clock skew) after the request time; before the cap, a URL
+    /// with `Expires` in 2100 worked until then.
+    #[test]
+    fn presigned_lifetime_is_capped_at_seven_days() {
+        let now = 1_767_268_800;
+        let longest = now + 604_800 + 900;
+        let url = |expires: i64| {
+            presign_v2(
+                &PresignV2Request {
+                    method: &Method::GET,
+                    raw_path: "/b/k",
+                    raw_query: "",
+                    content_type: "",
+                    expires,
+                },
+                &creds(),
+            )
+        };
+        let map = headers(&[("host", "h")]);
+        for expires in [now + 1, now + 604_800, longest] {
+            let outcome = check_header(Method::GET, "/b/k", &url(expires), &map, at(now));
+            assert!(outcome.is_ok(), "Expires={expires}: {outcome:?}");
+        }
+        for expires in [longest + 1, 4_102_444_800, i64::MAX] {
+            let err = check_header(Method::GET, "/b/k", &url(expires), &map, at(now))
+                .expect_err("a lifetime over seven days is refused");
+            assert_eq!(err.s3_code(), "AuthorizationQueryParametersError");
+            assert_eq!(err.http_status(), http::StatusCode::BAD_REQUEST);
+            assert!(err.message().contains("604800"), "{}", err.message());
+        }
+        // The same URL is fine once its remaining lifetime is within the cap.
+        let far = url(now + 30 * 86_400);
+        assert!(check_header(Method::GET, "/b/k", &far, &map, at(now)).is_err());
+        assert!(check_header(Method::GET, "/b/k", &far, &map, at(now + 23 * 86_400)).is_ok());
     }
 
     #[test]
