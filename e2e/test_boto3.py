@@ -156,7 +156,7 @@ def test_conditional_get(s3, bucket):
     raises_s3("PreconditionFailed", 412, s3.get_object, Bucket=bucket, Key="c", IfUnmodifiedSince=past)
 
 
-def test_sse_aes256_and_acl_private_accepted_like_barman(server):
+def test_acl_private_and_multipart_accepted_like_barman(server):
     s3 = server.client()
     name = unique_name("barman")
     # barman-cloud-check-wal-archive creates the bucket with x-amz-acl: private
@@ -165,11 +165,12 @@ def test_sse_aes256_and_acl_private_accepted_like_barman(server):
     try:
         payload = data(200_000, "wal")
         key = "main/pg-main/wals/0000000100000000/000000010000000000000001"
-        s3.put_object(Bucket=name, Key=key, Body=payload, ServerSideEncryption="AES256", ACL="private")
+        r = s3.put_object(Bucket=name, Key=key, Body=payload, ACL="private")
+        assert "ServerSideEncryption" not in r
         assert body_of(s3.get_object(Bucket=name, Key=key)) == payload
-        # barman-cloud-backup --encryption AES256 multipart (no checksum algorithm on Create, CRC32 on parts)
+        # barman-cloud-backup multipart (no checksum algorithm on Create, CRC32 on parts)
         mkey = "main/pg-main/base/20260101T000000/data.tar.gz"
-        up = s3.create_multipart_upload(Bucket=name, Key=mkey, ServerSideEncryption="AES256")
+        up = s3.create_multipart_upload(Bucket=name, Key=mkey)
         p1, p2 = data(5 * MiB, "b1"), data(1000, "b2")
         e1 = s3.upload_part(Bucket=name, Key=mkey, UploadId=up["UploadId"], PartNumber=1, Body=p1)["ETag"]
         e2 = s3.upload_part(Bucket=name, Key=mkey, UploadId=up["UploadId"], PartNumber=2, Body=p2)["ETag"]
@@ -181,6 +182,42 @@ def test_sse_aes256_and_acl_private_accepted_like_barman(server):
     finally:
         from s3util import empty_bucket
         empty_bucket(s3, name)
+
+
+KMS_NOT_CONFIGURED = "Server side encryption specified but KMS is not configured"
+
+
+def test_sse_requests_refused_and_nothing_stored(server, bucket):
+    """Objects are stored in plaintext, so barman-cloud's `--encryption AES256` (SSE-S3) and
+    Synapse's `sse_customer_key` (SSE-C) get MinIO's no-KMS error instead of a false promise,
+    and nothing is written: not the new key, not over an existing one, not an upload."""
+    s3 = server.client()
+    key = "main/pg-main/wals/0000000100000000/000000010000000000000002"
+    sse_c = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}
+    for extra in ({"ServerSideEncryption": "AES256"}, {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "key"},
+                  sse_c):
+        e = raises_s3("NotImplemented", 501, s3.put_object, Bucket=bucket, Key=key, Body=data(100_000, "x"),
+                      **extra)
+        assert e.response["Error"]["Message"].startswith(KMS_NOT_CONFIGURED), e.response["Error"]
+        raises_s3("NotImplemented", 501, s3.create_multipart_upload, Bucket=bucket, Key=key, **extra)
+    raises_s3(None, 404, s3.head_object, Bucket=bucket, Key=key)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+    # An existing object of that key is left as it was, and reads back without SSE headers.
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"original")
+    raises_s3("NotImplemented", 501, s3.put_object, Bucket=bucket, Key="kept", Body=b"replacement",
+              ServerSideEncryption="AES256")
+    raises_s3("NotImplemented", 501, s3.put_object, Bucket=bucket, Key="kept", Body=b"replacement", **sse_c)
+    raises_s3("NotImplemented", 501, s3.get_object, Bucket=bucket, Key="kept", **sse_c)
+    raises_s3("NotImplemented", 501, s3.copy_object, Bucket=bucket, Key="copy",
+              CopySource={"Bucket": bucket, "Key": "kept"}, ServerSideEncryption="AES256")
+    raises_s3(None, 404, s3.head_object, Bucket=bucket, Key="copy")
+    got = s3.get_object(Bucket=bucket, Key="kept")
+    assert body_of(got) == b"original"
+    assert "ServerSideEncryption" not in got and "SSECustomerAlgorithm" not in got
+    raises_s3("NotImplemented", 501, s3.put_bucket_encryption, Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    raises_s3("ServerSideEncryptionConfigurationNotFoundError", 404, s3.get_bucket_encryption, Bucket=bucket)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -96,7 +96,9 @@ def test_tls_upload_file_multipart(tls_server, tls_bucket, tmp_path):
 def test_tls_manual_multipart_barman_style(tls_server, tls_bucket):
     s3 = tls_server.client()
     key = "base/backup/data.tar"
-    up = s3.create_multipart_upload(Bucket=tls_bucket, Key=key, ServerSideEncryption="AES256")
+    # Encryption is refused until Cairn encrypts (test_boto3.py covers it); barman runs
+    # without `--encryption` here.
+    up = s3.create_multipart_upload(Bucket=tls_bucket, Key=key)
     parts = [data(5 * MiB, "tb1"), data(4321, "tb2")]
     etags = [s3.upload_part(Bucket=tls_bucket, Key=key, UploadId=up["UploadId"], PartNumber=i, Body=p)["ETag"]
              for i, p in enumerate(parts, 1)]

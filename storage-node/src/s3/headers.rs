@@ -1,6 +1,7 @@
 //! Header conventions of S3: which request headers are stored with an object, how they
 //! come back, dates, ETags, ranges and conditional requests.
 
+use super::encryption;
 use super::error::{S3Error, S3Result};
 use crate::objects::ObjectInfo;
 use chrono::{DateTime, TimeZone, Utc};
@@ -16,7 +17,6 @@ pub const STORED_HEADERS: &[&str] = &[
     "cache-control",
     "expires",
     "x-amz-storage-class",
-    "x-amz-server-side-encryption",
     "x-amz-website-redirect-location",
 ];
 
@@ -95,13 +95,6 @@ pub fn stored_headers(h: &HeaderMap) -> S3Result<BTreeMap<String, String>> {
             "Your metadata headers exceed the maximum allowed metadata size.",
         ));
     }
-    if let Some(sse) = out.get("x-amz-server-side-encryption") {
-        if sse != "AES256" && sse != "aws:kms" {
-            return Err(S3Error::invalid_argument(format!(
-                "unsupported server-side encryption {sse:?}"
-            )));
-        }
-    }
     Ok(out)
 }
 
@@ -122,7 +115,13 @@ pub fn object_headers(info: &ObjectInfo, with_checksums: bool) -> HeaderMap {
     if !info.headers.contains_key("content-type") {
         put("content-type", "binary/octet-stream");
     }
-    for (k, v) in &info.headers {
+    // Objects written before encryption requests were refused may still carry the
+    // header; it never described the bytes on disk, so it is not repeated.
+    for (k, v) in info
+        .headers
+        .iter()
+        .filter(|(k, _)| !encryption::is_encryption_header(k))
+    {
         put(k, v);
     }
     if with_checksums {
@@ -305,6 +304,21 @@ mod tests {
             "Tue, 14 Nov 2023 22:13:19 GMT".parse().unwrap(),
         );
         assert!(check_conditions(&h, &info(), "", true).is_ok());
+    }
+
+    #[test]
+    fn encryption_headers_are_neither_stored_nor_echoed() {
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-server-side-encryption", "AES256".parse().unwrap());
+        h.insert("x-amz-meta-a", "1".parse().unwrap());
+        let s = stored_headers(&h).unwrap();
+        assert_eq!(s.keys().collect::<Vec<_>>(), ["x-amz-meta-a"]);
+        let mut old = info();
+        old.headers
+            .insert("x-amz-server-side-encryption".into(), "AES256".into());
+        let out = object_headers(&old, false);
+        assert!(!out.contains_key("x-amz-server-side-encryption"));
+        assert_eq!(out["etag"], "\"abc\"");
     }
 
     #[test]

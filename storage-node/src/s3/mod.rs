@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod body;
 pub mod checksum;
+pub mod encryption;
 pub mod error;
 pub mod handlers;
 pub mod headers;
@@ -15,7 +16,6 @@ use auth::sigv4::{AuthOutcome, SecretLookup};
 use bytes::Bytes;
 use error::{S3Error, S3Result};
 use http::{HeaderMap, Method, Response, StatusCode};
-use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 use request::{Query, Target};
 use std::sync::Arc;
 

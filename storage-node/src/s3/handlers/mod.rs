@@ -6,6 +6,7 @@ mod list;
 mod multipart;
 mod object;
 
+use super::encryption;
 use super::error::{S3Error, S3Result};
 use super::{RespBody, S3Request, S3Service};
 use http::{Method, Response};
@@ -91,6 +92,8 @@ fn versioning_check(req: &S3Request) -> S3Result<()> {
 }
 
 pub async fn route(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
+    // Before any handler runs, so a refused request reads no body and writes nothing.
+    encryption::refuse_requested(&req.headers)?;
     let m = req.method.clone();
     let has = |q: &str| req.query.has(q);
     match (&req.target.bucket, &req.target.key) {
@@ -126,6 +129,13 @@ pub async fn route(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Resp
                     return list::list_v2(s, req).await;
                 }
                 return list::list_v1(s, req).await;
+            }
+            if m == Method::PUT && has("encryption") {
+                // PutBucketEncryption: a default encryption we would not apply.
+                s.objects.require_bucket(req.bucket()?).await?;
+                return Err(encryption::not_configured(
+                    "a bucket encryption configuration",
+                ));
             }
             if let Some(q) = UNSUPPORTED.iter().find(|q| has(q)) {
                 return Err(S3Error::not_implemented(&format!("{m} ?{q}")));

@@ -81,9 +81,6 @@ fn put_response(info: &ObjectInfo) -> Response<RespBody> {
     for (algo, v) in &info.checksums {
         set_header(&mut r, &format!("x-amz-checksum-{algo}"), v);
     }
-    if let Some(sse) = info.headers.get("x-amz-server-side-encryption") {
-        set_header(&mut r, "x-amz-server-side-encryption", sse);
-    }
     r
 }
 
