@@ -10,6 +10,8 @@ use cairn::config::{Env, ServerConfig};
 use clap::Parser;
 use std::process::ExitCode;
 
+mod memory;
+
 fn init_logging(filter: Option<&str>) {
     let filter = filter
         .map(str::to_string)
@@ -23,10 +25,18 @@ fn init_logging(filter: Option<&str>) {
 }
 
 fn main() -> ExitCode {
+    // Before any thread exists: the arena limit applies to arenas created from now on.
+    let arenas_limited = memory::configure();
     let cli = Cli::parse();
     match cli.command {
         Command::Server(args) => {
             init_logging(args.log.as_deref());
+            tracing::debug!(
+                arena_max = memory::ARENA_MAX,
+                applied = arenas_limited,
+                "malloc arenas (MALLOC_ARENA_MAX in the environment wins)"
+            );
+            memory::start_idle_trimmer();
             let cfg = match Env::load().and_then(|env| ServerConfig::resolve(&args, &env)) {
                 Ok(c) => c,
                 Err(e) => {
