@@ -296,7 +296,17 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
     }
 
     let me = Identity::new(address);
-    let key = RpcKey::derive(&cfg.root_user, &cfg.root_password, None);
+    let key = RpcKey::derive(
+        &cfg.root_user,
+        &cfg.root_password,
+        cfg.cluster_secret.as_deref(),
+    );
+    if cfg.cluster_secret.is_none() {
+        tracing::info!(
+            "peer authentication key derived from the root credentials; set \
+             CAIRN_CLUSTER_SECRET on every server to rotate those independently"
+        );
+    }
     let client_tls = match &cfg.certs_dir {
         Some(dir) if has_tls => ClientTls {
             config: Some(Arc::new(front::tls::peer_client_config(dir)?)),
@@ -330,6 +340,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
     let table = Arc::new(LockTable::default());
     let rpc = Arc::new(RpcService::new(
         key,
+        cluster.names.clone(),
         served,
         cluster.node.clone(),
         table.clone(),

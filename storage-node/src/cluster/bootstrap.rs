@@ -85,6 +85,9 @@ pub struct Cluster {
     pub pools: Vec<PoolPlan>,
     /// Every other server, by `host:port`.
     pub peers: BTreeMap<String, Arc<PeerClient>>,
+    /// This server's own `host:port` names in the endpoint list: peer calls are signed for
+    /// the name they were sent to, and only calls signed for one of these are accepted.
+    pub names: Vec<String>,
     pub node: wire::NodeInfo,
 }
 
@@ -212,9 +215,15 @@ pub async fn plan(
             parity: geometry.parity,
         });
     }
+    let names = mine
+        .iter()
+        .filter(|(_, ours)| **ours)
+        .map(|(hp, _)| hp.clone())
+        .collect();
     Ok(Cluster {
         pools,
         peers,
+        names,
         node: node_info(specs, parity_setting),
     })
 }
@@ -315,7 +324,9 @@ pub async fn check_peers(
                 }
                 out.pool_counts.insert(name, theirs.pools.len());
             }
-            Err(crate::drive::DriveError::Offline(m)) if m.contains("authentication") => {
+            // Other keys or versions: no retry helps. Other refusals (clock, replay
+            // horizon) are retried like a peer that is not up yet.
+            Err(crate::drive::DriveError::Offline(m)) if crate::rpc::auth::is_key_mismatch(&m) => {
                 return Err(BootstrapError::Mismatch {
                     peer: name,
                     difference: m,

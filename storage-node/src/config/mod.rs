@@ -138,6 +138,9 @@ pub struct ServerConfig {
     /// Connection limits and timeouts of the HTTP front (`MAX_CONNECTIONS`,
     /// `IDLE_TIMEOUT`, `READ_HEADER_TIMEOUT`, ...; see `front::limits`).
     pub front: crate::front::Limits,
+    /// `CLUSTER_SECRET`: the key of peer RPC derives from it when set, else from the root
+    /// credentials (so those can rotate without re-keying the cluster once it is set).
+    pub cluster_secret: Option<String>,
 }
 
 /// Turns `:9000` into `0.0.0.0:9000`; checks host:port form.
@@ -171,6 +174,7 @@ impl ServerConfig {
             dev_credentials: false,
             heal: crate::heal::HealConfig::default(),
             front: crate::front::Limits::default(),
+            cluster_secret: None,
         }
     }
 
@@ -241,6 +245,7 @@ impl ServerConfig {
             dev_credentials: dev,
             heal: crate::heal::HealConfig::from_settings(|name| env.setting(name)),
             front: crate::front::Limits::from_settings(|name| env.setting(name)),
+            cluster_secret: env.setting("CLUSTER_SECRET"),
         })
     }
 }
@@ -277,7 +282,8 @@ mod tests {
              export CAIRN_HTTP2_KEEPALIVE_INTERVAL=\"14s\"\n\
              export CAIRN_HTTP2_KEEPALIVE_TIMEOUT=\"15s\"\n\
              export MINIO_CONN_WRITE_DEADLINE=\"16s\"\n\
-             export MINIO_CONN_READ_DEADLINE=\"17s\"\n",
+             export MINIO_CONN_READ_DEADLINE=\"17s\"\n\
+             export CAIRN_CLUSTER_SECRET=\"file-cluster-secret\"\n",
         )
         .unwrap();
         let env = Env {
@@ -315,6 +321,7 @@ mod tests {
         assert_eq!(cfg.front.http2_keepalive_timeout, secs(15));
         assert_eq!(cfg.front.send_timeout, secs(16));
         assert_eq!(cfg.front.receive_timeout, secs(17));
+        assert_eq!(cfg.cluster_secret.as_deref(), Some("file-cluster-secret"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

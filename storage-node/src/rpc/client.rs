@@ -5,9 +5,14 @@
 //! transport level marks the peer offline, later calls fail at once with
 //! [`DriveError::Offline`], and a background probe marks it online again as soon as it
 //! answers a ping. Every call has a deadline.
+//!
+//! Every call is signed with its body ([`auth`]); streamed shard writes frame by frame
+//! ([`super::chunks`]). Every answer is checked against the peer's signature before it is
+//! used; an answer that does not verify counts as a failed call.
 
-use super::auth::{self, RpcKey};
-use super::{ERROR_HEADER, PREFIX};
+use super::auth::{self, BodyDigest, CallParts, RpcKey, Signature};
+use super::chunks::FrameSigner;
+use super::{ERROR_HEADER, MAX_ANSWER, PREFIX, PREVIOUS_HEADER};
 use crate::drive::DriveError;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -29,8 +34,9 @@ pub const DATA_TIMEOUT: Duration = Duration::from_secs(30);
 const STREAM_LIMIT: Duration = Duration::from_secs(6 * 3600);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const PROBE_INTERVAL: Duration = Duration::from_millis(500);
-/// Answers larger than this are refused instead of buffered.
-const MAX_ANSWER: usize = 256 << 20;
+/// The error code of a refused authentication: such answers come unsigned (the refusing
+/// server may not share our key).
+const AUTH_CODE: &str = "auth";
 
 pub type RpcBody = UnsyncBoxBody<Bytes, std::io::Error>;
 type Http = Client<hyper_rustls::HttpsConnector<HttpConnector>, RpcBody>;
@@ -171,7 +177,13 @@ impl PeerClient {
 
     /// Whether the peer answers at all; bypasses the offline state (used by the probe).
     pub async fn ping(&self) -> Result<(), DriveError> {
-        let req = self.request(Method::GET, "node/ping", "", empty_body())?;
+        let (req, _) = self.request(
+            Method::GET,
+            "node/ping",
+            "",
+            empty_body(),
+            BodyDigest::of(b""),
+        )?;
         match tokio::time::timeout(CALL_TIMEOUT, self.http.request(req)).await {
             // Any answer means the server is reachable; a refusal (other credentials)
             // then surfaces on the real call with its reason.
@@ -184,25 +196,78 @@ impl PeerClient {
         }
     }
 
+    /// Signs a call to this peer: its path with the query, and the header value that
+    /// authenticates it. Public so that tests can capture a genuine call and replay it.
+    pub fn sign_call(
+        &self,
+        method: &Method,
+        op: &str,
+        query: &str,
+        body: BodyDigest,
+    ) -> (String, auth::SignedCall) {
+        let path = if query.is_empty() {
+            format!("{PREFIX}{op}")
+        } else {
+            format!("{PREFIX}{op}?{query}")
+        };
+        let call = CallParts {
+            method: method.as_str(),
+            target: &self.name,
+            path_and_query: &path,
+        };
+        let signed = self.key.sign(&call, body);
+        (path, signed)
+    }
+
     fn request(
         &self,
         method: Method,
         op: &str,
         query: &str,
         body: RpcBody,
-    ) -> Result<Request<RpcBody>, DriveError> {
-        let path = if query.is_empty() {
-            format!("{PREFIX}{op}")
-        } else {
-            format!("{PREFIX}{op}?{query}")
-        };
-        let sig = self.key.sign(method.as_str(), &path);
-        Request::builder()
+        digest: BodyDigest,
+    ) -> Result<(Request<RpcBody>, Signature), DriveError> {
+        let (path, signed) = self.sign_call(&method, op, query, digest);
+        let req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
-            .header(auth::HEADER, sig)
+            .header(auth::HEADER, signed.header)
             .body(body)
-            .map_err(|e| DriveError::Io(format!("cannot build a call to {}: {e}", self.name)))
+            .map_err(|e| DriveError::Io(format!("cannot build a call to {}: {e}", self.name)))?;
+        Ok((req, signed.signature))
+    }
+
+    /// Checks an answer's signature; a failure is reported like a failed call.
+    fn check_answer(
+        &self,
+        call: &Signature,
+        status: StatusCode,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<(), DriveError> {
+        let code = headers
+            .get(ERROR_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let header = headers
+            .get(auth::ANSWER_HEADER)
+            .and_then(|v| v.to_str().ok());
+        self.key
+            .verify_answer(
+                call,
+                status.as_u16(),
+                code,
+                headers.contains_key(PREVIOUS_HEADER),
+                body,
+                header,
+            )
+            .map_err(|e| {
+                DriveError::Offline(format!(
+                    "{}: answer not authenticated ({e}); is something between the servers \
+                     altering traffic?",
+                    self.name
+                ))
+            })
     }
 
     /// Sends a call and returns the response head; the body is left to the caller.
@@ -211,14 +276,15 @@ impl PeerClient {
         op: &str,
         query: &str,
         body: RpcBody,
+        digest: BodyDigest,
         deadline: Duration,
-    ) -> Result<Response<Incoming>, DriveError> {
+    ) -> Result<(Response<Incoming>, Signature), DriveError> {
         if !self.is_online() {
             return Err(self.offline_error());
         }
-        let req = self.request(Method::POST, op, query, body)?;
+        let (req, sig) = self.request(Method::POST, op, query, body, digest)?;
         match tokio::time::timeout(deadline, self.http.request(req)).await {
-            Ok(Ok(r)) => Ok(r),
+            Ok(Ok(r)) => Ok((r, sig)),
             Ok(Err(e)) => {
                 let why = transport_error(&e);
                 self.mark_offline(why.clone());
@@ -241,10 +307,13 @@ impl PeerClient {
         deadline: Duration,
     ) -> Result<Answer, DriveError> {
         let started = tokio::time::Instant::now();
-        let r = self.send(op, query, full_body(body), deadline).await?;
+        let digest = BodyDigest::of(&body);
+        let (r, sig) = self
+            .send(op, query, full_body(body), digest, deadline)
+            .await?;
         let status = r.status();
         if !status.is_success() {
-            return Err(answer_error(r, &self.name).await);
+            return Err(self.answer_error(r, &sig).await);
         }
         let headers = r.headers().clone();
         let left = deadline.saturating_sub(started.elapsed());
@@ -260,11 +329,42 @@ impl PeerClient {
                 return Err(DriveError::Offline(format!("{}: {why}", self.name)));
             }
         };
+        self.check_answer(&sig, status, &headers, &body)?;
         Ok(Answer {
             status,
             headers,
             body,
         })
+    }
+
+    /// The error a failed answer carries, once its signature is checked. Refused
+    /// authentication comes unsigned: the refusing peer may hold another key, and a forger
+    /// gains nothing by faking a refusal (it could as well drop the call).
+    async fn answer_error(&self, r: Response<Incoming>, call: &Signature) -> DriveError {
+        let code = r
+            .headers()
+            .get(ERROR_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let status = r.status();
+        let headers = r.headers().clone();
+        let body = tokio::time::timeout(CALL_TIMEOUT, read_limited(r.into_body(), 64 << 10))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let message = String::from_utf8_lossy(&body).into_owned();
+        let peer = &self.name;
+        if code.is_empty() {
+            return DriveError::Offline(format!("{peer} answered {status}: {message}"));
+        }
+        if code != AUTH_CODE {
+            if let Err(e) = self.check_answer(call, status, &headers, &body) {
+                return e;
+            }
+        }
+        super::error_from_wire(&code, message, peer)
     }
 
     /// A call that streams its body: returns a sender for the chunks and the pending
@@ -274,7 +374,8 @@ impl PeerClient {
         if !self.is_online() {
             return Err(self.offline_error());
         }
-        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+        // Two messages per chunk (frame header, data): 8 keeps 4 chunks in flight.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
         let finished = Arc::new(AtomicBool::new(false));
         let done = finished.clone();
         let frames =
@@ -292,22 +393,51 @@ impl PeerClient {
                 }
             });
         let body = BodyExt::boxed_unsync(StreamBody::new(frames.boxed()));
+        // Signed now, before the task starts, so that the first frame can chain to it.
+        let (req, sig) = self.request(Method::POST, op, query, body, BodyDigest::Streamed)?;
         let me = self.clone();
-        let (op, query) = (op.to_string(), query.to_string());
+        let op = op.to_string();
         let task = tokio::spawn(async move {
             // No overall deadline: a large shard takes as long as it takes; each chunk
             // (`StreamCall::send`) and the final answer (`finish`) have their own.
-            let r = me.send(&op, &query, body, STREAM_LIMIT).await?;
+            let r = match tokio::time::timeout(STREAM_LIMIT, me.http.request(req)).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    let why = transport_error(&e);
+                    me.mark_offline(why.clone());
+                    return Err(DriveError::Offline(format!("{}: {why}", me.name)));
+                }
+                Err(_) => {
+                    let why = format!("no answer to {op} within {STREAM_LIMIT:?}");
+                    me.mark_offline(why.clone());
+                    return Err(DriveError::Offline(format!("{}: {why}", me.name)));
+                }
+            };
             if !r.status().is_success() {
-                return Err(answer_error(r, &me.name).await);
+                return Err(me.answer_error(r, &sig).await);
             }
-            Ok(())
+            let (status, headers) = (r.status(), r.headers().clone());
+            let body =
+                match tokio::time::timeout(CALL_TIMEOUT, read_limited(r.into_body(), 64 << 10))
+                    .await
+                {
+                    Ok(Ok(b)) => b,
+                    Ok(Err(why)) => return Err(DriveError::Offline(format!("{}: {why}", me.name))),
+                    Err(_) => {
+                        return Err(DriveError::Offline(format!(
+                            "{}: answer to {op} not received within {CALL_TIMEOUT:?}",
+                            me.name
+                        )));
+                    }
+                };
+            me.check_answer(&sig, status, &headers, &body)
         });
         Ok(StreamCall {
             tx: Some(tx),
             finished,
             task: Some(task),
             peer: self.name.clone(),
+            signer: FrameSigner::new(self.key.clone(), sig),
         })
     }
 }
@@ -317,10 +447,25 @@ pub struct StreamCall {
     finished: Arc<AtomicBool>,
     task: Option<tokio::task::JoinHandle<Result<(), DriveError>>>,
     peer: String,
+    signer: FrameSigner,
 }
 
 impl StreamCall {
+    /// Sends one chunk as a signed frame.
     pub async fn send(&mut self, data: Bytes) -> Result<(), DriveError> {
+        if data.is_empty() {
+            // An empty frame is the end marker; there is nothing to send.
+            return Ok(());
+        }
+        let header = self
+            .signer
+            .header(&data)
+            .map_err(|e| DriveError::Io(format!("{}: {e}", self.peer)))?;
+        self.push(header).await?;
+        self.push(data).await
+    }
+
+    async fn push(&mut self, data: Bytes) -> Result<(), DriveError> {
         let Some(tx) = &self.tx else {
             return Err(DriveError::Io("write already finished".into()));
         };
@@ -337,8 +482,13 @@ impl StreamCall {
         }
     }
 
-    /// Ends the body cleanly and waits for the peer's answer.
+    /// Sends the final frame, ends the body cleanly and waits for the peer's answer.
     pub async fn finish(mut self) -> Result<(), DriveError> {
+        let end = self
+            .signer
+            .end()
+            .map_err(|e| DriveError::Io(format!("{}: {e}", self.peer)))?;
+        self.push(end).await?;
         self.finished.store(true, Ordering::Release);
         self.tx = None;
         self.outcome().await
@@ -400,25 +550,4 @@ async fn read_limited(body: Incoming, limit: usize) -> Result<Bytes, String> {
         .await
         .map_err(|e| format!("reading the answer failed: {e}"))?;
     Ok(collected.to_bytes())
-}
-
-/// The error a failed answer carries.
-async fn answer_error(r: Response<Incoming>, peer: &str) -> DriveError {
-    let code = r
-        .headers()
-        .get(ERROR_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let status = r.status();
-    let body = tokio::time::timeout(CALL_TIMEOUT, read_limited(r.into_body(), 64 << 10))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let message = String::from_utf8_lossy(&body).into_owned();
-    if code.is_empty() {
-        return DriveError::Offline(format!("{peer} answered {status}: {message}"));
-    }
-    super::error_from_wire(&code, message, peer)
 }

@@ -1,7 +1,8 @@
 //! Peer RPC: how the servers of a distributed deployment reach each other's drives, formats
 //! and locks. It rides on the S3 port under [`PREFIX`] (HTTP/1.1, TLS when the server has
 //! certificates), every call authenticated with a key all servers derive from the same
-//! secret ([`auth`]).
+//! secret ([`auth`]): the call with its body (streamed shard writes frame by frame,
+//! [`chunks`]), a request id refused on replay ([`replay`]), and the answer.
 //!
 //! Calls are plain HTTP requests: small arguments in the query string, bulk data (shard
 //! bytes, metadata) as the raw body, structured answers as JSON. A failed call carries its
@@ -9,7 +10,9 @@
 //! and everything else makes the drive count as offline for the request.
 
 pub mod auth;
+pub mod chunks;
 pub mod client;
+pub mod replay;
 pub mod server;
 pub mod wire;
 
@@ -23,6 +26,8 @@ pub const PREFIX: &str = "/cairn/rpc/v1/";
 pub const ERROR_HEADER: &str = "x-cairn-error";
 /// Header set on `commit_object` answers that carry the previous metadata.
 pub const PREVIOUS_HEADER: &str = "x-cairn-previous";
+/// Largest answer a peer sends or accepts (a run of shard blocks read by heal).
+pub const MAX_ANSWER: usize = 256 << 20;
 
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')

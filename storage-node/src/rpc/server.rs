@@ -1,13 +1,20 @@
 //! The serving side of peer RPC: authenticates a call, finds this server's drive it names
 //! (by the path part of its endpoint URL) and runs the operation on it.
+//!
+//! Nothing is acted on before it is authenticated: the header first (signature, time,
+//! target server), then the request id (replay), then the body: a whole body is read
+//! (bounded) and checked against its signed hash before the operation runs, a streamed
+//! shard frame by frame before each frame is written. Answers are signed in turn.
 
-use super::auth::{self, RpcKey};
+use super::auth::{self, AuthError, BodyDigest, RpcKey, Signature, Verified};
+use super::chunks::FrameReader;
+use super::replay::ReplayGuard;
 use super::wire;
-use super::{ERROR_HEADER, PREFIX, PREVIOUS_HEADER, parse_query};
+use super::{ERROR_HEADER, MAX_ANSWER, PREFIX, PREVIOUS_HEADER, parse_query};
+use crate::body::{RespBody, empty, full};
 use crate::cluster::format;
 use crate::cluster::locks::LockTable;
 use crate::drive::{DriveError, DriveRef, StageId};
-use crate::body::{RespBody, empty, full};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -33,6 +40,11 @@ pub struct ServedDrive {
 #[derive(Debug)]
 pub struct RpcService {
     key: RpcKey,
+    /// This server's `host:port` names in the endpoint list: a call must be signed for one
+    /// of them, so that a call captured on its way to another server cannot be replayed
+    /// here (every server has drives of the same paths).
+    names: Vec<String>,
+    replay: ReplayGuard,
     /// This server's drives by the path of their endpoint URL.
     drives: HashMap<String, ServedDrive>,
     node: wire::NodeInfo,
@@ -84,6 +96,57 @@ fn ok() -> Response<RespBody> {
     empty(StatusCode::OK)
 }
 
+/// Why a call failed: its drive operation, or its authentication (a streamed frame).
+#[derive(Debug)]
+enum CallError {
+    Drive(DriveError),
+    Auth(AuthError),
+}
+
+impl From<DriveError> for CallError {
+    fn from(e: DriveError) -> Self {
+        CallError::Drive(e)
+    }
+}
+
+impl From<AuthError> for CallError {
+    fn from(e: AuthError) -> Self {
+        CallError::Auth(e)
+    }
+}
+
+/// The refusal of a call that did not authenticate; unsigned, since the caller may not
+/// share our key.
+fn refused(e: AuthError) -> Response<RespBody> {
+    tracing::warn!(reason = %e, "peer call refused");
+    error_response(e.status(), "auth", e.to_string())
+}
+
+/// The body of an authenticated call.
+enum CallBody {
+    /// Read whole and checked against its signed hash.
+    Whole(Bytes),
+    /// A shard write: signed frames, checked as they arrive.
+    Frames(Incoming, Signature),
+}
+
+/// The checked body of a call that is not streamed.
+fn whole(body: CallBody) -> Result<Bytes, AuthError> {
+    match body {
+        CallBody::Whole(b) => Ok(b),
+        CallBody::Frames(..) => Err(AuthError::BadFrame("this call does not stream")),
+    }
+}
+
+/// A lock call must be signed as empty and carry nothing.
+fn check_empty(verified: &Verified, body: &Incoming) -> Result<(), AuthError> {
+    use hyper::body::Body;
+    if !body.is_end_stream() {
+        return Err(AuthError::BadFrame("lock calls carry no body"));
+    }
+    verified.check_body(b"")
+}
+
 async fn read_body(body: Incoming) -> Result<Bytes, DriveError> {
     match tokio::time::timeout(
         BODY_IDLE,
@@ -98,14 +161,18 @@ async fn read_body(body: Incoming) -> Result<Bytes, DriveError> {
 }
 
 impl RpcService {
+    /// `names` are this server's `host:port` names in the endpoint list.
     pub fn new(
         key: RpcKey,
+        names: Vec<String>,
         drives: HashMap<String, ServedDrive>,
         node: wire::NodeInfo,
         locks: Arc<LockTable>,
     ) -> Self {
         Self {
             key,
+            names,
+            replay: ReplayGuard::default(),
             drives,
             node,
             locks,
@@ -126,12 +193,20 @@ impl RpcService {
             .headers()
             .get(auth::HEADER)
             .and_then(|v| v.to_str().ok());
-        if let Err(why) = self
-            .key
-            .verify(req.method().as_str(), &path_and_query, header)
-        {
-            tracing::warn!(reason = why, "peer call refused");
-            return error_response(StatusCode::FORBIDDEN, "auth", why.to_string());
+        let now = auth::now_ms();
+        let verified = match self.key.verify(
+            req.method().as_str(),
+            &path_and_query,
+            &self.names,
+            header,
+            now,
+        ) {
+            Ok(v) => v,
+            Err(e) => return refused(e),
+        };
+        // Only after the signature: a forger cannot fill the set of seen ids.
+        if let Err(e) = self.replay.check(verified.time_ms, verified.id, now) {
+            return refused(e);
         }
         let op = req
             .uri()
@@ -140,16 +215,89 @@ impl RpcService {
             .unwrap_or("")
             .to_string();
         let q = parse_query(req.uri().query().unwrap_or(""));
-        let body = req.into_body();
-        match op.as_str() {
-            "node/ping" => ok(),
-            "node/info" => json_response(&self.node),
-            _ if op.starts_with("lock/") => self.locks.handle(&op, &q, body).await,
-            _ => match self.drive_call(&op, &q, body).await {
-                Ok(r) => r,
-                Err(e) => drive_error(e),
-            },
+        let answer = if op.starts_with("lock/") {
+            // Lock calls carry no body; the lock table takes the (empty) stream as is.
+            let body = req.into_body();
+            if let Err(e) = check_empty(&verified, &body) {
+                return refused(e);
+            }
+            self.locks.handle(&op, &q, body).await
+        } else {
+            let body = match self
+                .authenticated_body(&op, &verified, req.into_body())
+                .await
+            {
+                Ok(b) => b,
+                Err(CallError::Auth(e)) => return refused(e),
+                Err(CallError::Drive(e)) => return drive_error(e),
+            };
+            match op.as_str() {
+                "node/ping" => ok(),
+                "node/info" => json_response(&self.node),
+                _ => match self.drive_call(&op, &q, body).await {
+                    Ok(r) => r,
+                    Err(CallError::Auth(e)) => refused(e),
+                    Err(CallError::Drive(e)) => drive_error(e),
+                },
+            }
+        };
+        self.sign_answer(&verified.signature, answer).await
+    }
+
+    /// Reads a whole body and checks it, or hands a streamed one over for its frames to be
+    /// checked one by one. Only shard writes stream.
+    async fn authenticated_body(
+        &self,
+        op: &str,
+        verified: &Verified,
+        body: Incoming,
+    ) -> Result<CallBody, CallError> {
+        match verified.body {
+            BodyDigest::Streamed if op == "drive/create_shard" => {
+                Ok(CallBody::Frames(body, verified.signature))
+            }
+            BodyDigest::Streamed => Err(AuthError::BadFrame("only shard writes stream").into()),
+            BodyDigest::Whole(_) => {
+                let data = read_body(body).await?;
+                verified.check_body(&data)?;
+                Ok(CallBody::Whole(data))
+            }
         }
+    }
+
+    /// Adds the answer's signature. Every answer here is built whole in memory (`full`), so
+    /// collecting it completes at once.
+    async fn sign_answer(
+        &self,
+        call: &Signature,
+        answer: Response<RespBody>,
+    ) -> Response<RespBody> {
+        let (mut parts, body) = answer.into_parts();
+        let bytes = match http_body_util::Limited::new(body, MAX_ANSWER)
+            .collect()
+            .await
+        {
+            Ok(c) => c.to_bytes(),
+            Err(e) => {
+                return drive_error(DriveError::Io(format!("answer not buffered: {e}")));
+            }
+        };
+        let code = parts
+            .headers
+            .get(ERROR_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let sig = self.key.sign_answer(
+            call,
+            parts.status.as_u16(),
+            code,
+            parts.headers.contains_key(PREVIOUS_HEADER),
+            &bytes,
+        );
+        if let Ok(v) = http::HeaderValue::from_str(&hex::encode(sig)) {
+            parts.headers.insert(auth::ANSWER_HEADER, v);
+        }
+        Response::from_parts(parts, full(bytes))
     }
 
     fn served(&self, q: &Q) -> Result<&ServedDrive, DriveError> {
@@ -163,8 +311,8 @@ impl RpcService {
         &self,
         op: &str,
         q: &Q,
-        body: Incoming,
-    ) -> Result<Response<RespBody>, DriveError> {
+        body: CallBody,
+    ) -> Result<Response<RespBody>, CallError> {
         let served = self.served(q)?;
         let d = &served.drive;
         let volume = || arg(q, "volume");
@@ -181,7 +329,7 @@ impl RpcService {
                 json_response(&state)
             }
             "format/write" => {
-                let w: wire::WriteFormat = serde_json::from_slice(&read_body(body).await?)
+                let w: wire::WriteFormat = serde_json::from_slice(&whole(body)?)
                     .map_err(|e| DriveError::Corrupt(format!("bad format: {e}")))?;
                 let root = served.root.clone();
                 tokio::task::spawn_blocking(move || format::write_fresh(&root, &w.format))
@@ -210,7 +358,7 @@ impl RpcService {
             }
             "drive/read_sys_file" => bytes_response(d.read_sys_file(arg(q, "path")?).await?),
             "drive/write_sys_file" => {
-                let data = read_body(body).await?;
+                let data = whole(body)?;
                 d.write_sys_file(arg(q, "path")?, data).await?;
                 ok()
             }
@@ -221,21 +369,33 @@ impl RpcService {
             "drive/list_sys_dir" => json_response(&d.list_sys_dir(arg(q, "path")?).await?),
             "drive/read_meta" => bytes_response(d.read_meta(volume()?, key()?).await?),
             "drive/create_shard" => {
+                let CallBody::Frames(mut body, call) = body else {
+                    return Err(AuthError::BadFrame("a shard write must stream").into());
+                };
                 let stage = StageId(arg(q, "stage")?.to_string());
                 let mut w = d.create_shard(&stage, arg(q, "name")?).await?;
-                let mut body = body;
+                let mut frames = FrameReader::new(self.key.clone(), call);
+                // Bounded: each round consumes a frame of the body or ends the call, and
+                // each wait is bounded by BODY_IDLE.
                 loop {
                     match tokio::time::timeout(BODY_IDLE, body.frame()).await {
-                        Err(_) => return Err(DriveError::Io("shard data stalled".into())),
-                        Ok(None) => break,
+                        Err(_) => return Err(DriveError::Io("shard data stalled".into()).into()),
+                        Ok(None) => {
+                            frames.finish()?;
+                            break;
+                        }
                         Ok(Some(Err(e))) => {
                             // The writer aborted (or the connection broke): the partial
                             // shard stays in the stage, which the writer discards.
-                            return Err(DriveError::Io(format!("shard write aborted: {e}")));
+                            return Err(DriveError::Io(format!("shard write aborted: {e}")).into());
                         }
                         Ok(Some(Ok(frame))) => {
                             if let Ok(data) = frame.into_data() {
-                                w.write(data).await?;
+                                frames.push(&data)?;
+                                // Bounded by the bytes buffered.
+                                while let Some(chunk) = frames.next_frame()? {
+                                    w.write(chunk).await?;
+                                }
                             }
                         }
                     }
@@ -250,6 +410,13 @@ impl RpcService {
                 let len: usize = arg(q, "len")?
                     .parse()
                     .map_err(|_| DriveError::InvalidName("bad length".into()))?;
+                if len > MAX_ANSWER {
+                    // The caller refuses larger answers anyway; do not allocate them.
+                    return Err(DriveError::InvalidName(format!(
+                        "read of {len} bytes exceeds {MAX_ANSWER}"
+                    ))
+                    .into());
+                }
                 bytes_response(
                     d.read_shard(
                         volume()?,
@@ -263,7 +430,7 @@ impl RpcService {
                 )
             }
             "drive/commit_object" => {
-                let meta = read_body(body).await?;
+                let meta = whole(body)?;
                 let stage = opt_arg(q, "stage").map(|s| StageId(s.to_string()));
                 let previous = d
                     .commit_object(
@@ -285,7 +452,7 @@ impl RpcService {
                 }
             }
             "drive/restore_object" => {
-                let data = read_body(body).await?;
+                let data = whole(body)?;
                 let previous = (q.get("previous").map(String::as_str) == Some("1")).then_some(data);
                 d.restore_object(volume()?, key()?, previous, opt_arg(q, "data_dir"))
                     .await?;
@@ -326,7 +493,7 @@ impl RpcService {
                 ok()
             }
             "drive/walk" => {
-                let w: wire::Walk = serde_json::from_slice(&read_body(body).await?)
+                let w: wire::Walk = serde_json::from_slice(&whole(body)?)
                     .map_err(|e| DriveError::Io(format!("bad walk options: {e}")))?;
                 let entries = d.walk(volume()?, &w.into()).await?;
                 let out: Vec<wire::Entry> = entries.iter().map(wire::Entry::from).collect();
