@@ -9,11 +9,18 @@
 //! refreshing (it died or was cut off), so a dead server never blocks a key for longer
 //! than [`LEASE`]. Locks are only taken after the process-local lock on the same name, so
 //! the network sees one contender per server at most.
+//!
+//! One request may lock several names at once, all or nothing on each table
+//! ([`DistLocks::lock_all`]): a commit locks its key for writing and its bucket for
+//! reading (so that DeleteBucket, which locks the bucket for writing, never runs during a
+//! commit) in the one round trip the key lock alone took before. The first name travels
+//! as `name`/`write` as it always did, the others as a JSON list in `also`; a server that
+//! predates `also` grants the first name only, so callers put the key lock first.
 
+use crate::body::{RespBody, empty, full};
 use crate::drive::DriveError;
 use crate::rpc::client::{CALL_TIMEOUT, PeerClient};
 use crate::rpc::{ERROR_HEADER, query};
-use crate::body::{RespBody, empty, full};
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use std::collections::HashMap;
@@ -26,6 +33,8 @@ pub const LEASE: Duration = Duration::from_secs(20);
 const REFRESH_EVERY: Duration = Duration::from_secs(5);
 /// Upper bound of names a table holds; beyond it new grants are refused (503 upstream).
 const MAX_ENTRIES: usize = 1 << 20;
+/// Most names one request may lock besides the first (a peer-supplied list is bounded).
+pub const MAX_ALSO: usize = 4;
 
 #[derive(Debug, Default)]
 struct Entry {
@@ -55,35 +64,48 @@ pub struct LockTable {
 impl LockTable {
     /// Grants `uid` the lock on `name` if nobody conflicting holds it.
     pub fn try_lock(&self, name: &str, uid: &str, write: bool) -> bool {
+        self.try_lock_all(&[(name, write)], uid)
+    }
+
+    /// Grants `uid` every lock of `names` (name, write) if none conflicts, else none.
+    pub fn try_lock_all(&self, names: &[(&str, bool)], uid: &str) -> bool {
         let now = Instant::now();
         let Ok(mut map) = self.entries.lock() else {
             return false;
         };
-        if map.len() >= MAX_ENTRIES {
+        if map.len() + names.len() > MAX_ENTRIES {
             map.retain(|_, e| {
                 e.expire(now);
                 !e.is_free()
             });
-            if map.len() >= MAX_ENTRIES {
+            if map.len() + names.len() > MAX_ENTRIES {
                 return false;
             }
         }
-        let e = map.entry(name.to_string()).or_default();
-        e.expire(now);
-        let until = now + LEASE;
-        if write {
-            if e.is_free() || e.writer.as_ref().is_some_and(|(w, _)| w == uid) {
-                e.writer = Some((uid.to_string(), until));
+        let grantable = names.iter().all(|(name, write)| {
+            let Some(e) = map.get_mut(*name) else {
                 return true;
+            };
+            e.expire(now);
+            if *write {
+                e.is_free() || e.writer.as_ref().is_some_and(|(w, _)| w == uid)
+            } else {
+                e.writer.is_none()
             }
-            false
-        } else {
-            if e.writer.is_none() {
-                e.readers.insert(uid.to_string(), until);
-                return true;
-            }
-            false
+        });
+        if !grantable {
+            return false;
         }
+        let until = now + LEASE;
+        for (name, write) in names {
+            let e = map.entry((*name).to_string()).or_default();
+            if *write {
+                e.writer = Some((uid.to_string(), until));
+            } else {
+                e.readers.insert(uid.to_string(), until);
+            }
+        }
+        true
     }
 
     /// Extends the lease of `uid` on `name`; false when it no longer holds it.
@@ -144,16 +166,33 @@ impl LockTable {
         q: &HashMap<String, String>,
         _body: hyper::body::Incoming,
     ) -> Response<RespBody> {
-        let (Some(name), Some(uid)) = (q.get("name"), q.get("uid")) else {
-            let mut r = Response::new(full(Bytes::from_static(b"missing name or uid")));
+        let bad = |why: &'static str| {
+            let mut r = Response::new(full(Bytes::from_static(why.as_bytes())));
             *r.status_mut() = StatusCode::BAD_REQUEST;
-            return r;
+            r
         };
+        let (Some(name), Some(uid)) = (q.get("name"), q.get("uid")) else {
+            return bad("missing name or uid");
+        };
+        let also: Vec<(String, bool)> = match q.get("also") {
+            None => Vec::new(),
+            Some(a) => match serde_json::from_str::<Vec<(String, bool)>>(a) {
+                Ok(v) if v.len() <= MAX_ALSO => v,
+                _ => return bad("bad also list"),
+            },
+        };
+        let mut names: Vec<(&str, bool)> = vec![(name, q.get("write").is_some_and(|w| w == "1"))];
+        names.extend(also.iter().map(|(n, w)| (n.as_str(), *w)));
         let granted = match op {
-            "lock/lock" => self.try_lock(name, uid, q.get("write").is_some_and(|w| w == "1")),
-            "lock/refresh" => self.refresh(name, uid),
+            "lock/lock" => self.try_lock_all(&names, uid),
+            // Every name refreshed, or the holder learns that it lost one.
+            "lock/refresh" => names
+                .iter()
+                .fold(true, |ok, (n, _)| self.refresh(n, uid) && ok),
             "lock/unlock" => {
-                self.unlock(name, uid);
+                for (n, _) in &names {
+                    self.unlock(n, uid);
+                }
                 true
             }
             _ => {
@@ -183,24 +222,54 @@ impl Locker {
         }
     }
 
-    /// `Ok(true)` granted, `Ok(false)` refused, `Err` unreachable.
-    async fn call(&self, op: &str, name: &str, uid: &str, write: bool) -> Result<bool, DriveError> {
+    /// `Ok(true)` granted, `Ok(false)` refused, `Err` unreachable. `names` is never
+    /// empty; the first is the primary name (see the module documentation).
+    async fn call(
+        &self,
+        op: &str,
+        names: &[(String, bool)],
+        uid: &str,
+    ) -> Result<bool, DriveError> {
         match self {
             Locker::Local(t) => Ok(match op {
-                "lock/lock" => t.try_lock(name, uid, write),
-                "lock/refresh" => t.refresh(name, uid),
+                "lock/lock" => {
+                    let borrowed: Vec<(&str, bool)> =
+                        names.iter().map(|(n, w)| (n.as_str(), *w)).collect();
+                    t.try_lock_all(&borrowed, uid)
+                }
+                "lock/refresh" => names
+                    .iter()
+                    .fold(true, |ok, (n, _)| t.refresh(n, uid) && ok),
                 _ => {
-                    t.unlock(name, uid);
+                    for (n, _) in names {
+                        t.unlock(n, uid);
+                    }
                     true
                 }
             }),
             Locker::Remote(p) => {
-                let q = query(&[
-                    ("name", name),
+                let Some(((name, write), also)) = names.split_first() else {
+                    return Ok(true);
+                };
+                let also = if also.is_empty() {
+                    None
+                } else {
+                    Some(
+                        serde_json::to_string(also)
+                            .map_err(|e| DriveError::Io(format!("lock names: {e}")))?,
+                    )
+                };
+                let mut pairs = vec![
+                    ("name", name.as_str()),
                     ("uid", uid),
-                    ("write", if write { "1" } else { "0" }),
-                ]);
-                let a = p.call(op, &q, Bytes::new(), CALL_TIMEOUT).await?;
+                    ("write", if *write { "1" } else { "0" }),
+                ];
+                if let Some(a) = &also {
+                    pairs.push(("also", a.as_str()));
+                }
+                let a = p
+                    .call(op, &query(&pairs), Bytes::new(), CALL_TIMEOUT)
+                    .await?;
                 Ok(a.body.as_ref() == b"1")
             }
         }
@@ -218,6 +287,9 @@ pub enum LockError {
     },
     #[error("timed out waiting for the lock on {0}")]
     Timeout(String),
+    /// No name, or more than one request may carry.
+    #[error("invalid set of lock names starting with {0:?}")]
+    Invalid(String),
 }
 
 /// Takes quorum locks over every server's table.
@@ -228,7 +300,7 @@ pub struct DistLocks {
 
 /// A held quorum lock; dropping it releases the grants in the background.
 pub struct DistGuard {
-    name: String,
+    names: Vec<(String, bool)>,
     uid: String,
     granted: Vec<Locker>,
     refresher: tokio::task::JoinHandle<()>,
@@ -237,21 +309,19 @@ pub struct DistGuard {
 impl Drop for DistGuard {
     fn drop(&mut self) {
         self.refresher.abort();
-        let (name, uid, granted) = (
-            std::mem::take(&mut self.name),
+        let (names, uid, granted) = (
+            std::mem::take(&mut self.names),
             std::mem::take(&mut self.uid),
             std::mem::take(&mut self.granted),
         );
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(release(granted, name, uid));
+            rt.spawn(release(granted, names, uid));
         }
     }
 }
 
-async fn release(granted: Vec<Locker>, name: String, uid: String) {
-    let calls = granted
-        .iter()
-        .map(|l| l.call("lock/unlock", &name, &uid, false));
+async fn release(granted: Vec<Locker>, names: Vec<(String, bool)>, uid: String) {
+    let calls = granted.iter().map(|l| l.call("lock/unlock", &names, &uid));
     let _ = futures::future::join_all(calls).await;
 }
 
@@ -265,16 +335,35 @@ impl DistLocks {
         if write { n / 2 + 1 } else { n.div_ceil(2) }
     }
 
-    /// Locks `name` on a quorum of servers, retrying with jittered backoff while other
-    /// holders conflict, for at most `timeout`. Fails at once when too few servers are
-    /// reachable for a quorum, rather than waiting for them.
+    /// Locks `name` on a quorum of servers; see [`lock_all`](Self::lock_all).
     pub async fn lock(
         &self,
         name: &str,
         write: bool,
         timeout: Duration,
     ) -> Result<DistGuard, LockError> {
-        let needed = self.needed(write);
+        self.lock_all(&[(name, write)], timeout).await
+    }
+
+    /// Locks every name of `names` (name, write; at most `1 + MAX_ALSO`, the first is the
+    /// primary) on a quorum of servers in one request per server, retrying with jittered
+    /// backoff while other holders conflict, for at most `timeout`. The quorum is a
+    /// writer's when any name is written. Fails at once when too few servers are
+    /// reachable for a quorum, rather than waiting for them.
+    pub async fn lock_all(
+        &self,
+        names: &[(&str, bool)],
+        timeout: Duration,
+    ) -> Result<DistGuard, LockError> {
+        let label = names
+            .first()
+            .map(|(n, _)| n.to_string())
+            .unwrap_or_default();
+        if names.is_empty() || names.len() > 1 + MAX_ALSO {
+            return Err(LockError::Invalid(label));
+        }
+        let names: Vec<(String, bool)> = names.iter().map(|(n, w)| (n.to_string(), *w)).collect();
+        let needed = self.needed(names.iter().any(|(_, w)| *w));
         let uid = uuid::Uuid::new_v4().simple().to_string();
         let started = Instant::now();
         let mut backoff = Duration::from_millis(5);
@@ -290,7 +379,7 @@ impl DistLocks {
             let results = futures::future::join_all(
                 self.lockers
                     .iter()
-                    .map(|l| l.call("lock/lock", name, &uid, write)),
+                    .map(|l| l.call("lock/lock", &names, &uid)),
             )
             .await;
             let granted: Vec<Locker> = self
@@ -302,15 +391,15 @@ impl DistLocks {
                 .collect();
             if granted.len() >= needed {
                 let refresher =
-                    tokio::spawn(refresh_loop(granted.clone(), name.to_string(), uid.clone()));
+                    tokio::spawn(refresh_loop(granted.clone(), names.clone(), uid.clone()));
                 return Ok(DistGuard {
-                    name: name.to_string(),
+                    names,
                     uid,
                     granted,
                     refresher,
                 });
             }
-            release(granted, name.to_string(), uid.clone()).await;
+            release(granted, names.clone(), uid.clone()).await;
             let reachable = results.iter().filter(|r| r.is_ok()).count();
             if reachable < needed {
                 return Err(LockError::NoQuorum {
@@ -320,7 +409,7 @@ impl DistLocks {
                 });
             }
             if started.elapsed() >= timeout {
-                return Err(LockError::Timeout(name.to_string()));
+                return Err(LockError::Timeout(label));
             }
             let jitter = Duration::from_millis(rand::random::<u64>() % 10);
             tokio::time::sleep(backoff + jitter).await;
@@ -329,17 +418,15 @@ impl DistLocks {
     }
 }
 
-async fn refresh_loop(granted: Vec<Locker>, name: String, uid: String) {
+async fn refresh_loop(granted: Vec<Locker>, names: Vec<(String, bool)>, uid: String) {
     loop {
         tokio::time::sleep(REFRESH_EVERY).await;
-        let results = futures::future::join_all(
-            granted
-                .iter()
-                .map(|l| l.call("lock/refresh", &name, &uid, false)),
-        )
-        .await;
+        let results =
+            futures::future::join_all(granted.iter().map(|l| l.call("lock/refresh", &names, &uid)))
+                .await;
         let kept = results.iter().filter(|r| matches!(r, Ok(true))).count();
         if kept * 2 <= granted.len() {
+            let name = names.first().map(|(n, _)| n.as_str()).unwrap_or_default();
             tracing::warn!(%name, kept, "quorum lock lease lost on most servers");
         }
     }
@@ -366,6 +453,76 @@ mod tests {
         t.unlock("k", "r2");
         assert!(t.try_lock("k", "w", true));
         assert_eq!(t.held(), 1);
+    }
+
+    #[test]
+    fn table_grants_several_names_all_or_nothing() {
+        let t = LockTable::default();
+        // Two commits in one bucket: different keys, the bucket shared.
+        assert!(t.try_lock_all(&[("b/k1", true), ("bucket:b", false)], "c1"));
+        assert!(t.try_lock_all(&[("b/k2", true), ("bucket:b", false)], "c2"));
+        // DeleteBucket waits for both.
+        assert!(!t.try_lock("bucket:b", "del", true));
+        t.unlock("b/k1", "c1");
+        t.unlock("bucket:b", "c1");
+        t.unlock("b/k2", "c2");
+        t.unlock("bucket:b", "c2");
+        assert!(t.try_lock("bucket:b", "del", true));
+        // A commit refused on the bucket takes nothing, not even its free key.
+        assert!(!t.try_lock_all(&[("b/k3", true), ("bucket:b", false)], "c3"));
+        assert!(
+            t.try_lock("b/k3", "other", true),
+            "refused request left no grant"
+        );
+    }
+
+    #[tokio::test]
+    async fn bucket_writer_excludes_commits_across_servers() {
+        let tables: Vec<Arc<LockTable>> = (0..4).map(|_| Arc::new(LockTable::default())).collect();
+        let locks = DistLocks::new(tables.iter().cloned().map(Locker::Local).collect());
+        let commit = locks
+            .lock_all(
+                &[("b/k", true), ("bucket:b", false)],
+                Duration::from_millis(200),
+            )
+            .await
+            .unwrap();
+        let other_key = locks
+            .lock_all(
+                &[("b/j", true), ("bucket:b", false)],
+                Duration::from_millis(200),
+            )
+            .await
+            .unwrap();
+        let delete = locks
+            .lock("bucket:b", true, Duration::from_millis(100))
+            .await;
+        assert!(matches!(delete, Err(LockError::Timeout(_))));
+        drop((commit, other_key));
+        let delete = locks
+            .lock("bucket:b", true, Duration::from_secs(2))
+            .await
+            .unwrap();
+        let commit = locks
+            .lock_all(
+                &[("b/k", true), ("bucket:b", false)],
+                Duration::from_millis(100),
+            )
+            .await;
+        assert!(
+            commit.is_err(),
+            "no commit while the bucket is being deleted"
+        );
+        drop(delete);
+        assert!(
+            locks
+                .lock_all(
+                    &[("b/k", true), ("bucket:b", false)],
+                    Duration::from_secs(2)
+                )
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]

@@ -19,6 +19,9 @@
 //!   at the end.
 //! * **Admin heal**: [`HealState::start_heal`] heals everything, a bucket or a prefix now.
 //!
+//! Beside healing, the background removes stale multipart uploads
+//! ([`stale_uploads`]: `API_STALE_UPLOADS_EXPIRY`, `API_STALE_UPLOADS_CLEANUP_INTERVAL`).
+//!
 //! # API for the admin endpoint
 //!
 //! [`HealState`] is created and started by `server::start` and kept in
@@ -41,6 +44,7 @@ pub mod drive;
 pub mod mrf;
 pub mod object;
 pub mod scanner;
+pub mod stale_uploads;
 pub mod walk;
 
 use crate::drive::DriveError;
@@ -133,6 +137,12 @@ pub struct HealConfig {
     pub scanner_cycle: Duration,
     /// How often drives are checked for a healing marker.
     pub drive_check_interval: Duration,
+    /// Multipart uploads initiated longer ago are removed (MinIO's
+    /// `api.stale_uploads_expiry`).
+    pub stale_uploads_expiry: Duration,
+    /// How often stale uploads are looked for (MinIO's
+    /// `api.stale_uploads_cleanup_interval`).
+    pub stale_uploads_cleanup_interval: Duration,
 }
 
 impl Default for HealConfig {
@@ -145,6 +155,8 @@ impl Default for HealConfig {
             },
             scanner_cycle: Duration::from_secs(60),
             drive_check_interval: Duration::from_secs(10),
+            stale_uploads_expiry: Duration::from_secs(24 * 3600),
+            stale_uploads_cleanup_interval: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -153,9 +165,11 @@ impl HealConfig {
     /// Builds the settings from `setting`, which answers a name without its prefix
     /// (`SCANNER_CYCLE`) from the server's one configuration path (`config::Env`: flag,
     /// `CAIRN_*`, `MINIO_*`, then the configuration file). Read: `SCANNER_SPEED` (preset
-    /// or objects/s), `SCANNER_CYCLE` (alias `SCANNER_INTERVAL`; seconds, or with an
-    /// `s`/`m`/`h` suffix) and `SCANNER` (`off` disables). Bad values are logged and
-    /// ignored.
+    /// or objects/s), `SCANNER_CYCLE` (alias `SCANNER_INTERVAL`), `SCANNER` (`off`
+    /// disables), `API_STALE_UPLOADS_EXPIRY` and `API_STALE_UPLOADS_CLEANUP_INTERVAL`.
+    /// Durations are seconds or Go-style (`90s`, `5m`, `24h`, `1h30m`, `500ms`), as
+    /// MinIO reads them; zero is refused for the two upload settings. Bad values are
+    /// logged and ignored.
     pub fn from_settings(setting: impl Fn(&str) -> Option<String>) -> Self {
         let mut cfg = HealConfig::default();
         if let Some(v) = setting("SCANNER_SPEED") {
@@ -173,23 +187,57 @@ impl HealConfig {
         if let Some(v) = setting("SCANNER") {
             cfg.scanner_enabled = !matches!(v.trim(), "off" | "0" | "false" | "disable");
         }
+        for (name, field) in [
+            ("API_STALE_UPLOADS_EXPIRY", &mut cfg.stale_uploads_expiry),
+            (
+                "API_STALE_UPLOADS_CLEANUP_INTERVAL",
+                &mut cfg.stale_uploads_cleanup_interval,
+            ),
+        ] {
+            if let Some(v) = setting(name) {
+                match parse_duration(&v).filter(|d| !d.is_zero()) {
+                    Some(d) => *field = d,
+                    None => tracing::warn!(value = %v, "ignoring bad CAIRN_{name}"),
+                }
+            }
+        }
         cfg
     }
 }
 
-/// `90`, `90s`, `5m`, `1h`.
+/// `90` (seconds), or Go-style units: `90s`, `5m`, `1h`, `1h30m`, `500ms`.
 fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let (num, mult) = match s.char_indices().last()? {
-        (i, 's') => (&s[..i], 1),
-        (i, 'm') => (&s[..i], 60),
-        (i, 'h') => (&s[..i], 3600),
-        _ => (s, 1),
-    };
-    num.trim()
-        .parse::<u64>()
-        .ok()
-        .map(|n| Duration::from_secs(n * mult))
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    // Each round consumes at least one character, so the loop is bounded by the length.
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        if digits == 0 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let part = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.checked_mul(60)?),
+            "h" => Duration::from_secs(n.checked_mul(3600)?),
+            _ => return None,
+        };
+        total = total.checked_add(part)?;
+        rest = &rest[unit_len..];
+    }
+    Some(total)
 }
 
 /// What to heal now (admin).
@@ -351,6 +399,7 @@ impl HealState {
         if state.config.scanner_enabled {
             tokio::spawn(scanner::run(state.clone()));
         }
+        tokio::spawn(stale_uploads::run(state.clone()));
         state
     }
 
@@ -405,6 +454,12 @@ impl HealState {
             total.bytes_read += r.bytes_read;
         }
         Ok(total)
+    }
+
+    /// Sweeps stale multipart uploads now (the sets this server is responsible for)
+    /// instead of at the next cleanup interval; returns what was removed.
+    pub async fn expire_stale_uploads_now(&self) -> crate::objects::multipart::SweepReport {
+        stale_uploads::sweep(self).await
     }
 
     /// Starts a scanner cycle now instead of after the pause.
@@ -715,6 +770,12 @@ mod tests {
         assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
         assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("x"), None);
+        assert_eq!(parse_duration("5d"), None);
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration(""), None);
     }
 }

@@ -99,7 +99,7 @@ pub async fn cycle(state: &HealState) -> Result<(), super::HealError> {
 /// In a distributed deployment every server runs a scanner; each set is scanned by the
 /// server that holds its first online drive, so a set is verified once per cycle, not
 /// once per server, and still scanned while any server holding it is up.
-async fn scans_here(set: &crate::objects::set::ErasureSet) -> bool {
+pub(crate) async fn scans_here(set: &crate::objects::set::ErasureSet) -> bool {
     for d in &set.drives {
         if tokio::time::timeout(Duration::from_secs(2), d.check())
             .await

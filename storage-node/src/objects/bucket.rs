@@ -1,5 +1,12 @@
 //! Buckets: a directory (volume) on every drive of every set, plus a small metadata
 //! record `buckets/<name>.json` in each drive's system volume.
+//!
+//! Creating and deleting a bucket hold its lock ([`super::lock::bucket_lock`])
+//! exclusively, and every commit into the bucket holds it shared: a DeleteBucket never
+//! runs while a PUT, a copy, a CompleteMultipartUpload or a part is being committed, and
+//! a commit that comes after it finds the bucket's directories gone on the drives and
+//! fails with `NoSuchBucket`, leaving nothing behind. So an acknowledged write is either
+//! in a bucket that exists, or its bucket's deletion was refused (`BucketNotEmpty`).
 
 use super::error::{ObjectError, ObjectResult};
 use super::{ObjectLayer, set::now_ms};
@@ -90,6 +97,15 @@ pub fn meta_path(name: &str) -> String {
 }
 
 impl ObjectLayer {
+    /// Holds `name`'s bucket lock exclusively (creation and deletion).
+    async fn lock_bucket(&self, name: &str) -> ObjectResult<super::lock::Guard> {
+        let set = self
+            .sets()
+            .next()
+            .ok_or_else(|| ObjectError::Internal("no sets".into()))?;
+        set.locks.write(&super::lock::bucket_lock(name)).await
+    }
+
     fn all_drives(&self) -> Vec<(usize, DriveRef)> {
         self.sets()
             .enumerate()
@@ -114,6 +130,7 @@ impl ObjectLayer {
 
     pub async fn make_bucket(&self, name: &str, meta: BucketMeta) -> ObjectResult<()> {
         validate_bucket_name(name)?;
+        let _guard = self.lock_bucket(name).await?;
         let drives = self.all_drives();
         let made = join_all(
             drives
@@ -260,6 +277,10 @@ impl ObjectLayer {
     }
 
     pub async fn delete_bucket(&self, name: &str) -> ObjectResult<()> {
+        validate_bucket_name(name).map_err(|_| ObjectError::NoSuchBucket)?;
+        // Exclusive with every commit into the bucket, which re-checks the bucket's
+        // directories on the drives under the shared lock (see the module documentation).
+        let _guard = self.lock_bucket(name).await?;
         self.bucket_meta(name).await?;
         let drives = self.all_drives();
         let results = join_all(

@@ -3,12 +3,21 @@
 //! An upload lives in `multipart/<bucket>/<upload-id>/` of the system volume of every
 //! drive of the key's set: `upload.json` (key, headers, erasure layout) and per part a
 //! shard file `part.<n>.<uuid>` with its record `part.<n>.json`. A part re-uploaded
-//! under the same number gets a new file, so a retry never mixes shards of two bodies.
-//! Completing hard-links the chosen part files into a staged data directory and commits
-//! it like a PUT; the upload directory is removed only after that commit succeeded.
+//! under the same number gets a new file, so a retry never mixes shards of two bodies;
+//! the file it replaces is removed once the new record is in place, so one file per part
+//! number remains.
+//!
+//! A part is staged first and published under the upload's lock (shared; complete, abort
+//! and the expiry take it exclusively), and only to drives whose `upload.json` is still
+//! there: an upload aborted while a part streamed is never re-created. Completing
+//! hard-links the chosen part files into a staged data directory and commits it like a
+//! PUT; the upload directory is removed only after that commit succeeded. Uploads older
+//! than the stale-upload expiry, and upload directories without a quorum `upload.json`,
+//! are removed by [`ObjectLayer::sweep_uploads`] (run by `heal::stale_uploads`).
 
 use super::error::{ObjectError, ObjectResult};
 use super::ingest::{self, BodyStream};
+use super::lock::{bucket_lock, part_lock, upload_lock};
 use super::meta::{self, ErasureInfo, ObjectMeta, PartInfo};
 use super::set::{BITROT_ALGO, ErasureSet, now_ms};
 use super::{ObjectInfo, ObjectLayer, PutOptions};
@@ -18,12 +27,15 @@ use bytes::Bytes;
 use futures::future::join_all;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// S3's minimum size of every part but the last.
 pub const MIN_PART_SIZE: u64 = 5 << 20;
 pub const MAX_PART_NUMBER: u32 = 10_000;
+/// S3's largest object: 5 TiB. CompleteMultipartUpload refuses parts that sum beyond it.
+pub const MAX_OBJECT_SIZE: u64 = 5 << 40;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UploadRecord {
@@ -50,6 +62,23 @@ pub struct PartRecord {
 
 fn upload_dir(bucket: &str, upload_id: &str) -> String {
     format!("multipart/{bucket}/{upload_id}")
+}
+
+/// Size of the object the parts make, or `EntityTooLarge` beyond [`MAX_OBJECT_SIZE`]
+/// (recorded sizes come from the drives: summed without overflow).
+pub fn completed_size(parts: &[PartRecord]) -> ObjectResult<u64> {
+    parts
+        .iter()
+        .try_fold(0u64, |sum, p| sum.checked_add(p.size))
+        .filter(|&size| size <= MAX_OBJECT_SIZE)
+        .ok_or(ObjectError::EntityTooLarge)
+}
+
+/// True for the name of a part's shard file, `part.<number>.<uuid>`: what a part record
+/// read from a drive may name before it is removed as replaced.
+fn is_part_file(name: &str, number: u32) -> bool {
+    name.strip_prefix(&format!("part.{number}."))
+        .is_some_and(|rest| uuid::Uuid::parse_str(rest).is_ok())
 }
 
 fn valid_upload_id(id: &str) -> ObjectResult<()> {
@@ -138,6 +167,11 @@ impl ObjectLayer {
         self.require_bucket(bucket).await?;
         let set = self.upload_set(key);
         let upload_id = uuid::Uuid::new_v4().to_string();
+        // The expiry must not take the half-written directory for an orphan, nor may the
+        // bucket go away while the record is written: check it again under its lock.
+        let (ul, bl) = (upload_lock(&upload_id), bucket_lock(bucket));
+        let _guard = set.locks.lock_all(&[(&ul, true), (&bl, false)]).await?;
+        self.bucket_meta(bucket).await?;
         let rec = UploadRecord {
             key: key.to_string(),
             upload_id: upload_id.clone(),
@@ -213,21 +247,82 @@ impl ObjectLayer {
             file: format!("part.{number}.{}", uuid::Uuid::new_v4()),
             checksums: opts.checksums(),
         };
-        let record = to_json(&part)?;
-        let dir = upload_dir(bucket, upload_id);
-        let results = join_all(set.drives.iter().zip(&ingested.written).map(|(d, ok)| {
-            let (dir, record, part, stage) = (&dir, record.clone(), &part, &stage);
-            async move {
-                if !ok {
-                    return Err(DriveError::Offline("shard not written".into()));
-                }
-                d.commit_sys_file(stage, "data", dir, &part.file).await?;
-                d.write_sys_file(&format!("{dir}/part.{number}.json"), record)
-                    .await
-            }
-        }))
-        .await;
+        let result = self
+            .publish_part(set, bucket, upload_id, &part, &stage, &ingested.written)
+            .await;
         set.discard(&stage).await;
+        result.map(|()| part)
+    }
+
+    /// Moves a staged part into its upload on every drive that wrote its shard and still
+    /// holds the upload's record, and removes the file of the part it replaces.
+    async fn publish_part(
+        &self,
+        set: &ErasureSet,
+        bucket: &str,
+        upload_id: &str,
+        part: &PartRecord,
+        stage: &StageId,
+        written: &[bool],
+    ) -> ObjectResult<()> {
+        let number = part.number;
+        let (ul, bl, pl) = (
+            upload_lock(upload_id),
+            bucket_lock(bucket),
+            part_lock(upload_id, number),
+        );
+        let _guard = set
+            .locks
+            .lock_all(&[(&ul, false), (&bl, false), (&pl, true)])
+            .await?;
+        let dir = upload_dir(bucket, upload_id);
+        // Under the lock no abort, completion, expiry or DeleteBucket runs: a drive that
+        // has the record now keeps it until the part is published.
+        let upload_path = format!("{dir}/upload.json");
+        let records = join_all(set.drives.iter().map(|d| d.read_sys_file(&upload_path))).await;
+        let holds: Vec<bool> = records
+            .iter()
+            .map(|r| {
+                r.as_ref().is_ok_and(|b| {
+                    serde_json::from_slice::<UploadRecord>(b)
+                        .is_ok_and(|u| u.upload_id == upload_id)
+                })
+            })
+            .collect();
+        if holds.iter().filter(|h| **h).count() < set.geometry.read_quorum() {
+            return Err(ObjectError::NoSuchUpload);
+        }
+        let record = to_json(part)?;
+        let record_path = format!("{dir}/part.{number}.json");
+        let results = join_all(set.drives.iter().zip(written.iter().zip(&holds)).map(
+            |(d, (wrote, holds))| {
+                let (dir, record, record_path) = (&dir, record.clone(), &record_path);
+                async move {
+                    if !(*wrote && *holds) {
+                        return Err(DriveError::Offline("shard not written".into()));
+                    }
+                    let replaced = d
+                        .read_sys_file(record_path)
+                        .await
+                        .ok()
+                        .and_then(|b| serde_json::from_slice::<PartRecord>(&b).ok())
+                        .map(|p| p.file)
+                        .filter(|f| *f != part.file && is_part_file(f, number));
+                    d.commit_sys_file(stage, "data", dir, &part.file).await?;
+                    if let Err(e) = d.write_sys_file(record_path, record).await {
+                        let _ = d.delete_sys_path(&format!("{dir}/{}", part.file)).await;
+                        return Err(e);
+                    }
+                    if let Some(old) = replaced {
+                        if let Err(e) = d.delete_sys_path(&format!("{dir}/{old}")).await {
+                            tracing::debug!(drive = %d.endpoint(), error = %e, "replaced part file not removed");
+                        }
+                    }
+                    Ok(())
+                }
+            },
+        ))
+        .await;
         let ok = results.iter().filter(|r| r.is_ok()).count();
         if ok < set.write_quorum() {
             return Err(ObjectError::WriteQuorum {
@@ -236,7 +331,7 @@ impl ObjectLayer {
                 need: set.write_quorum(),
             });
         }
-        Ok(part)
+        Ok(())
     }
 
     /// Records of the parts a read quorum of drives agrees on, by part number.
@@ -298,7 +393,7 @@ impl ObjectLayer {
         upload_id: &str,
     ) -> ObjectResult<()> {
         let (set, _) = self.load_upload(bucket, key, upload_id).await?;
-        let _guard = set.locks.write(&format!("upload/{upload_id}")).await?;
+        let _guard = set.locks.write(&upload_lock(upload_id)).await?;
         let dir = upload_dir(bucket, upload_id);
         join_all(set.drives.iter().map(|d| d.delete_sys_path(&dir))).await;
         Ok(())
@@ -312,7 +407,7 @@ impl ObjectLayer {
         requested: &[(u32, String)],
     ) -> ObjectResult<ObjectInfo> {
         let (set, rec) = self.load_upload(bucket, key, upload_id).await?;
-        let _upload_guard = set.locks.write(&format!("upload/{upload_id}")).await?;
+        let _upload_guard = set.locks.write(&upload_lock(upload_id)).await?;
         if requested.is_empty() {
             return Err(ObjectError::InvalidPart(
                 "you must specify at least one part".into(),
@@ -338,13 +433,13 @@ impl ObjectLayer {
             }
             chosen.push(part.clone());
         }
+        let size = completed_size(&chosen)?;
         let mut md5 = Md5::new();
         for p in &chosen {
             let raw = hex::decode(&p.etag).map_err(|e| ObjectError::Internal(e.to_string()))?;
             md5.update(&raw);
         }
         let etag = format!("{}-{}", hex::encode(md5.finalize()), chosen.len());
-        let size = chosen.iter().map(|p| p.size).sum();
         let stage = StageId(uuid::Uuid::new_v4().to_string());
         let data_dir = uuid::Uuid::new_v4().to_string();
         let dir = upload_dir(bucket, upload_id);
@@ -454,5 +549,138 @@ impl ObjectLayer {
         let truncated = uploads.len() > max;
         uploads.truncate(max);
         Ok((uploads, truncated))
+    }
+}
+
+/// What one sweep of a set's uploads removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Uploads initiated longer ago than the expiry.
+    pub expired: u64,
+    /// Upload directories without an `upload.json` a read quorum agrees on, or of a
+    /// bucket that no longer exists.
+    pub orphaned: u64,
+}
+
+impl SweepReport {
+    pub fn add(&mut self, other: SweepReport) {
+        self.expired += other.expired;
+        self.orphaned += other.orphaned;
+    }
+}
+
+/// Every name any drive of `set` lists under system path `dir`.
+async fn listed_anywhere(set: &ErasureSet, dir: &str) -> BTreeSet<String> {
+    join_all(set.drives.iter().map(|d| d.list_sys_dir(dir)))
+        .await
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect()
+}
+
+impl ObjectLayer {
+    /// Removes from the drives of `set` every upload initiated more than `expiry` ago,
+    /// every upload directory without an `upload.json` that a read quorum agrees on (a
+    /// crash, an initiation that failed, an abort that missed a drive), and the uploads
+    /// of buckets that no longer exist. Each upload is decided under its exclusive lock,
+    /// so no part is being published and no completion runs meanwhile; an upload whose
+    /// drives are too few to tell is left for the next sweep.
+    pub async fn sweep_uploads(
+        &self,
+        set: &ErasureSet,
+        expiry: Duration,
+    ) -> ObjectResult<SweepReport> {
+        let expiry_ms = i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = now_ms().saturating_sub(expiry_ms);
+        let mut report = SweepReport::default();
+        for bucket in listed_anywhere(set, "multipart").await {
+            if super::bucket::validate_bucket_name(&bucket).is_err() {
+                continue;
+            }
+            let ids = listed_anywhere(set, &format!("multipart/{bucket}")).await;
+            if let Err(ObjectError::NoSuchBucket) = self.bucket_meta(&bucket).await {
+                let _guard = set.locks.write(&bucket_lock(&bucket)).await?;
+                if let Err(ObjectError::NoSuchBucket) = self.bucket_meta(&bucket).await {
+                    let dir = format!("multipart/{bucket}");
+                    join_all(set.drives.iter().map(|d| d.delete_sys_path(&dir))).await;
+                    report.orphaned += ids.len() as u64;
+                    tracing::info!(%bucket, uploads = ids.len(), "removed uploads of a deleted bucket");
+                }
+                continue;
+            }
+            for id in ids {
+                if valid_upload_id(&id).is_err() {
+                    continue;
+                }
+                let _guard = set.locks.write(&upload_lock(&id)).await?;
+                let dir = upload_dir(&bucket, &id);
+                let path = format!("{dir}/upload.json");
+                match quorum_record::<UploadRecord>(set, &path).await {
+                    Ok(Some(rec)) if rec.initiated_ms > cutoff => continue,
+                    Ok(Some(rec)) => {
+                        report.expired += 1;
+                        tracing::info!(%bucket, key = %rec.key, upload_id = %id, "stale upload expired");
+                    }
+                    Ok(None) => {
+                        report.orphaned += 1;
+                        tracing::info!(%bucket, upload_id = %id, "upload directory without a record removed");
+                    }
+                    Err(e) => {
+                        tracing::debug!(%bucket, upload_id = %id, error = %e, "upload left for the next sweep");
+                        continue;
+                    }
+                }
+                join_all(set.drives.iter().map(|d| d.delete_sys_path(&dir))).await;
+            }
+        }
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(number: u32, size: u64) -> PartRecord {
+        PartRecord {
+            number,
+            size,
+            etag: String::new(),
+            mod_time_ms: 0,
+            file: format!("part.{number}.{}", uuid::Uuid::nil()),
+            checksums: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn completed_size_refuses_objects_over_5_tib() {
+        let gib = 1u64 << 30;
+        // 1,024 parts of 5 GiB: exactly 5 TiB is allowed.
+        let max: Vec<PartRecord> = (1..=1024).map(|n| part(n, 5 * gib)).collect();
+        assert_eq!(completed_size(&max).unwrap(), MAX_OBJECT_SIZE);
+        let mut over = max.clone();
+        over.push(part(1025, 1));
+        assert!(matches!(
+            completed_size(&over),
+            Err(ObjectError::EntityTooLarge)
+        ));
+        // Sizes recorded on a drive are not trusted to sum without overflow.
+        let huge = vec![part(1, u64::MAX), part(2, u64::MAX)];
+        assert!(matches!(
+            completed_size(&huge),
+            Err(ObjectError::EntityTooLarge)
+        ));
+        assert_eq!(completed_size(&[part(1, 10)]).unwrap(), 10);
+    }
+
+    #[test]
+    fn only_part_files_of_the_number_count_as_replaced() {
+        let id = uuid::Uuid::new_v4();
+        assert!(is_part_file(&format!("part.3.{id}"), 3));
+        assert!(!is_part_file(&format!("part.33.{id}"), 3));
+        assert!(!is_part_file("part.3.json", 3));
+        assert!(!is_part_file("upload.json", 3));
+        assert!(!is_part_file(&format!("part.3.{id}/../../x"), 3));
     }
 }
