@@ -275,6 +275,8 @@ mod tests {
              export MINIO_SCANNER_CYCLE=\"2s\"\n\
              export MINIO_SCANNER_SPEED=\"slow\"\n\
              export MINIO_SCANNER=\"off\"\n\
+             export MINIO_API_STALE_UPLOADS_EXPIRY=\"36h\"\n\
+             export MINIO_API_STALE_UPLOADS_CLEANUP_INTERVAL=\"30m\"\n\
              export CAIRN_MAX_CONNECTIONS=\"100\"\n\
              export MINIO_IDLE_TIMEOUT=\"11s\"\n\
              export MINIO_READ_HEADER_TIMEOUT=\"12s\"\n\
@@ -312,6 +314,14 @@ mod tests {
         assert_eq!(cfg.heal.scanner_cycle, std::time::Duration::from_secs(2));
         assert_eq!(cfg.heal.scanner_speed.objects_per_sec, 20.0);
         assert!(!cfg.heal.scanner_enabled);
+        assert_eq!(
+            cfg.heal.stale_uploads_expiry,
+            std::time::Duration::from_secs(36 * 3600)
+        );
+        assert_eq!(
+            cfg.heal.stale_uploads_cleanup_interval,
+            std::time::Duration::from_secs(1800)
+        );
         let secs = std::time::Duration::from_secs;
         assert_eq!(cfg.front.max_connections, 100);
         assert_eq!(cfg.front.idle_timeout, secs(11));

@@ -337,7 +337,9 @@ impl ErasureSet {
         data_dir: Option<&str>,
         files: Vec<Option<Bytes>>,
     ) -> ObjectResult<()> {
-        let guard = self.locks.write(&format!("{bucket}/{key}")).await?;
+        // The key exclusively and its bucket shared, so DeleteBucket cannot remove the
+        // bucket's directories during the commit (drives answer VolumeNotFound after it).
+        let guard = self.locks.commit(bucket, key).await?;
         let results = join_all(self.drives.iter().zip(&files).map(|(d, f)| async move {
             match f {
                 Some(f) => Some(
