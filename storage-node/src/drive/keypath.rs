@@ -145,6 +145,41 @@ pub fn validate_sys_path(path: &str) -> Result<(), DriveError> {
     Ok(())
 }
 
+/// Highest part number S3 allows; shard files are `part.1` to `part.10000`.
+pub const MAX_PART_NUMBER: u32 = 10_000;
+
+/// Checks a data directory name as the object layer generates it: a lowercase hyphenated
+/// UUID, which the drive prefixes with `~d.`/`~dd.` into one path segment. Peers send these
+/// names, so anything else (`../../etc`, `/abs`, `a/b`) is refused, never joined to a path.
+pub fn validate_data_dir(data_dir: &str) -> Result<(), DriveError> {
+    let ok = data_dir.len() == 36
+        && uuid::Uuid::try_parse(data_dir).is_ok_and(|u| u.hyphenated().to_string() == data_dir);
+    if ok {
+        Ok(())
+    } else {
+        Err(DriveError::InvalidName(format!(
+            "invalid data directory {data_dir:?}"
+        )))
+    }
+}
+
+/// Checks the name of a shard file inside a data directory: `part.<n>`, `n` in
+/// 1..=[`MAX_PART_NUMBER`] without leading zeros.
+pub fn validate_shard_name(name: &str) -> Result<(), DriveError> {
+    let ok = name
+        .strip_prefix("part.")
+        .filter(|n| !n.starts_with('0') && n.len() <= 5 && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse::<u32>().ok())
+        .is_some_and(|n| (1..=MAX_PART_NUMBER).contains(&n));
+    if ok {
+        Ok(())
+    } else {
+        Err(DriveError::InvalidName(format!(
+            "invalid shard file {name:?}"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +230,51 @@ mod tests {
         assert!(validate_sys_path("multipart/b/u").is_ok());
         for bad in ["", "../x", "a/../b", "/x", "a//b"] {
             assert!(validate_sys_path(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn hostile_data_dirs_are_refused() {
+        assert!(validate_data_dir("0b3c2a9e-6f1d-4a57-9a8e-2f0c7d1b5e44").is_ok());
+        for bad in [
+            "",
+            "../../etc",
+            "/etc",
+            "/",
+            "..",
+            ".",
+            "a/b",
+            "0b3c2a9e-6f1d-4a57-9a8e-2f0c7d1b5e44/../..",
+            "../0b3c2a9e-6f1d-4a57-9a8e-2f0c7d1b5e",
+            "0B3C2A9E-6F1D-4A57-9A8E-2F0C7D1B5E44",
+            "0b3c2a9e6f1d4a579a8e2f0c7d1b5e44",
+            "{0b3c2a9e-6f1d-4a57-9a8e-2f0c7d1b5e44}",
+            "0b3c2a9e-6f1d-4a57-9a8e-2f0c7d1b5e4\0",
+        ] {
+            assert!(validate_data_dir(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn hostile_shard_names_are_refused() {
+        for good in ["part.1", "part.42", "part.10000"] {
+            assert!(validate_shard_name(good).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "",
+            "part.",
+            "part.0",
+            "part.01",
+            "part.10001",
+            "part.-1",
+            "part.1/../x",
+            "../part.1",
+            "/etc/passwd",
+            "part.99999999999",
+            "data",
+            "part.1 ",
+        ] {
+            assert!(validate_shard_name(bad).is_err(), "{bad:?} must be refused");
         }
     }
 }

@@ -7,6 +7,7 @@
 //! .cairn.sys/tmp/<stage>/...        shard files being written
 //! .cairn.sys/buckets/<bucket>.json  bucket metadata
 //! .cairn.sys/multipart/<bucket>/<upload>/...
+//! .cairn.sys/trash/~d.<uuid>/       removed data directories, readable for a while (trash)
 //! <bucket>/<key path>/~meta         object metadata (drive::keypath)
 //! <bucket>/<key path>/~d.<uuid>/    shard files of one object version
 //! ```
@@ -15,9 +16,27 @@
 //! metadata is written to a temporary file, fsync'd and renamed over the old one, so a
 //! crash leaves either the old or the new object, never a mix. The root is checked on
 //! every call and never re-created: a drive whose directory vanished is offline.
+//!
+//! Durability (with `sync`, the default): a write is acknowledged only after its data, its
+//! names and its directories are on stable storage, in this order: shard files fsync'd
+//! (`ShardFile::finish`), the staging directory fsync'd, renamed to `~d.<uuid>`, the key
+//! directory fsync'd; the metadata temporary file fsync'd, renamed to `~meta`, the key
+//! directory fsync'd again. Every directory created on the way (key levels, bucket,
+//! system paths) has its parent fsync'd before the publishing rename ([`DirSync`], which
+//! also coalesces concurrent fsyncs of one directory). A delete unlinks `~meta`, moves the
+//! data directories to the trash and fsyncs the key directory before it returns. After a
+//! power cut, an acknowledged write or delete is therefore on every drive that acknowledged
+//! it.
+//!
+//! Arguments may come from peers over the RPC (`drive/remote.rs` on the other side), so
+//! they are checked like client input: volume and key names, data directory names (a UUID,
+//! [`keypath::validate_data_dir`]), shard file names (`part.<n>`), and read ranges (at most
+//! [`MAX_SHARD_READ`] bytes, inside the file) before anything is joined or allocated.
 
 use super::direct::ShardFile;
+use super::dirsync::DirSync;
 use super::keypath::{self, DATA_PREFIX, DIR_DATA_PREFIX, DIR_META_FILE, META_FILE, ObjectPath};
+use super::trash::{self, Trash};
 use super::{
     Drive, DriveError, DriveInfo, SYSTEM_VOLUME, ShardWriter, StageId, WalkEntry, WalkOptions,
 };
@@ -33,6 +52,12 @@ use std::sync::Arc;
 /// directory between `create_dir_all` and `rename`.
 const COMMIT_RETRIES: usize = 4;
 
+/// Largest single shard read a drive serves. The object layer reads one stored shard block
+/// at a time (at most one erasure block plus its checksum) and the heal layer at most
+/// 8 blocks per call, so 16 erasure blocks leave room; a larger length (a peer asking for
+/// gigabytes) is refused before any buffer is allocated.
+pub const MAX_SHARD_READ: usize = 16 * crate::erasure::BLOCK_SIZE;
+
 #[derive(Debug, Clone)]
 pub struct LocalDrive {
     inner: Arc<Inner>,
@@ -45,26 +70,31 @@ struct Inner {
     sync: bool,
     /// The endpoint URL this drive was given as in distributed mode.
     name: Option<String>,
+    /// Coalesced directory fsyncs (durability of renames and new directories).
+    dirsync: DirSync,
+    /// Removed data directories that a streaming GET may still read.
+    trash: Trash,
 }
 
 impl LocalDrive {
     pub fn new(root: PathBuf, sync: bool) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                root,
-                sync,
-                name: None,
-            }),
-        }
+        Self::build(root, sync, None, trash::GRACE)
     }
 
     /// A drive of this server named by its endpoint URL in a distributed deployment.
     pub fn with_name(root: PathBuf, sync: bool, name: String) -> Self {
+        Self::build(root, sync, Some(name), trash::GRACE)
+    }
+
+    fn build(root: PathBuf, sync: bool, name: Option<String>, grace: std::time::Duration) -> Self {
+        let trash = Trash::new(root.join(SYSTEM_VOLUME).join(trash::TRASH_DIR), grace);
         Self {
             inner: Arc::new(Inner {
                 root,
                 sync,
-                name: Some(name),
+                name,
+                dirsync: DirSync::default(),
+                trash,
             }),
         }
     }
@@ -74,25 +104,39 @@ impl LocalDrive {
     }
 
     /// Clears the staging area left by a previous run (writes that never committed) and
-    /// makes sure it exists. Does nothing to a drive whose system directory is missing.
+    /// the trash (no reader survives a restart), and makes sure the staging area exists.
+    /// Does nothing to a drive whose system directory is missing.
     pub fn prepare(&self) {
+        let sys = self.inner.sys();
+        if !sys.is_dir() {
+            return;
+        }
         let tmp = self.inner.tmp();
-        if self.inner.sys().is_dir() {
-            if tmp.exists() {
+        for dir in [tmp.clone(), self.inner.trash.dir().to_path_buf()] {
+            if dir.exists() {
                 // Move aside first so a huge leftover does not delay start-up.
-                let trash = self
-                    .inner
-                    .sys()
-                    .join(format!("trash-{}", uuid::Uuid::new_v4()));
-                if fs::rename(&tmp, &trash).is_ok() {
-                    std::thread::spawn(move || {
-                        let _ = fs::remove_dir_all(trash);
-                    });
+                let aside = sys.join(format!("trash-{}", uuid::Uuid::new_v4()));
+                let _ = fs::rename(&dir, &aside);
+            }
+        }
+        // Everything set aside now or by an earlier run whose removal was cut short.
+        let leftovers: Vec<PathBuf> = fs::read_dir(&sys)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("trash-"))
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !leftovers.is_empty() {
+            std::thread::spawn(move || {
+                for d in leftovers {
+                    let _ = fs::remove_dir_all(d);
                 }
-            }
-            if let Err(e) = fs::create_dir(&tmp) {
-                tracing::warn!(drive = %self.inner.root.display(), error = %e, "cannot create staging directory");
-            }
+            });
+        }
+        if let Err(e) = fs::create_dir(&tmp) {
+            tracing::warn!(drive = %self.inner.root.display(), error = %e, "cannot create staging directory");
         }
     }
 
@@ -197,7 +241,32 @@ impl Inner {
         Ok(self.tmp().join(&stage.0))
     }
 
-    /// Writes `data` to `target` atomically: temporary file, fsync, rename.
+    /// Makes entry changes in `dir` durable (a no-op in the relaxed mode without sync).
+    fn sync_dir(&self, dir: &Path) -> Result<(), DriveError> {
+        if self.sync {
+            self.dirsync.sync(dir)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Creates `dir` and its missing parents below `stop`, durably (see [`DirSync`]).
+    fn create_dirs(&self, dir: &Path, stop: &Path) -> Result<(), DriveError> {
+        self.dirsync.create_all(dir, stop, self.sync)
+    }
+
+    /// Moves data directory `path` (named `~d.<uuid>` or `~dd.<uuid>`) to the trash, where
+    /// streaming readers still find it for a while ([`trash`]).
+    fn trash_data_dir(&self, path: &Path) -> Result<(), DriveError> {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| DriveError::InvalidName(format!("{}", path.display())))?;
+        self.trash.put(path, name).map_err(io_err)
+    }
+
+    /// Writes `data` to `target` atomically: temporary file, fsync, rename, fsync of the
+    /// directory (so the new name survives a power cut before the caller acknowledges).
     fn write_atomic(&self, target: &Path, data: &[u8]) -> Result<(), DriveError> {
         let tmp = self.tmp().join(format!("{}.tmp", uuid::Uuid::new_v4()));
         let result = (|| {
@@ -216,7 +285,11 @@ impl Inner {
                 f.sync_data().map_err(|e| DriveError::Io(e.to_string()))?;
             }
             drop(f);
-            fs::rename(&tmp, target).map_err(io_err)
+            fs::rename(&tmp, target).map_err(io_err)?;
+            match target.parent() {
+                Some(parent) => self.sync_dir(parent),
+                None => Ok(()),
+            }
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -246,15 +319,27 @@ impl Inner {
         data_dir: Option<&str>,
         meta: &[u8],
     ) -> Result<Option<Bytes>, DriveError> {
-        let (_vol, dir, op) = self.object_dir(volume, key)?;
+        if let Some(dd) = data_dir {
+            keypath::validate_data_dir(dd)?;
+        }
+        let (vol, dir, op) = self.object_dir(volume, key)?;
         let stage_src = match stage {
             Some(s) => Some(self.stage_dir(s)?),
             None => None,
         };
+        if let Some(src) = &stage_src {
+            // The staged shard files are fsync'd; their names in the staging directory
+            // must be too before the directory becomes the object's data.
+            self.sync_dir(src)?;
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
-            fs::create_dir_all(&dir).map_err(|e| DriveError::Io(e.to_string()))?;
+            match self.create_dirs(&dir, &vol) {
+                Ok(()) => {}
+                Err(DriveError::NotFound) if attempt < COMMIT_RETRIES => continue,
+                Err(e) => return Err(e),
+            }
             let meta_path = dir.join(op.meta_file);
             let previous = match fs::read(&meta_path) {
                 Ok(b) => Some(Bytes::from(b)),
@@ -273,6 +358,8 @@ impl Inner {
                     }
                     Err(e) => return Err(io_err(e)),
                 }
+                // The data directory's name is durable before any metadata refers to it.
+                self.sync_dir(&dir)?;
             }
             match self.write_atomic(&meta_path, meta) {
                 Ok(()) => return Ok(previous),
@@ -289,17 +376,22 @@ impl Inner {
         previous: Option<&[u8]>,
         data_dir: Option<&str>,
     ) -> Result<(), DriveError> {
+        if let Some(dd) = data_dir {
+            keypath::validate_data_dir(dd)?;
+        }
         let (vol, dir, op) = self.object_dir(volume, key)?;
         let meta_path = dir.join(op.meta_file);
         match previous {
             Some(p) => self.write_atomic(&meta_path, p)?,
             None => match fs::remove_file(&meta_path) {
-                Ok(()) => {}
+                Ok(()) => self.sync_dir(&dir)?,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(DriveError::Io(e.to_string())),
             },
         }
         if let Some(dd) = data_dir {
+            // The version being undone was never acknowledged, so no reader can be on it:
+            // removed at once rather than through the trash.
             let _ = fs::remove_dir_all(dir.join(format!("{}{dd}", op.data_prefix)));
         }
         Self::prune_empty_parents(&dir, &vol);
@@ -320,10 +412,15 @@ impl Inner {
                 let name = entry.file_name();
                 let name = name.to_string_lossy();
                 if name.starts_with(op.data_prefix) {
-                    let _ = fs::remove_dir_all(entry.path());
+                    if let Err(e) = self.trash_data_dir(&entry.path()) {
+                        tracing::warn!(dir = %entry.path().display(), error = %e, "cannot move data directory to the trash");
+                    }
                 }
             }
         }
+        // The unlinked metadata (and the moved data) stay gone after a power cut once
+        // the delete is acknowledged.
+        self.sync_dir(&dir)?;
         Self::prune_empty_parents(&dir, &vol);
         Ok(())
     }
@@ -351,11 +448,35 @@ impl Inner {
         offset: u64,
         len: usize,
     ) -> Result<Bytes, DriveError> {
+        keypath::validate_data_dir(data_dir)?;
+        keypath::validate_shard_name(name)?;
+        if len > MAX_SHARD_READ {
+            return Err(DriveError::InvalidName(format!(
+                "shard read of {len} bytes exceeds the limit of {MAX_SHARD_READ}"
+            )));
+        }
+        let end = offset
+            .checked_add(len as u64)
+            .ok_or_else(|| DriveError::InvalidName("shard read range overflows".into()))?;
         let (_vol, dir, op) = self.object_dir(volume, key)?;
-        keypath::validate_sys_path(data_dir)?;
-        keypath::validate_sys_path(name)?;
-        let path = dir.join(format!("{}{data_dir}", op.data_prefix)).join(name);
-        let f = File::open(&path).map_err(io_err)?;
+        let dd_name = format!("{}{data_dir}", op.data_prefix);
+        let f = match File::open(dir.join(&dd_name).join(name)) {
+            Ok(f) => f,
+            // Removed by an overwrite, delete or heal after the reader resolved this
+            // version: its trash copy serves the rest of the stream.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let f = File::open(self.trash.path(&dd_name).join(name)).map_err(io_err)?;
+                self.trash.touch(&dd_name);
+                f
+            }
+            Err(e) => return Err(io_err(e)),
+        };
+        let file_len = f.metadata().map_err(io_err)?.len();
+        if end > file_len {
+            return Err(DriveError::Corrupt(format!(
+                "{name} is truncated: {file_len} bytes, read up to {end}"
+            )));
+        }
         let mut buf = vec![0u8; len];
         f.read_exact_at(&mut buf, offset)
             .map_err(|e| match e.kind() {
@@ -611,7 +732,7 @@ impl Drive for LocalDrive {
         self.run(move |inner| {
             let dir = inner.volume_dir(&volume)?;
             match fs::create_dir(&dir) {
-                Ok(()) => Ok(()),
+                Ok(()) => inner.sync_dir(&inner.root),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(DriveError::VolumeExists),
                 Err(e) => Err(DriveError::Io(e.to_string())),
             }
@@ -648,7 +769,7 @@ impl Drive for LocalDrive {
         self.run(move |inner| {
             let dir = inner.existing_volume(&volume)?;
             match fs::remove_dir(&dir) {
-                Ok(()) => Ok(()),
+                Ok(()) => inner.sync_dir(&inner.root),
                 Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {
                     // Empty key directories left by a crash do not make a bucket
                     // non-empty; any metadata file does.
@@ -678,7 +799,7 @@ impl Drive for LocalDrive {
         self.run(move |inner| {
             let p = inner.sys_path(&path)?;
             if let Some(parent) = p.parent() {
-                fs::create_dir_all(parent).map_err(|e| DriveError::Io(e.to_string()))?;
+                inner.create_dirs(parent, &inner.sys())?;
             }
             inner.write_atomic(&p, &data)
         })
@@ -801,9 +922,10 @@ impl Drive for LocalDrive {
     ) -> Result<(), DriveError> {
         let (volume, key, data_dir) = (volume.to_string(), key.to_string(), data_dir.to_string());
         self.run(move |inner| {
-            keypath::validate_sys_path(&data_dir)?;
+            keypath::validate_data_dir(&data_dir)?;
             let (_vol, dir, op) = inner.object_dir(&volume, &key)?;
-            fs::remove_dir_all(dir.join(format!("{}{data_dir}", op.data_prefix))).map_err(io_err)
+            // Through the trash: a GET that resolved this version may still stream it.
+            inner.trash_data_dir(&dir.join(format!("{}{data_dir}", op.data_prefix)))
         })
         .await
     }
@@ -863,10 +985,13 @@ impl Drive for LocalDrive {
             keypath::validate_sys_path(&from)?;
             let src = inner.stage_dir(&stage)?.join(&from);
             let target = inner.sys_path(&format!("{dir}/{name}"))?;
-            if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent).map_err(|e| DriveError::Io(e.to_string()))?;
-            }
-            fs::rename(src, target).map_err(io_err)?;
+            let parent = target
+                .parent()
+                .ok_or_else(|| DriveError::InvalidName(format!("invalid system path {dir:?}")))?;
+            inner.create_dirs(parent, &inner.sys())?;
+            fs::rename(src, &target).map_err(io_err)?;
+            // The part is acknowledged to the client after this: its name must be durable.
+            inner.sync_dir(parent)?;
             let _ = fs::remove_dir(inner.stage_dir(&stage)?);
             Ok(())
         })

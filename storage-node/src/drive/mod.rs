@@ -7,9 +7,11 @@
 //! so a remote implementation needs no extra protocol.
 
 pub mod direct;
+pub mod dirsync;
 pub mod keypath;
 pub mod local;
 pub mod remote;
+pub mod trash;
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -3,21 +3,20 @@
 use super::ObjectInfo;
 use super::error::{ObjectError, ObjectResult};
 use super::ingest::BodyStream;
-use super::lock::Guard;
 use super::set::{ErasureSet, Resolved};
 use crate::erasure::read::ErasureReader;
 use bytes::Bytes;
 use std::sync::Arc;
 
-/// An object opened for reading. Unless the object is inline (its bytes are already in
-/// memory), it holds the key's read lock until the body has been streamed (or dropped), so
-/// an overwrite cannot delete the shards being read.
+/// An object opened for reading. It holds no lock: the version was resolved under the
+/// key's read lock (see [`ErasureSet::open`]), and its data directories stay readable, in
+/// the drives' trash if an overwrite or delete removes them meanwhile, so a client that
+/// stops reading never blocks a writer of the key.
 pub struct ObjectReader {
     set: Arc<ErasureSet>,
     bucket: String,
     key: String,
     resolved: Resolved,
-    guard: Option<Guard>,
     pub info: ObjectInfo,
 }
 
@@ -72,20 +71,13 @@ impl Cursor {
 }
 
 impl ObjectReader {
-    pub(crate) fn new(
-        set: Arc<ErasureSet>,
-        bucket: &str,
-        key: &str,
-        resolved: Resolved,
-        guard: Option<Guard>,
-    ) -> Self {
+    pub(crate) fn new(set: Arc<ErasureSet>, bucket: &str, key: &str, resolved: Resolved) -> Self {
         let info = ObjectInfo::from_meta(bucket, key, &resolved.meta);
         Self {
             set,
             bucket: bucket.to_string(),
             key: key.to_string(),
             resolved,
-            guard,
             info,
         }
     }
@@ -119,10 +111,8 @@ impl ObjectReader {
             reader: None,
         };
         let head = cursor.next_chunk().await?;
-        let guard = self.guard;
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(2);
         tokio::spawn(async move {
-            let _guard = guard;
             let mut next = head;
             while let Some(chunk) = next {
                 if tx.send(Ok(chunk)).await.is_err() {

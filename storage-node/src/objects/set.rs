@@ -384,8 +384,10 @@ impl ErasureSet {
             // Committed with quorum but not everywhere: heal the drives that missed it.
             self.mrf.push(bucket, key);
         }
-        // Old data directories are unreachable now; readers that could still use them
-        // held the read lock we just waited for.
+        // Old data directories are unreachable for new readers now. A GET that resolved
+        // the old version before this commit may still be streaming it (GETs do not hold the
+        // lock across the body): the drive moves the directory to its trash, where that
+        // reader still finds it (`drive::trash`).
         join_all(self.drives.iter().zip(results).map(|(d, r)| async move {
             if let Some(Ok(Some(prev))) = r {
                 if let Ok((m, _)) = meta::decode(&prev) {
@@ -433,7 +435,13 @@ impl ErasureSet {
         Ok(())
     }
 
-    /// Opens an object for reading under its read lock.
+    /// Opens an object for reading: the version is resolved under the key's read lock,
+    /// which is released before the body streams, so a client that stops reading blocks no
+    /// writer. The data it then reads cannot change under it: data directories are
+    /// immutable (`~d.<uuid>`, a new one per version), and one removed by an overwrite,
+    /// delete or heal stays readable in the drive's trash for a grace period longer than
+    /// the send-idle timeout (`drive::trash`); after that a stalled reader gets an error,
+    /// never bytes of another version.
     pub async fn open(
         self: &Arc<Self>,
         bucket: &str,
@@ -453,13 +461,13 @@ impl ErasureSet {
                     bucket,
                     key,
                     resolved,
-                    None,
                 ));
             }
         }
         let guard = self.locks.read(&format!("{bucket}/{key}")).await?;
-        let resolved = self.resolve(bucket, key).await?;
-        let guard = Some(guard);
+        let resolved = self.resolve(bucket, key).await;
+        drop(guard);
+        let resolved = resolved?;
         if resolved.copies.iter().any(Option::is_none) {
             // A drive lacks this version (offline, missed a write, or wiped): heal it.
             self.mrf.push(bucket, key);
@@ -469,7 +477,6 @@ impl ErasureSet {
             bucket,
             key,
             resolved,
-            guard,
         ))
     }
 
