@@ -109,8 +109,17 @@ pub struct CellResult {
     pub server_cpu_ms_per_op: Option<f64>,
     /// Server's largest sampled `VmRSS` during the cell, MiB.
     pub server_peak_rss_mib: Option<f64>,
-    /// Server's `VmHWM` (life-time peak RSS) at the end of the cell, MiB.
+    /// Server's `VmHWM` at the end of the cell, MiB: the exact peak of this cell when
+    /// `server_hwm_reset` (the mark was reset when the cell started), else the life-time peak.
     pub server_hwm_mib: Option<f64>,
+    /// Whether the server's high-water mark was reset at the start of the cell
+    /// (`/proc/PID/clear_refs`), making `server_hwm_mib` this cell's own peak.
+    pub server_hwm_reset: bool,
+    /// Server's `VmRSS` just before the cell's timed part (after any GET preload), MiB.
+    pub server_rss_before_mib: Option<f64>,
+    /// Server's `VmRSS` once the cell's requests had finished (before its cleanup), MiB:
+    /// what the cell left resident.
+    pub server_rss_after_mib: Option<f64>,
     /// DELETEs that failed while cleaning up after the cell.
     pub cleanup_errors: u64,
     /// The first few distinct error messages.
@@ -138,6 +147,9 @@ impl CellResult {
             server_cpu_ms_per_op: None,
             server_peak_rss_mib: None,
             server_hwm_mib: None,
+            server_hwm_reset: false,
+            server_rss_before_mib: None,
+            server_rss_after_mib: None,
             cleanup_errors: 0,
             first_errors: Vec::new(),
             failed: None,
@@ -342,6 +354,11 @@ impl Runner {
         };
 
         let shared = Arc::new(Shared::default());
+        // The peak of this cell alone: reset the kernel's high-water mark now (after the GET
+        // preload), so that VmHWM at the end is this cell's exact peak, not the server's
+        // life-time one; the 100 ms samples stay as a cross-check.
+        let server_hwm_reset = self.cfg.server_pid.is_some_and(procinfo::reset_hwm);
+        let server_rss_before = self.cfg.server_pid.and_then(procinfo::read_rss);
         let server_cpu0 = self.cfg.server_pid.and_then(procinfo::read_cpu_time);
         let sampler = self
             .cfg
@@ -464,6 +481,7 @@ impl Runner {
             _ => None,
         };
         let rss = sampler.and_then(RssSampler::finish);
+        let server_rss_after = self.cfg.server_pid.and_then(procinfo::read_rss);
 
         let mut r = CellResult::empty(spec);
         latencies.sort_unstable();
@@ -486,6 +504,9 @@ impl Runner {
             r.server_peak_rss_mib = Some(rss.peak_sampled as f64 / (1u64 << 20) as f64);
             r.server_hwm_mib = Some(rss.hwm as f64 / (1u64 << 20) as f64);
         }
+        r.server_hwm_reset = server_hwm_reset;
+        r.server_rss_before_mib = server_rss_before.map(|m| m.rss as f64 / (1u64 << 20) as f64);
+        r.server_rss_after_mib = server_rss_after.map(|m| m.rss as f64 / (1u64 << 20) as f64);
         r.first_errors = shared
             .first_errors
             .lock()
@@ -578,6 +599,92 @@ pub fn results_table(results: &[CellResult], with_server: bool) -> String {
     t.render()
 }
 
+/// The peak resident memory of the server in each phase (cell) of the run, beside the
+/// target: the table the memory work of the README quotes. `peak` is the phase's own
+/// `VmHWM` when the high-water mark could be reset at its start, else the largest 100 ms
+/// sample (marked `sampled`).
+pub fn memory_table(results: &[CellResult], target_mib: f64) -> String {
+    let mut t = Table::new(&[
+        "phase",
+        "op",
+        "size",
+        "conc",
+        "MiB/s",
+        "RSS before MiB",
+        "peak RSS MiB",
+        "target MiB",
+        "peak ÷ target",
+        "RSS after MiB",
+        "peak source",
+    ]);
+    for (i, r) in results.iter().enumerate() {
+        let (peak, source) = match (r.server_hwm_reset, r.server_hwm_mib) {
+            (true, Some(h)) => (Some(h), "VmHWM (reset)"),
+            _ => (r.server_peak_rss_mib, "sampled 100 ms"),
+        };
+        let verdict = match peak {
+            Some(p) if target_mib > 0.0 => {
+                let mark = if p <= target_mib { "" } else { " OVER" };
+                format!("{:.2}{mark}", p / target_mib)
+            }
+            _ => "-".to_string(),
+        };
+        t.row(vec![
+            (i + 1).to_string(),
+            r.op.clone(),
+            r.size_label.clone(),
+            r.concurrency.to_string(),
+            format!("{:.1}", r.mib_per_s),
+            fmt_opt(r.server_rss_before_mib, 0),
+            fmt_opt(peak, 0),
+            format!("{target_mib:.0}"),
+            verdict,
+            fmt_opt(r.server_rss_after_mib, 0),
+            source.to_string(),
+        ]);
+    }
+    t.render()
+}
+
+/// Parses a phase list such as `get:64MiB:32,put:64MiB:32`: cells run in this order, each
+/// `op:size:concurrency`, so that a run can show what one workload leaves behind for the
+/// next (e.g. GETs, then PUTs, against PUTs alone).
+pub fn parse_phases(
+    spec: &str,
+    duration: Option<Duration>,
+    count: Option<u64>,
+) -> Result<Vec<CellSpec>> {
+    let mut cells = Vec::new();
+    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let parts: Vec<&str> = item.split(':').collect();
+        let [op, size, conc] = parts[..] else {
+            bail!("phase {item:?}: expected op:size:concurrency, e.g. put:64MiB:32");
+        };
+        let op = match op.to_ascii_lowercase().as_str() {
+            "put" => Op::Put,
+            "get" => Op::Get,
+            "mixed" => Op::Mixed,
+            other => bail!("phase {item:?}: unknown operation {other:?} (put, get, mixed)"),
+        };
+        let size = crate::units::parse_size(size).with_context(|| format!("phase {item:?}"))?;
+        let concurrency: usize =
+            conc.parse().ok().filter(|c| *c > 0).with_context(|| {
+                format!("phase {item:?}: concurrency must be a positive integer")
+            })?;
+        cells.push(CellSpec {
+            op,
+            size,
+            concurrency,
+            duration,
+            count,
+        });
+    }
+    if cells.is_empty() {
+        bail!("--phases: no phase given");
+    }
+    Ok(cells)
+}
+
 /// The standard matrix: PUT then GET of each size, at concurrency 1 and at `high`, where
 /// `high` is lowered for big objects so that at most `max_in_flight` bytes are in flight
 /// (64 MiB × 8 = 512 MiB; 64 MiB × 32 would be 2 GiB of buffers on a 24 GiB machine that
@@ -645,6 +752,48 @@ mod tests {
                 (Op::Get, 64 << 20, 8),
             ]
         );
+    }
+
+    #[test]
+    fn phases_parse_in_order() {
+        let p = parse_phases("put:64MiB:32, get:64MiB:32,PUT:4KiB:1", None, Some(3)).unwrap();
+        let got: Vec<(Op, u64, usize)> = p.iter().map(|c| (c.op, c.size, c.concurrency)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Op::Put, 64 << 20, 32),
+                (Op::Get, 64 << 20, 32),
+                (Op::Put, 4 << 10, 1)
+            ]
+        );
+        assert_eq!(p[0].count, Some(3));
+        for bad in ["", "put:64MiB", "put:64MiB:0", "del:1MiB:1", "put:lots:1"] {
+            assert!(
+                parse_phases(bad, None, Some(1)).is_err(),
+                "{bad:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn memory_table_flags_phases_over_target() {
+        let spec = CellSpec {
+            op: Op::Put,
+            size: 64 << 20,
+            concurrency: 32,
+            duration: None,
+            count: Some(1),
+        };
+        let mut under = CellResult::empty(&spec);
+        under.server_hwm_reset = true;
+        under.server_hwm_mib = Some(240.0);
+        let mut over = CellResult::empty(&spec);
+        over.server_peak_rss_mib = Some(428.0);
+        let t = memory_table(&[under, over], 300.0);
+        assert!(t.contains("0.80"), "{t}");
+        assert!(t.contains("1.43 OVER"), "{t}");
+        assert!(t.contains("sampled 100 ms"), "{t}");
+        assert_eq!(t.matches("OVER").count(), 1, "{t}");
     }
 
     #[test]

@@ -51,6 +51,16 @@ pub fn read_rss(pid: u32) -> Option<Rss> {
     })
 }
 
+/// Resets the kernel's high-water mark of `pid`'s resident set (`VmHWM`) to its current
+/// `VmRSS`, by writing `5` to `/proc/PID/clear_refs` (Linux 4.0+; needs the right to write
+/// that file, i.e. the same user or root). After this, `VmHWM` is the exact peak since the
+/// reset, which sampling every 100 ms can miss; that is how the load generator reports the
+/// peak RSS of each phase of a run rather than of the server's whole life. `false` when
+/// the kernel refused (the caller then falls back to the sampled peak).
+pub fn reset_hwm(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), b"5").is_ok()
+}
+
 /// User + system CPU time of `pid` (all its threads) from `/proc/PID/stat`.
 pub fn read_cpu_time(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -164,6 +174,20 @@ mod tests {
         assert_eq!(status_field(s, "VmRSS"), Some(1024 * 1024));
         assert_eq!(status_field(s, "VmHWM"), Some(2048 * 1024));
         assert_eq!(status_field(s, "VmSwap"), None);
+    }
+
+    #[test]
+    fn hwm_reset_brings_the_peak_down_to_the_current_rss() {
+        let me = std::process::id();
+        // Touch 64 MiB, free it, then reset: the high-water mark must fall below that peak.
+        let big = vec![1u8; 64 << 20];
+        std::hint::black_box(&big);
+        let before = read_rss(me).expect("status").hwm;
+        drop(big);
+        assert!(reset_hwm(me), "writing /proc/self/clear_refs");
+        let after = read_rss(me).expect("status");
+        assert!(after.hwm < before, "VmHWM {} not below {before}", after.hwm);
+        assert!(after.hwm >= after.rss);
     }
 
     #[test]

@@ -32,6 +32,11 @@ Examples:
   # 8 for 64 MiB), watching the server's CPU and memory, results also as JSON:
   cairn-bench-load --matrix --duration 10s --server-pid $(pgrep -x cairn) --json out.json
 
+  # memory after a mixed workload: PUTs alone (the baseline), then GETs, then the same PUTs,
+  # with the server's peak RSS per phase beside the 300 MiB target:
+  cairn-bench-load --phases put:64MiB:32,get:64MiB:32,put:64MiB:32 --duration 15s \
+    --server-pid $(pgrep -x cairn)
+
 Credentials come from --access-key/--secret-key, else CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD,
 else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY. Objects are written under a fresh prefix and
 deleted at the end (unless --keep). The exit code is 1 if any request failed (unless
@@ -95,6 +100,16 @@ struct Cli {
     #[arg(long, value_delimiter = ',', default_value = "1,32")]
     matrix_concurrency: Vec<usize>,
 
+    /// Run these phases in order instead of one cell or the matrix: a comma-separated list of
+    /// op:size:concurrency, e.g. put:64MiB:32,get:64MiB:32,put:64MiB:32. No in-flight cap.
+    #[arg(long, conflicts_with = "matrix")]
+    phases: Option<String>,
+
+    /// Resident-memory target of the server, printed beside each phase's peak RSS (with
+    /// --server-pid).
+    #[arg(long, default_value = "300MiB", value_parser = parse_size)]
+    rss_target: u64,
+
     /// Cap on concurrency × object size in the matrix.
     #[arg(long, default_value = "512MiB", value_parser = parse_size)]
     max_in_flight: u64,
@@ -149,6 +164,8 @@ struct Report<'a> {
     bucket: &'a str,
     started_utc: String,
     server_pid: Option<u32>,
+    /// The resident-memory target printed beside each phase's peak, MiB.
+    rss_target_mib: f64,
     cells: &'a [CellResult],
 }
 
@@ -203,7 +220,9 @@ fn run(cli: Cli) -> Result<bool> {
         (None, None) => Some(Duration::from_secs(10)),
         (d, _) => d,
     };
-    let cells: Vec<CellSpec> = if cli.matrix {
+    let cells: Vec<CellSpec> = if let Some(phases) = &cli.phases {
+        load::parse_phases(phases, duration, cli.count)?
+    } else if cli.matrix {
         load::matrix(
             &cli.matrix_sizes,
             &cli.matrix_concurrency,
@@ -330,6 +349,16 @@ fn run(cli: Cli) -> Result<bool> {
         "{}",
         load::results_table(&results, cli.server_pid.is_some())
     );
+    if cli.server_pid.is_some() {
+        println!(
+            "\nServer resident memory per phase (peak: the phase's own VmHWM, reset at its start; target {}):\n",
+            fmt_size(cli.rss_target)
+        );
+        print!(
+            "{}",
+            load::memory_table(&results, cli.rss_target as f64 / (1u64 << 20) as f64)
+        );
+    }
     for r in &results {
         if let Some(why) = &r.failed {
             println!(
@@ -345,6 +374,7 @@ fn run(cli: Cli) -> Result<bool> {
             bucket: &cli.bucket,
             started_utc,
             server_pid: cli.server_pid,
+            rss_target_mib: cli.rss_target as f64 / (1u64 << 20) as f64,
             cells: &results,
         };
         let text = serde_json::to_string_pretty(&report).context("encoding JSON")?;
