@@ -117,6 +117,8 @@ def _ok(args: str) -> bool:
     return bool(m) and m.group(1) not in ("?",) and not m.group(1).startswith("-")
 
 
+# The final response, not an interim `100 Continue` (boto3 sends `Expect: 100-continue`).
+FINAL_RESPONSE = re.compile(r'"HTTP/1\.1 [2-5]\d\d ')
 FSYNCS = ("fsync", "fdatasync")
 RENAMES = ("rename", "renameat", "renameat2")
 UNLINKS = ("unlink", "unlinkat")
@@ -145,7 +147,7 @@ def exchange(events: list[Event], port: int, request_line: str) -> Exchange:
     assert req is not None, f"no request {request_line!r} in the trace"
     sock = req.args.split(",", 1)[0]
     resp = next((e for e in events if e.call in WRITES and e.start > req.end and e.args.split(",", 1)[0] == sock
-                 and "HTTP/1.1 " in e.args), None)
+                 and FINAL_RESPONSE.search(e.args)), None)
     assert resp is not None, f"no response to {request_line!r} in the trace"
     between = [e for e in events if e.start > req.start and e.end < resp.start]
     return Exchange(req, resp, between)
@@ -289,7 +291,7 @@ def exchange_nth(events: list[Event], port: int, request_line: str, nth: int) ->
     req = reqs[nth]
     sock = req.args.split(",", 1)[0]
     resp = next((e for e in events if e.call in WRITES and e.start > req.end and e.args.split(",", 1)[0] == sock
-                 and "HTTP/1.1 " in e.args), None)
+                 and FINAL_RESPONSE.search(e.args)), None)
     if resp is None:
         return None
     return Exchange(req, resp, [e for e in events if e.start > req.start and e.end < resp.start])
