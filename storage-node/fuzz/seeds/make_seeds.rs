@@ -267,7 +267,8 @@ async fn make_seeds() {
     for code in ["not_found", "corrupt\nbad bitrot hash", "io\ndisk full", "offline\nx"] {
         let mut seed = vec![2u8];
         seed.extend(code.as_bytes());
-        write(&out, "rpc_wire", &format!("error-{}", &code[..4]), &seed);
+        let kind = code.split('\n').next().unwrap_or(code);
+        write(&out, "rpc_wire", &format!("error-{kind}"), &seed);
     }
 
     // Requests as the SDK sent them.

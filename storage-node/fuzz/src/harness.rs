@@ -380,7 +380,11 @@ fn xml_round_tripped(text: &str) -> &str {
 /// (one cairn accepts: `drive::keypath::validate_key`) comes back from a DeleteObjects
 /// document that escapes it, so a client deletes the key it named.
 pub fn xml_bodies(data: &[u8]) {
-    if let Ok(doc) = xml::parse::<xml::Delete>(data) {
+    // A NUL parses (raw in CDATA) but `xml::escape` writes it as `&#x0;`, which no XML
+    // parser accepts; cairn refuses such keys (`validate_key`), so skip the rewrite.
+    if let Ok(doc) = xml::parse::<xml::Delete>(data)
+        && !doc.objects.iter().any(|o| o.key.contains('\0'))
+    {
         let mut w = xml::XmlWriter::new("Delete");
         if doc.quiet {
             w.elem("Quiet", "true");
@@ -400,7 +404,9 @@ pub fn xml_bodies(data: &[u8]) {
         };
         assert_eq!(keys(&again), keys(&doc), "Delete keys change: {text}");
     }
-    if let Ok(doc) = xml::parse::<xml::CompleteMultipartUpload>(data) {
+    if let Ok(doc) = xml::parse::<xml::CompleteMultipartUpload>(data)
+        && !doc.parts.iter().any(|p| p.etag.contains('\0'))
+    {
         let mut w = xml::XmlWriter::new("CompleteMultipartUpload");
         for part in &doc.parts {
             w.open("Part")
@@ -421,6 +427,7 @@ pub fn xml_bodies(data: &[u8]) {
     }
     if let Ok(doc) = xml::parse::<xml::CreateBucketConfiguration>(data)
         && let Some(location) = &doc.location_constraint
+        && !location.contains('\0')
     {
         let mut w = xml::XmlWriter::new("CreateBucketConfiguration");
         w.elem("LocationConstraint", location);
