@@ -259,7 +259,7 @@ def test_acknowledged_writes_and_deletes_are_fsynced_with_their_directories(tmp_
         assert_new_dirs_synced(ex, drives, f"UploadPart {number}")
 
     # CompleteMultipartUpload: the linked parts' staging directory becomes ~d.<uuid>.
-    ex = exchange(events, port, f"POST /{bucket}/multi/obj?")
+    ex = exchange(events, port, f"POST /{bucket}/multi/obj?uploadId=")
     dirs = renames_to(ex, r"/durable/multi/obj/~d\.[0-9a-f-]{36}$")
     assert len(dirs) == n, f"complete: {len(dirs)} data directory renames for {n} drives"
     assert_published(ex, dirs, "complete data (staging directory)", same_file)
