@@ -39,8 +39,17 @@ enum Command {
     /// --leader-elect (the default in the Helm chart and kustomize base), replicas share a
     /// Lease and only its holder reconciles. Serves /metrics, /healthz and /readyz on
     /// --metrics-address.
+    ///
+    /// Only the operator's own objects are watched (label
+    /// app.kubernetes.io/managed-by=cairn-operator); Secrets a Tenant references are read
+    /// by name when it is reconciled (at least every 30 s). An object a Tenant would
+    /// create that already exists under another owner is never taken over: the Tenant
+    /// gets Ready=False (reason ObjectOwnedByOther) and a Warning Event naming both.
     Run {
-        /// Namespace to watch; repeat for several. Without it, every namespace.
+        /// Namespace whose Tenants to manage; repeat (or separate with commas) for several.
+        /// Without it, every namespace, which needs the cluster-wide ClusterRole. With it,
+        /// every list and watch is made in these namespaces only, so a Role in each is
+        /// enough (Helm: watchNamespaces; kustomize: manifests/operator-namespaced).
         #[arg(
             long = "namespace",
             value_name = "NAMESPACE",

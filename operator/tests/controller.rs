@@ -194,6 +194,17 @@ impl Harness {
         reconcile::reconcile(Arc::new(self.stored()), self.ctx.clone()).await
     }
 
+    /// Adds another Tenant beside the harness's own; returns its path.
+    fn insert_tenant(&self, tenant: &Tenant) -> String {
+        let ns = tenant.metadata.namespace.clone().unwrap();
+        let name = tenant.metadata.name.clone().unwrap();
+        let path = format!("/apis/cairn.dev/v1alpha1/namespaces/{ns}/tenants/{name}");
+        let mut t = serde_json::to_value(tenant).unwrap();
+        t["metadata"]["generation"] = json!(1);
+        self.api.insert(&path, t);
+        path
+    }
+
     fn p(&self, rest: &str) -> String {
         if let Some(group_path) = rest.strip_prefix("apps:") {
             format!("/apis/apps/v1/namespaces/{}/{group_path}", self.ns)
@@ -345,6 +356,21 @@ async fn create_applies_every_object_then_waits_for_the_servers() {
             "GET /apis/monitoring.coreos.com/v1".to_string(),
             format!("GET {}", h.p("secrets/matrix-minio-ca-key")),
             format!("GET {}", h.p("secrets/matrix-minio-tls")),
+            // Each object is looked up before it is applied: nothing of another owner's
+            // is taken over.
+            format!("GET {}", h.p("secrets/matrix-minio-tls")),
+            format!("GET {}", h.p("secrets/matrix-minio-ca")),
+            format!("GET {}", h.p("secrets/matrix-minio-ca-key")),
+            format!("GET {}", h.p("configmaps/matrix-minio-ca")),
+            format!("GET {}", h.p("services/matrix-minio-hl")),
+            format!("GET {}", h.p("services/minio")),
+            format!("GET {}", h.p("services/matrix-minio-console")),
+            format!("GET {}", h.p("apps:statefulsets/matrix-minio-pool-0")),
+            format!(
+                "GET {}",
+                h.p("policy:poddisruptionbudgets/matrix-minio-pool-0")
+            ),
+            format!("GET {}", h.p("monitoring:servicemonitors/matrix-minio")),
             format!("PATCH {}", h.p("secrets/matrix-minio-tls")),
             format!("PATCH {}", h.p("secrets/matrix-minio-ca")),
             format!("PATCH {}", h.p("secrets/matrix-minio-ca-key")),
@@ -376,13 +402,20 @@ async fn create_applies_every_object_then_waits_for_the_servers() {
         vec!["CertificateIssued", "PoolCreated", "HealthChanged"]
     );
     // Events are about the Tenant.
-    let event = requests[8].body.as_ref().unwrap();
+    let first_event = requests.iter().position(|r| r.method == "POST").unwrap();
+    let event = requests[first_event].body.as_ref().unwrap();
     assert_eq!(event["regarding"]["kind"], "Tenant");
     assert_eq!(event["regarding"]["name"], MATRIX);
     assert_eq!(event["reportingController"], "cairn-operator");
 
     // The StatefulSet: OnDelete (the operator rolls), the matrix endpoint, no credentials.
-    let sts = requests[14].body.as_ref().unwrap();
+    let sts = requests
+        .iter()
+        .find(|r| r.is_apply() && r.path.contains("/statefulsets/"))
+        .unwrap()
+        .body
+        .as_ref()
+        .unwrap();
     assert_eq!(sts["spec"]["updateStrategy"]["type"], "OnDelete");
     let args = sts["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
     assert!(args.contains(
@@ -390,7 +423,13 @@ async fn create_applies_every_object_then_waits_for_the_servers() {
     ));
     assert!(!sts.to_string().contains("CHANGE-ME"));
     // The generated CA and certificate are real PEM.
-    let tls = requests[5].body.as_ref().unwrap();
+    let tls = requests
+        .iter()
+        .find(|r| r.is_apply() && r.path.ends_with("/secrets/matrix-minio-tls"))
+        .unwrap()
+        .body
+        .as_ref()
+        .unwrap();
     assert_eq!(tls["type"], "kubernetes.io/tls");
     assert!(tls["data"]["tls.crt"].as_str().unwrap().len() > 100);
 
@@ -1137,4 +1176,234 @@ async fn metrics_and_health_are_served_over_http() {
     assert!(get("/healthz").await.starts_with("HTTP/1.1 200"));
     assert!(get("/missing").await.starts_with("HTTP/1.1 404"));
     task.abort();
+}
+
+// ---- ownership: nothing is taken over -----------------------------------------------------
+
+/// Asserts the refusal: `Ready=False` with `ObjectOwnedByOther` naming `what` and `owner`,
+/// one Warning Event saying the same, and no apply but the status.
+fn assert_refused(requests: &[Recorded], tenant: &Tenant, what: &str, owner: &str) {
+    let ready = condition(tenant, "Ready");
+    assert_eq!(ready.status, "False");
+    assert_eq!(ready.reason, "ObjectOwnedByOther");
+    assert!(ready.message.contains(what), "{}", ready.message);
+    assert!(ready.message.contains(owner), "{}", ready.message);
+    assert_eq!(condition(tenant, "Degraded").status, "True");
+    assert_eq!(event_reasons(requests), vec!["ObjectOwnedByOther"]);
+    let event = requests
+        .iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/events"))
+        .and_then(|r| r.body.clone())
+        .unwrap();
+    assert_eq!(event["type"], "Warning");
+    let note = event["note"].as_str().unwrap();
+    assert!(note.contains(what) && note.contains(owner), "{note}");
+    let applied: Vec<String> = requests
+        .iter()
+        .filter(|r| {
+            r.method != "GET" && !r.path.ends_with("/status") && !r.path.ends_with("/events")
+        })
+        .map(Recorded::line)
+        .collect();
+    assert!(
+        applied.is_empty(),
+        "changed despite the refusal: {applied:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_tenant_does_not_take_over_the_first_tenants_s3_service() {
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    let first_uid = h.stored().metadata.uid.unwrap();
+    let service = h.api.get(&h.p("services/minio")).unwrap();
+    // A second Tenant in the same namespace, with the same default S3 Service name `minio`.
+    let (mut second, _) = common::matrix();
+    second.metadata.name = Some("second".into());
+    let second_path = h.insert_tenant(&second);
+    let stored_second =
+        || -> Tenant { serde_json::from_value(h.api.get(&second_path).unwrap()).unwrap() };
+    h.api.take_requests();
+
+    let t = Arc::new(stored_second());
+    let err = reconcile::reconcile(t.clone(), h.ctx.clone())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Service minio"), "{err}");
+    let requests = h.api.take_requests();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.method == "PATCH" && r.path == h.p("services/minio")),
+        "the first Tenant's Service was patched"
+    );
+    assert_refused(
+        &requests,
+        &stored_second(),
+        "Service minio",
+        &format!("Tenant matrix-minio (uid {first_uid})"),
+    );
+    // The Service still belongs to the first Tenant, unchanged.
+    assert_eq!(h.api.get(&h.p("services/minio")).unwrap(), service);
+    // Retried with backoff; the same refusal is not announced again.
+    assert_eq!(
+        reconcile::error_policy(t, &err, h.ctx.clone()),
+        Action::requeue(Duration::from_secs(5))
+    );
+    reconcile::reconcile(Arc::new(stored_second()), h.ctx.clone())
+        .await
+        .unwrap_err();
+    assert!(event_reasons(&h.api.take_requests()).is_empty());
+    // The first Tenant is not disturbed.
+    h.reconcile().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unowned_secret_with_the_certificate_name_is_not_adopted() {
+    let h = Harness::matrix();
+    let path = h.p("secrets/matrix-minio-tls");
+    h.api.insert(
+        &path,
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+               "metadata": {"name": "matrix-minio-tls", "namespace": h.ns},
+               "data": {"tls.crt": "Zm9yZWlnbg==", "tls.key": "Zm9yZWlnbg=="}}),
+    );
+    let before = h.api.get(&path).unwrap();
+    let err = h.reconcile().await.unwrap_err();
+    assert!(err.to_string().contains("Secret matrix-minio-tls"), "{err}");
+    let requests = h.api.take_requests();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.method == "PATCH" && r.path == path),
+        "the Secret was adopted"
+    );
+    assert_refused(
+        &requests,
+        &h.stored(),
+        "Secret matrix-minio-tls",
+        "no controller",
+    );
+    assert_eq!(h.api.get(&path).unwrap(), before);
+    // Nothing else was created either: no StatefulSet, no Service.
+    assert!(h.api.paths(&h.p("apps:statefulsets/")).is_empty());
+    assert!(h.api.paths(&h.p("services/")).is_empty());
+    // Once the other Secret is gone, the Tenant proceeds.
+    h.api.remove(&path);
+    h.reconcile().await.unwrap();
+    let adopted = h.api.get(&path).unwrap();
+    assert_eq!(
+        adopted["metadata"]["ownerReferences"][0]["uid"],
+        h.stored().metadata.uid.unwrap()
+    );
+}
+
+// ---- watches: only the operator's objects, only the watched namespaces ---------------------
+
+/// Runs the controller against the fake until it has opened a watch of each of the 7
+/// kinds it watches; returns every request it made.
+async fn controller_requests(scope: reconcile::Scope) -> Vec<Recorded> {
+    let (api, client) = FakeApi::start();
+    let metrics = Arc::new(Metrics::default());
+    let run = reconcile::run(client, Settings::default(), scope, metrics);
+    let kinds = [
+        "tenants",
+        "statefulsets",
+        "services",
+        "poddisruptionbudgets",
+        "configmaps",
+        "secrets",
+        "pods",
+    ];
+    let watching = |rs: &[Recorded]| {
+        kinds.iter().all(|k| {
+            rs.iter().any(|r| {
+                r.path.ends_with(&format!("/{k}")) && r.param("watch").as_deref() == Some("true")
+            })
+        })
+    };
+    let all_watched = async {
+        while !watching(&api.requests()) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    // The controller runs until every watch is open (then it is dropped), at most 20 s.
+    let waited = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::select! {
+            () = run => false,
+            () = all_watched => true,
+        }
+    })
+    .await;
+    let requests = api.take_requests();
+    assert_eq!(
+        waited,
+        Ok(true),
+        "not every kind was watched: {:?}",
+        lines(&requests)
+    );
+    requests
+}
+
+fn selector(r: &Recorded) -> Option<String> {
+    r.param("labelSelector")
+        .map(|s| s.replace("%2F", "/").replace("%3D", "="))
+}
+
+#[tokio::test]
+async fn the_controller_lists_and_watches_only_its_own_secrets() {
+    let requests = controller_requests(reconcile::Scope::All).await;
+    let secrets: Vec<&Recorded> = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/secrets"))
+        .collect();
+    // A list, then a watch, both of the operator's label only.
+    assert!(secrets.len() >= 2, "{:?}", lines(&requests));
+    for r in &secrets {
+        assert_eq!(r.method, "GET");
+        assert_eq!(
+            selector(r).as_deref(),
+            Some("app.kubernetes.io/managed-by=cairn-operator"),
+            "{}?{}",
+            r.path,
+            r.query
+        );
+    }
+    // So are the other objects it creates; pods by their tenant label.
+    for r in requests.iter().filter(|r| r.method == "GET") {
+        let kind = r.path.rsplit('/').next().unwrap();
+        let want = match kind {
+            "tenants" => None,
+            "pods" => Some("cairn.dev/tenant".to_string()),
+            _ => Some("app.kubernetes.io/managed-by=cairn-operator".to_string()),
+        };
+        assert_eq!(selector(r), want, "{}?{}", r.path, r.query);
+    }
+    // No Secret is read by name outside a reconcile.
+    assert!(!requests.iter().any(|r| r.path.contains("/secrets/")));
+}
+
+#[tokio::test]
+async fn with_a_watched_namespace_every_request_stays_in_it() {
+    let requests = controller_requests(reconcile::Scope::Namespace("matrix".into())).await;
+    for r in &requests {
+        assert!(
+            r.path.starts_with("/api/v1/namespaces/matrix/")
+                || r.path.contains("/namespaces/matrix/"),
+            "a request outside the watched namespace: {} {}?{}",
+            r.method,
+            r.path,
+            r.query
+        );
+    }
+    let secrets: Vec<&Recorded> = requests
+        .iter()
+        .filter(|r| r.path == "/api/v1/namespaces/matrix/secrets")
+        .collect();
+    assert!(secrets.len() >= 2);
+    assert!(
+        secrets
+            .iter()
+            .all(|r| selector(r).as_deref() == Some("app.kubernetes.io/managed-by=cairn-operator"))
+    );
 }

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::inputs::Inputs;
+use super::ownership::controlled_by;
 use super::{Context, Error, delete_if_present, status, volumes};
 use crate::crd::Tenant;
 use crate::render::Rendered;
@@ -202,8 +203,13 @@ async fn apply_service_monitor(
         .and_then(|s| status::find(s, status::MONITORING));
     if !wanted && previous.is_some_and(|c| c.status == "True") {
         // prometheusOperator was turned off: the ServiceMonitor this operator applied goes
-        // (once: the Monitoring condition disappears with this reconcile's status).
-        delete_if_present(&sm_api, &name, &DeleteParams::default()).await?;
+        // (once: the Monitoring condition disappears with this reconcile's status), unless
+        // another controller has taken the name since.
+        let uid = tenant.uid().ok_or(Error::Missing("uid"))?;
+        let current = sm_api.get_metadata_opt(&name).await?;
+        if current.is_some_and(|m| controlled_by(m.meta(), &uid)) {
+            delete_if_present(&sm_api, &name, &DeleteParams::default()).await?;
+        }
     }
     if wanted && !available && !previous.is_some_and(|c| c.status == "False") {
         ctx.event(

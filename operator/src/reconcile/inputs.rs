@@ -1,13 +1,16 @@
 //! Step 2 of a reconcile: read what rendering depends on. The Secrets the Tenant references
 //! (configuration, external certificates, by name), the pools' StatefulSets (to refuse
 //! shape changes), whether the ServiceMonitor CRD exists, and the generated CA and server
-//! certificate ([`super::tls`]).
+//! certificate ([`super::tls`]). Only objects this Tenant controls count as its own: a
+//! StatefulSet or `<tenant>-tls` Secret made by someone else is neither read as the
+//! tenant's state nor adopted ([`super::ownership`] refuses to apply over it).
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource, ResourceExt};
 
+use super::ownership::controlled_by;
 use super::{Context, Error, is_not_found, tenant_selector, tls};
 use crate::crd::validate::ExistingPool;
 use crate::crd::{CertificateStatus, Tenant};
@@ -33,20 +36,24 @@ pub(super) struct Inputs {
 pub(super) async fn read(tenant: &Tenant, ctx: &Context, namespace: &str) -> Result<Inputs, Error> {
     let client = &ctx.client;
     let names = render::tenant_names(tenant, &ctx.settings)?;
+    let uid = tenant.uid().ok_or(Error::Missing("uid"))?;
     let secrets_api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let secrets = referenced_secrets(tenant, &secrets_api).await?;
     let sts_api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
     let statefulsets = sts_api
         .list(&ListParams::default().labels(&tenant_selector(&names.tenant)))
         .await?
-        .items;
+        .items
+        .into_iter()
+        .filter(|s| controlled_by(s.meta(), &uid))
+        .collect();
     let service_monitor_available = if tenant.spec.prometheus_operator() {
         service_monitor_available(client).await?
     } else {
         false
     };
     let ensured = if tenant.spec.auto_cert() {
-        Some(certificates(tenant, &names, &secrets_api).await?)
+        Some(certificates(tenant, &uid, &names, &secrets_api).await?)
     } else {
         None
     };
@@ -117,14 +124,17 @@ async fn service_monitor_available(client: &Client) -> Result<bool, Error> {
     }
 }
 
-/// The CA and server certificate to apply: the stored ones while valid, else new ones.
+/// The CA and server certificate to apply: the stored ones while valid (and this Tenant's,
+/// Tenant of uid `uid`), else new ones.
 async fn certificates(
     tenant: &Tenant,
+    uid: &str,
     names: &Names,
     secrets: &Api<Secret>,
 ) -> Result<tls::Ensured, Error> {
-    let ca_key = secrets.get_opt(&names.ca_key_secret()).await?;
-    let current = secrets.get_opt(&names.tls_secret()).await?;
+    let ours = |s: Option<Secret>| s.filter(|s| controlled_by(s.meta(), uid));
+    let ca_key = ours(secrets.get_opt(&names.ca_key_secret()).await?);
+    let current = ours(secrets.get_opt(&names.tls_secret()).await?);
     Ok(tls::ensure(
         names,
         tenant.spec.cert_config.as_ref(),

@@ -9,7 +9,9 @@
 //!    StatefulSets (to refuse shape changes), whether the ServiceMonitor CRD exists, the
 //!    generated CA and certificate ([`tls`]);
 //! 3. render; a refused spec becomes the `InvalidSpec` reason of the conditions and a
-//!    Warning Event, and nothing is applied;
+//!    Warning Event, and nothing is applied; then every rendered object is looked up, and
+//!    if one exists that this Tenant does not control (another Tenant's `minio` Service, a
+//!    Secret made by hand), nothing is applied either ([`ownership`]);
 //! 4. server-side apply of every object (field manager `cairn-operator`, forced, each with
 //!    the Tenant as controlling owner); grown volume claims are expanded ([`volumes`]);
 //! 5. pods: the planner of [`rollout`] deletes outdated pods in a quorum-safe order;
@@ -26,6 +28,7 @@ mod health;
 mod inputs;
 pub mod leader;
 pub mod metrics;
+pub mod ownership;
 mod pods;
 pub mod rollout;
 pub mod status;
@@ -65,9 +68,10 @@ pub const FINALIZER: &str = "cairn.dev/delete-volumes";
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(30);
 /// How soon a tenant with something in flight is looked at again.
 pub const BUSY_INTERVAL: Duration = Duration::from_secs(5);
-/// How soon a refused spec is looked at again (a change of the spec or of a watched
-/// Secret triggers a reconcile earlier).
-pub const INVALID_INTERVAL: Duration = Duration::from_secs(300);
+/// How soon a refused spec is looked at again (a change of the spec triggers a reconcile
+/// earlier; a referenced Secret is not watched, so one created or fixed later is seen at
+/// the latest this much later).
+pub const INVALID_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Why a reconcile failed; it is retried with backoff.
 #[derive(Debug, Error)]
@@ -82,6 +86,9 @@ pub enum Error {
     Serialize(#[from] serde_json::Error),
     #[error("Tenant has no {0}")]
     Missing(&'static str),
+    /// An object the Tenant would apply exists and is controlled by something else.
+    #[error("{0}")]
+    ObjectOwnedByOther(String),
 }
 
 /// Makes the [`TenantApi`] of a tenant (HTTP in production, fakes in tests).
@@ -243,6 +250,8 @@ async fn reconcile_inner(tenant: &Tenant, ctx: &Context) -> Result<Action, Error
     let Some(rendered) = render_or_refuse(tenant, ctx, &tenants, &inputs).await? else {
         return Ok(Action::requeue(INVALID_INTERVAL));
     };
+    // 3b. Nothing is applied over an object that something else controls.
+    refuse_foreign_objects(tenant, ctx, &tenants, &inputs, &rendered).await?;
     // 4. Apply.
     let applied = apply::apply_all(tenant, ctx, &inputs, &rendered).await?;
     // 5. Pods, 6. health, then restarts (which need write quorum).
@@ -316,6 +325,48 @@ async fn render_or_refuse(
     let new_status = status::compute(&obs, previous, Timestamp::now());
     patch_status(tenants, &tenant.name_any(), new_status).await?;
     Ok(None)
+}
+
+/// Looks up every rendered object; when one exists and is controlled by something other
+/// than this Tenant, reports it (the `ObjectOwnedByOther` reason of the conditions, a
+/// Warning Event once per message) and fails, so that nothing is applied and the
+/// reconcile backs off.
+async fn refuse_foreign_objects(
+    tenant: &Tenant,
+    ctx: &Context,
+    tenants: &Api<Tenant>,
+    inputs: &inputs::Inputs,
+    rendered: &Rendered,
+) -> Result<(), Error> {
+    let uid = tenant.uid().ok_or(Error::Missing("uid"))?;
+    let conflicts = ownership::conflicts(ctx, &inputs.namespace, rendered, &uid).await?;
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    let message = ownership::message(&conflicts);
+    let previous = tenant.status.as_ref();
+    let already = previous
+        .and_then(|s| status::find(s, status::READY))
+        .is_some_and(|c| c.reason == ownership::REASON && c.message == message);
+    if !already {
+        ctx.event(
+            tenant,
+            EventType::Warning,
+            ownership::REASON,
+            "Apply",
+            message.clone(),
+        )
+        .await;
+    }
+    let obs = Observation {
+        generation: tenant.meta().generation,
+        conflict: Some(message.clone()),
+        certificates: previous.and_then(|p| p.certificates.clone()),
+        ..Observation::default()
+    };
+    let new_status = status::compute(&obs, previous, Timestamp::now());
+    patch_status(tenants, &tenant.name_any(), new_status).await?;
+    Err(Error::ObjectOwnedByOther(message))
 }
 
 /// The tenant's health, asked only when at least one server is ready.
@@ -566,21 +617,13 @@ pub async fn run(client: Client, settings: Settings, scope: Scope, metrics: Arc<
             Api::<ConfigMap>::namespaced(client.clone(), ns),
         ),
     };
-    let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=cairn-operator");
+    // Only the operator's own objects (its label) are watched: a change to one of them
+    // reconciles its owner. Secrets a Tenant merely references (configuration, external
+    // certificates) are not watched at all, only read by name during a reconcile, which
+    // happens at least every HEALTH_INTERVAL (INVALID_INTERVAL for a refused spec).
+    let owned = watcher::Config::default().labels(&owned_selector());
     let controller = Controller::new(tenants, watcher::Config::default());
-    let store = controller.store();
-    // A Secret a Tenant references (configuration, certificates, users) changes: reconcile
-    // it, so that a new password or certificate rolls the pods.
-    let secret_mapper = move |secret: Secret| {
-        let (name, ns) = (secret.name_any(), secret.namespace());
-        store
-            .state()
-            .iter()
-            .filter(|t| t.namespace() == ns && references(t, &name))
-            .map(|t| ObjectRef::from_obj(t.as_ref()))
-            .collect::<Vec<_>>()
-    };
-    let pods_owned = match &scope {
+    let pods = match &scope {
         Scope::All => Api::<Pod>::all(client.clone()),
         Scope::Namespace(ns) => Api::<Pod>::namespaced(client.clone(), ns),
     };
@@ -596,10 +639,10 @@ pub async fn run(client: Client, settings: Settings, scope: Scope, metrics: Arc<
         .owns(sts, owned.clone())
         .owns(svc, owned.clone())
         .owns(pdbs, owned.clone())
-        .owns(cms, owned)
-        .watches(secrets, watcher::Config::default(), secret_mapper)
+        .owns(cms, owned.clone())
+        .owns(secrets, owned)
         .watches(
-            pods_owned,
+            pods,
             watcher::Config::default().labels(LABEL_TENANT),
             pod_mapper,
         )
@@ -620,20 +663,10 @@ pub async fn run(client: Client, settings: Settings, scope: Scope, metrics: Arc<
         .await;
 }
 
-/// Whether `tenant` reads the Secret `name` (or owns it: generated certificates).
-fn references(tenant: &Tenant, name: &str) -> bool {
-    let spec = &tenant.spec;
-    let t = tenant.name_any();
-    spec.configuration_secret() == Some(name)
-        || spec.external_cert().is_some_and(|c| c.name == name)
-        || spec
-            .external_ca_cert_secret
-            .iter()
-            .flatten()
-            .any(|c| c.name == name)
-        || spec.users.iter().flatten().any(|u| u.name == name)
-        || [format!("{t}-tls"), format!("{t}-ca"), format!("{t}-ca-key")]
-            .contains(&name.to_string())
+/// The label selector of every object the operator creates
+/// (`app.kubernetes.io/managed-by=cairn-operator`, set by [`crate::render`]).
+pub fn owned_selector() -> String {
+    format!("app.kubernetes.io/managed-by={MANAGER}")
 }
 
 #[cfg(test)]

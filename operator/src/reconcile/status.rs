@@ -19,6 +19,8 @@ pub const USERS_PROVISIONED: &str = "UsersProvisioned";
 pub const BUCKETS_PROVISIONED: &str = "BucketsProvisioned";
 /// Whether grown volume claims could be expanded.
 pub const VOLUMES_EXPANDED: &str = "VolumesExpanded";
+/// Reason of the conditions when an object the Tenant would apply belongs to another.
+pub const OBJECT_OWNED_BY_OTHER: &str = "ObjectOwnedByOther";
 
 /// What one reconcile learned, as input to [`compute`].
 #[derive(Debug, Clone, Default)]
@@ -26,6 +28,8 @@ pub struct Observation {
     pub generation: Option<i64>,
     /// The validation message when the spec is refused.
     pub invalid: Option<String>,
+    /// Which objects of the Tenant's exist under another controller (nothing was applied).
+    pub conflict: Option<String>,
     /// Per pool: name, StatefulSet, servers, ready servers, volumes per server, erasure.
     pub pools: Vec<PoolObservation>,
     /// `None`: not asked (no server ready); `Some(Err)`: the tenant did not answer.
@@ -107,11 +111,11 @@ pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestam
         certificates: obs.certificates.clone(),
         ..TenantStatus::default()
     };
-    if let Some(message) = &obs.invalid {
-        status.current_state = Some("Invalid spec".to_string());
+    if let Some(refusal) = Refusal::of(obs) {
+        status.current_state = Some(refusal.state.to_string());
         status.health_status = previous.and_then(|p| p.health_status);
         status.health_message = previous.and_then(|p| p.health_message.clone());
-        let conditions = invalid_conditions(message, obs.generation);
+        let conditions = refusal.conditions(obs.generation);
         status.conditions = Some(keep_transition_times(conditions, previous, now));
         return status;
     }
@@ -142,25 +146,50 @@ pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestam
     status
 }
 
-/// The conditions of a refused spec: nothing changes until it is fixed.
-fn invalid_conditions(message: &str, generation: Option<i64>) -> Vec<Condition> {
-    vec![
-        condition(READY, false, "InvalidSpec", message.to_string(), generation),
-        condition(
-            PROGRESSING,
-            false,
-            "InvalidSpec",
-            "nothing is changed until the spec is fixed".to_string(),
-            generation,
-        ),
-        condition(
-            DEGRADED,
-            true,
-            "InvalidSpec",
-            message.to_string(),
-            generation,
-        ),
-    ]
+/// A reconcile that applied nothing: the spec is refused, or an object the Tenant would
+/// apply belongs to another controller.
+struct Refusal<'a> {
+    state: &'static str,
+    reason: &'static str,
+    message: &'a str,
+    /// The Progressing message: what has to happen first.
+    waiting: &'static str,
+}
+
+impl<'a> Refusal<'a> {
+    fn of(obs: &'a Observation) -> Option<Refusal<'a>> {
+        if let Some(message) = &obs.invalid {
+            return Some(Refusal {
+                state: "Invalid spec",
+                reason: "InvalidSpec",
+                message,
+                waiting: "nothing is changed until the spec is fixed",
+            });
+        }
+        obs.conflict.as_deref().map(|message| Refusal {
+            state: "Object owned by another controller",
+            reason: OBJECT_OWNED_BY_OTHER,
+            message,
+            waiting: "nothing is applied while another controller owns one of the Tenant's \
+                      object names",
+        })
+    }
+
+    /// Ready and Progressing false, Degraded true, all saying why.
+    fn conditions(&self, generation: Option<i64>) -> Vec<Condition> {
+        let message = self.message.to_string();
+        vec![
+            condition(READY, false, self.reason, message.clone(), generation),
+            condition(
+                PROGRESSING,
+                false,
+                self.reason,
+                self.waiting.to_string(),
+                generation,
+            ),
+            condition(DEGRADED, true, self.reason, message, generation),
+        ]
+    }
 }
 
 fn pool_statuses(obs: &Observation) -> Vec<PoolStatus> {
@@ -665,6 +694,30 @@ mod tests {
             "StorageClassNotExpandable"
         );
         assert_eq!(get(&s, DEGRADED).reason, "VolumeExpansionNotSupported");
+    }
+
+    #[test]
+    fn an_object_owned_by_another_makes_ready_false_and_keeps_the_health() {
+        let healthy_before = compute(
+            &Observation {
+                pools: pools(4),
+                health: healthy(),
+                ..Observation::default()
+            },
+            None,
+            Timestamp::UNIX_EPOCH,
+        );
+        let obs = Observation {
+            conflict: Some("Service minio is controlled by Tenant other (uid u1)".into()),
+            ..Observation::default()
+        };
+        let s = compute(&obs, Some(&healthy_before), Timestamp::UNIX_EPOCH);
+        assert_eq!(get(&s, READY).status, "False");
+        assert_eq!(get(&s, READY).reason, OBJECT_OWNED_BY_OTHER);
+        assert!(get(&s, READY).message.contains("Service minio"));
+        assert_eq!(get(&s, DEGRADED).status, "True");
+        assert_eq!(get(&s, PROGRESSING).status, "False");
+        assert_eq!(s.health_status, Some(HealthStatus::Green));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! Behaviour modelled: GET (object, label-selected list), POST (create; 409 when it
 //! exists), PUT (replace; 409 on a stale resourceVersion), PATCH (server-side apply:
 //! the body becomes the object, `/status` replaces only the status; JSON merge patch, with a
-//! resourceVersion precondition), DELETE, API discovery of `monitoring.coreos.com/v1`,
+//! resourceVersion precondition), DELETE, watches (`?watch=true`: recorded and left
+//! open, never answered, so a controller's watchers wait quietly after their first
+//! list), API discovery of `monitoring.coreos.com/v1`,
 //! `metadata.generation` bumped on spec changes, and the StatefulSet controller's
 //! `status.updateRevision`/`observedGeneration` (a hash of the pod template). Failures can
 //! be injected per method and path.
@@ -162,6 +164,8 @@ impl FakeApi {
         };
         let server = fake.clone();
         tokio::spawn(async move {
+            // Open watches: their responders are kept (and dropped with this task).
+            let mut watches = Vec::new();
             while let Some((request, send)) = handle.next_request().await {
                 let (parts, body) = request.into_parts();
                 let bytes = body
@@ -169,7 +173,10 @@ impl FakeApi {
                     .await
                     .map(|b| b.to_bytes())
                     .unwrap_or_default();
-                let (code, value) = server.handle(&parts, &bytes);
+                let Some((code, value)) = server.handle(&parts, &bytes) else {
+                    watches.push(send);
+                    continue;
+                };
                 let response = Response::builder()
                     .status(code)
                     .header("content-type", "application/json")
@@ -243,7 +250,21 @@ impl FakeApi {
         std::mem::take(&mut self.lock().requests)
     }
 
-    fn handle(&self, parts: &http::request::Parts, body: &[u8]) -> (u16, Value) {
+    /// The requests received since the last [`FakeApi::take_requests`], kept.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+
+    /// Answers one request; `None` for a watch, which stays open.
+    fn handle(&self, parts: &http::request::Parts, body: &[u8]) -> Option<(u16, Value)> {
+        let recorded = self.record(parts, body);
+        if recorded.param("watch").as_deref() == Some("true") {
+            return None;
+        }
+        Some(self.answer(recorded))
+    }
+
+    fn record(&self, parts: &http::request::Parts, body: &[u8]) -> Recorded {
         let method = parts.method.as_str().to_string();
         let path = parts.uri.path().to_string();
         let query = parts.uri.query().unwrap_or("").to_string();
@@ -257,14 +278,26 @@ impl FakeApi {
         } else {
             serde_json::from_slice(body).ok()
         };
+        let recorded = Recorded {
+            method,
+            path,
+            query,
+            content_type,
+            body: body_json,
+        };
+        self.lock().requests.push(recorded.clone());
+        recorded
+    }
+
+    fn answer(&self, recorded: Recorded) -> (u16, Value) {
+        let Recorded {
+            method,
+            path,
+            query,
+            content_type,
+            body: body_json,
+        } = recorded;
         let mut s = self.lock();
-        s.requests.push(Recorded {
-            method: method.clone(),
-            path: path.clone(),
-            query: query.clone(),
-            content_type: content_type.clone(),
-            body: body_json.clone(),
-        });
         if let Some(f) = s
             .failures
             .iter_mut()
