@@ -1031,3 +1031,95 @@ fn tree_has_objects(dir: &Path) -> bool {
     }
     visit(dir, 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DD: &str = "0b3c2a9e-6f1d-4a57-9a8e-2f0c7d1b5e44";
+
+    /// A formatted-looking drive with bucket `bkt` and object `k` whose data directory
+    /// `DD` holds a 100-byte `part.1`.
+    fn drive_with_object() -> (tempfile::TempDir, Inner) {
+        let root = tempfile::tempdir().unwrap();
+        let drive = LocalDrive::new(root.path().to_path_buf(), true);
+        fs::create_dir_all(root.path().join(SYSTEM_VOLUME).join("tmp")).unwrap();
+        let dd = root.path().join("bkt/k").join(format!("{DATA_PREFIX}{DD}"));
+        fs::create_dir_all(&dd).unwrap();
+        fs::write(dd.join("part.1"), [7u8; 100]).unwrap();
+        let inner = Arc::try_unwrap(drive.inner).unwrap();
+        (root, inner)
+    }
+
+    #[test]
+    fn hostile_read_shard_arguments_are_refused_before_any_allocation() {
+        let (_root, d) = drive_with_object();
+        assert_eq!(
+            &d.read_shard("bkt", "k", DD, "part.1", 10, 20).unwrap()[..],
+            &[7u8; 20]
+        );
+        for dd in ["../../etc", "/etc", "a/b", "..", ""] {
+            assert!(
+                matches!(
+                    d.read_shard("bkt", "k", dd, "part.1", 0, 1),
+                    Err(DriveError::InvalidName(_))
+                ),
+                "{dd:?}"
+            );
+        }
+        for name in ["../../../etc/passwd", "/etc/passwd", "part.1/x", "~meta"] {
+            assert!(matches!(
+                d.read_shard("bkt", "k", DD, name, 0, 1),
+                Err(DriveError::InvalidName(_))
+            ));
+        }
+        // A peer asking for gigabytes gets an error, not an allocation.
+        assert!(matches!(
+            d.read_shard("bkt", "k", DD, "part.1", 0, usize::MAX),
+            Err(DriveError::InvalidName(_))
+        ));
+        assert!(matches!(
+            d.read_shard("bkt", "k", DD, "part.1", u64::MAX, 2),
+            Err(DriveError::InvalidName(_))
+        ));
+        // Within the cap but past the end of the file: refused before allocating too.
+        assert!(matches!(
+            d.read_shard("bkt", "k", DD, "part.1", 0, MAX_SHARD_READ),
+            Err(DriveError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn hostile_data_dirs_in_commit_and_restore_are_refused() {
+        let (root, d) = drive_with_object();
+        for dd in ["../../etc", "/tmp/x", "../k2", "a/b"] {
+            assert!(matches!(
+                d.commit_object("bkt", "k", None, Some(dd), b"meta"),
+                Err(DriveError::InvalidName(_))
+            ));
+            assert!(matches!(
+                d.restore_object("bkt", "k", None, Some(dd)),
+                Err(DriveError::InvalidName(_))
+            ));
+        }
+        // Nothing was touched: the object's data is still there.
+        assert!(
+            root.path()
+                .join("bkt/k")
+                .join(format!("{DATA_PREFIX}{DD}/part.1"))
+                .exists()
+        );
+    }
+
+    #[test]
+    fn a_deleted_object_stays_readable_from_the_trash() {
+        let (root, d) = drive_with_object();
+        fs::write(root.path().join("bkt/k").join(META_FILE), b"m").unwrap();
+        d.delete_object("bkt", "k").unwrap();
+        assert!(!root.path().join("bkt/k").exists());
+        assert_eq!(
+            &d.read_shard("bkt", "k", DD, "part.1", 0, 100).unwrap()[..],
+            &[7u8; 100]
+        );
+    }
+}
