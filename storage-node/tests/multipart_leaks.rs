@@ -122,7 +122,7 @@ async fn reuploaded_part_leaves_one_file_per_part_on_every_drive() {
         assert_eq!(files(1), 1, "{}: {listed:?}", drive.display());
         assert_eq!(files(2), 1, "{}: {listed:?}", drive.display());
     }
-    complete(&c, "big", &id, &[(1, &e1), (2, &e2)])
+    complete(&c, "big", &id, &[(1, e1.as_str()), (2, e2.as_str())])
         .await
         .expect("complete");
     let mut want = second;
@@ -292,7 +292,7 @@ async fn sweep_keeps_fresh_uploads_and_removes_orphan_directories() {
         assert!(!upload_dir(drive, &orphan).exists());
         assert!(upload_dir(drive, &id).join("upload.json").exists());
     }
-    complete(&c, "fresh", &id, &[(1, &e1)])
+    complete(&c, "fresh", &id, &[(1, e1.as_str())])
         .await
         .expect("a fresh upload survives the sweep");
 }
@@ -316,7 +316,7 @@ async fn completion_over_5_tib_is_refused() {
             std::fs::write(&path, serde_json::to_vec(&rec).unwrap()).unwrap();
         }
     }
-    let r = complete(&c, "huge", &id, &[(1, &e1), (2, &e2)]).await;
+    let r = complete(&c, "huge", &id, &[(1, e1.as_str()), (2, e2.as_str())]).await;
     assert_eq!(r, Err("EntityTooLarge".to_string()));
     let e = c
         .head_object()
