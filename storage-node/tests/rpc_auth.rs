@@ -244,10 +244,8 @@ async fn two_servers(
     // Bounded by the deadline; a refusal by either side, or both started, ends it sooner.
     loop {
         for (h, r) in handles.iter_mut().zip(results.iter_mut()) {
-            if h.as_ref().is_some_and(|h| h.is_finished()) {
-                if let Some(done) = h.take() {
-                    *r = Some(done.await.expect("join"));
-                }
+            if let Some(done) = h.take_if(|h| h.is_finished()) {
+                *r = Some(done.await.expect("join"));
             }
         }
         let refused = results.iter().any(|r| matches!(r, Some(Err(_))));

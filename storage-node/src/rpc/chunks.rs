@@ -109,38 +109,35 @@ impl FrameReader {
     /// The next complete, verified frame with data, if one is buffered. The final frame is
     /// consumed here and yields nothing.
     pub fn next_frame(&mut self) -> Result<Option<Bytes>, AuthError> {
-        // Bounded: each round consumes one buffered frame or returns.
-        loop {
-            if self.ended {
-                return Ok(None);
-            }
-            let Some(len) = self.frame_len()? else {
-                return Ok(None);
-            };
-            let total = HEADER_LEN
-                .checked_add(len)
-                .ok_or(AuthError::BadFrame("frame too large"))?;
-            if self.buf.len() < total {
-                return Ok(None);
-            }
-            let mut frame = self.buf.split_to(total);
-            let mut given = [0u8; 32];
-            given.copy_from_slice(&frame[4..HEADER_LEN]);
-            frame.advance(HEADER_LEN);
-            let expected = frame_mac(&self.key, &self.previous, &frame)?;
-            if !super::auth::constant_time_eq(&expected, &given) {
-                return Err(AuthError::FrameMismatch);
-            }
-            self.previous = expected;
-            if frame.is_empty() {
-                self.ended = true;
-                if !self.buf.is_empty() {
-                    return Err(AuthError::BadFrame("data after the final frame"));
-                }
-                return Ok(None);
-            }
-            return Ok(Some(frame.freeze()));
+        if self.ended {
+            return Ok(None);
         }
+        let Some(len) = self.frame_len()? else {
+            return Ok(None);
+        };
+        let total = HEADER_LEN
+            .checked_add(len)
+            .ok_or(AuthError::BadFrame("frame too large"))?;
+        if self.buf.len() < total {
+            return Ok(None);
+        }
+        let mut frame = self.buf.split_to(total);
+        let mut given = [0u8; 32];
+        given.copy_from_slice(&frame[4..HEADER_LEN]);
+        frame.advance(HEADER_LEN);
+        let expected = frame_mac(&self.key, &self.previous, &frame)?;
+        if !super::auth::constant_time_eq(&expected, &given) {
+            return Err(AuthError::FrameMismatch);
+        }
+        self.previous = expected;
+        if frame.is_empty() {
+            self.ended = true;
+            if !self.buf.is_empty() {
+                return Err(AuthError::BadFrame("data after the final frame"));
+            }
+            return Ok(None);
+        }
+        Ok(Some(frame.freeze()))
     }
 
     /// Called when the body ended: it must have ended with the final frame.

@@ -359,10 +359,13 @@ impl PeerClient {
         if code.is_empty() {
             return DriveError::Offline(format!("{peer} answered {status}: {message}"));
         }
-        if code != AUTH_CODE {
-            if let Err(e) = self.check_answer(call, status, &headers, &body) {
-                return e;
-            }
+        let checked = if code == AUTH_CODE {
+            Ok(())
+        } else {
+            self.check_answer(call, status, &headers, &body)
+        };
+        if let Err(e) = checked {
+            return e;
         }
         super::error_from_wire(&code, message, peer)
     }
