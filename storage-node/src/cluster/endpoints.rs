@@ -26,6 +26,11 @@ use thiserror::Error;
 /// confusing message; no real pool comes anywhere near this.
 pub const MAX_EXPANDED_ENDPOINTS: usize = 10_000;
 
+/// The longest endpoint argument accepted. Real ones are a URL with two ranges (under
+/// 200 bytes); the bound keeps the expansion's memory (at most
+/// [`MAX_EXPANDED_ENDPOINTS`] strings, each no longer than the argument) near 40 MB.
+pub const MAX_ENDPOINT_ARG_LEN: usize = 4096;
+
 /// What is wrong with the drive arguments. Every message names the argument at fault.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum EndpointError {
@@ -102,19 +107,14 @@ enum Piece<'a> {
 /// Errors: descending ranges (`{3...1}`), malformed braces, `...` outside braces, and
 /// more than [`MAX_EXPANDED_ENDPOINTS`] results.
 pub fn expand_ellipses(arg: &str) -> Result<Vec<String>, EndpointError> {
-    let pieces = parse_pieces(arg)?;
-
-    let total = pieces.iter().fold(1u128, |total, piece| match piece {
-        Piece::Range(values) => total.saturating_mul(values.len() as u128),
-        Piece::Literal(_) => total,
-    });
-    if total > MAX_EXPANDED_ENDPOINTS as u128 {
-        return Err(EndpointError::TooManyEndpoints {
-            arg: arg.to_string(),
-            count: total,
-            max: MAX_EXPANDED_ENDPOINTS,
-        });
+    if arg.len() > MAX_ENDPOINT_ARG_LEN {
+        return Err(ellipsis_error(
+            arg.get(..64).unwrap_or("(not UTF-8 at 64 bytes)"),
+            format!("an endpoint argument is at most {MAX_ENDPOINT_ARG_LEN} bytes long"),
+        ));
     }
+    // The product of the ranges is at most MAX_EXPANDED_ENDPOINTS (checked in parse_pieces).
+    let pieces = parse_pieces(arg)?;
 
     let mut out = vec![String::new()];
     for piece in &pieces {
@@ -142,9 +142,14 @@ fn ellipsis_error(arg: &str, reason: impl Into<String>) -> EndpointError {
 }
 
 /// Splits `arg` into literal text and ranges, refusing stray braces and `...`.
+///
+/// The product of the ranges is checked as each range is read, before the next one is
+/// built, so `{1...9999}` written 400 times is refused after two ranges instead of
+/// allocating every list first (found by the `endpoints` fuzz target's author).
 fn parse_pieces(arg: &str) -> Result<Vec<Piece<'_>>, EndpointError> {
     let mut pieces = Vec::new();
     let mut rest = arg;
+    let mut total: u128 = 1;
     loop {
         let Some(open) = rest.find('{') else {
             check_literal(arg, rest)?;
@@ -166,7 +171,16 @@ fn parse_pieces(arg: &str) -> Result<Vec<Piece<'_>>, EndpointError> {
         if inner.contains('{') {
             return Err(ellipsis_error(arg, "braces cannot be nested"));
         }
-        pieces.push(Piece::Range(parse_range(arg, inner)?));
+        let values = parse_range(arg, inner)?;
+        total = total.saturating_mul(values.len() as u128);
+        if total > MAX_EXPANDED_ENDPOINTS as u128 {
+            return Err(EndpointError::TooManyEndpoints {
+                arg: arg.to_string(),
+                count: total,
+                max: MAX_EXPANDED_ENDPOINTS,
+            });
+        }
+        pieces.push(Piece::Range(values));
         rest = &after[close + 1..];
     }
 }
@@ -735,6 +749,18 @@ mod tests {
     #[test]
     fn refuses_absurd_counts() {
         assert!(expand_ellipses("{1...10000}").is_ok());
+        // Many ranges whose product is huge are refused before they are all built, and
+        // an argument longer than the cap is refused outright.
+        let many = "/d{1...9999}".repeat(400);
+        assert!(matches!(
+            expand_ellipses(&many),
+            Err(EndpointError::Ellipsis { .. })
+        ));
+        let product = "/d{1...9999}".repeat(40);
+        assert!(matches!(
+            expand_ellipses(&product),
+            Err(EndpointError::TooManyEndpoints { .. })
+        ));
         for bad in [
             "{1...10001}",
             "{1...100}{1...101}",
