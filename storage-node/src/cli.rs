@@ -28,4 +28,3 @@ pub enum Command {
     /// Administer a running deployment: `info`, `heal` (root credentials).
     Admin(crate::admin::cli::AdminArgs),
 }
-

@@ -46,7 +46,7 @@ pub(super) async fn read(tenant: &Tenant, ctx: &Context, namespace: &str) -> Res
         .items
         .into_iter()
         .filter(|s| controlled_by(s.meta(), &uid))
-        .collect();
+        .collect::<Vec<_>>();
     let service_monitor_available = if tenant.spec.prometheus_operator() {
         service_monitor_available(client).await?
     } else {

@@ -80,7 +80,7 @@ pub(super) async fn conflicts(
     check(
         &secrets,
         "Secret",
-        &rendered.secrets,
+        rendered.secrets.iter().map(|o| o.name_any()).collect(),
         tenant_uid,
         &mut found,
     )
@@ -89,7 +89,7 @@ pub(super) async fn conflicts(
     check(
         &config_maps,
         "ConfigMap",
-        &rendered.config_maps,
+        rendered.config_maps.iter().map(|o| o.name_any()).collect(),
         tenant_uid,
         &mut found,
     )
@@ -98,16 +98,24 @@ pub(super) async fn conflicts(
     check(
         &services,
         "Service",
-        &rendered.services,
+        rendered.services.iter().map(|o| o.name_any()).collect(),
         tenant_uid,
         &mut found,
     )
     .await?;
     let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-    let sts = &rendered.stateful_sets;
+    let sts = rendered
+        .stateful_sets
+        .iter()
+        .map(|o| o.name_any())
+        .collect();
     check(&statefulsets, "StatefulSet", sts, tenant_uid, &mut found).await?;
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), namespace);
-    let budgets = &rendered.pod_disruption_budgets;
+    let budgets = rendered
+        .pod_disruption_budgets
+        .iter()
+        .map(|o| o.name_any())
+        .collect();
     check(
         &pdbs,
         "PodDisruptionBudget",
@@ -119,8 +127,13 @@ pub(super) async fn conflicts(
     if let Some(monitor) = &rendered.service_monitor {
         let monitors: Api<DynamicObject> =
             Api::namespaced_with(client.clone(), namespace, &service_monitor_resource());
-        let monitor = std::slice::from_ref(monitor);
-        check(&monitors, "ServiceMonitor", monitor, tenant_uid, &mut found).await?;
+        // The rendered ServiceMonitor is plain JSON (its CRD may not be installed).
+        let name = monitor["metadata"]["name"]
+            .as_str()
+            .map(str::to_string)
+            .into_iter()
+            .collect();
+        check(&monitors, "ServiceMonitor", name, tenant_uid, &mut found).await?;
     }
     Ok(found)
 }
@@ -129,15 +142,14 @@ pub(super) async fn conflicts(
 async fn check<K>(
     api: &Api<K>,
     kind: &'static str,
-    objects: &[K],
+    names: Vec<String>,
     tenant_uid: &str,
     found: &mut Vec<Conflict>,
 ) -> Result<(), Error>
 where
     K: Resource + Clone + DeserializeOwned + fmt::Debug,
 {
-    for object in objects {
-        let name = object.name_any();
+    for name in names {
         let Some(existing) = api.get_metadata_opt(&name).await? else {
             continue;
         };

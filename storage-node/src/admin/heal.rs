@@ -2,9 +2,9 @@
 
 use super::types::{DriveHealing, HealProgress, HealStarted, HealTask, HealTotals, Info};
 use super::{AdminService, ApiError, HEAL_PATH, PEER_TIMEOUT, json};
+use crate::body::RespBody;
 use crate::heal::{DriveHealStatus, HealError, HealRequest, HealStatus, TaskState};
 use crate::objects::ObjectError;
-use crate::body::RespBody;
 use futures::future::join_all;
 use http::{Method, Response, StatusCode};
 use std::collections::HashMap;

@@ -29,10 +29,10 @@ mod heal;
 mod info;
 pub mod types;
 
+use crate::body::RespBody;
 use crate::drive::DriveRef;
 use crate::heal::HealState;
 use crate::objects::{BodyStream, ObjectLayer};
-use crate::body::RespBody;
 use crate::s3::auth::sigv4::{self, AuthError, PayloadMode, SecretLookup};
 use bytes::Bytes;
 use client::{AdminClient, TlsTrust};

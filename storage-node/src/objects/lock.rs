@@ -140,9 +140,12 @@ impl NsLock {
                 let mut remote: Vec<(&str, bool)> = names.to_vec();
                 remote.reverse();
                 Some(
-                    d.lock_all(&remote, deadline.saturating_duration_since(tokio::time::Instant::now()))
-                        .await
-                        .map_err(lock_error)?,
+                    d.lock_all(
+                        &remote,
+                        deadline.saturating_duration_since(tokio::time::Instant::now()),
+                    )
+                    .await
+                    .map_err(lock_error)?,
                 )
             }
             None => None,
