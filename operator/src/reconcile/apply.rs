@@ -211,7 +211,7 @@ async fn apply_service_monitor(
             delete_if_present(&sm_api, &name, &DeleteParams::default()).await?;
         }
     }
-    if wanted && !available && !previous.is_some_and(|c| c.status == "False") {
+    if wanted && !available && previous.is_none_or(|c| c.status != "False") {
         ctx.event(
             tenant,
             EventType::Warning,

@@ -318,7 +318,7 @@ fn split_pieces(data: &[u8], seed: u8) -> Vec<Bytes> {
     while !rest.is_empty() {
         state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
         let draw = (state >> 16) as usize;
-        let len = if draw.is_multiple_of(8) {
+        let len = if draw % 8 == 0 {
             draw % 4096
         } else {
             draw % 17
