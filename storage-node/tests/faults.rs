@@ -220,12 +220,22 @@ async fn unusable_drives_quorum_for_reads_and_writes() {
         .await
         .unwrap_err();
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(503));
-    let health = common::raw(
-        srv.addr,
-        b"GET /minio/health/cluster HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
-    )
-    .await;
-    assert_eq!(health.status, 503);
+    // Health reports drive state probed at most once a second (shared by concurrent
+    // probes), so the lost quorum shows within that second, not at once.
+    let mut status = 0;
+    for _ in 0..50 {
+        let health = common::raw(
+            srv.addr,
+            b"GET /minio/health/cluster HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        status = health.status;
+        if status == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 503);
     let health = common::raw(
         srv.addr,
         b"GET /minio/health/cluster/read HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",

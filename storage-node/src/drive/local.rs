@@ -419,8 +419,14 @@ impl Inner {
             }
         }
         // The unlinked metadata (and the moved data) stay gone after a power cut once
-        // the delete is acknowledged.
-        self.sync_dir(&dir)?;
+        // the delete is acknowledged. A DeleteBucket that found this key directory empty
+        // may have removed it meanwhile (and fsynced that); the object is gone either way,
+        // so only a directory that still exists must sync.
+        if let Err(e) = self.sync_dir(&dir) {
+            if dir.exists() {
+                return Err(e);
+            }
+        }
         Self::prune_empty_parents(&dir, &vol);
         Ok(())
     }

@@ -1,5 +1,8 @@
 //! XML bodies: a tiny writer for responses and quick-xml/serde for the few request
 //! documents S3 defines (CompleteMultipartUpload, Delete, CreateBucketConfiguration).
+//! `Delete` is read with quick-xml's event reader instead of serde: the serde deserializer
+//! trims the whitespace around text, so `<Key> a </Key>` would delete `a`, not ` a `
+//! (found by the `xml_bodies` fuzz target).
 
 use super::error::{S3Error, S3Result};
 use serde::Deserialize;
@@ -82,19 +85,120 @@ pub struct CompleteMultipartUpload {
     pub parts: Vec<CompletePart>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug)]
 pub struct DeleteObject {
     pub key: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// The DeleteObjects request document.
+#[derive(Debug)]
 pub struct Delete {
-    #[serde(default, rename = "Object")]
     pub objects: Vec<DeleteObject>,
-    #[serde(default)]
     pub quiet: bool,
+}
+
+/// Elements nested deeper than this are refused (a `Delete` document needs three).
+const MAX_DELETE_DEPTH: usize = 8;
+
+impl Delete {
+    /// Parses `<Delete><Quiet>..</Quiet><Object><Key>..</Key>..</Object>..</Delete>`,
+    /// keeping every character of a key (text and CDATA, entities resolved). Namespaces
+    /// are ignored, as S3 does; unknown elements (`VersionId`, `ETag`, ...) are skipped.
+    pub fn parse(body: &[u8]) -> S3Result<Delete> {
+        use quick_xml::events::Event;
+        if body.len() > MAX_XML_BODY {
+            return Err(S3Error::malformed_xml());
+        }
+        let text = std::str::from_utf8(body).map_err(|_| S3Error::malformed_xml())?;
+        let mut reader = quick_xml::Reader::from_str(text);
+        reader.config_mut().trim_text(false);
+        let bad = |what: &str| {
+            tracing::debug!(what, "malformed Delete document");
+            S3Error::malformed_xml()
+        };
+        let mut path: Vec<String> = Vec::new();
+        let mut doc = Delete {
+            objects: Vec::new(),
+            quiet: false,
+        };
+        let mut text_buf = String::new();
+        let mut key: Option<String> = None;
+        let mut seen_root = false;
+        loop {
+            match reader.read_event().map_err(|_| bad("syntax"))? {
+                Event::Start(e) => {
+                    let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                    if path.is_empty() {
+                        if name != "Delete" || seen_root {
+                            return Err(bad("root"));
+                        }
+                        seen_root = true;
+                    }
+                    if path.len() >= MAX_DELETE_DEPTH {
+                        return Err(bad("depth"));
+                    }
+                    if path.len() == 1 && name == "Object" {
+                        key = None;
+                    }
+                    path.push(name);
+                    text_buf.clear();
+                }
+                Event::Empty(e) => {
+                    let name = e.local_name();
+                    if path.is_empty() {
+                        return Err(bad("empty root"));
+                    }
+                    // `<Key/>` is an empty key, which the object layer refuses per key.
+                    if path.len() == 2 && path[1] == "Object" && name.as_ref() == b"Key" {
+                        key = Some(String::new());
+                    }
+                    if path.len() == 1 && name.as_ref() == b"Object" {
+                        return Err(bad("object without key"));
+                    }
+                }
+                Event::Text(t) => {
+                    let s = t.unescape().map_err(|_| bad("entity"))?;
+                    text_buf.push_str(&s);
+                }
+                Event::CData(c) => {
+                    let raw = c.into_inner();
+                    text_buf.push_str(std::str::from_utf8(&raw).map_err(|_| bad("utf-8"))?);
+                }
+                Event::End(_) => {
+                    let Some(name) = path.pop() else {
+                        return Err(bad("end"));
+                    };
+                    match (path.len(), name.as_str()) {
+                        (2, "Key") if path[1] == "Object" => {
+                            if key.is_some() {
+                                return Err(bad("two keys"));
+                            }
+                            key = Some(std::mem::take(&mut text_buf));
+                        }
+                        (1, "Quiet") => {
+                            doc.quiet = match text_buf.trim() {
+                                "true" => true,
+                                "false" => false,
+                                _ => return Err(bad("quiet")),
+                            };
+                        }
+                        (1, "Object") => {
+                            let key = key.take().ok_or_else(|| bad("object without key"))?;
+                            doc.objects.push(DeleteObject { key });
+                        }
+                        _ => {}
+                    }
+                    text_buf.clear();
+                }
+                Event::Eof => break,
+                Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
+            }
+        }
+        if !path.is_empty() || !seen_root {
+            return Err(bad("unclosed"));
+        }
+        Ok(doc)
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -131,7 +235,7 @@ mod tests {
     #[test]
     fn parses_delete_quiet() {
         let body = b"<Delete><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key><VersionId>null</VersionId></Object></Delete>";
-        let d: Delete = parse(body).unwrap();
+        let d = Delete::parse(body).unwrap();
         assert!(d.quiet);
         assert_eq!(d.objects[0].key, "a&b");
         assert_eq!(d.objects.len(), 2);
@@ -139,9 +243,33 @@ mod tests {
 
     #[test]
     fn malformed_documents_are_refused() {
-        assert!(parse::<Delete>(b"<Delete><Object>").is_err());
+        assert!(Delete::parse(b"<Delete><Object>").is_err());
         assert!(parse::<CompleteMultipartUpload>(b"\xff\xfe").is_err());
         assert!(parse::<CompleteMultipartUpload>(b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>").is_err());
+    }
+
+    /// A key with spaces, tabs or new lines at its ends names that key, not a trimmed
+    /// one (which would delete another object).
+    #[test]
+    fn delete_keys_keep_their_whitespace() {
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+            <Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\n  <Quiet> true </Quiet>\n\
+            <Object><Key> a </Key><VersionId>null</VersionId></Object>\n\
+            <Object><Key><![CDATA[\tb\n]]></Key></Object>\n\
+            <Object><Key>c&amp;d </Key></Object></Delete>";
+        let d = Delete::parse(body.as_bytes()).unwrap();
+        let keys: Vec<&str> = d.objects.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys, vec![" a ", "\tb\n", "c&d "]);
+        assert!(d.quiet);
+        for bad in [
+            "<Other/>",
+            "<Delete><Object></Object></Delete>",
+            "<Delete><Object><Key>a</Key><Key>b</Key></Object></Delete>",
+            "<Delete><Quiet>maybe</Quiet></Delete>",
+            "<Delete></Delete><Delete></Delete>",
+        ] {
+            assert!(Delete::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
     }
 
     #[test]

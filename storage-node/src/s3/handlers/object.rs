@@ -230,7 +230,7 @@ pub async fn delete_many(s: &S3Service, req: &mut S3Request) -> S3Result<Respons
             return Err(ObjectError::BadDigest.into());
         }
     }
-    let doc: xml::Delete = xml::parse(&body)?;
+    let doc = xml::Delete::parse(&body)?;
     if doc.objects.is_empty() || doc.objects.len() > MAX_DELETE_KEYS {
         return Err(S3Error::malformed_xml());
     }
