@@ -200,6 +200,8 @@ pub const SECRET_NAMES: &[&str] = &[
     "MINIO_ROOT_PASSWORD",
     "MINIO_ACCESS_KEY",
     "MINIO_SECRET_KEY",
+    "CAIRN_CLUSTER_SECRET",
+    "MINIO_CLUSTER_SECRET",
 ];
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! handshake, quorum locks) and `heal`. `rpc` is the peer protocol that the remote drive,
 //! the locks and the start-up handshake speak; it sits beside `drive`, and its server
 //! side is routed by `front`. A layer only calls the one below it.
-//! `body` holds the HTTP response body type that every API shares, below all of them;
+//! `body` holds the HTTP response body type that every API shares, below all of them,
+//! and `duration` the one parser of durations in settings;
 //! `cli` is the binary's command line, `config` resolves its settings.
 
 pub mod admin;
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod drive;
+pub mod duration;
 pub mod erasure;
 pub mod front;
 pub mod heal;

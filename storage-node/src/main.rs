@@ -68,7 +68,14 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            ExitCode::from(runtime.block_on(cairn::admin::cli::run(args)))
+            let defaults = match cairn::config::Env::load() {
+                Ok(env) => env.admin_defaults(),
+                Err(e) => {
+                    eprintln!("cairn admin: {e}");
+                    return ExitCode::from(cairn::admin::cli::EXIT_USAGE);
+                }
+            };
+            ExitCode::from(runtime.block_on(cairn::admin::cli::run(args, defaults)))
         }
     }
 }

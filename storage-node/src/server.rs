@@ -281,7 +281,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
             s3(objects.clone()),
             objects,
             heal.clone(),
-            crate::admin::AdminConfig::from_server(cfg, address, None),
+            admin_config(cfg, address, None),
         );
         let front = Arc::new(Front::with_app(app));
         let task = tokio::spawn(front::serve(listener, tls, front, cfg.front.clone(), rx));
@@ -421,7 +421,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         s3(objects.clone()),
         objects,
         heal.clone(),
-        crate::admin::AdminConfig::from_server(cfg, address, client_tls.config.clone()),
+        admin_config(cfg, address, client_tls.config.clone()),
     );
     let _ = front.app.set(app);
     Ok(Running {
@@ -432,4 +432,20 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         shutdown: tx,
         task,
     })
+}
+
+/// The admin API's settings: `address` is where this server listens, `peer_tls` the peer
+/// RPC's client TLS settings (`None` for plain HTTP).
+fn admin_config(
+    cfg: &ServerConfig,
+    address: std::net::SocketAddr,
+    peer_tls: Option<Arc<rustls::ClientConfig>>,
+) -> crate::admin::AdminConfig {
+    crate::admin::AdminConfig {
+        root_user: cfg.root_user.clone(),
+        root_password: cfg.root_password.clone(),
+        region: cfg.region.clone(),
+        address: address.to_string(),
+        peer_tls,
+    }
 }

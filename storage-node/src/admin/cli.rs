@@ -8,7 +8,6 @@
 use super::client::{AdminClient, ClientError, TlsTrust};
 use super::types::{DriveState, HealProgress, HealStarted, HealTask, Info, ServerState};
 use super::{HEAL_PATH, INFO_PATH};
-use crate::config::Env;
 use crate::s3::auth::sigv4::Credentials;
 use clap::{Args, Subcommand};
 use http::Method;
@@ -96,33 +95,33 @@ pub struct HealArgs {
     pub timeout: u64,
 }
 
+/// What the environment or the configuration file says, for options the command line
+/// leaves out. Resolved by the binary (`config::Env`), so this client does not depend on
+/// the server's configuration code.
+#[derive(Debug, Default, Clone)]
+pub struct Defaults {
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub region: Option<String>,
+}
+
 /// Runs an admin command; returns the process exit code.
-pub async fn run(args: AdminArgs) -> u8 {
+pub async fn run(args: AdminArgs, defaults: Defaults) -> u8 {
     match args.command {
-        AdminCommand::Info(a) => match client(&a.connect) {
+        AdminCommand::Info(a) => match client(&a.connect, &defaults) {
             Ok(c) => info(&c, a.connect.json).await,
             Err(code) => code,
         },
-        AdminCommand::Heal(a) => match client(&a.connect) {
+        AdminCommand::Heal(a) => match client(&a.connect, &defaults) {
             Ok(c) => heal(&c, &a).await,
             Err(code) => code,
         },
     }
 }
 
-fn client(a: &ConnectArgs) -> Result<AdminClient, u8> {
-    let env = Env::load().map_err(|e| {
-        eprintln!("cairn admin: {e}");
-        EXIT_USAGE
-    })?;
-    let access_key = a.access_key.clone().or_else(|| {
-        env.setting("ROOT_USER")
-            .or_else(|| env.get(&["MINIO_ACCESS_KEY"]))
-    });
-    let secret_key = a.secret_key.clone().or_else(|| {
-        env.setting("ROOT_PASSWORD")
-            .or_else(|| env.get(&["MINIO_SECRET_KEY"]))
-    });
+fn client(a: &ConnectArgs, defaults: &Defaults) -> Result<AdminClient, u8> {
+    let access_key = a.access_key.clone().or_else(|| defaults.access_key.clone());
+    let secret_key = a.secret_key.clone().or_else(|| defaults.secret_key.clone());
     let (Some(access_key), Some(secret_key)) = (access_key, secret_key) else {
         eprintln!(
             "cairn admin: root credentials are missing: set CAIRN_ROOT_USER and CAIRN_ROOT_PASSWORD (or MINIO_ROOT_USER/MINIO_ROOT_PASSWORD), or pass --access-key and --secret-key"
@@ -132,7 +131,7 @@ fn client(a: &ConnectArgs) -> Result<AdminClient, u8> {
     let region = a
         .region
         .clone()
-        .or_else(|| env.setting("REGION"))
+        .or_else(|| defaults.region.clone())
         .unwrap_or_else(|| "us-east-1".into());
     let trust = match (&a.ca_file, a.insecure) {
         (Some(f), _) => TlsTrust::CaFile(f.clone()),

@@ -84,24 +84,6 @@ impl std::fmt::Debug for AdminConfig {
     }
 }
 
-impl AdminConfig {
-    /// From the server's configuration; `address` is where it listens, `peer_tls` the
-    /// peer RPC's client TLS settings.
-    pub fn from_server(
-        cfg: &crate::config::ServerConfig,
-        address: std::net::SocketAddr,
-        peer_tls: Option<Arc<rustls::ClientConfig>>,
-    ) -> Self {
-        Self {
-            root_user: cfg.root_user.clone(),
-            root_password: cfg.root_password.clone(),
-            region: cfg.region.clone(),
-            address: address.to_string(),
-            peer_tls,
-        }
-    }
-}
-
 /// Only the root user may use the admin API.
 struct RootOnly<'a>(&'a AdminConfig);
 

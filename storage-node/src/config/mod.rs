@@ -117,6 +117,20 @@ impl Env {
     pub fn setting(&self, name: &str) -> Option<String> {
         self.get(&[&format!("CAIRN_{name}"), &format!("MINIO_{name}")])
     }
+
+    /// What `cairn admin` uses when the command line gives no credentials or region:
+    /// the root credentials (and MinIO's older `MINIO_ACCESS_KEY`/`MINIO_SECRET_KEY`).
+    pub fn admin_defaults(&self) -> crate::admin::cli::Defaults {
+        crate::admin::cli::Defaults {
+            access_key: self
+                .setting("ROOT_USER")
+                .or_else(|| self.get(&["MINIO_ACCESS_KEY"])),
+            secret_key: self
+                .setting("ROOT_PASSWORD")
+                .or_else(|| self.get(&["MINIO_SECRET_KEY"])),
+            region: self.setting("REGION"),
+        }
+    }
 }
 
 /// The resolved server configuration.

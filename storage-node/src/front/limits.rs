@@ -95,7 +95,7 @@ impl Limits {
         ];
         for (name, slot) in durations {
             if let Some(v) = setting(name) {
-                match parse_duration(&v) {
+                match crate::duration::parse(&v) {
                     Some(d) if !d.is_zero() => *slot = d,
                     _ => tracing::warn!(value = %v, "ignoring bad CAIRN_{name}"),
                 }
@@ -117,24 +117,6 @@ impl Limits {
             None => self.max_connections,
         }
     }
-}
-
-/// `90`, `90s`, `500ms`, `5m`, `1h`.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (num, unit_ms) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1000)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60_000)
-    } else if let Some(n) = s.strip_suffix('h') {
-        (n, 3_600_000)
-    } else {
-        (s, 1000)
-    };
-    let n = num.trim().parse::<u64>().ok()?;
-    n.checked_mul(unit_ms).map(Duration::from_millis)
 }
 
 /// The soft limit on open files of this process, raised to the hard limit first (as
@@ -165,17 +147,6 @@ pub fn raise_open_files_limit() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("99999999999999999h"), None);
-    }
 
     #[test]
     fn bad_or_zero_values_keep_the_default() {

@@ -204,6 +204,10 @@ where
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.read_header_timeout)
+        // A client may shut its write side once the request is sent (`nc -N`, some
+        // proxies); without this hyper drops the request mid-flight on that EOF, a race
+        // with the handler. A partial request head followed by EOF still closes.
+        .half_close(true)
         // In overload mode, one answer and the connection closes.
         .keep_alive(mode == Mode::Normal);
     builder

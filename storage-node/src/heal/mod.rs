@@ -179,7 +179,7 @@ impl HealConfig {
             }
         }
         if let Some(v) = setting("SCANNER_CYCLE").or_else(|| setting("SCANNER_INTERVAL")) {
-            match parse_duration(&v) {
+            match crate::duration::parse(&v) {
                 Some(d) => cfg.scanner_cycle = d,
                 None => tracing::warn!(value = %v, "ignoring bad CAIRN_SCANNER_CYCLE"),
             }
@@ -195,7 +195,7 @@ impl HealConfig {
             ),
         ] {
             if let Some(v) = setting(name) {
-                match parse_duration(&v).filter(|d| !d.is_zero()) {
+                match crate::duration::parse(&v).filter(|d| !d.is_zero()) {
                     Some(d) => *field = d,
                     None => tracing::warn!(value = %v, "ignoring bad CAIRN_{name}"),
                 }
@@ -203,41 +203,6 @@ impl HealConfig {
         }
         cfg
     }
-}
-
-/// `90` (seconds), or Go-style units: `90s`, `5m`, `1h`, `1h30m`, `500ms`.
-fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = s.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    // Each round consumes at least one character, so the loop is bounded by the length.
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        if digits == 0 {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let part = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.checked_mul(60)?),
-            "h" => Duration::from_secs(n.checked_mul(3600)?),
-            _ => return None,
-        };
-        total = total.checked_add(part)?;
-        rest = &rest[unit_len..];
-    }
-    Some(total)
 }
 
 /// What to heal now (admin).
@@ -767,15 +732,5 @@ mod tests {
         );
         assert!(ScannerSpeed::parse("-1").is_none());
         assert!(ScannerSpeed::parse("warp").is_none());
-        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86400)));
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("x"), None);
-        assert_eq!(parse_duration("5d"), None);
-        assert_eq!(parse_duration("h"), None);
-        assert_eq!(parse_duration(""), None);
     }
 }

@@ -114,7 +114,9 @@ impl PeerClient {
     /// `scheme` is `http` or `https`, `host_port` the peer's `host:port`.
     pub fn new(scheme: &str, host_port: &str, key: RpcKey, tls: &ClientTls) -> Arc<Self> {
         let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
+            // Below the peer's IDLE_TIMEOUT (30 s by default): a pooled connection the
+            // server has just closed would fail the call that reuses it.
+            .pool_idle_timeout(Duration::from_secs(20))
             .pool_max_idle_per_host(64)
             .build(connector(tls));
         Arc::new(PeerClient {
