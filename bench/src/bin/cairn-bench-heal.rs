@@ -106,6 +106,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 created_ms: 0,
                 region: None,
                 object_lock: false,
+                ..Default::default()
             },
         )
         .await?;

@@ -651,6 +651,7 @@ mod tests {
                     created_ms: 0,
                     region: None,
                     object_lock: false,
+                    ..Default::default()
                 },
             )
             .await

@@ -14,7 +14,7 @@ use crate::drive::{DriveError, DriveRef};
 use bytes::Bytes;
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 /// on every drive for every PUT, at the cost of a short window after a delete.
 const CACHE_TTL: Duration = Duration::from_secs(2);
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BucketMeta {
     pub name: String,
     pub created_ms: i64,
@@ -30,6 +30,14 @@ pub struct BucketMeta {
     pub region: Option<String>,
     #[serde(default)]
     pub object_lock: bool,
+    /// When the record last changed (0 for records never changed since creation): of
+    /// the records the drives hold, the newest wins.
+    #[serde(default)]
+    pub updated_ms: i64,
+    /// The bucket's sub-resource configurations by name (`policy`, `acl`, ...), each in
+    /// the form its API layer stores (the S3 layer's JSON or XML); absent when unset.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default)]
@@ -207,7 +215,8 @@ impl ObjectLayer {
         }
         let need = set.geometry.read_quorum();
         if found.len() >= need {
-            found.sort_by_key(|m| m.created_ms);
+            // The first creation, in its latest change.
+            found.sort_by_key(|m| (m.created_ms, std::cmp::Reverse(m.updated_ms)));
             return found.into_iter().next().ok_or(ObjectError::NoSuchBucket);
         }
         if set.drives.len() - offline < need {
@@ -218,6 +227,46 @@ impl ObjectLayer {
             });
         }
         Err(ObjectError::NoSuchBucket)
+    }
+
+    /// Sets (`Some`) or removes (`None`) one configuration of a bucket on every drive,
+    /// under the bucket's configuration lock; returns the record as written. Fails
+    /// without a write quorum in every set.
+    pub async fn set_bucket_config(
+        &self,
+        name: &str,
+        kind: &str,
+        value: Option<String>,
+    ) -> ObjectResult<BucketMeta> {
+        let set = self
+            .sets()
+            .next()
+            .ok_or_else(|| ObjectError::Internal("no sets".into()))?;
+        let _guard = set.locks.write(&format!("bucket-config/{name}")).await?;
+        let mut meta = self.bucket_meta(name).await?;
+        match value {
+            Some(v) => meta.config.insert(kind.to_string(), v),
+            None => meta.config.remove(kind),
+        };
+        meta.updated_ms = now_ms().max(meta.updated_ms + 1);
+        let record = Bytes::from(
+            serde_json::to_vec(&meta).map_err(|e| ObjectError::Internal(e.to_string()))?,
+        );
+        let path = meta_path(name);
+        let drives = self.all_drives();
+        let written = join_all(drives.iter().map(|(i, d)| {
+            let (path, record) = (path.clone(), record.clone());
+            async move {
+                let r = match d.stat_volume(name).await {
+                    Ok(()) => d.write_sys_file(&path, record).await,
+                    Err(e) => Err(e),
+                };
+                (*i, r)
+            }
+        }))
+        .await;
+        self.check_each_set(&written)?;
+        Ok(meta)
     }
 
     pub async fn require_bucket(&self, name: &str) -> ObjectResult<()> {

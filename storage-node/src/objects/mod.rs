@@ -12,6 +12,7 @@ pub mod multipart;
 pub mod placement;
 pub mod read;
 pub mod set;
+pub mod system;
 
 pub use error::{ObjectError, ObjectResult};
 pub use ingest::BodyStream;

@@ -66,6 +66,7 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
                 created_ms: 0,
                 region,
                 object_lock,
+                ..Default::default()
             },
         )
         .await?;
