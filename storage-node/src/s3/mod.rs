@@ -9,6 +9,7 @@ pub mod encryption;
 pub mod error;
 pub mod handlers;
 pub mod headers;
+pub mod operation;
 pub mod request;
 pub mod xml;
 

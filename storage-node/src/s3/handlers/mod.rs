@@ -1,5 +1,6 @@
-//! One function per S3 operation, grouped by what they act on. `route` decides which
-//! operation a request is, from method, bucket/key and sub-resource query parameters.
+//! One function per S3 operation, grouped by what they act on. `route` works out the
+//! operation (`Operation::from_request`) and dispatches on it; `route_op` dispatches an
+//! operation already worked out, so that it can be authorized first.
 
 mod bucket;
 mod list;
@@ -8,174 +9,155 @@ mod object;
 
 use super::encryption;
 use super::error::{S3Error, S3Result};
+use super::operation::Operation;
 use super::{RespBody, S3Request, S3Service};
-use http::{Method, Response};
+use http::{Method, Response, StatusCode};
 
-/// Sub-resources of a bucket that Cairn does not implement yet; answered with the
-/// "not configured" error S3 gives for a bucket without that configuration, so that
-/// tools probing them (s3cmd `info`, consoles) carry on.
-const BUCKET_EMPTY_CONFIGS: &[(&str, &str, &str)] = &[
-    (
-        "policy",
-        "NoSuchBucketPolicy",
-        "The bucket policy does not exist",
-    ),
-    ("tagging", "NoSuchTagSet", "The TagSet does not exist"),
-    (
-        "cors",
-        "NoSuchCORSConfiguration",
-        "The CORS configuration does not exist",
-    ),
-    (
-        "lifecycle",
-        "NoSuchLifecycleConfiguration",
-        "The lifecycle configuration does not exist",
-    ),
-    (
-        "website",
-        "NoSuchWebsiteConfiguration",
-        "The specified bucket does not have a website configuration",
-    ),
-    (
-        "encryption",
-        "ServerSideEncryptionConfigurationNotFoundError",
-        "The server side encryption configuration was not found",
-    ),
-    (
-        "object-lock",
-        "ObjectLockConfigurationNotFoundError",
-        "Object Lock configuration does not exist for this bucket",
-    ),
-    (
-        "replication",
-        "ReplicationConfigurationNotFoundError",
-        "The replication configuration was not found",
-    ),
-];
+/// The operation `req` is: the routing decision, made once.
+pub fn operation(req: &S3Request) -> S3Result<Operation> {
+    Operation::from_request(&req.method, &req.target, &req.query, &req.headers)
+}
 
-/// Sub-resources not implemented at all.
-const UNSUPPORTED: &[&str] = &[
-    "acl",
-    "policy",
-    "tagging",
-    "cors",
-    "lifecycle",
-    "website",
-    "encryption",
-    "object-lock",
-    "replication",
-    "notification",
-    "logging",
-    "requestPayment",
-    "accelerate",
-    "analytics",
-    "inventory",
-    "metrics",
-    "intelligent-tiering",
-    "ownershipControls",
-    "publicAccessBlock",
-    "retention",
-    "legal-hold",
-    "restore",
-    "select",
-    "torrent",
-    "attributes",
-    "versions",
-];
+/// Works out the operation and serves it.
+pub async fn route(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
+    refuse_unsupported(req)?;
+    let op = operation(req)?;
+    dispatch(s, req, op).await
+}
 
-fn versioning_check(req: &S3Request) -> S3Result<()> {
-    // Buckets are unversioned: the only version id that exists is "null".
-    match req.query.get("versionId") {
-        None | Some("null") => Ok(()),
-        Some(_) => Err(S3Error::invalid_argument("Invalid version id specified")),
+/// Serves `op`, which must be `operation(req)`; for a caller that has checked the
+/// operation (authorization) before it is served.
+pub async fn route_op(
+    s: &S3Service,
+    req: &mut S3Request,
+    op: Operation,
+) -> S3Result<Response<RespBody>> {
+    refuse_unsupported(req)?;
+    dispatch(s, req, op).await
+}
+
+/// Requests Cairn refuses whatever the operation. Before any handler runs, so a refused
+/// request reads no body and writes nothing.
+fn refuse_unsupported(req: &S3Request) -> S3Result<()> {
+    encryption::refuse_requested(&req.headers)?;
+    if req.target.bucket.is_some() && req.target.key.is_some() {
+        // Buckets are unversioned: the only version id that exists is "null".
+        match req.query.get("versionId") {
+            None | Some("null") => {}
+            Some(_) => return Err(S3Error::invalid_argument("Invalid version id specified")),
+        }
+    }
+    Ok(())
+}
+
+async fn dispatch(
+    s: &S3Service,
+    req: &mut S3Request,
+    op: Operation,
+) -> S3Result<Response<RespBody>> {
+    use Operation as O;
+    match op {
+        O::ListBuckets => bucket::list_buckets(s, req).await,
+        O::CreateBucket => bucket::create(s, req).await,
+        O::HeadBucket => bucket::head(s, req).await,
+        O::DeleteBucket => bucket::delete(s, req).await,
+        O::GetBucketLocation => bucket::location(s, req).await,
+        O::GetBucketVersioning => bucket::versioning(s, req).await,
+        O::GetBucketAcl => bucket::acl(s, req).await,
+        O::ListObjects => list::list_v1(s, req).await,
+        O::ListObjectsV2 => list::list_v2(s, req).await,
+        O::ListMultipartUploads => multipart::list_uploads(s, req).await,
+        O::DeleteObjects => object::delete_many(s, req).await,
+
+        O::PutObject => object::put(s, req).await,
+        O::CopyObject { .. } => object::copy(s, req).await,
+        O::GetObject { .. } => object::get(s, req, false).await,
+        O::HeadObject { .. } => object::get(s, req, true).await,
+        O::DeleteObject { .. } => object::delete(s, req).await,
+        // Setting a canned ACL is accepted and ignored, as with bucket ACLs.
+        O::PutObjectAcl { .. } => object::acl_accepted(s, req).await,
+
+        O::CreateMultipartUpload => multipart::create(s, req).await,
+        O::UploadPart => multipart::upload_part(s, req).await,
+        O::UploadPartCopy { .. } => multipart::upload_part_copy(s, req).await,
+        O::CompleteMultipartUpload => multipart::complete(s, req).await,
+        O::AbortMultipartUpload => multipart::abort(s, req).await,
+        O::ListParts => multipart::list_parts(s, req).await,
+
+        // Bucket configurations Cairn does not implement yet: the "not configured" error
+        // S3 gives for a bucket without one, so that tools probing them (s3cmd `info`,
+        // consoles) carry on.
+        O::GetBucketPolicy => {
+            not_configured(
+                s,
+                req,
+                "NoSuchBucketPolicy",
+                "The bucket policy does not exist",
+            )
+            .await
+        }
+        O::GetBucketTagging => {
+            not_configured(s, req, "NoSuchTagSet", "The TagSet does not exist").await
+        }
+        O::GetBucketCors => {
+            let msg = "The CORS configuration does not exist";
+            not_configured(s, req, "NoSuchCORSConfiguration", msg).await
+        }
+        O::GetBucketLifecycleConfiguration => {
+            let msg = "The lifecycle configuration does not exist";
+            not_configured(s, req, "NoSuchLifecycleConfiguration", msg).await
+        }
+        O::GetBucketWebsite => {
+            let msg = "The specified bucket does not have a website configuration";
+            not_configured(s, req, "NoSuchWebsiteConfiguration", msg).await
+        }
+        O::GetBucketEncryption => {
+            let code = "ServerSideEncryptionConfigurationNotFoundError";
+            let msg = "The server side encryption configuration was not found";
+            not_configured(s, req, code, msg).await
+        }
+        O::GetObjectLockConfiguration => {
+            let code = "ObjectLockConfigurationNotFoundError";
+            let msg = "Object Lock configuration does not exist for this bucket";
+            not_configured(s, req, code, msg).await
+        }
+        O::GetBucketReplication => {
+            let code = "ReplicationConfigurationNotFoundError";
+            let msg = "The replication configuration was not found";
+            not_configured(s, req, code, msg).await
+        }
+        O::PutBucketEncryption => {
+            // A default encryption we would not apply.
+            s.objects.require_bucket(req.bucket()?).await?;
+            Err(encryption::not_configured(
+                "a bucket encryption configuration",
+            ))
+        }
+        O::PutBucketVersioning => Err(S3Error::not_implemented("bucket versioning")),
+        // Browser form uploads are not served; a POST without `?delete` never was.
+        O::PostObject => Err(S3Error::method_not_allowed()),
+        other => Err(not_implemented(&req.method, other)),
     }
 }
 
-pub async fn route(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
-    // Before any handler runs, so a refused request reads no body and writes nothing.
-    encryption::refuse_requested(&req.headers)?;
-    let m = req.method.clone();
-    let has = |q: &str| req.query.has(q);
-    match (&req.target.bucket, &req.target.key) {
-        (None, _) => match m {
-            Method::GET => bucket::list_buckets(s, req).await,
-            _ => Err(S3Error::method_not_allowed()),
-        },
-        (Some(_), None) => {
-            if m == Method::GET {
-                if has("location") {
-                    return bucket::location(s, req).await;
-                }
-                if has("versioning") {
-                    return bucket::versioning(s, req).await;
-                }
-                if has("acl") {
-                    return bucket::acl(s, req).await;
-                }
-                if has("uploads") {
-                    return multipart::list_uploads(s, req).await;
-                }
-                for (q, code, msg) in BUCKET_EMPTY_CONFIGS {
-                    if has(q) {
-                        s.objects.require_bucket(req.bucket()?).await?;
-                        return Err(S3Error::new(code, http::StatusCode::NOT_FOUND, *msg)
-                            .with("BucketName", req.bucket()?));
-                    }
-                }
-                if let Some(q) = UNSUPPORTED.iter().find(|q| has(q)) {
-                    return Err(S3Error::not_implemented(&format!("GET ?{q}")));
-                }
-                if req.query.get("list-type") == Some("2") {
-                    return list::list_v2(s, req).await;
-                }
-                return list::list_v1(s, req).await;
-            }
-            if m == Method::PUT && has("encryption") {
-                // PutBucketEncryption: a default encryption we would not apply.
-                s.objects.require_bucket(req.bucket()?).await?;
-                return Err(encryption::not_configured(
-                    "a bucket encryption configuration",
-                ));
-            }
-            if let Some(q) = UNSUPPORTED.iter().find(|q| has(q)) {
-                return Err(S3Error::not_implemented(&format!("{m} ?{q}")));
-            }
-            match m {
-                Method::PUT if has("versioning") => {
-                    Err(S3Error::not_implemented("bucket versioning"))
-                }
-                Method::PUT => bucket::create(s, req).await,
-                Method::HEAD => bucket::head(s, req).await,
-                Method::DELETE => bucket::delete(s, req).await,
-                Method::POST if has("delete") => object::delete_many(s, req).await,
-                _ => Err(S3Error::method_not_allowed()),
-            }
-        }
-        (Some(_), Some(_)) => {
-            versioning_check(req)?;
-            let copy = req.headers.contains_key("x-amz-copy-source");
-            let upload = has("uploadId");
-            if let Some(q) = UNSUPPORTED.iter().find(|q| has(q)) {
-                if !(m == Method::PUT && *q == "acl") {
-                    return Err(S3Error::not_implemented(&format!("{m} ?{q}")));
-                }
-                // Setting a canned ACL is accepted and ignored, as with bucket ACLs.
-                return object::acl_accepted(s, req).await;
-            }
-            match m {
-                Method::PUT if upload && copy => multipart::upload_part_copy(s, req).await,
-                Method::PUT if upload => multipart::upload_part(s, req).await,
-                Method::PUT if copy => object::copy(s, req).await,
-                Method::PUT => object::put(s, req).await,
-                Method::GET if upload => multipart::list_parts(s, req).await,
-                Method::GET => object::get(s, req, false).await,
-                Method::HEAD => object::get(s, req, true).await,
-                Method::DELETE if upload => multipart::abort(s, req).await,
-                Method::DELETE => object::delete(s, req).await,
-                Method::POST if has("uploads") => multipart::create(s, req).await,
-                Method::POST if upload => multipart::complete(s, req).await,
-                _ => Err(S3Error::method_not_allowed()),
-            }
-        }
+/// The error S3 gives for a bucket without the configuration asked for (404), once the
+/// bucket is known to exist.
+async fn not_configured(
+    s: &S3Service,
+    req: &S3Request,
+    code: &'static str,
+    message: &str,
+) -> S3Result<Response<RespBody>> {
+    let bucket = req.bucket()?;
+    s.objects.require_bucket(bucket).await?;
+    Err(S3Error::new(code, StatusCode::NOT_FOUND, message).with("BucketName", bucket))
+}
+
+/// 501 for an operation Cairn does not implement, naming method and sub-resource
+/// (`GET ?analytics is not implemented`).
+fn not_implemented(method: &Method, op: Operation) -> S3Error {
+    match op.sub_resource() {
+        Some(q) => S3Error::not_implemented(&format!("{method} ?{q}")),
+        None => S3Error::not_implemented(op.name()),
     }
 }
