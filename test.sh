@@ -31,6 +31,11 @@ step "build the cairn server"
 cargo build -p cairn --bin cairn --locked
 export CAIRN_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/cairn"
 
+# The clients are installed before the Rust tests: madmin's interop test runs minio-py.
+step "install the end-to-end clients (e2e/setup.sh)"
+e2e/setup.sh
+export CAIRN_E2E_PYTHON="$PWD/.e2e-venv/bin/python"
+
 step "cargo test (workspace)"
 cargo test --workspace --locked
 

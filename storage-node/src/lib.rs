@@ -1,7 +1,8 @@
 //! Cairn storage server: an erasure-coded, S3-compatible object store.
 //!
 //! The modules follow the layers of `DESIGN.md`, top to bottom: `front` (HTTP, TLS,
-//! health), `s3` (wire protocol, SigV4), `objects` (buckets, objects, listing,
+//! health), `s3` (wire protocol, SigV4), `iam` (identities, policies, the permission
+//! check's state), `objects` (buckets, objects, listing,
 //! multipart), `erasure` (Reed-Solomon and bitrot), `drive` (one trait: local
 //! directories and peers' drives), `cluster` (endpoints, sets, format, start-up
 //! handshake, quorum locks) and `heal`. `rpc` is the peer protocol that the remote drive,
@@ -21,7 +22,9 @@ pub mod duration;
 pub mod erasure;
 pub mod front;
 pub mod heal;
+pub mod iam;
 pub mod objects;
+pub mod remote;
 pub mod rpc;
 pub mod s3;
 pub mod server;

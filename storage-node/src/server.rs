@@ -10,12 +10,12 @@ use crate::config::ServerConfig;
 use crate::drive::DriveRef;
 use crate::drive::local::LocalDrive;
 use crate::front::{self, App, Front};
+use crate::iam::{Iam, RootCredentials};
 use crate::objects::ObjectLayer;
 use crate::objects::lock::NsLock;
 use crate::rpc::auth::RpcKey;
 use crate::rpc::client::ClientTls;
 use crate::rpc::server::{RpcService, ServedDrive};
-use crate::s3::auth::sigv4::SecretLookup;
 use crate::s3::{S3Config, S3Service};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,18 +49,6 @@ pub enum StartError {
 /// are ours; pods' DNS names appear a few seconds after the pods.
 const DNS_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The root credentials; the only identity until IAM arrives.
-struct RootCredentials {
-    user: String,
-    password: String,
-}
-
-impl SecretLookup for RootCredentials {
-    fn secret_key(&self, access_key: &str) -> Option<String> {
-        (access_key == self.user).then(|| self.password.clone())
-    }
-}
-
 /// The admin API mounted into the front: the front knows only [`front::Route`], the
 /// admin API knows nothing of the front.
 struct AdminRoute(crate::admin::AdminService);
@@ -81,20 +69,42 @@ impl front::Route for AdminRoute {
     }
 }
 
-/// The S3 application with the admin API mounted, under the front's limits.
-fn application(
+/// The layers above the object layer, the same for a single server and a cluster:
+/// IAM (layer 3, its state loaded from the system volume), the S3 API over it, and the
+/// admin API mounted beside it, under the front's limits.
+async fn application(
     cfg: &ServerConfig,
-    s3: S3Service,
     objects: Arc<ObjectLayer>,
     heal: Arc<crate::heal::HealState>,
     admin: crate::admin::AdminConfig,
-) -> Arc<App> {
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> (Arc<App>, Arc<Iam>) {
+    let iam = Iam::start(
+        objects.clone(),
+        RootCredentials {
+            user: cfg.root_user.clone(),
+            password: cfg.root_password.clone(),
+            previous: cfg.root_previous.clone(),
+        },
+        shutdown,
+    )
+    .await;
+    tracing::info!("IAM ready");
+    let s3 = S3Service::new(
+        objects.clone(),
+        iam.clone(),
+        S3Config {
+            region: cfg.region.clone(),
+            domains: cfg.domains.clone(),
+        },
+    );
     let admin = crate::admin::AdminService::new(objects.clone(), heal, admin);
-    Arc::new(
+    let app = Arc::new(
         App::new(s3, objects)
             .with_limits(&cfg.front)
             .mount(Arc::new(AdminRoute(admin))),
-    )
+    );
+    (app, iam)
 }
 
 /// What a started server reports about itself.
@@ -121,6 +131,8 @@ pub struct Running {
     pub tls: bool,
     /// Healing (layer 8): progress and admin heals; its tasks stop with the server.
     pub heal: Arc<crate::heal::HealState>,
+    /// Identity and access (layer 3).
+    pub iam: Arc<Iam>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -251,17 +263,6 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
     })?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let has_tls = tls.is_some();
-    let s3 = |objects: Arc<ObjectLayer>| S3Service {
-        objects,
-        secrets: Arc::new(RootCredentials {
-            user: cfg.root_user.clone(),
-            password: cfg.root_password.clone(),
-        }),
-        config: S3Config {
-            region: cfg.region.clone(),
-            domains: cfg.domains.clone(),
-        },
-    };
     if !distributed {
         let OpenedPools {
             pools,
@@ -276,13 +277,14 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         // Heal (layer 8): MRF worker, drive rebuilds, scanner.
         let heal = crate::heal::HealState::start(objects.clone(), cfg.heal.clone(), tx.subscribe());
         buckets_on_every_pool(&objects).await;
-        let app = application(
+        let (app, iam) = application(
             cfg,
-            s3(objects.clone()),
             objects,
             heal.clone(),
             admin_config(cfg, address, None),
-        );
+            tx.subscribe(),
+        )
+        .await;
         let front = Arc::new(Front::with_app(app));
         let task = tokio::spawn(front::serve(listener, tls, front, cfg.front.clone(), rx));
         return Ok(Running {
@@ -290,6 +292,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
             layout,
             tls: has_tls,
             heal,
+            iam,
             shutdown: tx,
             task,
         });
@@ -416,19 +419,21 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         tx.subscribe(),
     );
     buckets_on_every_pool(&objects).await;
-    let app = application(
+    let (app, iam) = application(
         cfg,
-        s3(objects.clone()),
         objects,
         heal.clone(),
         admin_config(cfg, address, client_tls.config.clone()),
-    );
+        tx.subscribe(),
+    )
+    .await;
     let _ = front.app.set(app);
     Ok(Running {
         address,
         layout: report,
         tls: has_tls,
         heal,
+        iam,
         shutdown: tx,
         task,
     })

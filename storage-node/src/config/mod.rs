@@ -155,6 +155,9 @@ pub struct ServerConfig {
     /// `CLUSTER_SECRET`: the key of peer RPC derives from it when set, else from the root
     /// credentials (so those can rotate without re-keying the cluster once it is set).
     pub cluster_secret: Option<String>,
+    /// `ROOT_USER_PREVIOUS`/`ROOT_PASSWORD_PREVIOUS`: the root credentials before a
+    /// rotation, with which the IAM state was sealed; it is re-sealed at start-up.
+    pub root_previous: Option<(String, String)>,
 }
 
 /// Turns `:9000` into `0.0.0.0:9000`; checks host:port form.
@@ -189,6 +192,7 @@ impl ServerConfig {
             heal: crate::heal::HealConfig::default(),
             front: crate::front::Limits::default(),
             cluster_secret: None,
+            root_previous: None,
         }
     }
 
@@ -260,6 +264,9 @@ impl ServerConfig {
             heal: crate::heal::HealConfig::from_settings(|name| env.setting(name)),
             front: crate::front::Limits::from_settings(|name| env.setting(name)),
             cluster_secret: env.setting("CLUSTER_SECRET"),
+            root_previous: env
+                .setting("ROOT_USER_PREVIOUS")
+                .zip(env.setting("ROOT_PASSWORD_PREVIOUS")),
         })
     }
 }
@@ -299,7 +306,9 @@ mod tests {
              export CAIRN_HTTP2_KEEPALIVE_TIMEOUT=\"15s\"\n\
              export MINIO_CONN_WRITE_DEADLINE=\"16s\"\n\
              export MINIO_CONN_READ_DEADLINE=\"17s\"\n\
-             export CAIRN_CLUSTER_SECRET=\"file-cluster-secret\"\n",
+             export CAIRN_CLUSTER_SECRET=\"file-cluster-secret\"\n\
+             export MINIO_ROOT_USER_PREVIOUS=\"olduser\"\n\
+             export MINIO_ROOT_PASSWORD_PREVIOUS=\"oldpassword\"\n",
         )
         .unwrap();
         let env = Env {
@@ -319,6 +328,10 @@ mod tests {
         let cfg = ServerConfig::resolve(&args, &env).unwrap();
         assert_eq!(cfg.root_user, "fileuser");
         assert_eq!(cfg.root_password, "filepassword");
+        assert_eq!(
+            cfg.root_previous,
+            Some(("olduser".to_string(), "oldpassword".to_string()))
+        );
         assert_eq!(cfg.address, "0.0.0.0:9100");
         assert_eq!(cfg.console_address, "0.0.0.0:9190");
         assert_eq!(cfg.certs_dir, Some(PathBuf::from("/etc/cairn/certs")));

@@ -168,26 +168,33 @@ async fn connection(
         Some(acceptor) => {
             match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream)).await
             {
-                Ok(Ok(s)) => serve_io(TokioIo::new(s), peer, front, &limits, mode).await,
+                Ok(Ok(s)) => serve_io(TokioIo::new(s), peer, true, front, &limits, mode).await,
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
         }
-        None => serve_io(TokioIo::new(stream), peer, front, &limits, mode).await,
+        None => serve_io(TokioIo::new(stream), peer, false, front, &limits, mode).await,
     }
 }
 
 /// Serves one connection until it ends or the watchdog closes it.
-async fn serve_io<I>(io: I, peer: SocketAddr, front: Arc<Front>, limits: &Limits, mode: Mode)
-where
+async fn serve_io<I>(
+    io: I,
+    peer: SocketAddr,
+    secure: bool,
+    front: Arc<Front>,
+    limits: &Limits,
+    mode: Mode,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity::new());
     let service = {
         let activity = activity.clone();
-        hyper::service::service_fn(move |req: Request<Incoming>| {
+        hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let front = front.clone();
             let activity = activity.clone();
+            req.extensions_mut().insert(crate::remote::Remote { addr: peer, secure });
             async move {
                 let in_flight = activity.begin();
                 let resp = if mode == Mode::Overloaded && !Front::answers_when_full(&req) {

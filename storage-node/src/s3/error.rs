@@ -33,6 +33,11 @@ impl S3Error {
         Self::new("InvalidArgument", StatusCode::BAD_REQUEST, message)
     }
 
+    /// 403 AccessDenied, as S3 words it (the reason is never given away).
+    pub fn access_denied() -> Self {
+        Self::new("AccessDenied", StatusCode::FORBIDDEN, "Access Denied.")
+    }
+
     pub fn invalid_request(message: impl Into<String>) -> Self {
         Self::new("InvalidRequest", StatusCode::BAD_REQUEST, message)
     }

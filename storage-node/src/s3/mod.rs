@@ -3,6 +3,7 @@
 //! knows about HTTP, XML or SigV4.
 
 pub mod auth;
+pub mod authorize;
 pub mod body;
 pub mod checksum;
 pub mod encryption;
@@ -13,13 +14,15 @@ pub mod operation;
 pub mod request;
 pub mod xml;
 
-use auth::sigv4::{AuthOutcome, SecretLookup};
+use auth::sigv4::{AuthOutcome, PayloadMode, SecretLookup};
+use authorize::{Access, PolicyCache};
 use bytes::Bytes;
 use error::{S3Error, S3Result};
 use http::{HeaderMap, Method, Response, StatusCode};
 use request::{Query, Target};
 use std::sync::Arc;
 
+use crate::iam::{Caller, Iam};
 use crate::objects::{BodyStream, ObjectLayer};
 
 pub use crate::body::{RespBody, empty, full};
@@ -34,8 +37,51 @@ pub struct S3Config {
 
 pub struct S3Service {
     pub objects: Arc<ObjectLayer>,
-    pub secrets: Arc<dyn SecretLookup>,
+    pub iam: Arc<Iam>,
     pub config: S3Config,
+    /// Bucket policies as last read (at most a second old).
+    pub policies: PolicyCache,
+}
+
+impl S3Service {
+    pub fn new(objects: Arc<ObjectLayer>, iam: Arc<Iam>, config: S3Config) -> Self {
+        Self {
+            objects,
+            iam,
+            config,
+            policies: PolicyCache::default(),
+        }
+    }
+}
+
+/// The signature verifiers' view of IAM for one request: the request's session token
+/// picks an STS session, and the caller found for the signing key is kept, so it is
+/// resolved once.
+struct RequestSecrets<'a> {
+    iam: &'a Iam,
+    token: Option<&'a str>,
+    found: std::sync::Mutex<Option<Caller>>,
+}
+
+impl SecretLookup for RequestSecrets<'_> {
+    fn secret_key(&self, access_key: &str) -> Option<String> {
+        let (secret, caller) = self.iam.resolve(access_key, self.token)?;
+        if let Ok(mut f) = self.found.lock() {
+            *f = Some(caller);
+        }
+        Some(secret)
+    }
+}
+
+/// `x-amz-security-token` (header, or presigned query parameter).
+fn security_token<'a>(headers: &'a HeaderMap, raw_query: &'a str) -> Option<std::borrow::Cow<'a, str>> {
+    if let Some(t) = headers::header_str(headers, "x-amz-security-token") {
+        return Some(std::borrow::Cow::Borrowed(t));
+    }
+    raw_query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == "X-Amz-Security-Token").then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy())
+    })
 }
 
 /// One authenticated request, as the handlers see it.
@@ -45,6 +91,8 @@ pub struct S3Request {
     pub target: Target,
     pub query: Query,
     pub auth: AuthOutcome,
+    /// Who is calling and the request's policy context.
+    pub access: Access,
     pub request_id: String,
     /// In a mutex only so that `&S3Request` is `Sync` across awaits; taken once.
     body: std::sync::Mutex<Option<BodyStream>>,
@@ -144,26 +192,59 @@ impl S3Service {
     ) -> S3Result<Response<RespBody>> {
         let raw_path = parts.uri.path();
         let raw_query = parts.uri.query().unwrap_or("");
-        let auth = auth::verify(
+        let token = security_token(&parts.headers, raw_query);
+        let secrets = RequestSecrets {
+            iam: &self.iam,
+            token: token.as_deref(),
+            found: std::sync::Mutex::new(None),
+        };
+        let verified = auth::verify(
             &parts.method,
             raw_path,
             raw_query,
             &parts.headers,
             &self.config.domains,
             chrono::Utc::now(),
-            self.secrets.as_ref(),
-        )?;
+            &secrets,
+        );
+        let (auth, caller) = match verified {
+            Ok(auth) => {
+                let caller = secrets
+                    .found
+                    .lock()
+                    .ok()
+                    .and_then(|mut f| f.take())
+                    .ok_or_else(|| S3Error::internal("signed request without a caller"))?;
+                (auth, caller)
+            }
+            // Unsigned: allowed only where a bucket policy lets anyone in.
+            Err(e) if e.is_anonymous() => (
+                AuthOutcome {
+                    access_key: String::new(),
+                    payload: PayloadMode::Unsigned,
+                    chunk_signing: None,
+                },
+                Caller::anonymous(),
+            ),
+            Err(e) => return Err(e.into()),
+        };
         let target = request::target(raw_path, &parts.headers, &self.config.domains)?;
         let query = Query::parse(raw_query)?;
+        let presigned_v4 = query.has("X-Amz-Algorithm");
+        let remote = parts.extensions.get::<crate::remote::Remote>();
+        let access = Access::new(caller, &parts.headers, &query, remote, presigned_v4);
         let mut req = S3Request {
             method: parts.method,
             headers: parts.headers,
             target,
             query,
             auth,
+            access,
             request_id: request_id.to_string(),
             body: std::sync::Mutex::new(Some(body)),
         };
-        handlers::route(self, &mut req).await
+        let op = handlers::operation(&req)?;
+        authorize::check(self, &req.access, &op, &req.target, &req.headers).await?;
+        handlers::route_op(self, &mut req, op).await
     }
 }

@@ -258,26 +258,9 @@ pub async fn delete_many(s: &S3Service, req: &mut S3Request) -> S3Result<Respons
 
 /// Parses `x-amz-copy-source` (`[/]bucket/key[?versionId=...]`, URL-encoded).
 pub fn copy_source(req: &S3Request) -> S3Result<(String, String)> {
-    let raw = req
-        .header("x-amz-copy-source")
-        .ok_or_else(|| S3Error::invalid_argument("x-amz-copy-source is required"))?;
-    let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
-    if let Some(v) = query.strip_prefix("versionId=") {
-        if v != "null" {
-            return Err(S3Error::invalid_argument("Invalid version id specified"));
-        }
-    }
-    let decoded = percent_encoding::percent_decode_str(path)
-        .decode_utf8()
-        .map_err(|_| S3Error::invalid_argument("x-amz-copy-source must be valid UTF-8"))?;
-    let decoded = decoded.trim_start_matches('/');
-    match decoded.split_once('/') {
-        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_string(), k.to_string())),
-        _ => Err(S3Error::invalid_argument(
-            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-        )),
-    }
+    headers::copy_source(&req.headers)
 }
+
 
 /// Opens the source of a copy and checks the `x-amz-copy-source-if-*` conditions.
 pub async fn open_copy_source(

@@ -1,0 +1,444 @@
+//! Layer 3: identity and access. Who signed a request (root, a user, a service account,
+//! an STS session, or nobody) and whether that identity may make it, under AWS's policy
+//! language (`cairn_policy`): identity policies attached to users and groups, inline
+//! policies that narrow service accounts and sessions, and bucket policies.
+//!
+//! The state (users, groups, named policies, service accounts) is one sealed document
+//! in the system volume (`store`), changed only under a deployment-wide lock; every
+//! server keeps a parsed snapshot of it in memory and looks for a newer stored version
+//! every [`REFRESH_INTERVAL`], so a change made through any server is enforced by all of
+//! them within a second. Requests never wait for storage: authentication and
+//! authorization read only the snapshot.
+
+pub mod caller;
+pub mod error;
+pub mod seal;
+pub mod state;
+pub mod store;
+pub mod sts;
+
+use cairn_policy::Policy;
+pub use caller::{Caller, Kind};
+pub use error::{IamError, IamResult};
+use state::{IamState, Status};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use store::{Keys, Store};
+
+use crate::objects::ObjectLayer;
+
+/// How often a server looks for IAM changes made through another server (one metadata
+/// read of the state document).
+pub const REFRESH_INTERVAL: Duration = Duration::from_millis(500);
+/// Longest a start-up waits for the first load before serving with root only.
+const FIRST_LOAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The root credentials, and the previous ones during a rotation.
+#[derive(Clone)]
+pub struct RootCredentials {
+    pub user: String,
+    pub password: String,
+    pub previous: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for RootCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootCredentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("previous", &self.previous.as_ref().map(|(u, _)| u))
+            .finish()
+    }
+}
+
+/// A parsed view of one version of the state.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub state: IamState,
+    /// ETag of the stored document it was read from.
+    etag: Option<String>,
+    /// Whether it came from storage (false until the first load succeeds).
+    loaded: bool,
+    /// Named and canned policies, parsed.
+    policies: HashMap<String, Arc<Policy>>,
+    /// Inline policies of service accounts, parsed; `None` for one that no longer
+    /// parses, which then may do nothing.
+    account_policies: HashMap<String, Option<Arc<Policy>>>,
+}
+
+impl Snapshot {
+    fn new(state: IamState, etag: Option<String>, loaded: bool) -> Self {
+        let mut policies = HashMap::new();
+        for name in cairn_policy::CANNED {
+            if let Some(p) = cairn_policy::canned(name) {
+                policies.insert((*name).to_string(), Arc::new(p));
+            }
+        }
+        for (name, p) in &state.policies {
+            match Policy::parse(p.document.as_bytes()) {
+                Ok(p) => {
+                    policies.insert(name.clone(), Arc::new(p));
+                }
+                // Validated when stored; one that no longer parses grants nothing.
+                Err(e) => tracing::warn!(policy = %name, error = %e, "stored policy does not parse"),
+            }
+        }
+        let mut account_policies = HashMap::new();
+        for (ak, sa) in &state.service_accounts {
+            if let Some(doc) = &sa.policy {
+                match Policy::parse(doc.as_bytes()) {
+                    Ok(p) => {
+                        account_policies.insert(ak.clone(), Some(Arc::new(p)));
+                    }
+                    Err(e) => {
+                        // Fail closed: an account whose narrowing cannot be read may do
+                        // nothing, rather than everything its parent may.
+                        tracing::warn!(access_key = %ak, error = %e, "service account policy does not parse");
+                        account_policies.insert(ak.clone(), None);
+                    }
+                }
+            }
+        }
+        Self {
+            state,
+            etag,
+            loaded,
+            policies,
+            account_policies,
+        }
+    }
+
+    /// The policies of `user` and of its enabled groups, and those groups.
+    fn grants(&self, user: &str, own: &[String]) -> (Vec<String>, Vec<Arc<Policy>>) {
+        let mut groups = Vec::new();
+        let mut names: Vec<&String> = own.iter().collect();
+        for (g, group) in &self.state.groups {
+            if group.status == Status::Enabled && group.members.contains(user) {
+                groups.push(g.clone());
+                names.extend(group.policies.iter());
+            }
+        }
+        let mut out: Vec<Arc<Policy>> = Vec::new();
+        for n in names {
+            if let Some(p) = self.policies.get(n) {
+                if !out.iter().any(|q| Arc::ptr_eq(q, p)) {
+                    out.push(p.clone());
+                }
+            }
+        }
+        (groups, out)
+    }
+
+    /// The parsed named policy `name` (stored or canned).
+    pub fn policy(&self, name: &str) -> Option<&Arc<Policy>> {
+        self.policies.get(name)
+    }
+}
+
+pub struct Iam {
+    root: RootCredentials,
+    keys: Keys,
+    store: Store,
+    snapshot: RwLock<Arc<Snapshot>>,
+    /// Serialises this server's own changes (the store lock serialises servers).
+    updating: tokio::sync::Mutex<()>,
+    /// Last refresh error, logged once until it changes.
+    last_error: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for Iam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Iam").field("root", &self.root).finish()
+    }
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Iam {
+    /// Loads the state (waiting up to [`FIRST_LOAD_TIMEOUT`]: a cluster may still be
+    /// gathering quorum, and until the load succeeds only root can sign in), re-seals it
+    /// if it was sealed with the previous root credentials, and starts the refresh loop,
+    /// which ends when `shutdown` turns true.
+    pub async fn start(
+        objects: Arc<ObjectLayer>,
+        root: RootCredentials,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        let keys = Keys {
+            current: seal::SealKey::from_root(&root.user, &root.password),
+            previous: root
+                .previous
+                .as_ref()
+                .map(|(u, p)| seal::SealKey::from_root(u, p)),
+        };
+        let iam = Arc::new(Self {
+            root,
+            keys,
+            store: Store::new(objects),
+            snapshot: RwLock::new(Arc::new(Snapshot::new(IamState::default(), None, false))),
+            updating: tokio::sync::Mutex::new(()),
+            last_error: Mutex::new(None),
+        });
+        match tokio::time::timeout(FIRST_LOAD_TIMEOUT, iam.reload()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => iam.note_error(&e),
+            Err(_) => tracing::warn!("IAM: the state could not be read yet; retrying in the background (only root can sign in until then)"),
+        }
+        tokio::spawn(iam.clone().refresh_loop(shutdown));
+        iam
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn install(&self, snap: Snapshot) {
+        let snap = Arc::new(snap);
+        match self.snapshot.write() {
+            Ok(mut s) => *s = snap,
+            Err(poisoned) => *poisoned.into_inner() = snap,
+        }
+    }
+
+    fn note_error(&self, e: &IamError) {
+        let msg = e.to_string();
+        if let Ok(mut last) = self.last_error.lock() {
+            if last.as_deref() != Some(msg.as_str()) {
+                tracing::warn!(error = %msg, "IAM: cannot load the state");
+                *last = Some(msg);
+            }
+        }
+    }
+
+    /// Loads the stored state if it differs from the snapshot.
+    async fn reload(&self) -> IamResult<()> {
+        let current = self.snapshot();
+        let etag = self.store.etag().await?;
+        if current.loaded && etag == current.etag {
+            return Ok(());
+        }
+        let loaded = self.store.load(&self.keys).await?;
+        if loaded.needs_reseal {
+            // Sealed with the previous root credentials: seal again with the current.
+            let _guard = self.store.lock().await?;
+            let again = self.store.load(&self.keys).await?;
+            let etag = self.store.save(&again.state, &self.keys).await?;
+            tracing::info!("IAM: state re-sealed with the current root credentials");
+            self.install(Snapshot::new(again.state, Some(etag), true));
+        } else {
+            self.install(Snapshot::new(loaded.state, loaded.etag, true));
+        }
+        if let Ok(mut last) = self.last_error.lock() {
+            if last.take().is_some() {
+                tracing::info!("IAM: state loaded");
+            }
+        }
+        Ok(())
+    }
+
+    async fn refresh_loop(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(REFRESH_INTERVAL) => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            match tokio::time::timeout(Duration::from_secs(10), self.reload()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => self.note_error(&e),
+                Err(_) => self.note_error(&IamError::Storage(
+                    crate::objects::error::ObjectError::Internal("timed out".into()),
+                )),
+            }
+        }
+    }
+
+    /// Applies `change` to the latest stored state and stores the result; every server
+    /// enforces it within [`REFRESH_INTERVAL`], this one at once. On error nothing is
+    /// stored.
+    pub async fn update<T>(
+        &self,
+        change: impl FnOnce(&mut IamState, i64) -> IamResult<T>,
+    ) -> IamResult<T> {
+        let _local = self.updating.lock().await;
+        let _guard = self.store.lock().await?;
+        let loaded = self.store.load(&self.keys).await?;
+        let mut state = loaded.state;
+        let out = change(&mut state, now_ms())?;
+        let etag = self.store.save(&state, &self.keys).await?;
+        self.install(Snapshot::new(state, Some(etag), true));
+        Ok(out)
+    }
+
+    pub fn root_user(&self) -> &str {
+        &self.root.user
+    }
+
+    /// Resolves a signing access key (and the session token the request carried) to its
+    /// secret and caller. `None` when the key is unknown, disabled or expired, or the
+    /// token does not belong to it: the request then fails as an unknown key would.
+    pub fn resolve(&self, access_key: &str, token: Option<&str>) -> Option<(String, Caller)> {
+        match self.resolve_checked(access_key, token) {
+            Ok(found) => Some(found),
+            Err(e) => {
+                tracing::debug!(access_key, error = %e, "credentials refused");
+                None
+            }
+        }
+    }
+
+    fn resolve_checked(&self, access_key: &str, token: Option<&str>) -> IamResult<(String, Caller)> {
+        let snap = self.snapshot();
+        let now = now_ms();
+        if let Some(token) = token.filter(|t| !t.is_empty()) {
+            let session = sts::open(&self.keys.current, token, now)?;
+            if session.access_key != access_key {
+                return Err(IamError::AccessDenied(
+                    "the session token does not belong to this access key".into(),
+                ));
+            }
+            let mut caller = self.parent_caller(&snap, &session.parent, Kind::Session)?;
+            caller.access_key = session.access_key.clone();
+            if let Some(doc) = &session.policy {
+                // Checked when issued; the token is sealed, so this parses.
+                let p = Policy::parse(doc.as_bytes())
+                    .map_err(|e| IamError::MalformedPolicy(e.to_string()))?;
+                caller.narrowing = Some(Arc::new(p));
+            }
+            return Ok((session.secret, caller));
+        }
+        if access_key == self.root.user {
+            return Ok((
+                self.root.password.clone(),
+                Caller {
+                    kind: Kind::Root,
+                    access_key: access_key.to_string(),
+                    user: access_key.to_string(),
+                    groups: Vec::new(),
+                    policies: Vec::new(),
+                    narrowing: None,
+                    root_child: false,
+                },
+            ));
+        }
+        if let Some(u) = snap.state.users.get(access_key) {
+            let caller = self.parent_caller(&snap, access_key, Kind::User)?;
+            return Ok((u.secret.clone(), caller));
+        }
+        if let Some(sa) = snap.state.service_accounts.get(access_key) {
+            if sa.status != Status::Enabled {
+                return Err(IamError::AccessDenied("the service account is disabled".into()));
+            }
+            if sa.expiration_ms.is_some_and(|e| e <= now) {
+                return Err(IamError::AccessDenied("the service account has expired".into()));
+            }
+            let mut caller = self.parent_caller(&snap, &sa.parent, Kind::ServiceAccount)?;
+            caller.access_key = access_key.to_string();
+            caller.narrowing = match snap.account_policies.get(access_key) {
+                None => None,
+                Some(Some(p)) => Some(p.clone()),
+                Some(None) => {
+                    return Err(IamError::AccessDenied(
+                        "the service account's policy cannot be read".into(),
+                    ));
+                }
+            };
+            return Ok((sa.secret.clone(), caller));
+        }
+        Err(IamError::NoSuchUser(access_key.to_string()))
+    }
+
+    /// The caller acting with `parent`'s permissions (itself for a user).
+    fn parent_caller(&self, snap: &Snapshot, parent: &str, kind: Kind) -> IamResult<Caller> {
+        if parent == self.root.user {
+            return Ok(Caller {
+                kind,
+                access_key: parent.to_string(),
+                user: parent.to_string(),
+                groups: Vec::new(),
+                policies: Vec::new(),
+                narrowing: None,
+                root_child: true,
+            });
+        }
+        let u = snap
+            .state
+            .users
+            .get(parent)
+            .ok_or_else(|| IamError::NoSuchUser(parent.to_string()))?;
+        if u.status != Status::Enabled {
+            return Err(IamError::AccessDenied(format!("the user {parent:?} is disabled")));
+        }
+        let (groups, policies) = snap.grants(parent, &u.policies);
+        Ok(Caller {
+            kind,
+            access_key: parent.to_string(),
+            user: parent.to_string(),
+            groups,
+            policies,
+            narrowing: None,
+            root_child: false,
+        })
+    }
+
+    /// Issues temporary credentials for `caller` (STS `AssumeRole`): a root or user
+    /// caller only (no chaining of sessions, as AWS refuses role chaining beyond 1 h and
+    /// MinIO refuses it for service accounts).
+    pub fn assume_role(
+        &self,
+        caller: &Caller,
+        duration_secs: i64,
+        session_policy: Option<&str>,
+    ) -> IamResult<(sts::Session, String)> {
+        if !matches!(caller.kind, Kind::Root | Kind::User) {
+            return Err(IamError::AccessDenied(
+                "only users and the root user can assume a role".into(),
+            ));
+        }
+        if !(sts::MIN_DURATION_SECS..=sts::MAX_DURATION_SECS).contains(&duration_secs) {
+            return Err(IamError::InvalidArgument(format!(
+                "DurationSeconds must be between {} and {}",
+                sts::MIN_DURATION_SECS,
+                sts::MAX_DURATION_SECS
+            )));
+        }
+        if let Some(doc) = session_policy {
+            if doc.len() > sts::MAX_SESSION_POLICY {
+                return Err(IamError::InvalidArgument(format!(
+                    "the session policy is longer than {} characters",
+                    sts::MAX_SESSION_POLICY
+                )));
+            }
+            state::parse_policy(doc.as_bytes())?;
+        }
+        let session = sts::Session {
+            access_key: random_key(20),
+            secret: random_key(40),
+            parent: caller.user.clone(),
+            expires_ms: now_ms() + duration_secs * 1000,
+            policy: session_policy.map(str::to_string),
+        };
+        let token = sts::issue(&self.keys.current, &session);
+        Ok((session, token))
+    }
+}
+
+/// A random key of `len` characters from MinIO's alphabet for generated keys
+/// (upper-case letters and digits).
+pub fn random_key(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
