@@ -164,6 +164,9 @@ fn io_err(e: io::Error) -> DriveError {
 }
 
 fn validate_volume(volume: &str) -> Result<(), DriveError> {
+    if volume == super::SYSTEM_OBJECTS_VOLUME {
+        return Ok(());
+    }
     if volume.is_empty()
         || volume.starts_with('.')
         || volume.contains('/')
@@ -206,6 +209,14 @@ impl Inner {
 
     fn existing_volume(&self, volume: &str) -> Result<PathBuf, DriveError> {
         let dir = self.volume_dir(volume)?;
+        if volume == super::SYSTEM_OBJECTS_VOLUME && !dir.exists() && self.sys().is_dir() {
+            // Created on first use, on formatted drives only (an unformatted or
+            // replaced drive must not look like one that holds system objects).
+            fs::create_dir(&dir).or_else(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => Ok(()),
+                _ => Err(io_err(e)),
+            })?;
+        }
         match fs::metadata(&dir) {
             Ok(m) if m.is_dir() => Ok(dir),
             Ok(_) => Err(DriveError::Corrupt(format!(

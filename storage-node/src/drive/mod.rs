@@ -107,6 +107,11 @@ pub trait ShardWriter: Send {
 /// Name of the system volume that holds multipart uploads and bucket metadata.
 pub const SYSTEM_VOLUME: &str = ".cairn.sys";
 
+/// Volume of the deployment's own objects (the IAM state, ...), erasure-coded like any
+/// bucket. A dot name, so no S3 request (bucket names cannot start with a dot) and no
+/// volume listing reaches it; created on first use on a formatted drive.
+pub const SYSTEM_OBJECTS_VOLUME: &str = ".cairn.objects";
+
 #[async_trait]
 pub trait Drive: Send + Sync + fmt::Debug {
     /// Human-readable location for logs and the admin API: the path of a standalone

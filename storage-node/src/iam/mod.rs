@@ -81,7 +81,9 @@ impl Snapshot {
                     policies.insert(name.clone(), Arc::new(p));
                 }
                 // Validated when stored; one that no longer parses grants nothing.
-                Err(e) => tracing::warn!(policy = %name, error = %e, "stored policy does not parse"),
+                Err(e) => {
+                    tracing::warn!(policy = %name, error = %e, "stored policy does not parse")
+                }
             }
         }
         let mut account_policies = HashMap::new();
@@ -185,7 +187,9 @@ impl Iam {
         match tokio::time::timeout(FIRST_LOAD_TIMEOUT, iam.reload()).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => iam.note_error(&e),
-            Err(_) => tracing::warn!("IAM: the state could not be read yet; retrying in the background (only root can sign in until then)"),
+            Err(_) => tracing::warn!(
+                "IAM: the state could not be read yet; retrying in the background (only root can sign in until then)"
+            ),
         }
         tokio::spawn(iam.clone().refresh_loop(shutdown));
         iam
@@ -296,7 +300,11 @@ impl Iam {
         }
     }
 
-    fn resolve_checked(&self, access_key: &str, token: Option<&str>) -> IamResult<(String, Caller)> {
+    fn resolve_checked(
+        &self,
+        access_key: &str,
+        token: Option<&str>,
+    ) -> IamResult<(String, Caller)> {
         let snap = self.snapshot();
         let now = now_ms();
         if let Some(token) = token.filter(|t| !t.is_empty()) {
@@ -336,10 +344,14 @@ impl Iam {
         }
         if let Some(sa) = snap.state.service_accounts.get(access_key) {
             if sa.status != Status::Enabled {
-                return Err(IamError::AccessDenied("the service account is disabled".into()));
+                return Err(IamError::AccessDenied(
+                    "the service account is disabled".into(),
+                ));
             }
             if sa.expiration_ms.is_some_and(|e| e <= now) {
-                return Err(IamError::AccessDenied("the service account has expired".into()));
+                return Err(IamError::AccessDenied(
+                    "the service account has expired".into(),
+                ));
             }
             let mut caller = self.parent_caller(&snap, &sa.parent, Kind::ServiceAccount)?;
             caller.access_key = access_key.to_string();
@@ -376,7 +388,9 @@ impl Iam {
             .get(parent)
             .ok_or_else(|| IamError::NoSuchUser(parent.to_string()))?;
         if u.status != Status::Enabled {
-            return Err(IamError::AccessDenied(format!("the user {parent:?} is disabled")));
+            return Err(IamError::AccessDenied(format!(
+                "the user {parent:?} is disabled"
+            )));
         }
         let (groups, policies) = snap.grants(parent, &u.policies);
         Ok(Caller {
@@ -441,4 +455,179 @@ pub fn random_key(len: usize) -> String {
     (0..len)
         .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drive::DriveRef;
+    use crate::drive::local::LocalDrive;
+
+    fn root() -> RootCredentials {
+        RootCredentials {
+            user: "rootuser".into(),
+            password: "rootpassword".into(),
+            previous: None,
+        }
+    }
+
+    /// An object layer over four fresh directories (a 2+2 set).
+    fn objects(dir: &std::path::Path) -> Arc<ObjectLayer> {
+        let drives: Vec<DriveRef> = (0..4)
+            .map(|i| {
+                let p = dir.join(format!("d{i}"));
+                std::fs::create_dir_all(p.join(".cairn.sys")).unwrap();
+                let d = LocalDrive::new(p, false);
+                d.prepare();
+                Arc::new(d) as DriveRef
+            })
+            .collect();
+        Arc::new(ObjectLayer::new(vec![vec![drives]], 2, 7).unwrap())
+    }
+
+    #[tokio::test]
+    async fn changes_are_stored_sealed_and_seen_by_another_instance() {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = objects(dir.path());
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let a = Iam::start(layer.clone(), root(), rx.clone()).await;
+        assert!(a.resolve("alice", None).is_none());
+        a.update(|s, now| {
+            s.set_user(
+                "rootuser",
+                "alice",
+                "alice-secret",
+                None,
+                Some(vec!["readonly".into()]),
+                now,
+            )
+        })
+        .await
+        .unwrap();
+        let (secret, caller) = a.resolve("alice", None).unwrap();
+        assert_eq!(secret, "alice-secret");
+        assert_eq!(caller.kind, Kind::User);
+        assert!(!caller.is_owner());
+
+        // A second instance (another server) reads the same state from the drives.
+        let b = Iam::start(layer.clone(), root(), rx.clone()).await;
+        assert_eq!(b.resolve("alice", None).unwrap().0, "alice-secret");
+        // ...and sees a later change within the refresh interval.
+        a.update(|s, now| s.set_user_status("alice", Status::Disabled, now))
+            .await
+            .unwrap();
+        tokio::time::sleep(REFRESH_INTERVAL * 3).await;
+        assert!(b.resolve("alice", None).is_none(), "disabled everywhere");
+
+        // The secret is nowhere in clear on the drives.
+        let mut found = false;
+        for entry in walk(dir.path()) {
+            let bytes = std::fs::read(&entry).unwrap();
+            found |= bytes.windows(12).any(|w| w == b"alice-secret");
+        }
+        assert!(!found, "a secret was stored in clear");
+    }
+
+    #[tokio::test]
+    async fn other_root_credentials_cannot_open_the_state_until_previous_are_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = objects(dir.path());
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let a = Iam::start(layer.clone(), root(), rx.clone()).await;
+        a.update(|s, now| s.set_user("rootuser", "alice", "alice-secret", None, None, now))
+            .await
+            .unwrap();
+        let rotated = RootCredentials {
+            user: "rootuser".into(),
+            password: "newpassword".into(),
+            previous: None,
+        };
+        let b = Iam::start(layer.clone(), rotated.clone(), rx.clone()).await;
+        assert!(b.resolve("alice", None).is_none());
+        assert!(b.resolve("rootuser", None).is_some(), "root still signs in");
+        assert!(
+            b.update(|_, _| Ok(())).await.is_err(),
+            "nothing is overwritten"
+        );
+        let c = Iam::start(
+            layer.clone(),
+            RootCredentials {
+                previous: Some(("rootuser".into(), "rootpassword".into())),
+                ..rotated.clone()
+            },
+            rx.clone(),
+        )
+        .await;
+        assert_eq!(c.resolve("alice", None).unwrap().0, "alice-secret");
+        // Re-sealed: the new credentials alone now open it.
+        let d = Iam::start(layer, rotated, rx).await;
+        assert_eq!(d.resolve("alice", None).unwrap().0, "alice-secret");
+    }
+
+    #[tokio::test]
+    async fn sessions_carry_their_parent_and_narrowing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let iam = Iam::start(objects(dir.path()), root(), rx).await;
+        iam.update(|s, now| {
+            s.set_user(
+                "rootuser",
+                "alice",
+                "alice-secret",
+                None,
+                Some(vec!["readwrite".into()]),
+                now,
+            )
+        })
+        .await
+        .unwrap();
+        let (_, alice) = iam.resolve("alice", None).unwrap();
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b/*"]}]}"#;
+        let (session, token) = iam.assume_role(&alice, 900, Some(policy)).unwrap();
+        let (secret, caller) = iam.resolve(&session.access_key, Some(&token)).unwrap();
+        assert_eq!(secret, session.secret);
+        assert_eq!(caller.kind, Kind::Session);
+        assert_eq!(caller.user, "alice");
+        let values = cairn_policy::Values::new();
+        let p = caller.principal();
+        let get = cairn_policy::Request::new("s3:GetObject", &values)
+            .with_bucket("b")
+            .with_key("k");
+        let put = cairn_policy::Request::new("s3:PutObject", &values)
+            .with_bucket("b")
+            .with_key("k");
+        let (get, put) = match p.as_ref() {
+            Some(p) => (get.with_caller(p), put.with_caller(p)),
+            None => (get, put),
+        };
+        assert!(caller.is_allowed(&get, None));
+        assert!(
+            !caller.is_allowed(&put, None),
+            "the session policy narrows readwrite"
+        );
+        assert!(alice.is_allowed(&put, None));
+        // The token is bound to its key, and sessions cannot assume roles.
+        assert!(iam.resolve("OTHERKEY", Some(&token)).is_none());
+        assert!(iam.assume_role(&caller, 900, None).is_err());
+        assert!(
+            iam.assume_role(&alice, 60, None).is_err(),
+            "below 15 minutes"
+        );
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
 }

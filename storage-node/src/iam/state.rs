@@ -531,7 +531,8 @@ mod tests {
 
     fn state_with_alice() -> IamState {
         let mut s = IamState::default();
-        s.set_user(ROOT, "alice", "alice-secret", None, None, 1).unwrap();
+        s.set_user(ROOT, "alice", "alice-secret", None, None, 1)
+            .unwrap();
         s
     }
 
@@ -581,7 +582,10 @@ mod tests {
         s.remove_user("alice").unwrap();
         assert!(s.groups["devs"].members.is_empty());
         assert!(s.service_accounts.is_empty());
-        assert!(matches!(s.remove_user("alice"), Err(IamError::NoSuchUser(_))));
+        assert!(matches!(
+            s.remove_user("alice"),
+            Err(IamError::NoSuchUser(_))
+        ));
     }
 
     #[test]
@@ -615,12 +619,18 @@ mod tests {
         ));
         let alice = PolicyTarget::User("alice".into());
         let l = s
-            .change_policies(&alice, &["getb".into(), "readonly".into()], PolicyChange::Attach, 2)
+            .change_policies(
+                &alice,
+                &["getb".into(), "readonly".into()],
+                PolicyChange::Attach,
+                2,
+            )
             .unwrap();
         assert_eq!(l, vec!["getb".to_string(), "readonly".to_string()]);
-        assert!(s
-            .change_policies(&alice, &["getb".into()], PolicyChange::Attach, 2)
-            .is_err());
+        assert!(
+            s.change_policies(&alice, &["getb".into()], PolicyChange::Attach, 2)
+                .is_err()
+        );
         s.remove_policy("getb").unwrap();
         assert_eq!(s.users["alice"].policies, vec!["readonly".to_string()]);
         let l = s
@@ -650,7 +660,10 @@ mod tests {
         ));
         s.add_service_account(ROOT, "sa1", sa(ROOT)).unwrap();
         assert!(s.add_service_account(ROOT, "sa1", sa("alice")).is_err());
-        assert!(s.set_user(ROOT, "sa1", "longenough", None, None, 1).is_err());
+        assert!(
+            s.set_user(ROOT, "sa1", "longenough", None, None, 1)
+                .is_err()
+        );
     }
 
     #[test]
@@ -662,8 +675,10 @@ mod tests {
         assert!(!text.contains("alice-secret"));
         let back = sealed.clone().unsealed(&key).unwrap();
         assert_eq!(back.users["alice"].secret, "alice-secret");
-        assert!(sealed
-            .unsealed(&SealKey::from_root(ROOT, "otherpassword"))
-            .is_err());
+        assert!(
+            sealed
+                .unsealed(&SealKey::from_root(ROOT, "otherpassword"))
+                .is_err()
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Objects of the deployment itself (the IAM state, ...): stored in the drives' system
-//! volume (`.cairn.sys`) as ordinary erasure-coded objects, so every server reads the same
-//! bytes with the same quorum rules, but out of S3's reach (`.cairn.sys` is not a valid
-//! bucket name, so no request can address it). They always live in the first pool, in
+//! objects volume (`.cairn.objects`) as ordinary erasure-coded objects, so every server
+//! reads the same bytes with the same quorum rules, but out of S3's reach (a dot name is
+//! not a valid bucket name, so no request can address it). They always live in the first pool, in
 //! the set their key hashes to: a pool added later never holds one.
 
 use super::error::{ObjectError, ObjectResult};
@@ -13,7 +13,7 @@ use futures::StreamExt;
 use std::sync::Arc;
 
 /// The volume that holds system objects, as a bucket name of the object layer.
-pub const SYSTEM_BUCKET: &str = crate::drive::SYSTEM_VOLUME;
+pub const SYSTEM_BUCKET: &str = crate::drive::SYSTEM_OBJECTS_VOLUME;
 
 impl ObjectLayer {
     fn system_set(&self, key: &str) -> ObjectResult<&Arc<ErasureSet>> {
