@@ -98,7 +98,7 @@ async fn application(
             domains: cfg.domains.clone(),
         },
     );
-    let admin = crate::admin::AdminService::new(objects.clone(), heal, admin);
+    let admin = crate::admin::AdminService::new(objects.clone(), heal, iam.clone(), admin);
     let app = Arc::new(
         App::new(s3, objects)
             .with_limits(&cfg.front)

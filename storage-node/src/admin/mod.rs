@@ -1,8 +1,12 @@
-//! The admin API (`/cairn/admin/v1/...`), root only, authenticated with SigV4 exactly as
-//! S3 requests are (header or presigned query, signed by the root credentials), with
+//! The admin API: Cairn's own (`/cairn/admin/v1/...`) and MinIO's admin API v3 identity
+//! calls (`/minio/admin/v3/...`, see `iam`), authenticated with SigV4 exactly as S3
+//! requests are (header or presigned query, signed by any IAM identity; an STS session
+//! with its `x-amz-security-token`) and authorized through IAM: the caller needs the
+//! MinIO admin action of the call (root always may; `consoleAdmin` grants `admin:*`).
 //! JSON answers and JSON errors (`{"Code","Message","Resource","RequestId"}`, as MinIO's
 //! admin API).
 //!
+//! * `info` needs `admin:ServerInfo`, `heal` `admin:Heal`.
 //! * `GET  /cairn/admin/v1/info` — servers, drives (online, offline, healing), pools and
 //!   sets with parity and quorums, usage, heal progress ([`types::Info`]).
 //! * `GET  /cairn/admin/v1/heal` — heal progress ([`types::HealProgress`]).
@@ -26,12 +30,14 @@
 pub mod cli;
 pub mod client;
 mod heal;
+mod iam;
 mod info;
 pub mod types;
 
 use crate::body::RespBody;
 use crate::drive::DriveRef;
 use crate::heal::HealState;
+use crate::iam::{Caller, Iam};
 use crate::objects::{BodyStream, ObjectLayer};
 use crate::s3::auth::sigv4::{self, AuthError, PayloadMode, SecretLookup};
 use bytes::Bytes;
@@ -44,20 +50,25 @@ use std::sync::Arc;
 use std::time::Duration;
 use types::ErrorBody;
 
-/// Every admin path starts with this.
+/// Every Cairn admin path starts with this.
 pub const PREFIX: &str = "/cairn/admin/";
+/// MinIO's admin API v3 (identity calls), served beside Cairn's own.
+pub const V3_PREFIX: &str = "/minio/admin/v3/";
 pub const INFO_PATH: &str = "/cairn/admin/v1/info";
 pub const HEAL_PATH: &str = "/cairn/admin/v1/heal";
 
-/// Admin requests carry no meaningful body; larger ones are refused.
-const MAX_BODY: usize = 64 << 10;
+/// Admin request bodies are small (an encrypted identity request at most, MinIO's
+/// limit); larger ones are refused.
+const MAX_BODY: usize = cairn_madmin::crypt::MAX_ENCRYPTED_REQUEST_LEN;
+/// Concurrent Argon2 derivations (each ~70 ms of CPU and 64 MiB of memory).
+const CRYPT_PERMITS: usize = 2;
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deadline of a question to a peer server.
 pub(crate) const PEER_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// True for paths the admin API serves.
 pub fn handles(path: &str) -> bool {
-    path.starts_with(PREFIX)
+    path.starts_with(PREFIX) || path.starts_with(V3_PREFIX)
 }
 
 /// What the admin API needs from start-up.
@@ -84,12 +95,61 @@ impl std::fmt::Debug for AdminConfig {
     }
 }
 
-/// Only the root user may use the admin API.
-struct RootOnly<'a>(&'a AdminConfig);
+/// Any IAM identity may sign admin requests; the caller found for the signing key
+/// (and the request's session token) is kept with its secret, which keys encrypted
+/// bodies.
+struct AdminSecrets<'a> {
+    iam: &'a Iam,
+    token: Option<&'a str>,
+    found: std::sync::Mutex<Option<(String, Caller)>>,
+}
 
-impl SecretLookup for RootOnly<'_> {
+impl SecretLookup for AdminSecrets<'_> {
     fn secret_key(&self, access_key: &str) -> Option<String> {
-        (access_key == self.0.root_user).then(|| self.0.root_password.clone())
+        let (secret, caller) = self.iam.resolve(access_key, self.token)?;
+        if let Ok(mut f) = self.found.lock() {
+            *f = Some((secret.clone(), caller));
+        }
+        Some(secret)
+    }
+}
+
+/// An authenticated admin caller and its secret key (for encrypted bodies; never
+/// logged).
+pub(crate) struct Authenticated {
+    pub caller: Caller,
+    pub secret: String,
+}
+
+/// Whether `caller` may perform the admin `action` (root and root's unrestricted
+/// children always may).
+pub(crate) fn allowed(caller: &Caller, action: &str) -> bool {
+    if caller.is_owner() {
+        return true;
+    }
+    let mut values = cairn_policy::Values::new();
+    caller.describe(&mut values);
+    let principal = caller.principal();
+    let mut req = cairn_policy::Request::new(action, &values);
+    if let Some(p) = principal.as_ref() {
+        req = req.with_caller(p);
+    }
+    caller.is_allowed(&req, None)
+}
+
+/// [`allowed`], or the `AccessDenied` answer.
+pub(crate) fn require(caller: &Caller, action: &str) -> Result<(), ApiError> {
+    if allowed(caller, action) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            format!(
+                "Access Denied. ({action} is not allowed for {})",
+                caller.access_key
+            ),
+        ))
     }
 }
 
@@ -106,6 +166,9 @@ pub struct AdminService {
     pub(crate) objects: Arc<ObjectLayer>,
     pub(crate) heal: Arc<HealState>,
     pub(crate) cfg: AdminConfig,
+    pub(crate) iam: Arc<Iam>,
+    /// Bounds concurrent Argon2 work of encrypted bodies.
+    pub(crate) crypt_permits: Arc<tokio::sync::Semaphore>,
     /// This server's name: `host:port` of its drives' endpoints.
     pub(crate) me: String,
     pub(crate) distributed: bool,
@@ -132,7 +195,12 @@ pub(crate) fn server_of(endpoint: &str) -> Option<(&str, &str)> {
 }
 
 impl AdminService {
-    pub fn new(objects: Arc<ObjectLayer>, heal: Arc<HealState>, cfg: AdminConfig) -> Self {
+    pub fn new(
+        objects: Arc<ObjectLayer>,
+        heal: Arc<HealState>,
+        iam: Arc<Iam>,
+        cfg: AdminConfig,
+    ) -> Self {
         let drives: Vec<DriveRef> = objects
             .sets()
             .flat_map(|s| s.drives.iter().cloned())
@@ -176,6 +244,8 @@ impl AdminService {
             objects,
             heal,
             cfg,
+            iam,
+            crypt_permits: Arc::new(tokio::sync::Semaphore::new(CRYPT_PERMITS)),
             me,
             distributed,
             peers,
@@ -269,18 +339,28 @@ impl AdminService {
         body: BodyStream,
     ) -> Result<Response<RespBody>, ApiError> {
         let body = read_body(body).await?;
-        self.authenticate(&parts, &body)?;
+        let auth = self.authenticate(&parts, &body)?;
+        if parts.uri.path().starts_with(V3_PREFIX) {
+            return iam::dispatch(self, auth, &parts, body).await;
+        }
         let query = parse_query(parts.uri.query().unwrap_or(""));
         let local = query
             .get("local")
             .is_some_and(|v| matches!(v.as_str(), "1" | "true"));
         let path = parts.uri.path().trim_end_matches('/');
         match (path, &parts.method) {
-            (INFO_PATH, &Method::GET) => Ok(json(StatusCode::OK, &info::info(self, local).await)),
+            (INFO_PATH, &Method::GET) => {
+                require(&auth.caller, "admin:ServerInfo")?;
+                Ok(json(StatusCode::OK, &info::info(self, local).await))
+            }
             (HEAL_PATH, &Method::GET) => {
+                require(&auth.caller, "admin:Heal")?;
                 Ok(json(StatusCode::OK, &heal::progress(self, local).await))
             }
-            (HEAL_PATH, &Method::POST) => heal::start(self, &query),
+            (HEAL_PATH, &Method::POST) => {
+                require(&auth.caller, "admin:Heal")?;
+                heal::start(self, &query)
+            }
             (INFO_PATH | HEAL_PATH, _) => Err(ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed",
@@ -294,21 +374,47 @@ impl AdminService {
         }
     }
 
-    /// SigV4 (header or presigned query) by the root user; a signed payload hash must
-    /// match the body.
-    fn authenticate(&self, parts: &http::request::Parts, body: &Bytes) -> Result<(), ApiError> {
+    /// SigV4 (header or presigned query) by any IAM identity (`x-amz-security-token`
+    /// selects an STS session); a signed payload hash must match the body.
+    fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+        body: &Bytes,
+    ) -> Result<Authenticated, ApiError> {
+        let raw_query = parts.uri.query().unwrap_or("");
+        let token = parts
+            .headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| parse_query(raw_query).get("X-Amz-Security-Token").cloned());
+        let secrets = AdminSecrets {
+            iam: &self.iam,
+            token: token.as_deref(),
+            found: std::sync::Mutex::new(None),
+        };
         let outcome = sigv4::verify(
             &parts.method,
             parts.uri.path(),
-            parts.uri.query().unwrap_or(""),
+            raw_query,
             &parts.headers,
             chrono::Utc::now(),
-            &RootOnly(&self.cfg),
+            &secrets,
         )
         .map_err(ApiError::from)?;
+        let found = secrets.found.lock().ok().and_then(|mut f| f.take());
+        let Some((secret, caller)) = found.filter(|(_, c)| c.access_key == outcome.access_key)
+        else {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "InvalidAccessKeyId",
+                "The Access Key Id you provided does not exist in our records.",
+            ));
+        };
+        let auth = Authenticated { caller, secret };
         match outcome.payload {
-            PayloadMode::Unsigned => Ok(()),
-            PayloadMode::SignedSha256(h) if h == hex::encode(Sha256::digest(body)) => Ok(()),
+            PayloadMode::Unsigned => Ok(auth),
+            PayloadMode::SignedSha256(h) if h == hex::encode(Sha256::digest(body)) => Ok(auth),
             PayloadMode::SignedSha256(_) => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "XAmzContentSHA256Mismatch",
@@ -335,7 +441,7 @@ async fn read_body(mut body: BodyStream) -> Result<Bytes, ApiError> {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "EntityTooLarge",
-                    "admin request bodies are limited to 64 KiB",
+                    "admin request bodies are limited to 256 KiB",
                 ));
             }
             buf.extend_from_slice(&chunk);
@@ -354,7 +460,7 @@ async fn read_body(mut body: BodyStream) -> Result<Bytes, ApiError> {
 }
 
 /// Decoded query parameters (`+` is a space); the last of repeated names wins.
-fn parse_query(raw: &str) -> HashMap<String, String> {
+pub(crate) fn parse_query(raw: &str) -> HashMap<String, String> {
     let decode = |s: &str| {
         percent_encoding::percent_decode_str(&s.replace('+', " "))
             .decode_utf8_lossy()
@@ -399,6 +505,13 @@ impl ApiError {
                 task_id: self.task_id,
             },
         )
+    }
+}
+
+impl From<crate::iam::IamError> for ApiError {
+    /// MinIO's admin code and status; the message never holds a secret.
+    fn from(e: crate::iam::IamError) -> Self {
+        ApiError::new(e.http_status(), e.admin_code(), e.to_string())
     }
 }
 
