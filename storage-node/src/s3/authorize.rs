@@ -3,7 +3,13 @@
 //! handler can forget it: the caller needs every IAM action of the operation on its
 //! resource (and `s3:GetObject` on a copy's source). Root skips all of it (the hot path
 //! of the root key costs nothing). Handlers that act on several resources in one
-//! request (DeleteObjects' keys, ListBuckets' buckets) check each with [`Access::allows`].
+//! request (DeleteObjects' keys, ListBuckets' buckets) check each with [`permitted`].
+//!
+//! [`permitted`] is the decision: IAM or the bucket policy allows, or else an ACL grant
+//! (handlers/acl.rs) allows and no policy explicitly denies. The bucket's public access
+//! block (IgnorePublicAcls, RestrictPublicBuckets) and ownership controls
+//! (BucketOwnerEnforced: ACLs ignored) are applied here; they are read with the policy
+//! from the bucket's configuration record into one cached [`BucketAuth`].
 //!
 //! The request context holds the condition keys AWS defines for S3 that Cairn can know
 //! here: `s3:prefix`, `s3:delimiter`, `s3:max-keys`, `s3:x-amz-acl`, `s3:x-amz-grant-*`,
@@ -18,11 +24,16 @@
 
 use super::S3Service;
 use super::error::{S3Error, S3Result};
+use super::handlers::acl::{ACL_CONFIG, Acl, OBJECT_ACL_HEADER, permission_for};
+use super::handlers::bucket_policy;
+use super::handlers::public_access::{
+    BUCKET_OWNER_ENFORCED, OWNERSHIP_CONFIG, PUBLIC_ACCESS_CONFIG, PublicAccessBlock,
+};
 use super::operation::{Operation, ResourceLevel};
 use super::request::{Query, Target};
-use crate::iam::Caller;
+use crate::iam::{Caller, Kind};
 use crate::remote::Remote;
-use cairn_policy::{Policy, Request, Values};
+use cairn_policy::{Decision, Policy, Request, Values};
 use http::HeaderMap;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,10 +48,22 @@ const POLICY_TTL: Duration = Duration::from_secs(1);
 /// Cached policies kept at most (one per bucket; the cache is cleared when full).
 const POLICY_CACHE_MAX: usize = 10_000;
 
-/// A bucket's policy (or its absence) and when it was read.
-type Cached = (Instant, Option<Arc<Policy>>);
+/// What the permission check needs of a bucket's configuration record, read at once.
+#[derive(Debug, Default)]
+pub struct BucketAuth {
+    pub policy: Option<Arc<Policy>>,
+    /// Whether the policy grants anything to everyone (RestrictPublicBuckets).
+    pub policy_public: bool,
+    pub acl: Acl,
+    pub public_access: PublicAccessBlock,
+    /// OwnershipControls `BucketOwnerEnforced`: ACLs are disabled.
+    pub owner_enforced: bool,
+}
 
-/// Bucket policies as last read, per bucket.
+/// A bucket's authorization settings and when they were read.
+type Cached = (Instant, Arc<BucketAuth>);
+
+/// Bucket policies (and ACL, public access block, ownership) as last read, per bucket.
 #[derive(Default)]
 pub struct PolicyCache {
     entries: Mutex<HashMap<String, Cached>>,
@@ -50,39 +73,57 @@ impl PolicyCache {
     /// The bucket's policy, from the cache when fresh. A bucket that does not exist, or
     /// whose record cannot be read, has none (so nothing is granted by it).
     pub async fn get(&self, s: &S3Service, bucket: &str) -> Option<Arc<Policy>> {
+        self.auth(s, bucket).await.policy.clone()
+    }
+
+    /// The bucket's authorization settings, from the cache when fresh.
+    pub async fn auth(&self, s: &S3Service, bucket: &str) -> Arc<BucketAuth> {
         if let Ok(m) = self.entries.lock() {
-            if let Some((at, p)) = m.get(bucket) {
+            if let Some((at, a)) = m.get(bucket) {
                 if at.elapsed() < POLICY_TTL {
-                    return p.clone();
+                    return a.clone();
                 }
             }
         }
-        let policy = match s.objects.bucket_meta(bucket).await {
-            Ok(meta) => meta.config.get(POLICY_CONFIG).and_then(|doc| {
-                match Policy::parse_bucket_policy(doc.as_bytes(), bucket) {
-                    Ok(p) => Some(Arc::new(p)),
-                    Err(e) => {
-                        tracing::warn!(bucket, error = %e, "stored bucket policy does not parse");
-                        None
-                    }
-                }
-            }),
-            Err(_) => None,
-        };
+        let auth = Arc::new(match s.objects.bucket_meta(bucket).await {
+            Ok(meta) => read_auth(&meta.config, bucket),
+            Err(_) => BucketAuth::default(),
+        });
         if let Ok(mut m) = self.entries.lock() {
             if m.len() >= POLICY_CACHE_MAX {
                 m.clear();
             }
-            m.insert(bucket.to_string(), (Instant::now(), policy.clone()));
+            m.insert(bucket.to_string(), (Instant::now(), auth.clone()));
         }
-        policy
+        auth
     }
 
-    /// Forgets a bucket's policy after this server changed it.
+    /// Forgets a bucket's settings after this server changed them.
     pub fn forget(&self, bucket: &str) {
         if let Ok(mut m) = self.entries.lock() {
             m.remove(bucket);
         }
+    }
+}
+
+fn read_auth(config: &std::collections::BTreeMap<String, String>, bucket: &str) -> BucketAuth {
+    let policy = config.get(POLICY_CONFIG).and_then(|doc| {
+        match Policy::parse_bucket_policy(doc.as_bytes(), bucket) {
+            Ok(p) => Some(Arc::new(p)),
+            Err(e) => {
+                tracing::warn!(bucket, error = %e, "stored bucket policy does not parse");
+                None
+            }
+        }
+    });
+    BucketAuth {
+        policy_public: policy.as_deref().is_some_and(bucket_policy::is_public),
+        policy,
+        acl: Acl::from_stored(config.get(ACL_CONFIG)),
+        public_access: PublicAccessBlock::from_stored(config.get(PUBLIC_ACCESS_CONFIG)),
+        owner_enforced: config
+            .get(OWNERSHIP_CONFIG)
+            .is_some_and(|r| r == BUCKET_OWNER_ENFORCED),
     }
 }
 
@@ -131,6 +172,83 @@ impl Access {
         }
         self.caller.is_allowed(&req, bucket_policy)
     }
+
+    /// Whether some policy explicitly denies the action (or a service account's or
+    /// session's narrowing policy does not allow it): then no ACL grant can allow it.
+    fn denied_outright(
+        &self,
+        action: &str,
+        bucket: &str,
+        key: Option<&str>,
+        bucket_policy: Option<&Policy>,
+    ) -> bool {
+        let principal = self.caller.principal();
+        let mut req = Request::new(action, &self.conditions).with_bucket(bucket);
+        if let Some(k) = key {
+            req = req.with_key(k);
+        }
+        if let Some(p) = principal.as_ref() {
+            req = req.with_caller(p);
+        }
+        bucket_policy.is_some_and(|p| p.evaluate_resource(&req) == Decision::ExplicitDeny)
+            || self
+                .caller
+                .policies
+                .iter()
+                .any(|p| p.evaluate(&req) == Decision::ExplicitDeny)
+            || self
+                .caller
+                .narrowing
+                .as_ref()
+                .is_some_and(|p| p.evaluate(&req) != Decision::Allow)
+    }
+}
+
+/// Whether the caller may do `action` on `bucket` (and `key`): IAM or the bucket
+/// policy allows it, or an ACL grant does and no policy denies it. Honours the bucket's
+/// public access block (IgnorePublicAcls, RestrictPublicBuckets) and ownership controls
+/// (BucketOwnerEnforced ignores ACLs). Reads the object's ACL only when the policies
+/// did not allow and an object ACL could.
+pub async fn permitted(
+    s: &S3Service,
+    access: &Access,
+    action: &str,
+    bucket: &str,
+    key: Option<&str>,
+) -> bool {
+    if access.caller.is_owner() {
+        return true;
+    }
+    let auth = s.policies.auth(s, bucket).await;
+    let anonymous = access.caller.kind == Kind::Anonymous;
+    // RestrictPublicBuckets: a public policy grants nothing to unsigned callers (all
+    // signed callers belong to this deployment).
+    let restricted = anonymous && auth.public_access.restrict_public_buckets && auth.policy_public;
+    let policy = auth.policy.as_deref();
+    if !restricted && access.allows(action, bucket, key, policy) {
+        return true;
+    }
+    if auth.owner_enforced || access.denied_outright(action, bucket, key, policy) {
+        return false;
+    }
+    let Some((needed, on_object)) = permission_for(action) else {
+        return false;
+    };
+    let ignore_public = auth.public_access.ignore_public_acls;
+    if !on_object {
+        return auth.acl.grants(&access.caller, needed, ignore_public);
+    }
+    let Some(key) = key else {
+        return false;
+    };
+    match s.objects.object_info(bucket, key).await {
+        Ok(info) => Acl::from_stored(info.headers.get(OBJECT_ACL_HEADER)).grants(
+            &access.caller,
+            needed,
+            ignore_public,
+        ),
+        Err(_) => false,
+    }
 }
 
 fn denied() -> S3Error {
@@ -158,20 +276,19 @@ pub async fn check(
     if matches!(op, Operation::DeleteObjects) {
         return Ok(());
     }
-    let policy = if bucket.is_empty() {
-        None
-    } else {
-        s.policies.get(s, bucket).await
-    };
     for action in op.iam_actions() {
-        if !access.allows(action, bucket, key, policy.as_deref()) {
+        let ok = if bucket.is_empty() {
+            access.allows(action, bucket, key, None)
+        } else {
+            permitted(s, access, action, bucket, key).await
+        };
+        if !ok {
             return Err(denied());
         }
     }
     if let Some(action) = op.source_action() {
         let (src_bucket, src_key) = super::headers::copy_source(headers)?;
-        let src_policy = s.policies.get(s, &src_bucket).await;
-        if !access.allows(action, &src_bucket, Some(&src_key), src_policy.as_deref()) {
+        if !permitted(s, access, action, &src_bucket, Some(&src_key)).await {
             return Err(denied());
         }
     }
@@ -248,7 +365,10 @@ fn context(
     }
     if let Some(r) = remote {
         v.insert("aws:SourceIp", r.addr.ip().to_string());
-        v.insert("aws:SecureTransport", if r.secure { "true" } else { "false" });
+        v.insert(
+            "aws:SecureTransport",
+            if r.secure { "true" } else { "false" },
+        );
     }
     let now = chrono::Utc::now();
     v.insert(

@@ -1,18 +1,39 @@
 //! Bucket operations.
 
+use super::super::authorize;
 use super::super::error::{S3Error, S3Result};
 use super::super::headers::iso_date;
 use super::super::xml::{self, XmlWriter};
 use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
+use super::acl::{ACL_CONFIG, Acl};
 use crate::objects::bucket::BucketMeta;
 use http::{Response, StatusCode};
+use std::collections::BTreeMap;
 
 /// The owner every response names: one deployment, one root identity.
 pub const OWNER_ID: &str = "02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4";
 pub const OWNER_NAME: &str = "cairn";
 
-pub async fn list_buckets(s: &S3Service, _req: &mut S3Request) -> S3Result<Response<RespBody>> {
-    let buckets = s.objects.list_buckets().await?;
+/// All buckets for the owner; for anyone else (who passed the s3:ListAllMyBuckets
+/// check) the buckets it may list or locate, as MinIO does.
+pub async fn list_buckets(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
+    let mut buckets = s.objects.list_buckets().await?;
+    if !req.access.caller.is_owner() {
+        let mut visible = Vec::with_capacity(buckets.len());
+        for b in buckets {
+            let mut seen = false;
+            for action in ["s3:ListBucket", "s3:GetBucketLocation"] {
+                if authorize::permitted(s, &req.access, action, &b.name, None).await {
+                    seen = true;
+                    break;
+                }
+            }
+            if seen {
+                visible.push(b);
+            }
+        }
+        buckets = visible;
+    }
     let mut w = XmlWriter::new("ListAllMyBucketsResult");
     w.open("Owner")
         .elem("ID", OWNER_ID)
@@ -52,6 +73,8 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
             ));
         }
     }
+    // A new bucket has no ownership controls or public access block yet.
+    let acl = Acl::from_headers(&req.headers)?;
     let object_lock = req
         .header("x-amz-bucket-object-lock-enabled")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -66,6 +89,10 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
                 created_ms: 0,
                 region,
                 object_lock,
+                config: acl
+                    .and_then(|a| a.to_stored())
+                    .map(|a| BTreeMap::from([(ACL_CONFIG.to_string(), a)]))
+                    .unwrap_or_default(),
                 ..Default::default()
             },
         )
@@ -113,25 +140,4 @@ pub async fn versioning(s: &S3Service, req: &mut S3Request) -> S3Result<Response
         StatusCode::OK,
         w.finish("VersioningConfiguration"),
     ))
-}
-
-pub async fn acl(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
-    s.objects.bucket_meta(req.bucket()?).await?;
-    Ok(xml_response(StatusCode::OK, owner_full_control()))
-}
-
-/// The only ACL Cairn has: the owner with full control.
-pub fn owner_full_control() -> String {
-    let mut w = XmlWriter::new("AccessControlPolicy");
-    w.open("Owner")
-        .elem("ID", OWNER_ID)
-        .elem("DisplayName", OWNER_NAME)
-        .close("Owner")
-        .open("AccessControlList")
-        .open("Grant");
-    w.elem("Grantee", "");
-    w.elem("Permission", "FULL_CONTROL")
-        .close("Grant")
-        .close("AccessControlList");
-    w.finish("AccessControlPolicy")
 }

@@ -2,10 +2,13 @@
 //! operation (`Operation::from_request`) and dispatches on it; `route_op` dispatches an
 //! operation already worked out, so that it can be authorized first.
 
+pub mod acl;
 mod bucket;
+pub mod bucket_policy;
 mod list;
 mod multipart;
 mod object;
+pub mod public_access;
 
 use super::encryption;
 use super::error::{S3Error, S3Result};
@@ -63,7 +66,20 @@ async fn dispatch(
         O::DeleteBucket => bucket::delete(s, req).await,
         O::GetBucketLocation => bucket::location(s, req).await,
         O::GetBucketVersioning => bucket::versioning(s, req).await,
-        O::GetBucketAcl => bucket::acl(s, req).await,
+        O::GetBucketAcl => acl::get_bucket(s, req).await,
+        O::PutBucketAcl => acl::put_bucket(s, req).await,
+        O::GetObjectAcl { .. } => acl::get_object(s, req).await,
+        O::PutObjectAcl { .. } => acl::put_object(s, req).await,
+        O::GetBucketPolicy => bucket_policy::get(s, req).await,
+        O::PutBucketPolicy => bucket_policy::put(s, req).await,
+        O::DeleteBucketPolicy => bucket_policy::delete(s, req).await,
+        O::GetBucketPolicyStatus => bucket_policy::status(s, req).await,
+        O::GetPublicAccessBlock => public_access::get_block(s, req).await,
+        O::PutPublicAccessBlock => public_access::put_block(s, req).await,
+        O::DeletePublicAccessBlock => public_access::delete_block(s, req).await,
+        O::GetBucketOwnershipControls => public_access::get_ownership(s, req).await,
+        O::PutBucketOwnershipControls => public_access::put_ownership(s, req).await,
+        O::DeleteBucketOwnershipControls => public_access::delete_ownership(s, req).await,
         O::ListObjects => list::list_v1(s, req).await,
         O::ListObjectsV2 => list::list_v2(s, req).await,
         O::ListMultipartUploads => multipart::list_uploads(s, req).await,
@@ -74,8 +90,6 @@ async fn dispatch(
         O::GetObject { .. } => object::get(s, req, false).await,
         O::HeadObject { .. } => object::get(s, req, true).await,
         O::DeleteObject { .. } => object::delete(s, req).await,
-        // Setting a canned ACL is accepted and ignored, as with bucket ACLs.
-        O::PutObjectAcl { .. } => object::acl_accepted(s, req).await,
 
         O::CreateMultipartUpload => multipart::create(s, req).await,
         O::UploadPart => multipart::upload_part(s, req).await,
@@ -87,15 +101,6 @@ async fn dispatch(
         // Bucket configurations Cairn does not implement yet: the "not configured" error
         // S3 gives for a bucket without one, so that tools probing them (s3cmd `info`,
         // consoles) carry on.
-        O::GetBucketPolicy => {
-            not_configured(
-                s,
-                req,
-                "NoSuchBucketPolicy",
-                "The bucket policy does not exist",
-            )
-            .await
-        }
         O::GetBucketTagging => {
             not_configured(s, req, "NoSuchTagSet", "The TagSet does not exist").await
         }

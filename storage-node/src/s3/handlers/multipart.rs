@@ -33,7 +33,9 @@ fn part_number(req: &S3Request) -> S3Result<u32> {
 
 pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
-    let headers = headers::stored_headers(&req.headers)?;
+    let mut headers = headers::stored_headers(&req.headers)?;
+    let acl = super::acl::requested(s, req, &bucket).await?;
+    super::acl::store_on_object(&mut headers, acl.as_ref());
     let algo = req
         .header("x-amz-checksum-algorithm")
         .map(|a| a.to_ascii_lowercase());

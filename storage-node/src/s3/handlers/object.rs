@@ -1,5 +1,6 @@
 //! Object operations: PUT, GET, HEAD, DELETE, DeleteObjects, CopyObject.
 
+use super::super::authorize;
 use super::super::error::{S3Error, S3Result};
 use super::super::headers::{self, RangeSpec, iso_date, quoted};
 use super::super::xml::{self, XmlWriter};
@@ -87,7 +88,9 @@ fn put_response(info: &ObjectInfo) -> Response<RespBody> {
 pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
     check_declared_size(req, MAX_PUT_SIZE)?;
-    let headers = headers::stored_headers(&req.headers)?;
+    let mut headers = headers::stored_headers(&req.headers)?;
+    let acl = super::acl::requested(s, req, &bucket).await?;
+    super::acl::store_on_object(&mut headers, acl.as_ref());
     let expected_md5 = content_md5(req)?;
     let body = req.take_body()?;
     let info = s
@@ -106,11 +109,6 @@ pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
     Ok(put_response(&info))
 }
 
-pub async fn acl_accepted(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
-    s.objects.object_info(req.bucket()?, req.key()?).await?;
-    Ok(empty(StatusCode::OK))
-}
-
 pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Response<RespBody>> {
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
     let reader = s.objects.open_object(&bucket, &key).await?;
@@ -120,6 +118,7 @@ pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Res
         req.header("x-amz-checksum-mode")
             .is_some_and(|v| v.eq_ignore_ascii_case("enabled")),
     );
+    out_headers.remove(super::acl::OBJECT_ACL_HEADER);
     if let Err(mut e) = headers::check_conditions(&req.headers, &info, "", true) {
         if e.status == StatusCode::NOT_MODIFIED {
             // A 304 still carries the validators.
@@ -237,6 +236,15 @@ pub async fn delete_many(s: &S3Service, req: &mut S3Request) -> S3Result<Respons
     s.objects.require_bucket(&bucket).await?;
     let mut w = XmlWriter::new("DeleteResult");
     for o in &doc.objects {
+        if !authorize::permitted(s, &req.access, "s3:DeleteObject", &bucket, Some(&o.key)).await {
+            let e = S3Error::access_denied();
+            w.open("Error")
+                .elem("Key", &o.key)
+                .elem("Code", e.code)
+                .elem("Message", &e.message)
+                .close("Error");
+            continue;
+        }
         match s.objects.delete_object(&bucket, &o.key).await {
             Ok(()) | Err(ObjectError::InvalidKey(_)) => {
                 if !doc.quiet {
@@ -260,7 +268,6 @@ pub async fn delete_many(s: &S3Service, req: &mut S3Request) -> S3Result<Respons
 pub fn copy_source(req: &S3Request) -> S3Result<(String, String)> {
     headers::copy_source(&req.headers)
 }
-
 
 /// Opens the source of a copy and checks the `x-amz-copy-source-if-*` conditions.
 pub async fn open_copy_source(
@@ -296,11 +303,14 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
     if src.size > MAX_PUT_SIZE {
         return Err(ObjectError::EntityTooLarge.into());
     }
-    let headers = if replace {
+    let mut headers = if replace {
         headers::stored_headers(&req.headers)?
     } else {
         src.headers.clone()
     };
+    // A copy gets the ACL its request sets, not the source's.
+    let acl = super::acl::requested(s, req, &bucket).await?;
+    super::acl::store_on_object(&mut headers, acl.as_ref());
     let stream: BodyStream = reader.stream(None).await?;
     // The bytes are the same, so their checksums are too (multipart sources have
     // per-part checksums only).

@@ -1,0 +1,764 @@
+//! Bucket policies, anonymous access, per-resource checks, ACLs, ownership controls
+//! and public access blocks, through `aws-sdk-s3` (root and IAM users created in the
+//! running server) and unsigned raw HTTP requests.
+
+mod common;
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    Delete, ObjectCannedAcl, ObjectIdentifier, ObjectOwnership, OwnershipControls,
+    OwnershipControlsRule, PublicAccessBlockConfiguration,
+};
+use common::{RawResponse, TestServer, code, raw};
+
+fn client_as(srv: &TestServer, ak: &str, sk: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(&srv.endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(ak, sk, None, None, "test"))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Creates user `name` (secret `<name>-secret-key`) with `policies`, optionally
+/// defining a named policy first; returns a client signing as it.
+async fn user(
+    srv: &TestServer,
+    name: &str,
+    policies: &[&str],
+    define: Option<(&str, &str)>,
+) -> aws_sdk_s3::Client {
+    let running = srv.running.as_ref().expect("running");
+    let root = running.iam.root_user().to_string();
+    let secret = format!("{name}-secret-key");
+    let policies: Vec<String> = policies.iter().map(|p| p.to_string()).collect();
+    running
+        .iam
+        .update(|s, now| {
+            if let Some((pname, doc)) = define {
+                s.set_policy(pname, doc.as_bytes(), now)?;
+            }
+            s.set_user(&root, name, &secret, None, Some(policies), now)
+        })
+        .await
+        .expect("user created");
+    client_as(srv, name, &secret)
+}
+
+/// An unsigned request.
+async fn anon(srv: &TestServer, method: &str, target: &str) -> RawResponse {
+    let req = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        srv.addr
+    );
+    raw(srv.addr, req.as_bytes()).await
+}
+
+async fn put(c: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &'static [u8]) {
+    c.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from_static(body))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+}
+
+fn assert_denied(r: &RawResponse) {
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(
+        r.text().contains("<Code>AccessDenied</Code>"),
+        "{}",
+        r.text()
+    );
+}
+
+const PUBLIC_PREFIX: &str = r#"{"Version":"2012-10-17","Statement":[
+  {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::pub/public/*"},
+  {"Effect":"Allow","Principal":{"AWS":["*"]},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::pub",
+   "Condition":{"StringLike":{"s3:prefix":"public/*"}}}]}"#;
+
+#[tokio::test]
+async fn policy_round_trip_status_and_errors() {
+    let srv = TestServer::start(4).await;
+    let c = srv.client();
+    c.create_bucket().bucket("pub").send().await.unwrap();
+    let e = c
+        .get_bucket_policy()
+        .bucket("pub")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "NoSuchBucketPolicy");
+    let e = c
+        .get_bucket_policy_status()
+        .bucket("pub")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "NoSuchBucketPolicy");
+
+    // The parser's message reaches the client.
+    let e = c
+        .put_bucket_policy()
+        .bucket("pub")
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}"#)
+        .send()
+        .await
+        .unwrap_err();
+    let e = e.into_service_error();
+    assert_eq!(code(&e), "MalformedPolicy");
+    assert!(!e.message().unwrap_or("").is_empty());
+    let e = c
+        .put_bucket_policy()
+        .bucket("pub")
+        .policy("{not json")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "MalformedPolicy");
+    let big = format!(
+        r#"{{"Version":"2012-10-17","Id":"{}","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::pub/*"}}]}}"#,
+        "x".repeat(21 * 1024)
+    );
+    let e = c
+        .put_bucket_policy()
+        .bucket("pub")
+        .policy(big)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "MalformedPolicy");
+    let e = c
+        .put_bucket_policy()
+        .bucket("missing")
+        .policy(PUBLIC_PREFIX)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "NoSuchBucket");
+
+    c.put_bucket_policy()
+        .bucket("pub")
+        .policy(PUBLIC_PREFIX)
+        .send()
+        .await
+        .unwrap();
+    let got = c.get_bucket_policy().bucket("pub").send().await.unwrap();
+    assert_eq!(got.policy(), Some(PUBLIC_PREFIX), "stored as sent");
+    let st = c
+        .get_bucket_policy_status()
+        .bucket("pub")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(st.policy_status().and_then(|p| p.is_public()), Some(true));
+
+    let private = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::pub/*"}]}"#;
+    c.put_bucket_policy()
+        .bucket("pub")
+        .policy(private)
+        .send()
+        .await
+        .unwrap();
+    let st = c
+        .get_bucket_policy_status()
+        .bucket("pub")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(st.policy_status().and_then(|p| p.is_public()), Some(false));
+
+    let r = c.delete_bucket_policy().bucket("pub").send().await;
+    assert!(r.is_ok(), "{r:?}");
+    let e = c
+        .get_bucket_policy()
+        .bucket("pub")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "NoSuchBucketPolicy");
+}
+
+#[tokio::test]
+async fn anonymous_read_of_a_public_prefix_only() {
+    let srv = TestServer::start(4).await;
+    let c = srv.client();
+    c.create_bucket().bucket("pub").send().await.unwrap();
+    c.create_bucket().bucket("other").send().await.unwrap();
+    put(&c, "pub", "public/a.txt", b"hello").await;
+    put(&c, "pub", "private/b.txt", b"secret").await;
+    put(&c, "other", "public/a.txt", b"x").await;
+
+    // Before any policy, nothing is anonymous.
+    assert_denied(&anon(&srv, "GET", "/pub/public/a.txt").await);
+    c.put_bucket_policy()
+        .bucket("pub")
+        .policy(PUBLIC_PREFIX)
+        .send()
+        .await
+        .unwrap();
+
+    let r = anon(&srv, "GET", "/pub/public/a.txt").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, b"hello");
+    let r = anon(&srv, "HEAD", "/pub/public/a.txt").await;
+    assert_eq!(r.status, 200);
+    let r = anon(&srv, "GET", "/pub?list-type=2&prefix=public/").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("<Key>public/a.txt</Key>"));
+    assert!(!r.text().contains("private/"));
+
+    assert_denied(&anon(&srv, "GET", "/pub/private/b.txt").await);
+    assert_eq!(anon(&srv, "HEAD", "/pub/private/b.txt").await.status, 403);
+    assert_denied(&anon(&srv, "GET", "/pub?list-type=2").await);
+    assert_denied(&anon(&srv, "GET", "/pub?list-type=2&prefix=private/").await);
+    assert_denied(&anon(&srv, "PUT", "/pub/public/new.txt").await);
+    assert_denied(&anon(&srv, "DELETE", "/pub/public/a.txt").await);
+    assert_denied(&anon(&srv, "GET", "/other/public/a.txt").await);
+    assert_denied(&anon(&srv, "GET", "/").await);
+    // The refused requests changed nothing.
+    let r = anon(&srv, "GET", "/pub/public/a.txt").await;
+    assert_eq!(r.body, b"hello");
+}
+
+#[tokio::test]
+async fn a_deny_statement_beats_a_users_readwrite() {
+    let srv = TestServer::start(4).await;
+    let c = srv.client();
+    c.create_bucket().bucket("data").send().await.unwrap();
+    put(&c, "data", "secret/s", b"s").await;
+    put(&c, "data", "open/o", b"o").await;
+    let alice = user(&srv, "alice", &["readwrite"], None).await;
+    alice
+        .get_object()
+        .bucket("data")
+        .key("secret/s")
+        .send()
+        .await
+        .unwrap();
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":["alice"]},"Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::data/secret/*"}]}"#;
+    c.put_bucket_policy()
+        .bucket("data")
+        .policy(deny)
+        .send()
+        .await
+        .unwrap();
+    let e = alice
+        .get_object()
+        .bucket("data")
+        .key("secret/s")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    let e = alice
+        .put_object()
+        .bucket("data")
+        .key("secret/t")
+        .body(ByteStream::from_static(b"t"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    alice
+        .get_object()
+        .bucket("data")
+        .key("open/o")
+        .send()
+        .await
+        .unwrap();
+    put(&alice, "data", "open/p", b"p").await;
+    // Root is not subject to bucket policies.
+    c.get_object()
+        .bucket("data")
+        .key("secret/s")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn delete_objects_checks_each_key() {
+    let srv = TestServer::start(4).await;
+    let c = srv.client();
+    c.create_bucket().bucket("data").send().await.unwrap();
+    for k in ["keep/a", "tmp/b", "tmp/c"] {
+        put(&c, "data", k, b"x").await;
+    }
+    let alice = user(&srv, "alice", &["readwrite"], None).await;
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::data/keep/*"}]}"#;
+    c.put_bucket_policy()
+        .bucket("data")
+        .policy(deny)
+        .send()
+        .await
+        .unwrap();
+    let ids = ["keep/a", "tmp/b", "tmp/c"]
+        .iter()
+        .map(|k| ObjectIdentifier::builder().key(*k).build().unwrap())
+        .collect();
+    let out = alice
+        .delete_objects()
+        .bucket("data")
+        .delete(Delete::builder().set_objects(Some(ids)).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let deleted: Vec<&str> = out.deleted().iter().filter_map(|d| d.key()).collect();
+    assert_eq!(deleted, vec!["tmp/b", "tmp/c"]);
+    let errors: Vec<(&str, &str)> = out
+        .errors()
+        .iter()
+        .map(|e| (e.key().unwrap_or(""), e.code().unwrap_or("")))
+        .collect();
+    assert_eq!(errors, vec![("keep/a", "AccessDenied")]);
+    c.head_object()
+        .bucket("data")
+        .key("keep/a")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        c.head_object()
+            .bucket("data")
+            .key("tmp/b")
+            .send()
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn list_buckets_shows_only_what_the_caller_may_list() {
+    let srv = TestServer::start(4).await;
+    let c = srv.client();
+    for b in ["seen", "hidden", "located"] {
+        c.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let lister = r#"{"Version":"2012-10-17","Statement":[
+      {"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"arn:aws:s3:::*"},
+      {"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::seen"},
+      {"Effect":"Allow","Action":"s3:GetBucketLocation","Resource":"arn:aws:s3:::located"}]}"#;
+    let alice = user(&srv, "alice", &["lister"], Some(("lister", lister))).await;
+    let names: Vec<String> = alice
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_string))
+        .collect();
+    assert_eq!(names, vec!["located", "seen"]);
+    // Without s3:ListAllMyBuckets the call itself is refused.
+    let bob = user(&srv, "bob", &["readonly"], None).await;
+    let e = bob.list_buckets().send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    // Root sees everything.
+    let all = c.list_buckets().send().await.unwrap();
+    assert_eq!(all.buckets().len(), 3);
+}
+
+#[tokio::test]
+async fn canned_acls_grant_anonymous_reads() {
+    let srv = TestServer::start(4).await;
+    let c = srv.client();
+    // rclone sends x-amz-acl: private on every bucket and object PUT.
+    c.create_bucket()
+        .bucket("acls")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    c.put_object()
+        .bucket("acls")
+        .key("private")
+        .acl(ObjectCannedAcl::Private)
+        .body(ByteStream::from_static(b"p"))
+        .send()
+        .await
+        .unwrap();
+    c.put_object()
+        .bucket("acls")
+        .key("public")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"hello"))
+        .send()
+        .await
+        .unwrap();
+    let r = anon(&srv, "GET", "/acls/public").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, b"hello");
+    assert!(r.header("x-cairn-internal-acl").is_none());
+    assert_denied(&anon(&srv, "GET", "/acls/private").await);
+    // READ on an object does not let anyone write it or list the bucket.
+    assert_denied(&anon(&srv, "PUT", "/acls/public").await);
+    assert_denied(&anon(&srv, "GET", "/acls?list-type=2").await);
+
+    let acl = c
+        .get_object_acl()
+        .bucket("acls")
+        .key("public")
+        .send()
+        .await
+        .unwrap();
+    let grants: Vec<(Option<String>, Option<String>, String)> = acl
+        .grants()
+        .iter()
+        .map(|g| {
+            let ge = g.grantee();
+            (
+                ge.and_then(|x| x.id().map(str::to_string)),
+                ge.and_then(|x| x.uri().map(str::to_string)),
+                g.permission()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        grants,
+        vec![
+            (
+                Some(common::USER.to_string()),
+                None,
+                "FULL_CONTROL".to_string()
+            ),
+            (
+                None,
+                Some("http://acs.amazonaws.com/groups/global/AllUsers".to_string()),
+                "READ".to_string()
+            ),
+        ]
+    );
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(common::USER));
+
+    // PutObjectAcl makes the private object public, and back.
+    c.put_object_acl()
+        .bucket("acls")
+        .key("private")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon(&srv, "GET", "/acls/private").await.body, b"p");
+    c.put_object_acl()
+        .bucket("acls")
+        .key("private")
+        .acl(ObjectCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    assert_denied(&anon(&srv, "GET", "/acls/private").await);
+
+    // A public-read bucket ACL lets anyone list it.
+    c.put_bucket_acl()
+        .bucket("acls")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let r = anon(&srv, "GET", "/acls?list-type=2").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let b = c.get_bucket_acl().bucket("acls").send().await.unwrap();
+    assert_eq!(b.grants().len(), 2);
+    // An authenticated-read grant lets a signed user without policies read.
+    c.put_object()
+        .bucket("acls")
+        .key("auth")
+        .acl(ObjectCannedAcl::AuthenticatedRead)
+        .body(ByteStream::from_static(b"a"))
+        .send()
+        .await
+        .unwrap();
+    let nobody = user(&srv, "nobody", &["writeonly"], None).await;
+    nobody
+        .get_object()
+        .bucket("acls")
+        .key("auth")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        nobody
+            .get_object()
+            .bucket("acls")
+            .key("private")
+            .send()
+            .await
+            .is_err()
+    );
+    assert_denied(&anon(&srv, "GET", "/acls/auth").await);
+}
+
+#[tokio::test]
+async fn bucket_owner_enforced_disables_acls() {
+    let srv = TestServer::start(4).await;
+    let c = srv.client();
+    c.create_bucket().bucket("own").send().await.unwrap();
+    let e = c
+        .get_bucket_ownership_controls()
+        .bucket("own")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&e.into_service_error()),
+        "OwnershipControlsNotFoundError"
+    );
+    c.put_object()
+        .bucket("own")
+        .key("was-public")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"w"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon(&srv, "GET", "/own/was-public").await.status, 200);
+
+    let rule = OwnershipControlsRule::builder()
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+        .build()
+        .unwrap();
+    c.put_bucket_ownership_controls()
+        .bucket("own")
+        .ownership_controls(OwnershipControls::builder().rules(rule).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_bucket_ownership_controls()
+        .bucket("own")
+        .send()
+        .await
+        .unwrap();
+    let rules = got
+        .ownership_controls()
+        .map(|o| o.rules().to_vec())
+        .unwrap_or_default();
+    assert_eq!(
+        rules[0].object_ownership(),
+        &ObjectOwnership::BucketOwnerEnforced
+    );
+
+    // Existing grants are ignored.
+    assert_denied(&anon(&srv, "GET", "/own/was-public").await);
+    let e = c
+        .put_object_acl()
+        .bucket("own")
+        .key("was-public")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&e.into_service_error()),
+        "AccessControlListNotSupported"
+    );
+    let e = c
+        .put_object()
+        .bucket("own")
+        .key("new")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"n"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&e.into_service_error()),
+        "AccessControlListNotSupported"
+    );
+    for canned in [
+        ObjectCannedAcl::Private,
+        ObjectCannedAcl::BucketOwnerFullControl,
+    ] {
+        c.put_object()
+            .bucket("own")
+            .key("new")
+            .acl(canned.clone())
+            .body(ByteStream::from_static(b"n"))
+            .send()
+            .await
+            .unwrap();
+        c.put_object_acl()
+            .bucket("own")
+            .key("new")
+            .acl(canned)
+            .send()
+            .await
+            .unwrap();
+    }
+    c.delete_bucket_ownership_controls()
+        .bucket("own")
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .get_bucket_ownership_controls()
+        .bucket("own")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&e.into_service_error()),
+        "OwnershipControlsNotFoundError"
+    );
+    assert_eq!(anon(&srv, "GET", "/own/was-public").await.status, 200);
+}
+
+fn pab(acls: bool, ignore: bool, policy: bool, restrict: bool) -> PublicAccessBlockConfiguration {
+    PublicAccessBlockConfiguration::builder()
+        .block_public_acls(acls)
+        .ignore_public_acls(ignore)
+        .block_public_policy(policy)
+        .restrict_public_buckets(restrict)
+        .build()
+}
+
+#[tokio::test]
+async fn public_access_block_settings() {
+    let srv = TestServer::start(4).await;
+    let c = srv.client();
+    c.create_bucket().bucket("pub").send().await.unwrap();
+    let e = c
+        .get_public_access_block()
+        .bucket("pub")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&e.into_service_error()),
+        "NoSuchPublicAccessBlockConfiguration"
+    );
+    c.put_object()
+        .bucket("pub")
+        .key("public/acl")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"a"))
+        .send()
+        .await
+        .unwrap();
+    put(&c, "pub", "public/pol", b"p").await;
+    c.put_bucket_policy()
+        .bucket("pub")
+        .policy(PUBLIC_PREFIX)
+        .send()
+        .await
+        .unwrap();
+
+    // BlockPublicAcls: public ACLs are refused; private ones still work (rclone).
+    c.put_public_access_block()
+        .bucket("pub")
+        .public_access_block_configuration(pab(true, false, false, false))
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_public_access_block()
+        .bucket("pub")
+        .send()
+        .await
+        .unwrap();
+    let cfg = got.public_access_block_configuration().unwrap();
+    assert_eq!(cfg.block_public_acls(), Some(true));
+    assert_eq!(cfg.ignore_public_acls(), Some(false));
+    let e = c
+        .put_object()
+        .bucket("pub")
+        .key("x")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    c.put_object()
+        .bucket("pub")
+        .key("x")
+        .acl(ObjectCannedAcl::Private)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    // Existing public grants still count until IgnorePublicAcls.
+    assert_eq!(anon(&srv, "GET", "/pub/public/acl").await.status, 200);
+
+    // IgnorePublicAcls: the object ACL grants nothing (the policy still does).
+    c.put_public_access_block()
+        .bucket("pub")
+        .public_access_block_configuration(pab(false, true, false, false))
+        .send()
+        .await
+        .unwrap();
+    c.delete_bucket_policy().bucket("pub").send().await.unwrap();
+    assert_denied(&anon(&srv, "GET", "/pub/public/acl").await);
+
+    // BlockPublicPolicy: a public policy is refused, a private one is not.
+    c.put_public_access_block()
+        .bucket("pub")
+        .public_access_block_configuration(pab(false, false, true, false))
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .put_bucket_policy()
+        .bucket("pub")
+        .policy(PUBLIC_PREFIX)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "AccessDenied");
+    let private = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::pub/*"}]}"#;
+    c.put_bucket_policy()
+        .bucket("pub")
+        .policy(private)
+        .send()
+        .await
+        .unwrap();
+
+    // RestrictPublicBuckets: the public policy no longer serves unsigned callers, but
+    // signed users of the deployment it names still pass.
+    c.put_public_access_block()
+        .bucket("pub")
+        .public_access_block_configuration(pab(false, false, false, true))
+        .send()
+        .await
+        .unwrap();
+    c.put_bucket_policy()
+        .bucket("pub")
+        .policy(PUBLIC_PREFIX)
+        .send()
+        .await
+        .unwrap();
+    assert_denied(&anon(&srv, "GET", "/pub/public/pol").await);
+    let bob = user(&srv, "bob", &["writeonly"], None).await;
+    bob.get_object()
+        .bucket("pub")
+        .key("public/pol")
+        .send()
+        .await
+        .unwrap();
+
+    c.delete_public_access_block()
+        .bucket("pub")
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .get_public_access_block()
+        .bucket("pub")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&e.into_service_error()),
+        "NoSuchPublicAccessBlockConfiguration"
+    );
+    assert_eq!(anon(&srv, "GET", "/pub/public/pol").await.status, 200);
+    assert_eq!(anon(&srv, "GET", "/pub/public/acl").await.status, 200);
+}
