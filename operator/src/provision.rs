@@ -1,10 +1,10 @@
-//! Provisioning: once a tenant is healthy, create what `spec.buckets` and `spec.users`
-//! ask for, through the tenant's own APIs.
+//! Provisioning of buckets: once a tenant is healthy, create what `spec.buckets` asks for,
+//! through the tenant's S3 API. (Policies and users: `reconcile::users`, through the
+//! admin API.)
 //!
 //! Buckets are created with a SigV4-signed `PUT /<bucket>` as the root user; an existing
 //! bucket (`BucketAlreadyOwnedByYou`) counts as provisioned, so running this again is
-//! harmless. Users need the server's IAM, which Cairn does not have yet: they are reported,
-//! by name, as not created (condition `UsersProvisioned=False`, reason `UsersNotSupported`).
+//! harmless.
 
 use crate::crd::TenantSpec;
 use crate::tenant::{BucketOutcome, TenantApi, TenantError};
@@ -18,9 +18,6 @@ pub struct Report {
     pub created: Vec<String>,
     /// Buckets that could not be created, with the reason.
     pub failed: Vec<(String, TenantError)>,
-    /// Users (Secret names) of the spec that could not be created because the server has
-    /// no IAM yet.
-    pub users_not_supported: Vec<String>,
 }
 
 /// Creates every bucket of `spec` that is not in `already` (the status' list).
@@ -43,12 +40,5 @@ pub async fn provision(api: &dyn TenantApi, spec: &TenantSpec, already: &[String
             Err(e) => report.failed.push((bucket.name.clone(), e)),
         }
     }
-    report.users_not_supported = spec
-        .users
-        .iter()
-        .flatten()
-        .map(|u| u.name.clone())
-        .filter(|n| !n.is_empty())
-        .collect();
     report
 }

@@ -30,6 +30,10 @@ struct TenantState {
     unreachable: bool,
     admin: Option<AdminInfo>,
     buckets: BTreeSet<String>,
+    /// Users created: access key to secret key.
+    users: std::collections::BTreeMap<String, String>,
+    /// add-user fails with 500.
+    admin_error: bool,
     calls: Vec<String>,
 }
 
@@ -87,6 +91,54 @@ impl TenantApi for FakeTenant {
     }
     fn list_buckets(&self) -> BoxFuture<'_, Result<Vec<String>, TenantError>> {
         Box::pin(async move { Ok(self.state().buckets.iter().cloned().collect()) })
+    }
+    fn add_canned_policy<'a>(
+        &'a self,
+        name: &'a str,
+        document: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), TenantError>> {
+        Box::pin(async move {
+            let mut s = self.state();
+            s.calls.push(format!("add-canned-policy {name}"));
+            serde_json::from_slice::<Value>(document).map_err(|e| TenantError::Status {
+                what: format!("policy {name}"),
+                status: 400,
+                body: e.to_string(),
+            })?;
+            Ok(())
+        })
+    }
+    fn add_user<'a>(
+        &'a self,
+        access_key: &'a str,
+        secret_key: &'a str,
+    ) -> BoxFuture<'a, Result<(), TenantError>> {
+        Box::pin(async move {
+            let mut s = self.state();
+            s.calls.push(format!("add-user {access_key}"));
+            if s.admin_error {
+                return Err(TenantError::Status {
+                    what: format!("PUT /minio/admin/v3/add-user (user {access_key})"),
+                    status: 500,
+                    body: "XMinioAdminError".into(),
+                });
+            }
+            s.users
+                .insert(access_key.to_string(), secret_key.to_string());
+            Ok(())
+        })
+    }
+    fn set_user_policy<'a>(
+        &'a self,
+        access_key: &'a str,
+        policy: &'a str,
+    ) -> BoxFuture<'a, Result<(), TenantError>> {
+        Box::pin(async move {
+            let mut s = self.state();
+            s.calls
+                .push(format!("set-user-policy {access_key} {policy}"));
+            Ok(())
+        })
     }
 }
 
@@ -447,14 +499,13 @@ async fn create_applies_every_object_then_waits_for_the_servers() {
     assert_eq!(condition(&t, "Ready").status, "False");
     assert_eq!(condition(&t, "Progressing").reason, "ServersStarting");
     assert_eq!(condition(&t, "Monitoring").status, "True");
-    assert_eq!(
-        condition(&t, "UsersProvisioned").reason,
-        "UsersNotSupported"
-    );
+    assert_eq!(condition(&t, "UsersProvisioned").status, "False");
+    assert_eq!(condition(&t, "UsersProvisioned").reason, "WaitingForHealth");
+    // No user Secret is read before the tenant has write quorum.
     assert!(
-        condition(&t, "UsersProvisioned")
-            .message
-            .contains("matrix-minio-synapse-user")
+        !requests
+            .iter()
+            .any(|r| r.path.ends_with("/secrets/matrix-minio-synapse-user"))
     );
     assert!(status.certificates.as_ref().unwrap().expiry.is_some());
     // No server ready: the tenant was not called.
@@ -479,12 +530,23 @@ async fn healthy_tenant_gets_its_buckets_and_a_second_pass_changes_nothing() {
             "admin",
             "create synapse-media",
             "create synapse-media-li",
-            "create postgresql-backups"
+            "create postgresql-backups",
+            "add-canned-policy synapse-media-readwrite",
+            "add-canned-policy postgresql-backups-readwrite",
+            "add-user synapse",
+            "set-user-policy synapse synapse-media-readwrite",
+            "add-user cloudnative-pg",
+            "set-user-policy cloudnative-pg postgresql-backups-readwrite",
         ]
     );
     assert_eq!(
         event_reasons(&first),
-        vec!["BucketsCreated", "HealthChanged"]
+        vec![
+            "BucketsCreated",
+            "PoliciesApplied",
+            "UsersApplied",
+            "HealthChanged"
+        ]
     );
     let created = first
         .iter()
@@ -539,6 +601,7 @@ async fn healthy_tenant_gets_its_buckets_and_a_second_pass_changes_nothing() {
     assert_eq!(condition(&t, "Progressing").status, "False");
     assert_eq!(condition(&t, "Degraded").status, "False");
     assert_eq!(condition(&t, "BucketsProvisioned").status, "True");
+    assert_eq!(condition(&t, "UsersProvisioned").status, "True");
     let ready_since = condition(&t, "Ready").last_transition_time.clone();
 
     // Again: the same applies, no event, no bucket call, no pod deleted, status unchanged.
@@ -555,6 +618,7 @@ async fn healthy_tenant_gets_its_buckets_and_a_second_pass_changes_nothing() {
             .iter()
             .any(|r| r.method == "DELETE" || r.method == "POST")
     );
+    // Unchanged Secrets: read again, but nothing is sent to the admin API.
     assert_eq!(h.tenant.take_calls(), vec!["health", "admin"]);
     let applied = |rs: &[Recorded]| -> Vec<(String, Value)> {
         rs.iter()
@@ -573,6 +637,178 @@ async fn healthy_tenant_gets_its_buckets_and_a_second_pass_changes_nothing() {
         t2.status.as_ref().unwrap().certificates,
         status.certificates
     );
+}
+
+/// The requests of a reconcile of a healthy tenant, from the first user Secret read on.
+fn user_secret_reads(requests: &[Recorded]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path.contains("/secrets/matrix-minio-")
+                && r.path.ends_with("-user")
+        })
+        .map(Recorded::line)
+        .collect()
+}
+
+#[tokio::test]
+async fn users_are_created_with_their_policies_and_updated_when_their_secret_changes() {
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    h.add_pods("pool-0", true);
+    h.tenant.state().write_ok = true;
+    h.api.take_requests();
+    h.tenant.take_calls();
+
+    // The CloudNativePG Secret is missing: the Synapse user is still created.
+    let cnpg = h.p("secrets/matrix-minio-cnpg-user");
+    let cnpg_secret = h.api.get(&cnpg).unwrap();
+    h.api.remove(&cnpg);
+    h.reconcile().await.unwrap();
+    let requests = h.api.take_requests();
+    assert_eq!(
+        user_secret_reads(&requests),
+        vec![
+            format!("GET {}", h.p("secrets/matrix-minio-synapse-user")),
+            format!("GET {cnpg}"),
+        ]
+    );
+    let calls = h.tenant.take_calls();
+    assert_eq!(
+        calls[calls.len() - 4..],
+        [
+            "add-canned-policy synapse-media-readwrite",
+            "add-canned-policy postgresql-backups-readwrite",
+            "add-user synapse",
+            "set-user-policy synapse synapse-media-readwrite",
+        ]
+    );
+    assert_eq!(
+        h.tenant.state().users.get("synapse").map(String::as_str),
+        Some("CHANGE-ME-synapse-secret-key")
+    );
+    // The status patch says which user is missing, and why; no secret in it.
+    let status_patch = requests
+        .iter()
+        .rfind(|r| r.is_apply() && r.path == h.p("tenant/status"))
+        .unwrap();
+    let body = status_patch.body.as_ref().unwrap().to_string();
+    assert!(
+        !body.contains("CHANGE-ME"),
+        "a secret leaked into the status"
+    );
+    let t = h.stored();
+    let users = condition(&t, "UsersProvisioned");
+    assert_eq!(
+        (users.status.as_str(), users.reason.as_str()),
+        ("False", "SecretMissing")
+    );
+    assert_eq!(
+        users.message,
+        "user Secret matrix-minio-cnpg-user does not exist"
+    );
+    let status = t.status.as_ref().unwrap();
+    assert_eq!(
+        status.provisioned_users.as_deref(),
+        Some(&["matrix-minio-synapse-user".to_string()][..])
+    );
+    let hashes = status.user_hashes.clone().unwrap();
+    assert_eq!(hashes.len(), 1);
+    assert_eq!(hashes["matrix-minio-synapse-user"].len(), 16);
+    assert!(event_reasons(&requests).contains(&"UserProvisioningFailed".to_string()));
+
+    // The Secret appears without CONSOLE_SECRET_KEY: KeysMissing.
+    let mut partial = cnpg_secret.clone();
+    partial["stringData"]
+        .as_object_mut()
+        .unwrap()
+        .remove("CONSOLE_SECRET_KEY");
+    h.api.insert(&cnpg, partial);
+    h.reconcile().await.unwrap();
+    h.api.take_requests();
+    assert_eq!(h.tenant.take_calls(), vec!["health", "admin"]);
+    let users = condition(&h.stored(), "UsersProvisioned").clone();
+    assert_eq!(users.reason, "KeysMissing");
+    assert!(
+        users.message.contains("CONSOLE_SECRET_KEY"),
+        "{}",
+        users.message
+    );
+
+    // Complete: only the new user is sent; the condition turns true.
+    h.api.insert(&cnpg, cnpg_secret.clone());
+    h.reconcile().await.unwrap();
+    let requests = h.api.take_requests();
+    assert_eq!(
+        h.tenant.take_calls(),
+        vec![
+            "health",
+            "admin",
+            "add-user cloudnative-pg",
+            "set-user-policy cloudnative-pg postgresql-backups-readwrite"
+        ]
+    );
+    // (The UsersApplied Event of this pass joins the series of the first one: a PATCH.)
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "PATCH" && r.path.contains("/events/"))
+    );
+    let t = h.stored();
+    assert_eq!(condition(&t, "UsersProvisioned").status, "True");
+    assert_eq!(condition(&t, "UsersProvisioned").reason, "UsersCreated");
+
+    // A rotated secret key re-applies that user only.
+    let mut rotated = cnpg_secret.clone();
+    rotated["stringData"]["CONSOLE_SECRET_KEY"] = json!("rotated-secret-key");
+    h.api.insert(&cnpg, rotated);
+    h.reconcile().await.unwrap();
+    h.api.take_requests();
+    assert_eq!(
+        h.tenant.take_calls(),
+        vec![
+            "health",
+            "admin",
+            "add-user cloudnative-pg",
+            "set-user-policy cloudnative-pg postgresql-backups-readwrite"
+        ]
+    );
+    assert_eq!(
+        h.tenant
+            .state()
+            .users
+            .get("cloudnative-pg")
+            .map(String::as_str),
+        Some("rotated-secret-key")
+    );
+
+    // The admin API fails: AdminApiError, and the next pass tries again.
+    let mut again = cnpg_secret;
+    again["stringData"]["CONSOLE_SECRET_KEY"] = json!("third-secret-key");
+    h.api.insert(&cnpg, again);
+    h.tenant.state().admin_error = true;
+    h.reconcile().await.unwrap();
+    h.api.take_requests();
+    let users = condition(&h.stored(), "UsersProvisioned").clone();
+    assert_eq!(users.reason, "AdminApiError");
+    assert!(
+        users.message.contains("access key cloudnative-pg"),
+        "{}",
+        users.message
+    );
+    assert!(!users.message.contains("third-secret-key"));
+    h.tenant.state().admin_error = false;
+    h.tenant.take_calls();
+    h.reconcile().await.unwrap();
+    assert_eq!(
+        h.tenant.take_calls()[2..],
+        [
+            "add-user cloudnative-pg",
+            "set-user-policy cloudnative-pg postgresql-backups-readwrite"
+        ]
+    );
+    assert_eq!(condition(&h.stored(), "UsersProvisioned").status, "True");
 }
 
 #[tokio::test]

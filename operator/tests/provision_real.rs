@@ -155,9 +155,6 @@ fn spec(buckets: &[&str]) -> cairn_operator::crd::TenantSpec {
             })
             .collect(),
     );
-    spec.users = Some(vec![k8s_openapi::api::core::v1::LocalObjectReference {
-        name: "synapse-user".into(),
-    }]);
     spec
 }
 
@@ -205,7 +202,6 @@ async fn buckets_are_created_on_a_real_server_over_tls_idempotently() {
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.created, wanted);
     assert_eq!(report.provisioned, wanted);
-    assert_eq!(report.users_not_supported, vec!["synapse-user"]);
 
     let mut listed = api.list_buckets().await.unwrap();
     listed.sort();

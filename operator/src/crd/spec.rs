@@ -15,6 +15,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::identity::{TenantPolicy, TenantUser};
 use super::pool::Pool;
 use super::status::TenantStatus;
 
@@ -115,9 +116,15 @@ pub struct TenantSpec {
     pub buckets: Option<Vec<Bucket>>,
 
     /// Secrets with `CONSOLE_ACCESS_KEY` and `CONSOLE_SECRET_KEY`, each one user created once
-    /// the tenant is healthy.
+    /// the tenant is healthy, with the policy `policy` (default `consoleAdmin`). A changed
+    /// Secret updates the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub users: Option<Vec<LocalObjectReference>>,
+    pub users: Option<Vec<TenantUser>>,
+
+    /// IAM policies created once the tenant is healthy (before the users), for
+    /// `users[].policy` to name. A changed document replaces the policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Vec<TenantPolicy>>,
 
     /// Create a Prometheus Operator ServiceMonitor that scrapes `/minio/v2/metrics/cluster`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,6 +5,8 @@
 //! `observedGeneration` follow the Kubernetes API conventions so that `kubectl wait
 //! --for=condition=Ready` and GitOps tools understand the tenant.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -55,9 +57,19 @@ pub struct TenantStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioned_buckets: Option<Vec<String>>,
 
-    /// Users of `spec.users` (Secret names) that exist on the tenant.
+    /// Users of `spec.users` (Secret names) that exist on the tenant with their policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioned_users: Option<Vec<String>>,
+
+    /// Per user Secret, a keyed hash (HMAC-SHA256 under the root secret key, 16 hex
+    /// digits) of the access key, secret key and policy last applied: an unchanged Secret
+    /// is not sent to the tenant again, and the hash reveals nothing of the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_hashes: Option<BTreeMap<String, String>>,
+
+    /// Per policy of `spec.policies`, the same kind of hash of the document last applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_hashes: Option<BTreeMap<String, String>>,
 
     /// The server certificate in use.
     #[serde(default, skip_serializing_if = "Option::is_none")]

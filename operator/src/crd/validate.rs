@@ -550,6 +550,33 @@ fn check_buckets_and_users(spec: &TenantSpec, problems: &mut Vec<Problem>) {
             ));
         }
     }
+    check_policies(spec, problems);
+}
+
+/// `spec.policies`: unique names, each document a JSON object (the server checks the
+/// policy grammar itself and its error becomes the `UsersProvisioned` condition).
+fn check_policies(spec: &TenantSpec, problems: &mut Vec<Problem>) {
+    let mut seen = BTreeSet::new();
+    for (i, policy) in spec.policies.iter().flatten().enumerate() {
+        let field = format!("spec.policies[{i}]");
+        if !seen.insert(policy.name.as_str()) {
+            problems.push(Problem::new(
+                format!("{field}.name"),
+                format!("policy `{}` is listed twice", policy.name),
+            ));
+        }
+        match serde_json::from_str::<serde_json::Value>(&policy.document) {
+            Ok(serde_json::Value::Object(_)) => {}
+            Ok(_) => problems.push(Problem::new(
+                format!("{field}.document"),
+                "the policy document must be a JSON object with `Statement`",
+            )),
+            Err(e) => problems.push(Problem::new(
+                format!("{field}.document"),
+                format!("the policy document is not valid JSON: {e}"),
+            )),
+        }
+    }
 }
 
 /// S3 bucket naming rules (the ones that matter for path- and virtual-host-style access).

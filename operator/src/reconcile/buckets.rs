@@ -1,6 +1,6 @@
 //! Step 6 of a reconcile, provisioning: the buckets of `spec.buckets` are created once the
-//! tenant has write quorum (idempotently, see [`crate::provision`]), and the users of
-//! `spec.users` are reported as not supported until the server has user management.
+//! tenant has write quorum (idempotently, see [`crate::provision`]). Users follow in
+//! [`super::users`].
 
 use kube::runtime::events::EventType;
 
@@ -17,8 +17,6 @@ pub(super) struct Buckets {
     pub provisioned: Vec<String>,
     /// Buckets that failed, with the error.
     pub failures: Vec<String>,
-    /// Users of the spec that the server cannot create.
-    pub users_not_supported: Vec<String>,
 }
 
 /// Creates the missing buckets when `write_ok`; otherwise reports what the status knew.
@@ -48,13 +46,6 @@ pub(super) async fn provision(
             .collect(),
         wanted,
         failures: Vec::new(),
-        users_not_supported: spec
-            .users
-            .iter()
-            .flatten()
-            .map(|u| u.name.clone())
-            .filter(|n| !n.is_empty())
-            .collect(),
     };
     if !write_ok {
         return buckets;

@@ -16,7 +16,8 @@
 //!    the Tenant as controlling owner); grown volume claims are expanded ([`volumes`]);
 //! 5. pods: the planner of [`rollout`] deletes outdated pods in a quorum-safe order;
 //! 6. health from the tenant's `/minio/health/cluster[/read]` and, when the server has it,
-//!    `/cairn/admin/v1/info`; once it has write quorum, buckets are created;
+//!    `/cairn/admin/v1/info`; once it has write quorum, buckets are created, then the
+//!    policies and users ([`users`], through MinIO's admin API v3);
 //! 7. status (server-side apply on the status subresource), then requeue: soon while
 //!    anything is in flight, every [`HEALTH_INTERVAL`] otherwise.
 //!
@@ -33,6 +34,7 @@ mod pods;
 pub mod rollout;
 pub mod status;
 pub mod tls;
+mod users;
 pub mod volumes;
 
 use std::collections::HashMap;
@@ -269,11 +271,14 @@ async fn reconcile_inner(tenant: &Tenant, ctx: &Context) -> Result<Action, Error
     .await?;
     // 6. Buckets, once the tenant has write quorum.
     let buckets = buckets::provision(tenant, ctx, &inputs, write_ok).await;
+    // 6b. Policies and users, after the buckets.
+    let users = users::provision(tenant, ctx, &inputs, write_ok).await?;
     // 7. Status, then requeue.
     let obs = Observation {
         health,
         admin,
         rollout,
+        users,
         ..observation(tenant, &rendered, &applied, &pods, buckets, &inputs)
     };
     report_status(tenant, ctx, &tenants, &obs).await
@@ -430,7 +435,6 @@ fn observation(
         buckets_wanted: buckets.wanted,
         buckets_provisioned: buckets.provisioned,
         bucket_failures: buckets.failures,
-        users_not_supported: buckets.users_not_supported,
         certificates: inputs.certificates.clone(),
         ..Observation::default()
     }

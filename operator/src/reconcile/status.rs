@@ -1,6 +1,8 @@
 //! The Tenant's status, computed from what one reconcile observed: a pure function, so the
 //! rules (health colours, conditions, states) are unit-tested without an API server.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
@@ -53,9 +55,47 @@ pub struct Observation {
     pub buckets_provisioned: Vec<String>,
     /// Buckets that failed, with the error.
     pub bucket_failures: Vec<String>,
-    /// Users of the spec that the server cannot create.
-    pub users_not_supported: Vec<String>,
+    /// Policies and users of the spec; `None` when the spec has none.
+    pub users: Option<UsersObservation>,
     pub certificates: Option<CertificateStatus>,
+}
+
+/// What the users step ([`super::users`]) found.
+#[derive(Debug, Clone, Default)]
+pub struct UsersObservation {
+    /// Users of the spec.
+    pub wanted: usize,
+    /// User Secrets whose user exists with its policy, in spec order.
+    pub provisioned: Vec<String>,
+    /// Per user Secret, the hash of what was applied.
+    pub user_hashes: BTreeMap<String, String>,
+    /// Per policy, the hash of the document applied.
+    pub policy_hashes: BTreeMap<String, String>,
+    /// What went wrong, in order.
+    pub problems: Vec<UserProblem>,
+}
+
+/// One policy or user that could not be provisioned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserProblem {
+    /// The condition reason (`SecretMissing`, `KeysMissing`, `AdminApiError`).
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl UserProblem {
+    pub fn new(reason: &'static str, message: String) -> Self {
+        Self { reason, message }
+    }
+}
+
+/// The message of `UsersProvisioned=False`: every problem, in order.
+pub fn users_problem_message(problems: &[UserProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| p.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// One pool, observed.
@@ -111,6 +151,7 @@ pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestam
         certificates: obs.certificates.clone(),
         ..TenantStatus::default()
     };
+    set_identity(&mut status, obs, previous);
     if let Some(refusal) = Refusal::of(obs) {
         status.current_state = Some(refusal.state.to_string());
         status.health_status = previous.and_then(|p| p.health_status);
@@ -144,6 +185,25 @@ pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestam
     conditions.extend(feature_conditions(obs, &pending));
     status.conditions = Some(keep_transition_times(conditions, previous, now));
     status
+}
+
+/// The provisioned users and the hashes of what was applied: from this reconcile when it
+/// looked at users, else carried over (a refused spec changes nothing on the tenant).
+fn set_identity(status: &mut TenantStatus, obs: &Observation, previous: Option<&TenantStatus>) {
+    let non_empty = |m: &BTreeMap<String, String>| (!m.is_empty()).then(|| m.clone());
+    match &obs.users {
+        Some(u) => {
+            status.provisioned_users = (u.wanted > 0).then(|| u.provisioned.clone());
+            status.user_hashes = non_empty(&u.user_hashes);
+            status.policy_hashes = non_empty(&u.policy_hashes);
+        }
+        None if obs.invalid.is_some() || obs.conflict.is_some() => {
+            status.provisioned_users = previous.and_then(|p| p.provisioned_users.clone());
+            status.user_hashes = previous.and_then(|p| p.user_hashes.clone());
+            status.policy_hashes = previous.and_then(|p| p.policy_hashes.clone());
+        }
+        None => {}
+    }
 }
 
 /// A reconcile that applied nothing: the spec is refused, or an object the Tenant would
@@ -485,19 +545,11 @@ fn feature_conditions(obs: &Observation, pending: &[&String]) -> Vec<Condition> 
     if !obs.buckets_wanted.is_empty() {
         conditions.push(buckets_condition(obs, pending));
     }
-    if !obs.users_not_supported.is_empty() {
-        conditions.push(condition(
-            USERS_PROVISIONED,
-            false,
-            "UsersNotSupported",
-            format!(
-                "the server has no user management (IAM) yet, so these users were not created: \
-                 {}; use the root credentials until it has",
-                obs.users_not_supported.join(", ")
-            ),
-            generation,
-        ));
-    }
+    conditions.extend(
+        obs.users
+            .as_ref()
+            .and_then(|u| users_condition(u, generation)),
+    );
     if let Some(m) = &obs.volume_expansion {
         conditions.push(condition(
             VOLUMES_EXPANDED,
@@ -516,6 +568,40 @@ fn feature_conditions(obs: &Observation, pending: &[&String]) -> Vec<Condition> 
         ));
     }
     conditions
+}
+
+/// `UsersProvisioned`, when the spec has users or a policy failed: true when every user
+/// exists with its policy; false with the first problem's reason, or `WaitingForHealth`.
+fn users_condition(users: &UsersObservation, generation: Option<i64>) -> Option<Condition> {
+    if let Some(first) = users.problems.first() {
+        return Some(condition(
+            USERS_PROVISIONED,
+            false,
+            first.reason,
+            users_problem_message(&users.problems),
+            generation,
+        ));
+    }
+    if users.wanted == 0 {
+        return None;
+    }
+    Some(if users.provisioned.len() == users.wanted {
+        condition(
+            USERS_PROVISIONED,
+            true,
+            "UsersCreated",
+            format!("{} user(s) exist with their policies", users.wanted),
+            generation,
+        )
+    } else {
+        condition(
+            USERS_PROVISIONED,
+            false,
+            "WaitingForHealth",
+            "users are created once the tenant has write quorum".to_string(),
+            generation,
+        )
+    })
 }
 
 fn buckets_condition(obs: &Observation, pending: &[&String]) -> Condition {
@@ -682,13 +768,21 @@ mod tests {
             pools: pools(4),
             health: healthy(),
             monitor: Some(false),
-            users_not_supported: vec!["synapse-user".into()],
+            users: Some(UsersObservation {
+                wanted: 1,
+                problems: vec![UserProblem::new(
+                    "SecretMissing",
+                    "user Secret synapse-user does not exist".into(),
+                )],
+                ..UsersObservation::default()
+            }),
             volume_expansion: Some("StorageClass standard does not allow expansion".into()),
             ..Observation::default()
         };
         let s = compute(&obs, None, Timestamp::UNIX_EPOCH);
         assert_eq!(get(&s, MONITORING).reason, "ServiceMonitorCRDMissing");
         assert!(get(&s, USERS_PROVISIONED).message.contains("synapse-user"));
+        assert_eq!(get(&s, USERS_PROVISIONED).reason, "SecretMissing");
         assert_eq!(
             get(&s, VOLUMES_EXPANDED).reason,
             "StorageClassNotExpandable"

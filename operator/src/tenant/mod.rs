@@ -1,5 +1,5 @@
-//! Talking to a running tenant: its health endpoints, its admin info endpoint, and the S3
-//! API for provisioning.
+//! Talking to a running tenant: its health endpoints, its admin info endpoint, the S3
+//! API for buckets and MinIO's admin API v3 for policies and users ([`admin`]).
 //!
 //! [`TenantApi`] is what the reconciler and the provisioner use; [`HttpTenant`] implements
 //! it over HTTP(S) (rustls, trusting only the tenant's CA when TLS is on), every request
@@ -10,6 +10,7 @@
 //! (or 501) there simply has none yet, and the health is then derived from the health
 //! endpoints and the pods alone.
 
+pub mod admin;
 pub mod sigv4;
 
 use std::sync::Arc;
@@ -103,6 +104,26 @@ pub trait TenantApi: Send + Sync {
     ) -> BoxFuture<'a, Result<BucketOutcome, TenantError>>;
     /// Names of the buckets (ListBuckets).
     fn list_buckets(&self) -> BoxFuture<'_, Result<Vec<String>, TenantError>>;
+    /// Creates or replaces the IAM policy `name` (admin API `add-canned-policy`).
+    fn add_canned_policy<'a>(
+        &'a self,
+        name: &'a str,
+        document: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), TenantError>>;
+    /// Creates the user, or gives an existing one this secret key and enables it (admin
+    /// API `add-user`).
+    fn add_user<'a>(
+        &'a self,
+        access_key: &'a str,
+        secret_key: &'a str,
+    ) -> BoxFuture<'a, Result<(), TenantError>>;
+    /// Makes `policy` (comma-separated names) the user's policies (admin API
+    /// `set-user-or-group-policy`).
+    fn set_user_policy<'a>(
+        &'a self,
+        access_key: &'a str,
+        policy: &'a str,
+    ) -> BoxFuture<'a, Result<(), TenantError>>;
 }
 
 /// Where and how to reach a tenant.
@@ -423,6 +444,30 @@ impl TenantApi for HttpTenant {
             }
             Ok(xml_values(&String::from_utf8_lossy(&body), "Name"))
         })
+    }
+
+    fn add_canned_policy<'a>(
+        &'a self,
+        name: &'a str,
+        document: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), TenantError>> {
+        Box::pin(self.put_canned_policy(name, document))
+    }
+
+    fn add_user<'a>(
+        &'a self,
+        access_key: &'a str,
+        secret_key: &'a str,
+    ) -> BoxFuture<'a, Result<(), TenantError>> {
+        Box::pin(self.put_user(access_key, secret_key))
+    }
+
+    fn set_user_policy<'a>(
+        &'a self,
+        access_key: &'a str,
+        policy: &'a str,
+    ) -> BoxFuture<'a, Result<(), TenantError>> {
+        Box::pin(self.put_user_policy(access_key, policy))
     }
 }
 
