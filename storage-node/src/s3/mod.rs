@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod headers;
 pub mod operation;
 pub mod request;
+pub mod sts;
 pub mod xml;
 
 use auth::sigv4::{AuthOutcome, PayloadMode, SecretLookup};
@@ -74,13 +75,17 @@ impl SecretLookup for RequestSecrets<'_> {
 }
 
 /// `x-amz-security-token` (header, or presigned query parameter).
-fn security_token<'a>(headers: &'a HeaderMap, raw_query: &'a str) -> Option<std::borrow::Cow<'a, str>> {
+fn security_token<'a>(
+    headers: &'a HeaderMap,
+    raw_query: &'a str,
+) -> Option<std::borrow::Cow<'a, str>> {
     if let Some(t) = headers::header_str(headers, "x-amz-security-token") {
         return Some(std::borrow::Cow::Borrowed(t));
     }
     raw_query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
-        (k == "X-Amz-Security-Token").then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy())
+        (k == "X-Amz-Security-Token")
+            .then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy())
     })
 }
 
@@ -154,6 +159,13 @@ impl S3Service {
         body: BodyStream,
         request_id: &str,
     ) -> Response<RespBody> {
+        if self.is_sts(&parts) {
+            let mut resp = sts::serve(self, parts, body, request_id).await;
+            if let Ok(v) = http::HeaderValue::from_str(request_id) {
+                resp.headers_mut().insert("x-amz-request-id", v);
+            }
+            return resp;
+        }
         let resource = parts.uri.path().to_string();
         let is_head = parts.method == Method::HEAD;
         let mut resp = match self.dispatch(parts, body, request_id).await {
@@ -182,6 +194,22 @@ impl S3Service {
             resp.headers_mut().insert("x-amz-request-id", v);
         }
         resp
+    }
+
+    /// Whether the request is an STS call (see [`sts::is_sts_request`]), routed before
+    /// any S3 routing.
+    fn is_sts(&self, parts: &http::request::Parts) -> bool {
+        if parts.method != Method::POST {
+            return false;
+        }
+        let has_bucket = request::target(parts.uri.path(), &parts.headers, &self.config.domains)
+            .map_or(true, |t| t.bucket.is_some());
+        sts::is_sts_request(
+            &parts.method,
+            has_bucket,
+            &parts.headers,
+            parts.uri.query().unwrap_or(""),
+        )
     }
 
     async fn dispatch(

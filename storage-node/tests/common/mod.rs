@@ -3,6 +3,8 @@
 //! no SDK would send.
 #![allow(dead_code)]
 
+pub mod iam;
+
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use cairn::config::ServerConfig;
 use cairn::server::Running;

@@ -81,6 +81,16 @@ pub fn sign_request_headers(
     request: &ClientRequest<'_>,
     credentials: &Credentials,
 ) -> ClientSignature {
+    sign_request_headers_for(request, credentials, SERVICE)
+}
+
+/// As [`sign_request_headers`], for another service of the credential scope (`sts`
+/// for STS `AssumeRole`).
+pub fn sign_request_headers_for(
+    request: &ClientRequest<'_>,
+    credentials: &Credentials,
+    service: &str,
+) -> ClientSignature {
     let amz_date = amz_date(request.time);
     let mut headers = request.headers.clone();
     headers.remove(http::header::AUTHORIZATION);
@@ -95,8 +105,8 @@ pub fn sign_request_headers(
     names.dedup();
     let signed_headers = names.join(";");
     let date = amz_date.get(..8).unwrap_or_default();
-    let scope = format!("{date}/{}/{SERVICE}/{TERMINATOR}", request.region);
-    let key = signing_key(&credentials.secret_key, date, request.region, SERVICE);
+    let scope = format!("{date}/{}/{service}/{TERMINATOR}", request.region);
+    let key = signing_key(&credentials.secret_key, date, request.region, service);
     let canonical = canonical_request(
         request.method.as_str(),
         &canonical_uri(request.raw_path),

@@ -35,12 +35,12 @@ pub use canonical::{
 };
 pub use client::{
     ClientRequest, ClientSignature, Credentials, PresignRequest, presign_query,
-    sign_request_headers,
+    sign_request_headers, sign_request_headers_for,
 };
 pub use signed_headers::{MAX_CANONICAL_REQUEST, MAX_SIGNED_HEADERS};
 pub(crate) use signing::{hmac_sha256, hmac_verify};
 pub use signing::{sign, signing_key};
-pub use verify::{amz_date, verify};
+pub use verify::{amz_date, verify, verify_for_services};
 
 /// The only signing algorithm we accept (SigV4a's ECDSA variant is not supported).
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -60,8 +60,11 @@ pub const MAX_PRESIGN_EXPIRES: u64 = 604_800;
 /// How far a request's clock may be from ours, as on AWS.
 pub const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(15);
 
-/// Service name in the credential scope; this server only speaks S3.
+/// Service name in the credential scope of S3 requests.
 const SERVICE: &str = "s3";
+/// Services accepted in the scope of STS requests: `sts`, as AWS SDKs sign them, and
+/// `s3`, as MinIO also accepts.
+pub const STS_SERVICES: &[&str] = &["sts", SERVICE];
 /// Fixed last element of the credential scope.
 const TERMINATOR: &str = "aws4_request";
 /// `X-Amz-Date` / `x-amz-date` layout (ISO 8601 basic format, UTC).

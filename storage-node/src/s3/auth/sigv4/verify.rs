@@ -32,11 +32,34 @@ pub fn verify(
     now: DateTime<Utc>,
     secrets: &dyn SecretLookup,
 ) -> Result<AuthOutcome, AuthError> {
+    verify_for_services(
+        method,
+        raw_path,
+        raw_query,
+        headers,
+        now,
+        secrets,
+        &[SERVICE],
+    )
+}
+
+/// As [`verify`], accepting any of `services` in the credential scope (S3 requests
+/// accept only `s3`; STS requests also `sts`, see [`super::STS_SERVICES`]).
+pub fn verify_for_services(
+    method: &Method,
+    raw_path: &str,
+    raw_query: &str,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+    secrets: &dyn SecretLookup,
+    services: &[&str],
+) -> Result<AuthOutcome, AuthError> {
     let request = Request {
         method,
         raw_path,
         raw_query,
         headers,
+        services,
     };
     let presigned = query_has_algorithm(raw_query);
     let mut authorization = headers.get_all(http::header::AUTHORIZATION).iter();
@@ -62,6 +85,8 @@ pub(super) struct Request<'a> {
     raw_path: &'a str,
     raw_query: &'a str,
     headers: &'a HeaderMap,
+    /// Services accepted in the credential scope.
+    services: &'a [&'a str],
 }
 
 /// The signature, scope and signed-header list shared by both authentication styles,
@@ -91,8 +116,8 @@ pub(super) fn verify_header_auth(
     secrets: &dyn SecretLookup,
 ) -> Result<AuthOutcome, AuthError> {
     let fields = parse_authorization(authorization)?;
-    let credential =
-        Credential::parse(fields.credential).map_err(|detail| malformed_header(&detail))?;
+    let credential = Credential::parse(fields.credential, request.services)
+        .map_err(|detail| malformed_header(&detail))?;
     let (amz_date, time) = request_time(request.headers)?;
     if !amz_date.starts_with(credential.date) {
         return Err(malformed_header(
@@ -133,8 +158,8 @@ pub(super) fn verify_presigned(
             "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"",
         ));
     }
-    let credential =
-        Credential::parse(&params.credential).map_err(|detail| malformed_query(&detail))?;
+    let credential = Credential::parse(&params.credential, request.services)
+        .map_err(|detail| malformed_query(&detail))?;
     let time = parse_amz_date(&params.date)
         .ok_or_else(|| malformed_query("X-Amz-Date must be in the ISO8601 Long Format"))?;
     if !params.date.starts_with(credential.date) {
@@ -176,7 +201,12 @@ pub(super) fn check_claim(
     let secret = secrets
         .secret_key(credential.access_key)
         .ok_or(AuthError::UnknownAccessKey)?;
-    let key = signing_key(&secret, credential.date, credential.region, SERVICE);
+    let key = signing_key(
+        &secret,
+        credential.date,
+        credential.region,
+        credential.service,
+    );
     let scope = credential.scope();
     let provided = decode_signature(claim.signature).ok_or(AuthError::SignatureMismatch)?;
     if !signature_matches(request, claim, presigned, &key, &scope, &provided)? {
@@ -311,12 +341,14 @@ pub(super) struct Credential<'a> {
     access_key: &'a str,
     date: &'a str,
     region: &'a str,
+    /// One of the services the request may be signed for.
+    service: &'a str,
 }
 
 impl<'a> Credential<'a> {
     /// Any non-empty region is accepted: the signature binds whatever region the
     /// client put in its scope (s3cmd uses `US`), and we serve every region.
-    fn parse(value: &'a str) -> Result<Self, String> {
+    fn parse(value: &'a str, services: &[&str]) -> Result<Self, String> {
         let mut parts = value.rsplitn(5, '/');
         let (Some(terminator), Some(service), Some(region), Some(date), Some(access_key)) = (
             parts.next(),
@@ -334,9 +366,10 @@ impl<'a> Credential<'a> {
                 "incorrect terminal \"{terminator}\". This endpoint uses \"{TERMINATOR}\"."
             ));
         }
-        if service != SERVICE {
+        if !services.contains(&service) {
+            let expected = services.first().copied().unwrap_or(SERVICE);
             return Err(format!(
-                "incorrect service \"{service}\". This endpoint belongs to \"{SERVICE}\"."
+                "incorrect service \"{service}\". This endpoint belongs to \"{expected}\"."
             ));
         }
         if access_key.is_empty() || region.is_empty() {
@@ -349,11 +382,15 @@ impl<'a> Credential<'a> {
             access_key,
             date,
             region,
+            service,
         })
     }
 
     fn scope(&self) -> String {
-        format!("{}/{}/{SERVICE}/{TERMINATOR}", self.date, self.region)
+        format!(
+            "{}/{}/{}/{TERMINATOR}",
+            self.date, self.region, self.service
+        )
     }
 }
 
