@@ -223,6 +223,29 @@ fn buckets_users_and_certificates() {
 }
 
 #[test]
+fn policies_need_unique_names_and_json_documents() {
+    let t = simple_tenant(
+        &[("p", 4, 1)],
+        "  policies:\n  - {name: rw, document: '{\"Statement\": []}'}\n  - {name: rw, document: '{}'}\n  - {name: bad, document: 'not json'}\n  - {name: list, document: '[]'}\n  users:\n  - {name: u, policy: rw}\n",
+    );
+    let p = problems(&t, &[good_config("ns")]);
+    let fields: Vec<&str> = p.iter().map(|p| p.split(": ").next().unwrap()).collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.policies[1].name",
+            "spec.policies[2].document",
+            "spec.policies[3].document",
+        ],
+        "{p:#?}"
+    );
+    assert!(p[0].contains("policy `rw` is listed twice"));
+    assert!(p[1].contains("not valid JSON"));
+    assert!(p[2].contains("must be a JSON object"));
+    assert_eq!(t.spec.users.as_ref().unwrap()[0].policy_name(), "rw");
+}
+
+#[test]
 fn names_that_overflow_kubernetes_limits() {
     let longest = "p".repeat(50);
     assert!(
