@@ -661,3 +661,148 @@ async fn service_accounts_inherit_narrow_and_self_service() {
         .expect("info");
     assert_eq!(st.as_u16(), 200);
 }
+
+/// Runs `cairn admin ARGS` against `srv` as root; returns (exit code, stdout, stderr).
+async fn cli(srv: &TestServer, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cairn"));
+    cmd.arg("admin")
+        .args(args)
+        .env_remove("CAIRN_ROOT_USER")
+        .env_remove("CAIRN_ROOT_PASSWORD")
+        .env_remove("MINIO_ROOT_USER")
+        .env_remove("MINIO_ROOT_PASSWORD")
+        .env("CAIRN_ENDPOINT", &srv.endpoint)
+        .args(["--access-key", USER, "--secret-key", PASSWORD])
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("cli finishes")
+        .expect("cli runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_manages_identities_with_exit_codes() {
+    let srv = TestServer::start(4).await;
+    let (rc, out, err) = cli(&srv, &["user", "add", "erin", "erin-secret-1"]).await;
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(out.contains("Added user `erin`"), "{out}");
+    let (rc, out, _) = cli(&srv, &["user", "list"]).await;
+    assert_eq!(rc, 0);
+    assert!(out.contains("erin") && out.contains("enabled"), "{out}");
+
+    let (rc, out, err) = cli(&srv, &["policy", "attach", "readwrite", "--user", "erin"]).await;
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("Attached readwrite to user `erin`"), "{out}");
+    let (rc, out, _) = cli(&srv, &["user", "info", "erin", "--json"]).await;
+    assert_eq!(rc, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["policyName"], "readwrite");
+    assert!(!out.contains("erin-secret-1"));
+    // erin can now use S3.
+    s3(&srv, "erin", "erin-secret-1")
+        .create_bucket()
+        .bucket("erinbkt")
+        .send()
+        .await
+        .expect("erin creates a bucket");
+
+    let (rc, _, err) = cli(&srv, &["user", "info", "nobody"]).await;
+    assert_eq!(rc, 1);
+    assert!(err.contains("XMinioAdminNoSuchUser"), "{err}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Maybe"}]}"#,
+    )
+    .expect("write");
+    let (rc, _, err) = cli(
+        &srv,
+        &["policy", "create", "bad", bad.to_str().expect("path")],
+    )
+    .await;
+    assert_eq!(rc, 1);
+    assert!(err.contains("XMinioMalformedPolicy"), "{err}");
+    let good = dir.path().join("good.json");
+    std::fs::write(
+        &good,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::erinbkt/*"]}]}"#,
+    )
+    .expect("write");
+    let (rc, out, err) = cli(
+        &srv,
+        &["policy", "create", "erinread", good.to_str().expect("path")],
+    )
+    .await;
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("Created policy `erinread`"));
+    let (rc, out, _) = cli(&srv, &["policy", "info", "erinread"]).await;
+    assert_eq!(rc, 0);
+    assert!(out.contains("arn:aws:s3:::erinbkt/*"), "{out}");
+    let (rc, out, _) = cli(&srv, &["policy", "list"]).await;
+    assert_eq!(rc, 0);
+    assert!(
+        out.contains("erinread") && out.contains("consoleAdmin"),
+        "{out}"
+    );
+    let (rc, _, _) = cli(&srv, &["policy", "create", "x", "/nonexistent/policy.json"]).await;
+    assert_eq!(rc, 2, "an unreadable file is a usage error");
+
+    let (rc, out, err) = cli(&srv, &["group", "add", "devs", "erin"]).await;
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("devs"));
+    let (rc, out, _) = cli(&srv, &["group", "info", "devs"]).await;
+    assert_eq!(rc, 0);
+    assert!(out.contains("erin") && out.contains("enabled"), "{out}");
+    let (rc, out, _) = cli(&srv, &["group", "list"]).await;
+    assert_eq!((rc, out.trim()), (0, "devs"));
+
+    let (rc, out, err) = cli(
+        &srv,
+        &["svcacct", "add", "--user", "erin", "--name", "backup"],
+    )
+    .await;
+    assert_eq!(rc, 0, "{err}");
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Access Key:"))
+        .map(|k| k.trim().to_string())
+        .expect("access key printed");
+    let (rc, out, _) = cli(&srv, &["svcacct", "list", "--user", "erin"]).await;
+    assert_eq!(rc, 0);
+    assert!(out.contains(&key) && out.contains("backup"), "{out}");
+    let (rc, _, _) = cli(&srv, &["svcacct", "edit", &key, "--disable"]).await;
+    assert_eq!(rc, 0);
+    let (rc, out, _) = cli(&srv, &["svcacct", "info", &key]).await;
+    assert_eq!(rc, 0);
+    assert!(out.contains("off") && out.contains("erin"), "{out}");
+    let (rc, _, _) = cli(&srv, &["svcacct", "remove", &key]).await;
+    assert_eq!(rc, 0);
+    let (rc, _, err) = cli(&srv, &["svcacct", "info", &key]).await;
+    assert_eq!(rc, 1);
+    assert!(err.contains("XMinioAdminServiceAccountNotFound"), "{err}");
+
+    let (rc, _, _) = cli(&srv, &["user", "disable", "erin"]).await;
+    assert_eq!(rc, 0);
+    let (_, out, _) = cli(&srv, &["user", "info", "erin"]).await;
+    assert!(out.contains("disabled"), "{out}");
+    let (rc, _, _) = cli(&srv, &["group", "remove", "devs", "erin"]).await;
+    assert_eq!(rc, 0);
+    let (rc, _, _) = cli(&srv, &["user", "remove", "erin"]).await;
+    assert_eq!(rc, 0);
+
+    // Usage errors and an unreachable server.
+    let (rc, _, _) = cli(&srv, &["user", "add"]).await;
+    assert_eq!(rc, 2);
+    let (rc, _, _) = cli(&srv, &["user", "list", "--endpoint", "http://127.0.0.1:1"]).await;
+    assert_eq!(rc, 3);
+    let (rc, out, _) = cli(&srv, &["svcacct", "--help"]).await;
+    assert_eq!(rc, 0);
+    assert!(out.contains("Create a service account"), "{out}");
+}

@@ -1,4 +1,5 @@
-//! `cairn admin info` and `cairn admin heal`: the command-line client of the admin API.
+//! `cairn admin info` and `cairn admin heal`: the command-line client of the admin API
+//! (`user`, `group`, `policy` and `svcacct` are in `iam_cli`).
 //!
 //! Exit codes: 0 success (for `heal`: the heal finished, no object failed and every
 //! drive is online), 1 an error answer, a failed heal, objects that could not be healed
@@ -38,33 +39,48 @@ pub enum AdminCommand {
     Info(InfoArgs),
     /// Start a heal of everything, a bucket or a prefix, and follow its progress.
     Heal(HealArgs),
+    /// Manage users: add, remove, info, list, enable, disable.
+    User(super::iam_cli::UserArgs),
+    /// Manage groups of users: add members, remove, info, list, enable, disable.
+    Group(super::iam_cli::GroupArgs),
+    /// Manage named policies and attach them to users and groups.
+    Policy(super::iam_cli::PolicyArgs),
+    /// Manage service accounts: keys of their own that act for a user, optionally
+    /// narrowed by a policy.
+    Svcacct(super::iam_cli::SvcacctArgs),
 }
 
 /// How to reach the server.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
     /// URL of any server of the deployment
-    #[arg(long, env = "CAIRN_ENDPOINT", default_value = "http://127.0.0.1:9000")]
+    #[arg(
+        long,
+        env = "CAIRN_ENDPOINT",
+        default_value = "http://127.0.0.1:9000",
+        global = true
+    )]
     pub endpoint: String,
-    /// Root access key [default: CAIRN_ROOT_USER, MINIO_ROOT_USER]
-    #[arg(long)]
+    /// Access key to sign with (root or any user with the admin rights the command
+    /// needs) [default: CAIRN_ROOT_USER, MINIO_ROOT_USER]
+    #[arg(long, global = true)]
     pub access_key: Option<String>,
     /// Root secret key; prefer the environment, a command line is visible to other
     /// users [default: CAIRN_ROOT_PASSWORD, MINIO_ROOT_PASSWORD]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub secret_key: Option<String>,
     /// Region to sign with [env: CAIRN_REGION, MINIO_REGION] [default: us-east-1]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub region: Option<String>,
     /// Accept any TLS certificate (testing only)
-    #[arg(long, conflicts_with = "ca_file")]
+    #[arg(long, conflicts_with = "ca_file", global = true)]
     pub insecure: bool,
     /// PEM file with the CA certificates that sign the server's certificate
     /// [default: the system's CA bundle]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub ca_file: Option<PathBuf>,
     /// Print the server's JSON answer instead of a table
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
 }
 
@@ -116,15 +132,19 @@ pub async fn run(args: AdminArgs, defaults: Defaults) -> u8 {
             Ok(c) => heal(&c, &a).await,
             Err(code) => code,
         },
+        AdminCommand::User(a) => super::iam_cli::user(a, &defaults).await,
+        AdminCommand::Group(a) => super::iam_cli::group(a, &defaults).await,
+        AdminCommand::Policy(a) => super::iam_cli::policy(a, &defaults).await,
+        AdminCommand::Svcacct(a) => super::iam_cli::svcacct(a, &defaults).await,
     }
 }
 
-fn client(a: &ConnectArgs, defaults: &Defaults) -> Result<AdminClient, u8> {
+pub(super) fn client(a: &ConnectArgs, defaults: &Defaults) -> Result<AdminClient, u8> {
     let access_key = a.access_key.clone().or_else(|| defaults.access_key.clone());
     let secret_key = a.secret_key.clone().or_else(|| defaults.secret_key.clone());
     let (Some(access_key), Some(secret_key)) = (access_key, secret_key) else {
         eprintln!(
-            "cairn admin: root credentials are missing: set CAIRN_ROOT_USER and CAIRN_ROOT_PASSWORD (or MINIO_ROOT_USER/MINIO_ROOT_PASSWORD), or pass --access-key and --secret-key"
+            "cairn admin: credentials are missing: set CAIRN_ROOT_USER and CAIRN_ROOT_PASSWORD (or MINIO_ROOT_USER/MINIO_ROOT_PASSWORD), or pass --access-key and --secret-key"
         );
         return Err(EXIT_USAGE);
     };
@@ -154,7 +174,7 @@ fn client(a: &ConnectArgs, defaults: &Defaults) -> Result<AdminClient, u8> {
 }
 
 /// Prints a client error and returns its exit code.
-fn fail(e: &ClientError) -> u8 {
+pub(super) fn fail(e: &ClientError) -> u8 {
     eprintln!("cairn admin: {e}");
     if e.is_unreachable() {
         EXIT_UNREACHABLE
@@ -207,7 +227,7 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 /// Left-aligned columns, two spaces apart.
-fn table(rows: &[Vec<String>]) -> String {
+pub(super) fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {

@@ -31,6 +31,7 @@ pub mod cli;
 pub mod client;
 mod heal;
 mod iam;
+pub mod iam_cli;
 mod info;
 pub mod types;
 
