@@ -58,6 +58,18 @@ async fn anon(srv: &TestServer, method: &str, target: &str) -> RawResponse {
     raw(srv.addr, req.as_bytes()).await
 }
 
+/// An unsigned PUT with a body.
+async fn anon_put(srv: &TestServer, target: &str, body: &[u8]) -> RawResponse {
+    let mut req = format!(
+        "PUT {target} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        srv.addr,
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    raw(srv.addr, &req).await
+}
+
 async fn put(c: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &'static [u8]) {
     c.put_object()
         .bucket(bucket)
@@ -484,6 +496,34 @@ async fn canned_acls_grant_anonymous_reads() {
         .send()
         .await
         .unwrap();
+    // Grant headers name users by access key.
+    c.put_object()
+        .bucket("acls")
+        .key("for-nobody")
+        .grant_read("id=\"nobody\"")
+        .body(ByteStream::from_static(b"g"))
+        .send()
+        .await
+        .unwrap();
+    nobody
+        .get_object()
+        .bucket("acls")
+        .key("for-nobody")
+        .send()
+        .await
+        .unwrap();
+    assert_denied(&anon(&srv, "GET", "/acls/for-nobody").await);
+    // public-read-write on the bucket lets anyone write objects in it.
+    assert_denied(&anon_put(&srv, "/acls/anon.txt", b"anon").await);
+    c.put_bucket_acl()
+        .bucket("acls")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicReadWrite)
+        .send()
+        .await
+        .unwrap();
+    let r = anon_put(&srv, "/acls/anon.txt", b"anon").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(common::get_bytes(&c, "acls", "anon.txt").await, b"anon");
     assert!(
         nobody
             .get_object()
@@ -593,6 +633,39 @@ async fn bucket_owner_enforced_disables_acls() {
             .await
             .unwrap();
     }
+    // Ownership chosen at creation.
+    let e = c
+        .create_bucket()
+        .bucket("own2")
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&e.into_service_error()),
+        "AccessControlListNotSupported"
+    );
+    c.create_bucket()
+        .bucket("own2")
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_bucket_ownership_controls()
+        .bucket("own2")
+        .send()
+        .await
+        .unwrap();
+    let rules = got
+        .ownership_controls()
+        .map(|o| o.rules().to_vec())
+        .unwrap_or_default();
+    assert_eq!(
+        rules[0].object_ownership(),
+        &ObjectOwnership::BucketOwnerEnforced
+    );
     c.delete_bucket_ownership_controls()
         .bucket("own")
         .send()

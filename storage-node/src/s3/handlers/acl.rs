@@ -330,9 +330,9 @@ pub fn permission_for(action: &str) -> Option<(Permission, bool)> {
         | "s3:ListMultipartUploadParts" => (Write, false),
         "s3:GetBucketAcl" => (ReadAcp, false),
         "s3:PutBucketAcl" => (WriteAcp, false),
-        "s3:GetObject" => (Read, true),
-        "s3:GetObjectAcl" => (ReadAcp, true),
-        "s3:PutObjectAcl" => (WriteAcp, true),
+        "s3:GetObject" | "s3:GetObjectVersion" => (Read, true),
+        "s3:GetObjectAcl" | "s3:GetObjectVersionAcl" => (ReadAcp, true),
+        "s3:PutObjectAcl" | "s3:PutObjectVersionAcl" => (WriteAcp, true),
         _ => return None,
     })
 }

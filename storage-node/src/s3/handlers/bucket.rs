@@ -6,6 +6,7 @@ use super::super::headers::iso_date;
 use super::super::xml::{self, XmlWriter};
 use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
 use super::acl::{ACL_CONFIG, Acl};
+use super::public_access;
 use crate::objects::bucket::BucketMeta;
 use http::{Response, StatusCode};
 use std::collections::BTreeMap;
@@ -73,8 +74,30 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
             ));
         }
     }
-    // A new bucket has no ownership controls or public access block yet.
-    let acl = Acl::from_headers(&req.headers)?;
+    // A new bucket has no public access block yet; its ownership controls may come
+    // with the request (`x-amz-object-ownership`), and then disable its ACL.
+    let mut config = BTreeMap::new();
+    let mut acl = Acl::from_headers(&req.headers)?;
+    if let Some(rule) = req.header("x-amz-object-ownership") {
+        let rule = public_access::ownership_rule(rule)?;
+        if rule == public_access::BUCKET_OWNER_ENFORCED {
+            let private = matches!(
+                req.header("x-amz-acl").map(str::trim),
+                None | Some("private" | "bucket-owner-full-control")
+            );
+            if !private || acl.as_ref().is_some_and(|a| !a.grants.is_empty()) {
+                return Err(super::acl::not_supported());
+            }
+            acl = None;
+        }
+        config.insert(
+            public_access::OWNERSHIP_CONFIG.to_string(),
+            rule.to_string(),
+        );
+    }
+    if let Some(a) = acl.and_then(|a| a.to_stored()) {
+        config.insert(ACL_CONFIG.to_string(), a);
+    }
     let object_lock = req
         .header("x-amz-bucket-object-lock-enabled")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -89,10 +112,7 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
                 created_ms: 0,
                 region,
                 object_lock,
-                config: acl
-                    .and_then(|a| a.to_stored())
-                    .map(|a| BTreeMap::from([(ACL_CONFIG.to_string(), a)]))
-                    .unwrap_or_default(),
+                config,
                 ..Default::default()
             },
         )

@@ -94,6 +94,15 @@ pub async fn delete_block(s: &S3Service, req: &mut S3Request) -> S3Result<Respon
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
+/// One of the three ownership rules, by name.
+pub fn ownership_rule(name: &str) -> S3Result<&'static str> {
+    let name = name.trim();
+    OWNERSHIP_RULES
+        .into_iter()
+        .find(|r| *r == name)
+        .ok_or_else(|| S3Error::invalid_argument(format!("unknown object ownership {name:?}")))
+}
+
 #[derive(Deserialize)]
 struct XOwnership {
     #[serde(rename = "Rule", default)]
@@ -129,10 +138,7 @@ pub async fn put_ownership(s: &S3Service, req: &mut S3Request) -> S3Result<Respo
     let [rule] = doc.rules.as_slice() else {
         return Err(S3Error::malformed_xml());
     };
-    let rule = rule.object_ownership.trim();
-    if !OWNERSHIP_RULES.contains(&rule) {
-        return Err(S3Error::malformed_xml());
-    }
+    let rule = ownership_rule(&rule.object_ownership).map_err(|_| S3Error::malformed_xml())?;
     s.objects
         .set_bucket_config(&bucket, OWNERSHIP_CONFIG, Some(rule.to_string()))
         .await?;
