@@ -13,12 +13,13 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Response, StatusCode};
 use std::time::Duration;
 
-use super::auth::sigv4::{self, AuthError, STS_SERVICES};
+use super::auth::sigv4::{self, AuthError, PayloadMode, STS_SERVICES};
 use super::error::S3Error;
 use super::{RequestSecrets, S3Service, body, headers, security_token, xml::escape};
 use crate::body::{RespBody, full};
 use crate::iam::{IamError, sts as iam_sts};
 use crate::objects::BodyStream;
+use sha2::{Digest, Sha256};
 
 /// Largest form body read (AWS's session policy is at most 2,048 characters; the
 /// rest of the form is small).
@@ -265,7 +266,26 @@ async fn assume_role(
     request_id: &str,
 ) -> Result<String, StsError> {
     let raw_query = parts.uri.query().unwrap_or("");
-    let token = security_token(&parts.headers, raw_query);
+    // The form is small and read whole first: STS clients (botocore's generic SigV4 signer
+    // among them) do not send `x-amz-content-sha256`, so the payload line of the
+    // canonical request is the SHA-256 of this body, as SigV4 defines it outside S3.
+    let form = tokio::time::timeout(BODY_TIMEOUT, body::collect(raw_body, MAX_FORM_BODY))
+        .await
+        .map_err(|_| {
+            StsError::new(
+                "RequestTimeout",
+                StatusCode::BAD_REQUEST,
+                "the request body did not arrive in time",
+            )
+        })??;
+    let body_hash = hex::encode(Sha256::digest(&form));
+    let mut headers = parts.headers.clone();
+    if !headers.contains_key("x-amz-content-sha256") && !raw_query.contains("X-Amz-Signature") {
+        if let Ok(v) = http::HeaderValue::from_str(&body_hash) {
+            headers.insert("x-amz-content-sha256", v);
+        }
+    }
+    let token = security_token(&headers, raw_query);
     let secrets = RequestSecrets {
         iam: &s.iam,
         token: token.as_deref(),
@@ -275,7 +295,7 @@ async fn assume_role(
         &parts.method,
         parts.uri.path(),
         raw_query,
-        &parts.headers,
+        &headers,
         chrono::Utc::now(),
         &secrets,
         STS_SERVICES,
@@ -286,17 +306,22 @@ async fn assume_role(
         .ok()
         .and_then(|mut f| f.take())
         .ok_or_else(|| StsError::from(S3Error::internal("signed request without a caller")))?;
-    // The payload hash (when signed) is checked while the body streams.
-    let verified = body::verified(raw_body, &parts.headers, &auth)?;
-    let form = tokio::time::timeout(BODY_TIMEOUT, body::collect(verified.stream, MAX_FORM_BODY))
-        .await
-        .map_err(|_| {
-            StsError::new(
-                "RequestTimeout",
+    match &auth.payload {
+        PayloadMode::Unsigned => {}
+        PayloadMode::SignedSha256(h) if *h == body_hash => {}
+        PayloadMode::SignedSha256(_) => {
+            return Err(StsError::new(
+                "XAmzContentSHA256Mismatch",
                 StatusCode::BAD_REQUEST,
-                "the request body did not arrive in time",
-            )
-        })??;
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            ));
+        }
+        _ => {
+            return Err(StsError::invalid(
+                "STS requests cannot use streaming payloads",
+            ));
+        }
+    }
     let params = parse_params(raw_query, &form)?;
     let (session, token) =
         s.iam
