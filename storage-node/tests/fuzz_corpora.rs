@@ -2,7 +2,9 @@
 //! `storage-node/fuzz/corpus/<target>/` and `storage-node/fuzz/regressions/<target>/` (the
 //! inputs of crashes that were fixed) goes through the same harness function the
 //! libFuzzer target calls, so `cargo test` keeps every input the fuzzer found interesting,
-//! and every crash it found, passing. Fuzzing itself: `storage-node/fuzz/README.md`.
+//! and every crash it found, passing (inputs of crashes not yet fixed wait in
+//! `regressions/<target>/open/`, which is not replayed). Fuzzing itself:
+//! `storage-node/fuzz/README.md`.
 
 #[path = "../fuzz/src/harness.rs"]
 mod harness;
@@ -85,4 +87,19 @@ fn meta_corpus_round_trips() {
 #[test]
 fn rpc_wire_corpus_round_trips() {
     replay("rpc_wire", harness::rpc_wire);
+}
+
+#[test]
+fn policy_corpus_round_trips_and_decides_consistently() {
+    replay("policy", harness::policy);
+}
+
+#[test]
+fn madmin_corpus_refuses_what_encrypt_did_not_write() {
+    replay("madmin", harness::madmin);
+}
+
+#[test]
+fn rpc_frames_corpus_reads_back_and_refuses_within_the_cap() {
+    replay("rpc_frames", harness::rpc_frames);
 }

@@ -575,3 +575,610 @@ pub fn rpc_wire(data: &[u8]) {
         }
     }
 }
+
+/// Condition keys a fuzzed policy request fills, picked by the first byte of each value
+/// line: the global and S3 keys the server fills, a tag key, a multi-valued key and the
+/// keys of the `Date*`, `Numeric*`, `Bool` and `IpAddress` operators.
+const POLICY_CONDITION_KEYS: &[&str] = &[
+    "aws:username",
+    "aws:userid",
+    "aws:groups",
+    "aws:SourceIp",
+    "aws:CurrentTime",
+    "aws:EpochTime",
+    "aws:SecureTransport",
+    "aws:Referer",
+    "aws:UserAgent",
+    "aws:PrincipalType",
+    "s3:prefix",
+    "s3:delimiter",
+    "s3:max-keys",
+    "s3:x-amz-acl",
+    "s3:signatureversion",
+    "s3:versionid",
+    "s3:ExistingObjectTag/Project",
+    "s3:RequestObjectTagKeys",
+    "s3:object-lock-remaining-retention-days",
+    "jwt:sub",
+];
+
+/// The bucket a bucket policy is parsed for when the fuzzed request names none.
+pub const POLICY_BUCKET: &str = "bucket";
+
+/// A request to evaluate policies against, decoded from fuzz bytes.
+struct PolicyRequest {
+    action: &'static str,
+    bucket: String,
+    key: Option<String>,
+    access_key: String,
+    user: String,
+    is_root: bool,
+    anonymous: bool,
+    values: cairn_policy::Values,
+}
+
+impl PolicyRequest {
+    /// Bytes 0-1 pick the action from `cairn_policy::action::all()`, byte 2 holds flags
+    /// (bit 0: anonymous, bit 1: root); the rest, as text, is one field per line: bucket,
+    /// object key, access key, user, then up to 16 condition values whose first
+    /// character picks the key from [`POLICY_CONDITION_KEYS`]. No bytes: `alice` getting
+    /// `bucket/key` over TLS, which the seed policies mostly speak about.
+    fn from_bytes(bytes: &[u8]) -> PolicyRequest {
+        let actions: Vec<&'static str> = cairn_policy::action::all().collect();
+        let [a, b, flags, rest @ ..] = bytes else {
+            return PolicyRequest {
+                action: "s3:GetObject",
+                bucket: POLICY_BUCKET.to_owned(),
+                key: Some("key".to_owned()),
+                access_key: "alice-key".to_owned(),
+                user: "alice".to_owned(),
+                is_root: false,
+                anonymous: false,
+                values: cairn_policy::Values::new()
+                    .with("aws:username", "alice")
+                    .with("aws:SecureTransport", "true")
+                    .with("aws:SourceIp", "192.168.1.10"),
+            };
+        };
+        let pick = usize::from(u16::from_le_bytes([*a, *b]));
+        let action = actions
+            .get(pick % actions.len().max(1))
+            .copied()
+            .unwrap_or("s3:GetObject");
+        let text = String::from_utf8_lossy(rest);
+        let mut lines = text.split('\n');
+        let bucket = lines.next().unwrap_or_default().to_owned();
+        let key = lines.next().map(str::to_owned);
+        let access_key = lines.next().unwrap_or_default().to_owned();
+        let user = lines.next().unwrap_or_default().to_owned();
+        let mut values = cairn_policy::Values::new();
+        for line in lines.take(16) {
+            let mut chars = line.chars();
+            let Some(first) = chars.next() else {
+                continue;
+            };
+            let name = POLICY_CONDITION_KEYS[first as usize % POLICY_CONDITION_KEYS.len()];
+            values.insert(name, chars.as_str());
+        }
+        PolicyRequest {
+            action,
+            bucket,
+            key,
+            access_key,
+            user,
+            is_root: flags & 2 != 0,
+            anonymous: flags & 1 != 0,
+            values,
+        }
+    }
+
+    /// The bucket a bucket policy is parsed for.
+    fn policy_bucket(&self) -> &str {
+        if self.bucket.is_empty() {
+            POLICY_BUCKET
+        } else {
+            &self.bucket
+        }
+    }
+
+    /// The identity and the resource decision of `policy` for this request.
+    fn decide(
+        &self,
+        policy: &cairn_policy::Policy,
+    ) -> (cairn_policy::Decision, cairn_policy::Decision) {
+        let caller = cairn_policy::Caller {
+            access_key: &self.access_key,
+            user: &self.user,
+            is_root: self.is_root,
+        };
+        let mut request =
+            cairn_policy::Request::new(self.action, &self.values).with_bucket(&self.bucket);
+        if let Some(key) = &self.key {
+            request = request.with_key(key);
+        }
+        if !self.anonymous {
+            request = request.with_caller(&caller);
+        }
+        (
+            policy.evaluate(&request),
+            policy.evaluate_resource(&request),
+        )
+    }
+}
+
+/// Finding (`regressions/policy/open/`): `wildcard::matches_str` (policy/src/wildcard.rs,
+/// line 275) cuts the pattern one byte at a time (`&pattern[i..i + 1]`), so an Action or
+/// NotAction pattern with a wildcard and a non-ASCII character (`"s3:*é"`) makes
+/// `Policy::parse` panic. Such documents are skipped so the search goes on; remove this
+/// once the parser is fixed, and move the inputs up into `regressions/policy/`.
+fn has_non_ascii_action_wildcard(doc: &[u8]) -> bool {
+    fn walk(value: &serde_json::Value, in_action: bool) -> bool {
+        match value {
+            serde_json::Value::String(s) => in_action && !s.is_ascii() && s.contains(['*', '?']),
+            serde_json::Value::Array(items) => items.iter().any(|v| walk(v, in_action)),
+            serde_json::Value::Object(map) => map.iter().any(|(k, v)| {
+                let action =
+                    k.eq_ignore_ascii_case("action") || k.eq_ignore_ascii_case("notaction");
+                walk(v, in_action || action)
+            }),
+            _ => false,
+        }
+    }
+    serde_json::from_slice(doc).is_ok_and(|v| walk(&v, false))
+}
+
+/// The policy language: identity policies (`Policy::parse`) and bucket policies
+/// (`Policy::parse_bucket_policy`). Input: a policy document, optionally followed by a
+/// NUL and a request (see `PolicyRequest::from_bytes`). Checks: what parses keeps its raw
+/// bytes, and its canonical JSON (`to_json`) parses again to the same statements and the
+/// same canonical JSON; evaluating the request gives the same decisions twice, and the
+/// same decisions for the policy read back from its canonical JSON.
+pub fn policy(data: &[u8]) {
+    let (doc, rest) = match data.iter().position(|&b| b == 0) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &[][..]),
+    };
+    if has_non_ascii_action_wildcard(doc) {
+        return;
+    }
+    let request = PolicyRequest::from_bytes(rest);
+    let bucket = request.policy_bucket().to_owned();
+    type Parse<'a> = &'a dyn Fn(&[u8]) -> Result<cairn_policy::Policy, cairn_policy::PolicyError>;
+    let parsers: [(&str, Parse<'_>); 2] = [
+        ("identity", &|json: &[u8]| cairn_policy::Policy::parse(json)),
+        ("bucket", &|json: &[u8]| {
+            cairn_policy::Policy::parse_bucket_policy(json, &bucket)
+        }),
+    ];
+    for (kind, parse) in parsers {
+        let Ok(policy) = parse(doc) else {
+            continue;
+        };
+        assert_eq!(policy.raw(), doc, "{kind} policy keeps other raw bytes");
+        let json = policy.to_json();
+        let again = parse(json.as_bytes());
+        let again = again.unwrap_or_else(|e| {
+            panic!("canonical JSON of a {kind} policy does not parse: {e}: {json}")
+        });
+        assert_eq!(
+            again.to_json(),
+            json,
+            "{kind} policy's canonical JSON changes"
+        );
+        assert_eq!(
+            again.statements(),
+            policy.statements(),
+            "{kind} policy's statements change through its canonical JSON: {json}"
+        );
+        let first = request.decide(&policy);
+        assert_eq!(
+            request.decide(&policy),
+            first,
+            "{kind} policy decides differently twice"
+        );
+        assert_eq!(
+            request.decide(&again),
+            first,
+            "{kind} policy decides differently after its canonical JSON: {json}"
+        );
+    }
+}
+
+/// The secret key the madmin target decrypts with (MinIO's documentation root password,
+/// which the seed bodies are encrypted for).
+pub const MADMIN_SECRET: &str = "minio123";
+
+/// Length of what `crypt::encrypt_with` writes for `plaintext_len` bytes: the header, then
+/// each 16 KiB package (at least one, possibly empty) and its tag.
+fn madmin_sealed_len(plaintext_len: usize) -> usize {
+    use cairn_madmin::crypt::{HEADER_LEN, PACKAGE_LEN, TAG_LEN};
+    let packages = plaintext_len.div_ceil(PACKAGE_LEN).max(1);
+    HEADER_LEN + plaintext_len + packages * TAG_LEN
+}
+
+/// The decrypt limit a selector byte picks: the default, the request limit, a small one
+/// (0 to 504 bytes) or none.
+fn madmin_limit(selector: u8) -> usize {
+    use cairn_madmin::crypt::{DEFAULT_DECRYPT_LIMIT, MAX_ENCRYPTED_REQUEST_LEN};
+    match selector & 3 {
+        0 => DEFAULT_DECRYPT_LIMIT,
+        1 => MAX_ENCRYPTED_REQUEST_LEN,
+        2 => usize::from(selector >> 2) * 8,
+        _ => usize::MAX,
+    }
+}
+
+/// A body that decrypted: it must have exactly the length `encrypt` gives its plaintext,
+/// and stop decrypting when the byte at `at` changes (the id byte excepted: it would
+/// select Argon2) or when its last byte is cut.
+fn check_authentic(body: &[u8], plaintext: &[u8], at: usize) {
+    use cairn_madmin::crypt::{self, CryptError, SALT_LEN};
+    assert_eq!(
+        body.len(),
+        madmin_sealed_len(plaintext.len()),
+        "a body decrypts to a plaintext of another length"
+    );
+    let mut at = at % body.len();
+    if at == SALT_LEN {
+        at += 1;
+    }
+    let mut changed = body.to_vec();
+    changed[at] ^= 1;
+    assert_eq!(
+        crypt::decrypt_with_limit(MADMIN_SECRET, &changed, usize::MAX),
+        Err(CryptError::NotAuthentic),
+        "a body with byte {at} changed still decrypts"
+    );
+    let cut = &body[..body.len() - 1];
+    assert!(
+        crypt::decrypt_with_limit(MADMIN_SECRET, cut, usize::MAX).is_err(),
+        "a body cut by one byte still decrypts"
+    );
+}
+
+/// madmin's encrypted bodies (`crypt::decrypt_with_limit`). Input: a selector byte (bits
+/// 0-1 and 2-7: the limit, see `madmin_limit`; bit 5: also change a byte of the round
+/// trip; bit 6: repeat the plaintext past one or two 16 KiB packages; bit 7: also try a
+/// wrong secret), then a body. Checks:
+///
+/// - the body is refused with the error the library promises before deriving a key
+///   (too large, truncated, unknown id), and otherwise (id 2, PBKDF2) does not
+///   authenticate unless it came from `encrypt`; a body that decrypts has the length
+///   `encrypt` gives and stops decrypting when a byte changes or it is cut. Bodies with
+///   ids 0 and 1 would cost an Argon2 derivation (~70 ms, 64 MiB): they are only checked
+///   against the limit and the length, which the library checks first;
+/// - the body as a plaintext, encrypted with id 2, decrypts back to itself, is refused
+///   over its limit, with another secret, with a byte changed, and cut after its first
+///   package.
+pub fn madmin(data: &[u8]) {
+    use cairn_madmin::crypt::{
+        self, Algorithm, CryptError, HEADER_LEN, MIN_ENCRYPTED_LEN, PACKAGE_LEN, SALT_LEN, TAG_LEN,
+    };
+    let [selector, body @ ..] = data else {
+        return;
+    };
+    let limit = madmin_limit(*selector);
+    let decrypt =
+        |bytes: &[u8], limit: usize| crypt::decrypt_with_limit(MADMIN_SECRET, bytes, limit);
+
+    // Refusals that come before any key derivation.
+    if !body.is_empty() {
+        assert_eq!(
+            decrypt(body, body.len() - 1),
+            Err(CryptError::TooLarge {
+                len: body.len(),
+                limit: body.len() - 1
+            })
+        );
+    }
+    let short = &body[..body.len().min(MIN_ENCRYPTED_LEN - 1)];
+    assert_eq!(
+        decrypt(short, usize::MAX),
+        Err(CryptError::Truncated { len: short.len() })
+    );
+    let refusal = if body.len() > limit {
+        Some(CryptError::TooLarge {
+            len: body.len(),
+            limit,
+        })
+    } else if body.len() < MIN_ENCRYPTED_LEN {
+        Some(CryptError::Truncated { len: body.len() })
+    } else {
+        Algorithm::from_id(body[SALT_LEN])
+            .is_none()
+            .then_some(CryptError::UnknownAlgorithm(body[SALT_LEN]))
+    };
+    match refusal {
+        Some(error) => assert_eq!(decrypt(body, limit), Err(error)),
+        // Ids 0 and 1 (Argon2): checked above as far as it is cheap.
+        None if body[SALT_LEN] != Algorithm::Pbkdf2AesGcm.id() => {}
+        None => match decrypt(body, limit) {
+            Ok(plaintext) => check_authentic(body, &plaintext, usize::from(*selector)),
+            Err(error) => assert_eq!(error, CryptError::NotAuthentic),
+        },
+    }
+
+    // Round trip of the body as a plaintext.
+    let plaintext = if selector & 0x40 != 0 {
+        let len = PACKAGE_LEN * (1 + usize::from((selector >> 4) & 1)) + body.len();
+        if body.is_empty() {
+            vec![0u8; len]
+        } else {
+            body.iter().copied().cycle().take(len).collect()
+        }
+    } else {
+        body.to_vec()
+    };
+    let sealed = crypt::encrypt_with(Algorithm::Pbkdf2AesGcm, MADMIN_SECRET, &plaintext)
+        .unwrap_or_else(|e| panic!("{} bytes do not encrypt: {e}", plaintext.len()));
+    assert_eq!(sealed.len(), madmin_sealed_len(plaintext.len()));
+    assert_eq!(sealed[SALT_LEN], Algorithm::Pbkdf2AesGcm.id());
+    assert_eq!(
+        decrypt(&sealed, sealed.len()).as_deref(),
+        Ok(plaintext.as_slice()),
+        "decrypt(encrypt(x)) is not x"
+    );
+    assert_eq!(
+        decrypt(&sealed, sealed.len() - 1),
+        Err(CryptError::TooLarge {
+            len: sealed.len(),
+            limit: sealed.len() - 1
+        })
+    );
+    if selector & 0x20 != 0 {
+        check_authentic(
+            &sealed,
+            &plaintext,
+            body.len().wrapping_mul(31) ^ usize::from(*selector),
+        );
+    }
+    if selector & 0x80 != 0 {
+        assert_eq!(
+            crypt::decrypt_with_limit("minio124", &sealed, usize::MAX),
+            Err(CryptError::NotAuthentic),
+            "a body decrypts with another secret"
+        );
+    }
+    if plaintext.len() > PACKAGE_LEN {
+        let first_package = &sealed[..HEADER_LEN + PACKAGE_LEN + TAG_LEN];
+        assert_eq!(
+            decrypt(first_package, usize::MAX),
+            Err(CryptError::NotAuthentic),
+            "a body cut after its first package still decrypts"
+        );
+    }
+}
+
+/// The key the peer RPC targets sign and verify with (derived from the test server's root
+/// credentials, as a deployment without `CAIRN_CLUSTER_SECRET` does).
+fn rpc_key() -> rpc::auth::RpcKey {
+    rpc::auth::RpcKey::derive(TEST_ACCESS_KEY, TEST_SECRET_KEY, None)
+}
+
+/// The signature of the call whose body the fuzzed frames are: the first frame chains
+/// from it.
+pub const RPC_CALL_SIGNATURE: rpc::auth::Signature = [7u8; 32];
+
+/// Reads a frame stream as the server does: push what arrives (cut into `pieces`), then
+/// take every verified frame, then `finish` at the end of the body. Alongside, a model of
+/// the reader's buffer checks that after each round what stays buffered is one incomplete
+/// frame whose declared length is within [`chunks::MAX_FRAME`] (so a hostile length is
+/// refused before its bytes are buffered), and that nothing is accepted after the final
+/// frame.
+fn read_frames(bytes: &[u8], pieces: Vec<Bytes>) -> Result<Vec<u8>, rpc::auth::AuthError> {
+    use rpc::chunks::{FrameReader, HEADER_LEN, MAX_FRAME};
+    let mut reader = FrameReader::new(rpc_key(), RPC_CALL_SIGNATURE);
+    let mut out = Vec::new();
+    let (mut pushed, mut consumed, mut ended) = (0usize, 0usize, false);
+    for piece in pieces {
+        reader.push(&piece)?;
+        pushed += piece.len();
+        while let Some(frame) = reader.next_frame()? {
+            assert!(!ended, "a frame after the final frame");
+            assert!(
+                !frame.is_empty() && frame.len() <= MAX_FRAME,
+                "frame of {} bytes",
+                frame.len()
+            );
+            consumed += HEADER_LEN + frame.len();
+            out.extend_from_slice(&frame);
+        }
+        let mut pending = &bytes[consumed..pushed];
+        if !ended && pending.len() >= HEADER_LEN && pending[..4] == [0, 0, 0, 0] {
+            // The final frame, verified and consumed by `next_frame`.
+            ended = true;
+            consumed += HEADER_LEN;
+            pending = &pending[HEADER_LEN..];
+        }
+        if ended {
+            assert!(pending.is_empty(), "data after the final frame accepted");
+        } else if let Some(len) = pending.get(..4) {
+            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            assert!(len <= MAX_FRAME, "a frame of {len} bytes is being buffered");
+            assert!(
+                pending.len() < HEADER_LEN + len,
+                "a complete frame stays buffered"
+            );
+        }
+    }
+    reader.finish()?;
+    assert!(ended, "finish accepts a body without its final frame");
+    Ok(out)
+}
+
+/// Signs `chunks` as the RPC client does (`StreamCall::send` skips empty chunks, `finish`
+/// sends the final frame): the frame stream of a shard write.
+fn write_frames(chunks: &[Bytes]) -> Vec<u8> {
+    let mut signer = rpc::chunks::FrameSigner::new(rpc_key(), RPC_CALL_SIGNATURE);
+    let mut out = Vec::new();
+    for chunk in chunks.iter().filter(|c| !c.is_empty()) {
+        let header = signer
+            .header(chunk)
+            .unwrap_or_else(|e| panic!("a chunk of {} bytes is not signed: {e}", chunk.len()));
+        out.extend_from_slice(&header);
+        out.extend_from_slice(chunk);
+    }
+    let end = signer
+        .end()
+        .unwrap_or_else(|e| panic!("the final frame is not signed: {e}"));
+    out.extend_from_slice(&end);
+    out
+}
+
+/// What a refused frame stream must answer: 400 for what cannot be framed, 401 for a
+/// frame that does not verify.
+fn check_frame_error(error: &rpc::auth::AuthError) {
+    use rpc::auth::AuthError;
+    assert!(
+        matches!(error, AuthError::BadFrame(_) | AuthError::FrameMismatch),
+        "a frame stream is refused with {error:?}"
+    );
+    assert!(error.status().is_client_error());
+}
+
+/// Peer RPC authentication. Input: a selector byte; when it is odd, the rest is a v2
+/// `x-cairn-rpc-auth` header (see `rpc_auth_header`); when it is even, a split seed and
+/// the bytes of a streamed body (see `rpc_frame_stream`).
+pub fn rpc_frames(data: &[u8]) {
+    match data {
+        [selector, header @ ..] if selector & 1 == 1 => rpc_auth_header(header),
+        [selector, seed, body @ ..] => rpc_frame_stream(selector >> 1, *seed, body),
+        _ => {}
+    }
+}
+
+/// The signed frames of streamed peer calls (`rpc::chunks::FrameReader`, shard writes).
+/// Input: a chunking seed, a split seed, then bytes. Checks:
+///
+/// - the bytes as a frame stream: the answer does not depend on how they are split, the
+///   reader never buffers a frame declared over `MAX_FRAME` nor accepts data after the
+///   final frame (see `read_frames`), refusals are 400/401, and the payload is never
+///   longer than the bytes;
+/// - the bytes cut into chunks (lengths drawn from the selector) and signed by
+///   `FrameSigner` read back as themselves however split; with one byte changed, cut
+///   short, extended, or read as another call's body, they are refused.
+fn rpc_frame_stream(chunking: u8, seed: u8, body: &[u8]) {
+    let whole = read_frames(body, vec![Bytes::copy_from_slice(body)]);
+    let split = read_frames(body, split_pieces(body, seed));
+    assert_eq!(
+        whole, split,
+        "the frame reader's answer depends on the split"
+    );
+    match &whole {
+        Ok(payload) => assert!(payload.len() <= body.len()),
+        Err(error) => check_frame_error(error),
+    }
+
+    let chunks = split_pieces(body, chunking);
+    let stream = write_frames(&chunks);
+    assert_eq!(
+        read_frames(&stream, split_pieces(&stream, seed)).as_deref(),
+        Ok(body),
+        "a signed frame stream does not read back"
+    );
+    let at = (usize::from(seed) * 257 + body.len()) % stream.len();
+    let mut changed = stream.clone();
+    changed[at] ^= 0x20;
+    let tampered = [
+        changed,
+        stream[..at].to_vec(),
+        [stream.as_slice(), &[chunking]].concat(),
+    ];
+    for bad in &tampered {
+        let result = read_frames(bad, split_pieces(bad, seed));
+        match &result {
+            Ok(_) => panic!("a changed, cut or extended frame stream reads"),
+            Err(error) => check_frame_error(error),
+        }
+    }
+    let mut other_call = rpc::chunks::FrameReader::new(rpc_key(), [8u8; 32]);
+    let refused = other_call
+        .push(&stream)
+        .and_then(|()| other_call.next_frame().map(|_| ()));
+    assert_eq!(
+        refused,
+        Err(rpc::auth::AuthError::FrameMismatch),
+        "frames of one call read as another's"
+    );
+}
+
+/// The call target, path and method the RPC header target verifies against.
+pub const RPC_TARGET: &str = "127.0.0.1:9000";
+pub const RPC_PATH: &str = "/cairn/rpc/v1/drive/read_meta?drive=%2Fd1&volume=b&key=k";
+const RPC_METHOD: &str = "POST";
+
+/// The v2 `x-cairn-rpc-auth` header (`rpc::auth::RpcKey::verify`). Input: the header
+/// value. The receiver's clock is the header's own time when its second field
+/// is a number, so signed inputs reach the signature check. Checks: refusals are 400
+/// (malformed) or 401; a field that is not what the format says (a time that is not 1 to
+/// 19 digits, an id that is not 32 hex digits, a body that is neither `stream` nor 64 hex
+/// digits, a signature that is not 64 hex digits, not five fields) is refused as
+/// malformed; a header that verifies verifies no more when a digit of its signature
+/// changes, and the call it describes, signed again, gives the same signature.
+fn rpc_auth_header(data: &[u8]) {
+    use rpc::auth::{AuthError, CallParts, MAX_SKEW_MS};
+    let Ok(header) = std::str::from_utf8(data) else {
+        return;
+    };
+    let key = rpc_key();
+    let fields: Vec<&str> = header.split(':').collect();
+    let now = fields
+        .get(1)
+        .and_then(|t| t.parse::<i64>().ok())
+        .unwrap_or(1_767_268_800_000);
+    let targets = [RPC_TARGET.to_owned()];
+    let verify = |header: &str| key.verify(RPC_METHOD, RPC_PATH, &targets, Some(header), now);
+    let result = verify(header);
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    // Finding (regressions/rpc_frames/open/plus-request-id): `u128::from_str_radix`
+    // takes a leading `+`, so `+` and 31 hex digits pass as a request id, and the
+    // signature (over the id re-written as 32 digits) still verifies when the id's first
+    // digit was 0. Tolerated here so the search goes on; remove once `verify` refuses it.
+    let request_id =
+        |s: &str| hex(s, 32) || s.strip_prefix('+').is_some_and(|digits| hex(digits, 31));
+    let well_formed = fields.len() == 5
+        && fields[0] == "v2"
+        && !fields[1].is_empty()
+        && fields[1].len() <= 19
+        && fields[1].bytes().all(|b| b.is_ascii_digit())
+        && request_id(fields[2])
+        && (fields[3] == rpc::auth::STREAMED || hex(fields[3], 64))
+        && hex(fields[4], 64);
+    match &result {
+        Err(error) => {
+            let status = error.status();
+            assert!(status == 400 || status == 401, "{error:?} answers {status}");
+            if !well_formed && fields.first() == Some(&"v2") {
+                assert!(
+                    matches!(error, AuthError::Malformed(_)),
+                    "malformed header {header:?} refused as {error:?}"
+                );
+            }
+        }
+        Ok(verified) => {
+            assert!(well_formed, "malformed header {header:?} verifies");
+            assert!(now.abs_diff(verified.time_ms) <= MAX_SKEW_MS);
+            let call = CallParts {
+                method: RPC_METHOD,
+                target: RPC_TARGET,
+                path_and_query: RPC_PATH,
+            };
+            let again = key.sign_at(&call, verified.body, verified.time_ms, verified.id);
+            assert_eq!(
+                again.signature, verified.signature,
+                "signed again differently"
+            );
+            let mut tampered = header.as_bytes().to_vec();
+            if let Some(last) = tampered.last_mut() {
+                *last = other_hex_digit(*last);
+            }
+            if let Ok(tampered) = String::from_utf8(tampered) {
+                assert_eq!(
+                    verify(&tampered),
+                    Err(AuthError::BadSignature),
+                    "a changed signature still verifies"
+                );
+            }
+        }
+    }
+}
