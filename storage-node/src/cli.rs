@@ -25,6 +25,7 @@ pub struct Cli {
 pub enum Command {
     /// Start the storage server on the given drives.
     Server(ServerArgs),
-    /// Administer a running deployment: `info`, `heal` (root credentials).
+    /// Administer a running deployment: `info`, `heal`, and identities (`user`, `group`,
+    /// `policy`, `svcacct`) through MinIO's admin API.
     Admin(crate::admin::cli::AdminArgs),
 }

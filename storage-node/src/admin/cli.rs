@@ -65,8 +65,8 @@ pub struct ConnectArgs {
     /// needs) [default: CAIRN_ROOT_USER, MINIO_ROOT_USER]
     #[arg(long, global = true)]
     pub access_key: Option<String>,
-    /// Root secret key; prefer the environment, a command line is visible to other
-    /// users [default: CAIRN_ROOT_PASSWORD, MINIO_ROOT_PASSWORD]
+    /// Secret key of the signing access key; prefer the environment, a command line is
+    /// visible to other users [default: CAIRN_ROOT_PASSWORD, MINIO_ROOT_PASSWORD]
     #[arg(long, global = true)]
     pub secret_key: Option<String>,
     /// Region to sign with [env: CAIRN_REGION, MINIO_REGION] [default: us-east-1]

@@ -153,11 +153,14 @@ pub enum SvcacctCommand {
         /// JSON policy file that narrows the user's permissions
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
-        /// Choose the access key [default: generated]
-        #[arg(long)]
+        /// The new account's access key [default: generated] (`--access-key` is the key
+        /// that signs this request)
+        #[arg(long = "account-key", value_name = "ACCESS_KEY")]
         access_key_new: Option<String>,
+        /// A short name to recognise the account by (shown in lists)
         #[arg(long)]
         name: Option<String>,
+        /// What the account is for
         #[arg(long)]
         description: Option<String>,
         /// When the key stops working, RFC 3339 (e.g. 2030-01-01T00:00:00Z)
