@@ -6,7 +6,9 @@ volume mounted at its mountPath; the security context's user, groups, read-only 
 system, no_new_privs and dropped capabilities), with a hosts file resolving the pod and Service
 DNS names as cluster DNS would. A further namespace plays an application pod (Synapse,
 CloudNativePG): boto3 there reaches the tenant by DNS name, over HTTPS trusting only the CA
-the operator published, with the root credentials of the configuration Secret.
+the operator published, with the root credentials of the configuration Secret, and (Matrix)
+with each application user's keys from its Secret once the operator's reconcile step has
+created the users and policies.
 
 Cases: the Matrix example (4 x 2, TLS: buckets, objects through the Service and every pod,
 one pod killed as the PodDisruptionBudget allows, maintenance health, the pod brought back),
@@ -183,6 +185,13 @@ class App:
         prelude = CLIENT_PRELUDE.format(endpoint=self.endpoint, ca=self.ca, user=self.user, password=self.password)
         return self.c.client(prelude + body, timeout=timeout)
 
+    def as_user(self, access_key: str, secret_key: str, body: str, timeout: float = 120) -> str:
+        """Runs `body` with `s3()` signing as this user instead of the root user."""
+        prelude = CLIENT_PRELUDE.format(endpoint=self.endpoint, ca=self.ca, user=access_key, password=secret_key)
+        r = self.c.client(prelude + body, timeout=timeout)
+        assert r.returncode == 0, r.stderr[-4000:] + "\n" + self.c.tails()
+        return r.stdout
+
     def ok(self, body: str, timeout: float = 120) -> str:
         r = self.run(body, timeout)
         assert r.returncode == 0, r.stderr[-4000:] + "\n" + self.c.tails()
@@ -238,10 +247,56 @@ def test_matrix_pods_form_a_tls_cluster_that_applications_use(tmp_path):
         assert (view["write_ok"], view["read_ok"], view["drives_online"], view["drives_offline"]) == (True, True, 8, 0), view
         assert view["write_quorum"] == 5, view  # 8 drives, EC:4: data + 1
         assert view["created"] == view["provisioned"] == buckets and not view["failed"], view
-        assert view["users_not_supported"] == ["matrix-minio-synapse-user", "matrix-minio-cnpg-user"], view
+        # the policies and users, by the controller's reconcile step (provision_pods.rs)
+        matrix_users = [
+            {"secret": "matrix-minio-synapse-user", "access_key": "synapse",
+             "policy": "synapse-media-readwrite", "provisioned": True},
+            {"secret": "matrix-minio-cnpg-user", "access_key": "cloudnative-pg",
+             "policy": "postgresql-backups-readwrite", "provisioned": True},
+        ]
+        assert view["users"] == matrix_users, view
+        assert (view["users_condition"]["status"], view["users_condition"]["reason"]) == ("True", "UsersCreated"), view
+        assert view["policies"] == ["postgresql-backups-readwrite", "synapse-media-readwrite"], view
         assert view["buckets"] == sorted(buckets)
         again = operator_view(c, MATRIX, app.ca, provision=True)
         assert again["created"] == [] and again["provisioned"] == buckets and not again["failed"], again
+        assert again["users"] == matrix_users and again["users_condition"]["reason"] == "UsersCreated", again
+
+        # each application, with the keys of its user Secret (as applied), over TLS trusting only
+        # the tenant CA: read-write on its own buckets, AccessDenied on the other application's
+        # bucket and on creating a bucket; its objects are removed again
+        own = {"matrix-minio-synapse-user": (["synapse-media", "synapse-media-li"], "postgresql-backups"),
+               "matrix-minio-cnpg-user": (["postgresql-backups"], "synapse-media")}
+        for secret_name, (mine, other) in own.items():
+            keys = secret_data(next(o for o in objects if o["kind"] == "Secret"
+                                    and o["metadata"]["name"] == secret_name))
+            out = app.as_user(keys["CONSOLE_ACCESS_KEY"].decode(), keys["CONSOLE_SECRET_KEY"].decode(), f"""
+from botocore.exceptions import ClientError
+def code(f):
+    try:
+        f()
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    return "allowed"
+c = s3()
+seen = {{}}
+for b in {mine!r}:
+    c.put_object(Bucket=b, Key="app/" + USER, Body=b"from " + USER.encode())
+    body = c.get_object(Bucket=b, Key="app/" + USER)["Body"].read().decode()
+    listed = [o["Key"] for o in c.list_objects_v2(Bucket=b, Prefix="app/")["Contents"]]
+    c.delete_object(Bucket=b, Key="app/" + USER)
+    seen[b] = [body, listed, c.list_objects_v2(Bucket=b, Prefix="app/").get("KeyCount")]
+seen["other-put"] = code(lambda: c.put_object(Bucket={other!r}, Key="app/" + USER, Body=b"no"))
+seen["other-get"] = code(lambda: c.get_object(Bucket={other!r}, Key="wal/0"))
+seen["other-list"] = code(lambda: c.list_objects_v2(Bucket={other!r}))
+seen["create"] = code(lambda: c.create_bucket(Bucket=USER + "-bucket"))
+print(json.dumps(seen))
+""")
+            ak = keys["CONSOLE_ACCESS_KEY"].decode()
+            seen = json.loads(out.strip().splitlines()[-1])
+            assert seen == {**{b: [f"from {ak}", [f"app/{ak}"], 0] for b in mine},
+                            "other-put": "AccessDenied", "other-get": "AccessDenied",
+                            "other-list": "AccessDenied", "create": "AccessDenied"}, (secret_name, seen)
 
         # objects through the Service and through every pod
         urls = [app.url(n) for n in names]
