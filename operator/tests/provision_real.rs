@@ -16,7 +16,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -28,10 +28,11 @@ use cairn_operator::render::Settings;
 use cairn_operator::render::names::Names;
 use cairn_operator::render::secret_data;
 use cairn_operator::tenant::{
-    BucketOutcome, Credentials, HttpTenant, TenantApi, TenantEndpoint, TenantError, s3_error_code,
-    sigv4,
+    AdminInfo, BucketOutcome, ClusterHealth, Credentials, HttpTenant, TenantApi, TenantEndpoint,
+    TenantError, s3_error_code, sigv4,
 };
 use common::fake_api::FakeApi;
+use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Full};
 use k8s_openapi::api::core::v1::Secret;
 use rustls_pki_types::pem::PemObject;
@@ -281,16 +282,83 @@ async fn buckets_are_created_on_a_real_server_over_tls_idempotently() {
 
 /// Sends the reconciler's tenant calls to the test's server: its URL, trusting its CA (the
 /// endpoint's credentials, from the configuration Secret, are kept).
+/// Every identity call is logged (`add-canned-policy <name>`, `add-user <key>`,
+/// `set-user-policy <key> <policy>`), so a test sees what was sent.
 struct Redirect {
     base_url: String,
     ca_pem: String,
+    identity_calls: Arc<Mutex<Vec<String>>>,
 }
 
 impl TenantConnector for Redirect {
     fn connect(&self, mut endpoint: TenantEndpoint) -> Result<Arc<dyn TenantApi>, TenantError> {
         endpoint.base_url = self.base_url.clone();
         endpoint.ca_pem = Some(self.ca_pem.clone());
-        Ok(Arc::new(HttpTenant::new(endpoint)?))
+        Ok(Arc::new(Logged {
+            inner: HttpTenant::new(endpoint)?,
+            calls: self.identity_calls.clone(),
+        }))
+    }
+}
+
+/// [`HttpTenant`], logging the identity calls it passes on.
+struct Logged {
+    inner: HttpTenant,
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+impl Logged {
+    fn log(&self, call: String) {
+        self.calls.lock().unwrap().push(call);
+    }
+}
+
+impl TenantApi for Logged {
+    fn cluster_health(&self) -> BoxFuture<'_, Result<ClusterHealth, TenantError>> {
+        self.inner.cluster_health()
+    }
+
+    fn admin_info(&self) -> BoxFuture<'_, Result<Option<AdminInfo>, TenantError>> {
+        self.inner.admin_info()
+    }
+
+    fn create_bucket<'a>(
+        &'a self,
+        name: &'a str,
+        region: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<BucketOutcome, TenantError>> {
+        self.inner.create_bucket(name, region)
+    }
+
+    fn list_buckets(&self) -> BoxFuture<'_, Result<Vec<String>, TenantError>> {
+        self.inner.list_buckets()
+    }
+
+    fn add_canned_policy<'a>(
+        &'a self,
+        name: &'a str,
+        document: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), TenantError>> {
+        self.log(format!("add-canned-policy {name}"));
+        self.inner.add_canned_policy(name, document)
+    }
+
+    fn add_user<'a>(
+        &'a self,
+        access_key: &'a str,
+        secret_key: &'a str,
+    ) -> BoxFuture<'a, Result<(), TenantError>> {
+        self.log(format!("add-user {access_key}"));
+        self.inner.add_user(access_key, secret_key)
+    }
+
+    fn set_user_policy<'a>(
+        &'a self,
+        access_key: &'a str,
+        policy: &'a str,
+    ) -> BoxFuture<'a, Result<(), TenantError>> {
+        self.log(format!("set-user-policy {access_key} {policy}"));
+        self.inner.set_user_policy(access_key, policy)
     }
 }
 
@@ -481,8 +549,21 @@ async fn matrix_users_and_policies_are_provisioned_and_confine_each_user_to_its_
     let connector = Arc::new(Redirect {
         base_url: format!("https://localhost:{}", server.port),
         ca_pem: ca.clone(),
+        identity_calls: Arc::new(Mutex::new(Vec::new())),
     });
     let stored = reconcile_with_ready_pods(&tenant, &secrets, connector.clone()).await;
+    // Policies first, then each user with its policy, in spec order.
+    assert_eq!(
+        std::mem::take(&mut *connector.identity_calls.lock().unwrap()),
+        [
+            "add-canned-policy synapse-media-readwrite",
+            "add-canned-policy postgresql-backups-readwrite",
+            "add-user synapse",
+            "set-user-policy synapse synapse-media-readwrite",
+            "add-user cloudnative-pg",
+            "set-user-policy cloudnative-pg postgresql-backups-readwrite",
+        ]
+    );
     let status = stored.status.clone().expect("a status");
     let condition = status
         .conditions
@@ -622,7 +703,8 @@ async fn matrix_users_and_policies_are_provisioned_and_confine_each_user_to_its_
     assert_eq!((st, code(&answer)), (403, "AccessDenied".to_string()));
 
     // A second reconcile sends nothing again (the hashes match) and keeps the status.
-    let again = reconcile_with_ready_pods(&stored, &secrets, connector).await;
+    let again = reconcile_with_ready_pods(&stored, &secrets, connector.clone()).await;
+    assert!(connector.identity_calls.lock().unwrap().is_empty());
     let again_status = again.status.unwrap();
     assert_eq!(again_status.user_hashes, status.user_hashes);
     assert_eq!(again_status.provisioned_users, status.provisioned_users);
