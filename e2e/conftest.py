@@ -497,3 +497,24 @@ def pytest_runtest_makereport(item, call):
         if cluster is not None and hasattr(cluster, "log_tail"):
             for i in range(1, cluster.n + 1):
                 rep.sections.append((f"cluster server {i} log", cluster.log_tail(i, 6000)))
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    """Four servers x two drives, each in its own network namespace (netcluster.py): one
+    for the session, shared by test_cluster.py and test_iam.py (starting one costs tens of
+    seconds on a 2-core machine)."""
+    from netcluster import NetCluster, netns_available
+
+    if EXTERNAL:
+        pytest.skip("needs its own cairn processes")
+    why = netns_available()
+    if why:
+        pytest.fail(f"the cluster tests need network namespaces: {why}", pytrace=False)
+    c = NetCluster(tmp_path_factory.mktemp("cluster"), session_binary(), ROOT_USER, ROOT_PASSWORD)
+    try:
+        c.setup()
+        c.start_all()
+        yield c
+    finally:
+        c.teardown()

@@ -1,6 +1,7 @@
 """Distributed cairn: four real servers x two drives (EC:4: read quorum 4, write quorum 5),
 each in its own network and mount namespace (see netcluster.py), driven by boto3 and the
-AWS CLI. The tests share one cluster and run in order; each leaves it whole again."""
+AWS CLI. The tests share one cluster (the session's, see conftest.py `cluster`; test_iam.py
+uses it too) and run in order; each leaves it whole again."""
 
 from __future__ import annotations
 
@@ -17,29 +18,13 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ConnectionClosedError, ReadTimeoutError
 
 from conftest import EXTERNAL, ROOT_PASSWORD, ROOT_USER, VENV_BIN, session_binary
-from netcluster import NetCluster, netns_available
+from netcluster import NetCluster
 from s3util import MiB, body_of, unique_name
 
 pytestmark = [pytest.mark.needs_process, pytest.mark.cluster]
 
 SIZES = [0, 100, 4096, 200_000, MiB + 7, 3 * MiB]
 REDUNDANCY_TIMEOUT = 90.0
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    if EXTERNAL:
-        pytest.skip("needs its own cairn processes")
-    why = netns_available()
-    if why:
-        pytest.fail(f"the cluster tests need network namespaces: {why}", pytrace=False)
-    c = NetCluster(tmp_path_factory.mktemp("cluster"), session_binary(), ROOT_USER, ROOT_PASSWORD)
-    try:
-        c.setup()
-        c.start_all()
-        yield c
-    finally:
-        c.teardown()
 
 
 def sha(b: bytes) -> str:
