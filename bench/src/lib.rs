@@ -2,6 +2,7 @@
 //! generator (`cairn-bench-load`). The library holds the parts both binaries and the unit
 //! tests share; see `bench/README.md` for how to run them and how to read the figures.
 
+pub mod identity;
 pub mod load;
 pub mod micro;
 pub mod procinfo;

@@ -126,6 +126,9 @@ pub struct CellResult {
     pub first_errors: Vec<String>,
     /// Set when the cell could not run at all (e.g. the GET objects could not be written).
     pub failed: Option<String>,
+    /// Who signed the cell's requests (`root` or `user`) with `--identity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
 }
 
 impl CellResult {
@@ -153,6 +156,7 @@ impl CellResult {
             cleanup_errors: 0,
             first_errors: Vec::new(),
             failed: None,
+            identity: None,
         }
     }
 
@@ -547,7 +551,13 @@ pub fn fmt_opt(v: Option<f64>, digits: usize) -> String {
 
 /// Renders results as a Markdown table; server columns only when a pid was watched.
 pub fn results_table(results: &[CellResult], with_server: bool) -> String {
-    let mut header = vec![
+    let with_identity = results.iter().any(|r| r.identity.is_some());
+    let mut header = if with_identity {
+        vec!["identity"]
+    } else {
+        Vec::new()
+    };
+    header.extend([
         "op",
         "size",
         "conc",
@@ -559,7 +569,7 @@ pub fn results_table(results: &[CellResult], with_server: bool) -> String {
         "max ms",
         "errors",
         "client CPU ms/op",
-    ];
+    ]);
     if with_server {
         header.extend([
             "server CPU ms/op",
@@ -574,7 +584,12 @@ pub fn results_table(results: &[CellResult], with_server: bool) -> String {
             None if r.cleanup_errors > 0 => format!("{} (+{} cleanup)", r.errors, r.cleanup_errors),
             None => r.errors.to_string(),
         };
-        let mut row = vec![
+        let mut row = if with_identity {
+            vec![r.identity.clone().unwrap_or_default()]
+        } else {
+            Vec::new()
+        };
+        row.extend([
             r.op.clone(),
             r.size_label.clone(),
             r.concurrency.to_string(),
@@ -586,7 +601,7 @@ pub fn results_table(results: &[CellResult], with_server: bool) -> String {
             fmt_opt(r.max_ms, 1),
             errors,
             fmt_opt(r.client_cpu_ms_per_op, 3),
-        ];
+        ]);
         if with_server {
             row.extend([
                 fmt_opt(r.server_cpu_ms_per_op, 3),

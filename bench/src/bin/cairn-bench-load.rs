@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use cairn_bench::identity::{self, Identity};
 use cairn_bench::load::{self, CellResult, CellSpec, Op, RunConfig, Runner};
 use cairn_bench::s3::{ClientConfig, S3Client};
 use cairn_bench::sigv4::{Credentials, Signer};
@@ -31,6 +32,11 @@ Examples:
   # the standard matrix (PUT and GET; 4 KiB, 1 MiB, 64 MiB; concurrency 1 and 32, capped at
   # 8 for 64 MiB), watching the server's CPU and memory, results also as JSON:
   cairn-bench-load --matrix --duration 10s --server-pid $(pgrep -x cairn) --json out.json
+
+  # what authorization costs: 4 KiB GETs and PUTs signed by root and by a user with the
+  # canned readwrite policy (created through the admin API, removed at the end), alternating
+  # root, user, root, user for 3 rounds; prints the user/root ratio per cell:
+  cairn-bench-load --identity both --rounds 3 --phases get:4KiB:32,put:4KiB:32 --duration 8s
 
   # memory after a mixed workload: PUTs alone (the baseline), then GETs, then the same PUTs,
   # with the server's peak RSS per phase beside the 300 MiB target:
@@ -151,6 +157,20 @@ struct Cli {
     #[arg(long)]
     threads: Option<usize>,
 
+    /// Who signs the cells: root, a user with the canned `readwrite` policy created for the
+    /// run through the admin API (and removed at the end unless --keep), or both, alternating
+    /// cell by cell (root, user, root, user, ...) with a user/root ratio table at the end.
+    #[arg(long, value_enum, default_value_t = Identity::Root)]
+    identity: Identity,
+
+    /// How many times every cell runs (per identity).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+
+    /// Access key of the --identity user [default: cairn-bench-<pid>].
+    #[arg(long)]
+    bench_user: Option<String>,
+
     /// Seconds between progress lines on stderr.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     progress: Duration,
@@ -167,6 +187,9 @@ struct Report<'a> {
     /// The resident-memory target printed beside each phase's peak, MiB.
     rss_target_mib: f64,
     cells: &'a [CellResult],
+    /// User ÷ root per cell, as printed (with --identity both).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratios: Option<String>,
 }
 
 /// First non-empty value among `flag` and the environment variables `vars`.
@@ -206,6 +229,9 @@ fn run(cli: Cli) -> Result<bool> {
     }
     if !(0.0..=1.0).contains(&cli.read_fraction) {
         bail!("--read-fraction must be between 0 and 1");
+    }
+    if cli.rounds == 0 {
+        bail!("--rounds must be at least 1");
     }
     if cli.count == Some(0) {
         bail!("--count must be at least 1");
@@ -256,14 +282,22 @@ fn run(cli: Cli) -> Result<bool> {
         .build()
         .context("starting the tokio runtime")?;
 
-    let signer = Signer::new(
-        Credentials {
-            access_key,
-            secret_key,
-        },
-        &cli.region,
-        "s3",
-    );
+    let root_credentials = Credentials {
+        access_key,
+        secret_key,
+    };
+    let signer = Signer::new(root_credentials.clone(), &cli.region, "s3");
+    let user_credentials = Credentials {
+        access_key: cli
+            .bench_user
+            .clone()
+            .unwrap_or_else(|| format!("cairn-bench-{}", std::process::id())),
+        secret_key: format!("bench-secret-{:016x}", rand::random::<u64>()),
+    };
+    let admin_root = cairn::s3::auth::sigv4::Credentials {
+        access_key: root_credentials.access_key.clone(),
+        secret_key: root_credentials.secret_key.clone(),
+    };
     let started_utc = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let prefix = cli.prefix.clone().unwrap_or_else(|| {
         format!(
@@ -274,19 +308,19 @@ fn run(cli: Cli) -> Result<bool> {
     });
 
     let results: Vec<CellResult> = rt.block_on(async {
-        let client = S3Client::new(
-            &ClientConfig {
-                endpoint: cli.endpoint.clone(),
-                timeout: cli.timeout,
-                max_idle: max_conc + 8,
-            },
-            signer,
-        )?;
+        let client_config = ClientConfig {
+            endpoint: cli.endpoint.clone(),
+            timeout: cli.timeout,
+            max_idle: max_conc + 8,
+        };
+        let client = S3Client::new(&client_config, signer)?;
         eprintln!(
-            "cairn-bench-load: {} bucket {} prefix {prefix}, {} cell(s), {threads} client thread(s)",
+            "cairn-bench-load: {} bucket {} prefix {prefix}, {} cell(s) x {} round(s), identity {:?}, {threads} client thread(s)",
             cli.endpoint,
             cli.bucket,
-            cells.len()
+            cells.len(),
+            cli.rounds,
+            cli.identity
         );
         client
             .ensure_bucket(&cli.bucket, &cli.region)
@@ -304,42 +338,110 @@ fn run(cli: Cli) -> Result<bool> {
                 }
             });
         }
-        let mut runner = Runner::new(
-            client,
-            RunConfig {
-                bucket: cli.bucket.clone(),
-                prefix: prefix.clone(),
-                get_keys: cli.get_keys,
-                read_fraction: cli.read_fraction,
-                cleanup: !cli.keep,
-                server_pid: cli.server_pid,
-                progress_every: cli.progress,
-            },
-            buffer,
-            stop.clone(),
-        );
+        if cli.identity.needs_user() {
+            eprintln!(
+                "  creating user {} with policy {} through the admin API",
+                user_credentials.access_key,
+                identity::USER_POLICY
+            );
+            identity::create_user(
+                &cli.endpoint,
+                &admin_root,
+                &cli.region,
+                &user_credentials.access_key,
+                &user_credentials.secret_key,
+            )
+            .await?;
+        }
+        // One runner per identity, each under its own prefix (runners number their PUT keys
+        // independently).
+        let with_identity = cli.identity != Identity::Root || cli.rounds > 1;
+        let mut runners: Vec<(&'static str, Runner)> = Vec::new();
+        for &who in cli.identity.labels() {
+            let client = if who == "root" {
+                client.clone()
+            } else {
+                S3Client::new(
+                    &client_config,
+                    Signer::new(user_credentials.clone(), &cli.region, "s3"),
+                )?
+            };
+            let prefix = if cli.identity == Identity::Both {
+                format!("{prefix}/{who}")
+            } else {
+                prefix.clone()
+            };
+            let runner = Runner::new(
+                client,
+                RunConfig {
+                    bucket: cli.bucket.clone(),
+                    prefix,
+                    get_keys: cli.get_keys,
+                    read_fraction: cli.read_fraction,
+                    cleanup: !cli.keep,
+                    server_pid: cli.server_pid,
+                    progress_every: cli.progress,
+                },
+                buffer,
+                stop.clone(),
+            );
+            runners.push((who, runner));
+        }
         let mut results = Vec::new();
-        for spec in &cells {
-            if stop.load(Ordering::Relaxed) {
-                break;
+        'rounds: for round in 0..cli.rounds {
+            if cli.rounds > 1 {
+                eprintln!("  round {}/{}", round + 1, cli.rounds);
             }
-            match runner.run_cell(spec).await {
-                Ok(r) => results.push(r),
-                Err(e) => {
-                    eprintln!(
-                        "  cell {} {} c={} failed: {e:#}",
-                        spec.op.label(),
-                        fmt_size(spec.size),
-                        spec.concurrency
-                    );
-                    results.push(CellResult::failed(spec, format!("{e:#}")));
+            // Alternate root and user, and swap who goes first every round (root, user, user,
+            // root, ...) so that neither always runs right after the other's cleanup.
+            if round > 0 {
+                runners.reverse();
+            }
+            for spec in &cells {
+                for (who, runner) in runners.iter_mut() {
+                    if stop.load(Ordering::Relaxed) {
+                        break 'rounds;
+                    }
+                    if with_identity {
+                        eprintln!("  as {who}:");
+                    }
+                    let mut r = match runner.run_cell(spec).await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            eprintln!(
+                                "  cell {} {} c={} failed: {e:#}",
+                                spec.op.label(),
+                                fmt_size(spec.size),
+                                spec.concurrency
+                            );
+                            CellResult::failed(spec, format!("{e:#}"))
+                        }
+                    };
+                    if with_identity {
+                        r.identity = Some((*who).to_string());
+                    }
+                    results.push(r);
                 }
             }
         }
-        let cleanup_errors = runner.cleanup_preloaded().await;
-        if cleanup_errors > 0 {
-            if let Some(last) = results.last_mut() {
-                last.cleanup_errors += cleanup_errors;
+        for (_, runner) in runners.iter_mut() {
+            let cleanup_errors = runner.cleanup_preloaded().await;
+            if cleanup_errors > 0 {
+                if let Some(last) = results.last_mut() {
+                    last.cleanup_errors += cleanup_errors;
+                }
+            }
+        }
+        if cli.identity.needs_user() && !cli.keep {
+            if let Err(e) = identity::remove_user(
+                &cli.endpoint,
+                &admin_root,
+                &cli.region,
+                &user_credentials.access_key,
+            )
+            .await
+            {
+                eprintln!("  cleanup: {e:#}");
             }
         }
         anyhow::Ok(results)
@@ -359,6 +461,15 @@ fn run(cli: Cli) -> Result<bool> {
             load::memory_table(&results, cli.rss_target as f64 / (1u64 << 20) as f64)
         );
     }
+    let ratios = identity::ratio_table(&results);
+    if !ratios.is_empty() {
+        println!(
+            "\nUser ({} policy) ÷ root, mean ops/s over {} round(s), cells alternating root, user:\n",
+            identity::USER_POLICY,
+            cli.rounds
+        );
+        print!("{ratios}");
+    }
     for r in &results {
         if let Some(why) = &r.failed {
             println!(
@@ -376,6 +487,7 @@ fn run(cli: Cli) -> Result<bool> {
             server_pid: cli.server_pid,
             rss_target_mib: cli.rss_target as f64 / (1u64 << 20) as f64,
             cells: &results,
+            ratios: (!ratios.is_empty()).then(|| ratios.clone()),
         };
         let text = serde_json::to_string_pretty(&report).context("encoding JSON")?;
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
