@@ -265,23 +265,30 @@ fn char_len(first: u8) -> usize {
 /// without compiling: for parse-time checks such as "does this action pattern name any
 /// known action".
 pub(crate) fn matches_str(pattern: &str, subject: &str, ci: bool) -> bool {
-    let p = pattern.as_bytes();
-    // Split the pattern into pieces lazily: every byte is its own piece.
-    glob(
-        p.len(),
-        |i| match p[i] {
-            b'*' => Piece::Star,
-            b'?' => Piece::One,
-            _ => Piece::Lit(&pattern[i..i + 1]),
-        },
-        subject.as_bytes(),
-        ci,
-    )
+    // One piece per character (not per byte: a piece must be a whole UTF-8 sequence).
+    let pieces: Vec<Piece<'_>> = pattern
+        .char_indices()
+        .map(|(i, c)| match c {
+            '*' => Piece::Star,
+            '?' => Piece::One,
+            _ => Piece::Lit(&pattern[i..i + c.len_utf8()]),
+        })
+        .collect();
+    glob(pieces.len(), |i| pieces[i], subject.as_bytes(), ci)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_matching_takes_whole_characters() {
+        // Found by the `policy` fuzz target: a byte-wise split panicked inside 'é'.
+        assert!(!matches_str("s3:*é", "s3:GetObject", true));
+        assert!(matches_str("s3:*é", "s3:Getté", true));
+        assert!(matches_str("a?c", "aéc", false));
+        assert!(!matches_str("é*", "e", true));
+    }
 
     fn m(p: &str, s: &str) -> bool {
         Pattern::compile(p, true, true)

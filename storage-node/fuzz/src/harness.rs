@@ -706,27 +706,6 @@ impl PolicyRequest {
     }
 }
 
-/// Finding (`regressions/policy/open/`): `wildcard::matches_str` (policy/src/wildcard.rs,
-/// line 275) cuts the pattern one byte at a time (`&pattern[i..i + 1]`), so an Action or
-/// NotAction pattern with a wildcard and a non-ASCII character (`"s3:*é"`) makes
-/// `Policy::parse` panic. Such documents are skipped so the search goes on; remove this
-/// once the parser is fixed, and move the inputs up into `regressions/policy/`.
-fn has_non_ascii_action_wildcard(doc: &[u8]) -> bool {
-    fn walk(value: &serde_json::Value, in_action: bool) -> bool {
-        match value {
-            serde_json::Value::String(s) => in_action && !s.is_ascii() && s.contains(['*', '?']),
-            serde_json::Value::Array(items) => items.iter().any(|v| walk(v, in_action)),
-            serde_json::Value::Object(map) => map.iter().any(|(k, v)| {
-                let action =
-                    k.eq_ignore_ascii_case("action") || k.eq_ignore_ascii_case("notaction");
-                walk(v, in_action || action)
-            }),
-            _ => false,
-        }
-    }
-    serde_json::from_slice(doc).is_ok_and(|v| walk(&v, false))
-}
-
 /// The policy language: identity policies (`Policy::parse`) and bucket policies
 /// (`Policy::parse_bucket_policy`). Input: a policy document, optionally followed by a
 /// NUL and a request (see `PolicyRequest::from_bytes`). Checks: what parses keeps its raw
@@ -738,9 +717,6 @@ pub fn policy(data: &[u8]) {
         Some(at) => (&data[..at], &data[at + 1..]),
         None => (data, &[][..]),
     };
-    if has_non_ascii_action_wildcard(doc) {
-        return;
-    }
     let request = PolicyRequest::from_bytes(rest);
     let bucket = request.policy_bucket().to_owned();
     type Parse<'a> = &'a dyn Fn(&[u8]) -> Result<cairn_policy::Policy, cairn_policy::PolicyError>;
@@ -1130,12 +1106,7 @@ fn rpc_auth_header(data: &[u8]) {
     let verify = |header: &str| key.verify(RPC_METHOD, RPC_PATH, &targets, Some(header), now);
     let result = verify(header);
     let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    // Finding (regressions/rpc_frames/open/plus-request-id): `u128::from_str_radix`
-    // takes a leading `+`, so `+` and 31 hex digits pass as a request id, and the
-    // signature (over the id re-written as 32 digits) still verifies when the id's first
-    // digit was 0. Tolerated here so the search goes on; remove once `verify` refuses it.
-    let request_id =
-        |s: &str| hex(s, 32) || s.strip_prefix('+').is_some_and(|digits| hex(digits, 31));
+    let request_id = |s: &str| hex(s, 32);
     let well_formed = fields.len() == 5
         && fields[0] == "v2"
         && !fields[1].is_empty()
