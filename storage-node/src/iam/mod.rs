@@ -65,7 +65,17 @@ pub struct Snapshot {
     /// Inline policies of service accounts, parsed; `None` for one that no longer
     /// parses, which then may do nothing.
     account_policies: HashMap<String, Option<Arc<Policy>>>,
+    /// [`Self::grants`] per user, filled as requests come: finding a user's groups scans
+    /// every group, which would otherwise happen on every request. Valid as long as this
+    /// snapshot: any change installs a new snapshot with an empty cache.
+    grants_cache: Mutex<HashMap<String, Grants>>,
 }
+
+/// A user's enabled groups and the policies of the user and of those groups.
+type Grants = (Vec<String>, Vec<Arc<Policy>>);
+
+/// Users whose grants a snapshot keeps at most (the cache is cleared when full).
+const GRANTS_CACHE_MAX: usize = 10_000;
 
 impl Snapshot {
     fn new(state: IamState, etag: Option<String>, loaded: bool) -> Self {
@@ -108,11 +118,29 @@ impl Snapshot {
             loaded,
             policies,
             account_policies,
+            grants_cache: Mutex::new(HashMap::new()),
         }
     }
 
+    /// [`Self::grants`] of a user of this snapshot, computed once per snapshot.
+    fn user_grants(&self, user: &str, own: &[String]) -> Grants {
+        if let Ok(cache) = self.grants_cache.lock() {
+            if let Some(g) = cache.get(user) {
+                return g.clone();
+            }
+        }
+        let g = self.grants(user, own);
+        if let Ok(mut cache) = self.grants_cache.lock() {
+            if cache.len() >= GRANTS_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(user.to_string(), g.clone());
+        }
+        g
+    }
+
     /// The policies of `user` and of its enabled groups, and those groups.
-    fn grants(&self, user: &str, own: &[String]) -> (Vec<String>, Vec<Arc<Policy>>) {
+    fn grants(&self, user: &str, own: &[String]) -> Grants {
         let mut groups = Vec::new();
         let mut names: Vec<&String> = own.iter().collect();
         for (g, group) in &self.state.groups {
@@ -392,7 +420,7 @@ impl Iam {
                 "the user {parent:?} is disabled"
             )));
         }
-        let (groups, policies) = snap.grants(parent, &u.policies);
+        let (groups, policies) = snap.user_grants(parent, &u.policies);
         Ok(Caller {
             kind,
             access_key: parent.to_string(),
@@ -613,6 +641,59 @@ mod tests {
             iam.assume_role(&alice, 60, None).is_err(),
             "below 15 minutes"
         );
+    }
+
+    #[tokio::test]
+    async fn cached_grants_follow_every_change_of_users_groups_and_policies() {
+        use state::{PolicyChange, PolicyTarget};
+        let dir = tempfile::tempdir().unwrap();
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let iam = Iam::start(objects(dir.path()), root(), rx).await;
+        iam.update(|s, now| {
+            s.set_user(
+                "rootuser",
+                "alice",
+                "alice-secret",
+                None,
+                Some(vec!["readonly".into()]),
+                now,
+            )
+        })
+        .await
+        .unwrap();
+        let values = cairn_policy::Values::new();
+        let may_put = |iam: &Iam| {
+            let (_, c) = iam.resolve("alice", None).unwrap();
+            let p = c.principal().unwrap();
+            let req = cairn_policy::Request::new("s3:PutObject", &values)
+                .with_bucket("b")
+                .with_key("k")
+                .with_caller(&p);
+            (c.groups.clone(), c.is_allowed(&req, None))
+        };
+        // Resolved twice: the second comes from the cache, and says the same.
+        assert_eq!(may_put(&iam), (vec![], false));
+        assert_eq!(may_put(&iam), (vec![], false));
+        // A group with readwrite, alice joins it: seen at once.
+        iam.update(|s, now| {
+            s.update_group_members("writers", &["alice".to_string()], false, None, now)?;
+            s.change_policies(
+                &PolicyTarget::Group("writers".into()),
+                &["readwrite".to_string()],
+                PolicyChange::Attach,
+                now,
+            )
+            .map(|_| ())
+        })
+        .await
+        .unwrap();
+        assert_eq!(may_put(&iam), (vec!["writers".to_string()], true));
+        // The group disabled: its policies no longer apply.
+        iam.update(|s, now| s.set_group_status("writers", Status::Disabled, now))
+            .await
+            .unwrap();
+        assert_eq!(may_put(&iam), (vec![], false));
+        assert_eq!(may_put(&iam), (vec![], false));
     }
 
     fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
