@@ -194,7 +194,8 @@ async fn serve_io<I>(
         hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let front = front.clone();
             let activity = activity.clone();
-            req.extensions_mut().insert(crate::remote::Remote { addr: peer, secure });
+            req.extensions_mut()
+                .insert(crate::remote::Remote { addr: peer, secure });
             async move {
                 let in_flight = activity.begin();
                 let resp = if mode == Mode::Overloaded && !Front::answers_when_full(&req) {
