@@ -513,6 +513,22 @@ mod tests {
         Arc::new(ObjectLayer::new(vec![vec![drives]], 2, 7).unwrap())
     }
 
+    /// Creates the user alice (secret `alice-secret`) with one named policy.
+    async fn add_alice(iam: &Iam, policy: &str) {
+        iam.update(|s, now| {
+            s.set_user(
+                "rootuser",
+                "alice",
+                "alice-secret",
+                None,
+                Some(vec![policy.to_string()]),
+                now,
+            )
+        })
+        .await
+        .unwrap();
+    }
+
     #[tokio::test]
     async fn changes_are_stored_sealed_and_seen_by_another_instance() {
         let dir = tempfile::tempdir().unwrap();
@@ -520,18 +536,7 @@ mod tests {
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let a = Iam::start(layer.clone(), root(), rx.clone()).await;
         assert!(a.resolve("alice", None).is_none());
-        a.update(|s, now| {
-            s.set_user(
-                "rootuser",
-                "alice",
-                "alice-secret",
-                None,
-                Some(vec!["readonly".into()]),
-                now,
-            )
-        })
-        .await
-        .unwrap();
+        add_alice(&a, "readonly").await;
         let (secret, caller) = a.resolve("alice", None).unwrap();
         assert_eq!(secret, "alice-secret");
         assert_eq!(caller.kind, Kind::User);
@@ -597,18 +602,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let iam = Iam::start(objects(dir.path()), root(), rx).await;
-        iam.update(|s, now| {
-            s.set_user(
-                "rootuser",
-                "alice",
-                "alice-secret",
-                None,
-                Some(vec!["readwrite".into()]),
-                now,
-            )
-        })
-        .await
-        .unwrap();
+        add_alice(&iam, "readwrite").await;
         let (_, alice) = iam.resolve("alice", None).unwrap();
         let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b/*"]}]}"#;
         let (session, token) = iam.assume_role(&alice, 900, Some(policy)).unwrap();
@@ -649,18 +643,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let iam = Iam::start(objects(dir.path()), root(), rx).await;
-        iam.update(|s, now| {
-            s.set_user(
-                "rootuser",
-                "alice",
-                "alice-secret",
-                None,
-                Some(vec!["readonly".into()]),
-                now,
-            )
-        })
-        .await
-        .unwrap();
+        add_alice(&iam, "readonly").await;
         let values = cairn_policy::Values::new();
         let may_put = |iam: &Iam| {
             let (_, c) = iam.resolve("alice", None).unwrap();
