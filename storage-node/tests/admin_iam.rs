@@ -528,6 +528,35 @@ async fn service_accounts_inherit_narrow_and_self_service() {
     assert_eq!(listed.accounts[0].name, "ci");
     assert!(listed.accounts[0].implied_policy);
 
+    // An explicit Deny in the user's own policies refuses even self-service, as MinIO.
+    let no_keys = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["admin:CreateServiceAccount"]}]}"#;
+    root.v3(
+        Call::AddCannedPolicy,
+        &[("name", "no-keys")],
+        V3Body::Json(no_keys.as_bytes().to_vec()),
+        T,
+    )
+    .await
+    .expect("add policy");
+    add_user(&root, "dave", "dave-secret-1").await;
+    attach(&root, "dave", "", &["readwrite", "no-keys"], true).await;
+    let dave = admin(&srv, "dave", "dave-secret-1");
+    let (s, c, _) = api(dave
+        .v3(
+            Call::AddServiceAccount,
+            &[],
+            enc(&AddServiceAccountReq::default()),
+            T,
+        )
+        .await
+        .expect_err("denied explicitly"));
+    assert_eq!((s, c.as_str()), (403, "AccessDenied"));
+    let listed: ListServiceAccountsResp = dave
+        .v3_json(Call::ListServiceAccounts, &[], V3Body::None, T)
+        .await
+        .expect("listing is not denied");
+    assert!(listed.accounts.is_empty());
+
     // It inherits carol's permissions...
     let sa = s3(&srv, &sa_key, &sa_secret);
     put(&sa, "bkt1", "x").await.expect("inherits b1");

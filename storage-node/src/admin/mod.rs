@@ -138,6 +138,25 @@ pub(crate) fn allowed(caller: &Caller, action: &str) -> bool {
     caller.is_allowed(&req, None)
 }
 
+/// Whether one of `caller`'s own policies (its user's or groups') explicitly denies the
+/// admin `action`.
+pub(crate) fn explicitly_denied(caller: &Caller, action: &str) -> bool {
+    if caller.is_owner() {
+        return false;
+    }
+    let mut values = cairn_policy::Values::new();
+    caller.describe(&mut values);
+    let principal = caller.principal();
+    let mut req = cairn_policy::Request::new(action, &values);
+    if let Some(p) = principal.as_ref() {
+        req = req.with_caller(p);
+    }
+    caller
+        .policies
+        .iter()
+        .any(|p| p.evaluate(&req) == cairn_policy::Decision::ExplicitDeny)
+}
+
 /// [`allowed`], or the `AccessDenied` answer.
 pub(crate) fn require(caller: &Caller, action: &str) -> Result<(), ApiError> {
     if allowed(caller, action) {
