@@ -69,7 +69,7 @@ fn main() -> ExitCode {
                 }
             };
             let defaults = match cairn::config::Env::load() {
-                Ok(env) => env.admin_defaults(),
+                Ok(env) => admin_defaults(&env),
                 Err(e) => {
                     eprintln!("cairn admin: {e}");
                     return ExitCode::from(cairn::admin::cli::EXIT_USAGE);
@@ -162,4 +162,18 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// What `cairn admin` uses when the command line gives no credentials or region: the
+/// root credentials (and MinIO's older `MINIO_ACCESS_KEY`/`MINIO_SECRET_KEY`).
+fn admin_defaults(env: &cairn::config::Env) -> cairn::admin::cli::Defaults {
+    cairn::admin::cli::Defaults {
+        access_key: env
+            .setting("ROOT_USER")
+            .or_else(|| env.get(&["MINIO_ACCESS_KEY"])),
+        secret_key: env
+            .setting("ROOT_PASSWORD")
+            .or_else(|| env.get(&["MINIO_SECRET_KEY"])),
+        region: env.setting("REGION"),
+    }
 }

@@ -244,7 +244,7 @@ impl AdminClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        // Below the servers' default idle timeout (30 s, `front::limits`), so that a
+        // Below the servers' default idle timeout (30 s, `config::limits`), so that a
         // pooled connection is never reused just as the server closes it.
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(20))

@@ -6,6 +6,7 @@
 //! `export K="v"` format of the Kubernetes configuration Secret), and a default.
 
 pub mod envfile;
+pub mod limits;
 
 use clap::Args;
 use std::collections::HashMap;
@@ -117,20 +118,6 @@ impl Env {
     pub fn setting(&self, name: &str) -> Option<String> {
         self.get(&[&format!("CAIRN_{name}"), &format!("MINIO_{name}")])
     }
-
-    /// What `cairn admin` uses when the command line gives no credentials or region:
-    /// the root credentials (and MinIO's older `MINIO_ACCESS_KEY`/`MINIO_SECRET_KEY`).
-    pub fn admin_defaults(&self) -> crate::admin::cli::Defaults {
-        crate::admin::cli::Defaults {
-            access_key: self
-                .setting("ROOT_USER")
-                .or_else(|| self.get(&["MINIO_ACCESS_KEY"])),
-            secret_key: self
-                .setting("ROOT_PASSWORD")
-                .or_else(|| self.get(&["MINIO_SECRET_KEY"])),
-            region: self.setting("REGION"),
-        }
-    }
 }
 
 /// The resolved server configuration.
@@ -150,8 +137,8 @@ pub struct ServerConfig {
     /// Scanner and healing settings (`SCANNER_*`).
     pub heal: crate::heal::HealConfig,
     /// Connection limits and timeouts of the HTTP front (`MAX_CONNECTIONS`,
-    /// `IDLE_TIMEOUT`, `READ_HEADER_TIMEOUT`, ...; see `front::limits`).
-    pub front: crate::front::Limits,
+    /// `IDLE_TIMEOUT`, `READ_HEADER_TIMEOUT`, ...; see `limits`).
+    pub front: limits::Limits,
     /// `CLUSTER_SECRET`: the key of peer RPC derives from it when set, else from the root
     /// credentials (so those can rotate without re-keying the cluster once it is set).
     pub cluster_secret: Option<String>,
@@ -190,7 +177,7 @@ impl ServerConfig {
             root_password: root_password.to_string(),
             dev_credentials: false,
             heal: crate::heal::HealConfig::default(),
-            front: crate::front::Limits::default(),
+            front: limits::Limits::default(),
             cluster_secret: None,
             root_previous: None,
         }
@@ -262,7 +249,7 @@ impl ServerConfig {
             root_password,
             dev_credentials: dev,
             heal: crate::heal::HealConfig::from_settings(|name| env.setting(name)),
-            front: crate::front::Limits::from_settings(|name| env.setting(name)),
+            front: limits::Limits::from_settings(|name| env.setting(name)),
             cluster_secret: env.setting("CLUSTER_SECRET"),
             root_previous: env
                 .setting("ROOT_USER_PREVIOUS")

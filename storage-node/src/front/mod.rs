@@ -6,13 +6,13 @@
 pub mod activity;
 pub mod drive_state;
 pub mod health;
-pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod route;
 pub mod tls;
 
-pub use limits::Limits;
+/// The front's settings are resolved with the others in `config`.
+pub use crate::config::limits::{self, Limits};
 pub use listener::serve;
 pub use route::Route;
 
