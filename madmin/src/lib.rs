@@ -36,7 +36,7 @@
 //! | `info-service-account` | GET | `accessKey` | none | enc `InfoServiceAccountResp` (200) |
 //! | `list-service-accounts` | GET | *`user`* | none | enc `ListServiceAccountsResp` (200) |
 //! | `delete-service-account` | DELETE | `accessKey` | none | none (**204**) |
-//! | `accountinfo` | GET | *`prefix-usage`* | none | JSON `madmin.AccountInfo` (200; not modelled here) |
+//! | `accountinfo` | GET | *`prefix-usage`* | none | JSON `AccountInfo` (200) |
 //!
 //! Notes for implementers:
 //! - `set-user-or-group-policy` is deprecated in madmin-go (removed from its client in

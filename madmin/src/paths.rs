@@ -310,7 +310,7 @@ const SPECS: [CallSpec; 23] = [
     CallSpec {
         optional_query: &[PREFIX_USAGE],
         response: Json,
-        response_type: Some("madmin.AccountInfo (not modelled here)"),
+        response_type: Some("AccountInfo"),
         ..spec(Call::AccountInfo, "accountinfo", Method::Get)
     },
 ];

@@ -20,6 +20,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+mod account;
+pub use account::*;
+
 /// Go's zero `time.Time` as encoding/json writes it.
 pub const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 /// The expiration MinIO gives service accounts that never expire (madmin-go's

@@ -215,3 +215,64 @@ fn status_query_forms() {
         format!("\"{}\"", Status::Disabled.as_str())
     );
 }
+
+#[test]
+fn account_info() {
+    // As a MinIO server writes it (json.Marshal of madmin.AccountInfo, both parity
+    // spellings), for a user with one readable bucket.
+    let a: AccountInfo = round_trip(
+        r#"{"AccountName":"alice",
+            "Server":{"Type":2,"GatewayOnline":false,"OnlineDisks":null,"OfflineDisks":null,
+              "StandardSCData":[4],"StandardSCParities":[4],"StandardSCParity":4,
+              "RRSCData":[6],"RRSCParities":[2],"RRSCParity":2,
+              "TotalSets":[1],"DrivesPerSet":[8]},
+            "Policy":{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+              "Action":["s3:ListBucket"],"Resource":["arn:aws:s3:::media"]}]},
+            "Buckets":[{"name":"media","size":1024,"objects":3,"versions":0,"deleteMarkers":0,
+              "objectHistogram":null,"objectsVersionsHistogram":null,
+              "details":{"versioning":false,"versioningSuspended":false,"locking":true,
+                "replication":false,"tags":null,"quota":null},
+              "prefixUsage":null,"created":"2026-01-02T03:04:05Z",
+              "access":{"read":true,"write":false}}]}"#,
+    );
+    assert_eq!(a.account_name, "alice");
+    assert_eq!(a.server.backend_type, BACKEND_ERASURE);
+    assert_eq!(a.server.drives_per_set, vec![8]);
+    assert_eq!(a.policy["Statement"][0]["Action"][0], "s3:ListBucket");
+    let b = &a.buckets[0];
+    assert_eq!((b.name.as_str(), b.size, b.objects), ("media", 1024, 3));
+    assert!(
+        b.details
+            .as_ref()
+            .is_some_and(|d| d.locking && d.tags.is_none())
+    );
+    assert_eq!(
+        b.access,
+        AccountAccess {
+            read: true,
+            write: false
+        }
+    );
+    // No bucket reachable: Go writes a nil slice; a newer madmin-go has no single parity.
+    let a: AccountInfo = serde_json::from_str(
+        r#"{"AccountName":"bob","Server":{"Type":2,"StandardSCParities":[2]},
+            "Policy":null,"Buckets":null}"#,
+    )
+    .unwrap();
+    assert!(a.buckets.is_empty() && a.policy.is_null());
+    assert_eq!(a.server.standard_sc_parities, vec![2]);
+    // The omitempty fields of BucketDetails are left out when empty.
+    let d = serde_json::to_value(BucketDetails::default()).unwrap();
+    let keys: Vec<&String> = d.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "locking",
+            "quota",
+            "replication",
+            "tags",
+            "versioning",
+            "versioningSuspended"
+        ]
+    );
+}
