@@ -58,7 +58,8 @@ const COLUMNS: &[(Op, &str)] = &[
 ];
 
 /// One row per identity, one letter per column: `A` allowed, `D` 403 AccessDenied,
-/// `K` 403 InvalidAccessKeyId.
+/// `K` 403 InvalidAccessKeyId, `T` 400 InvalidToken, `E` 400 ExpiredToken (AWS's
+/// answers for a session token that is damaged or past its expiry).
 const MATRIX: &[(&str, &str)] = &[
     ("root", "AAAAAAAAAAAAAA"),
     ("readwrite", "AAAAAAAAAAAAAA"),
@@ -70,8 +71,8 @@ const MATRIX: &[(&str, &str)] = &[
     ("sa-narrow", "DDDDADAADDDDDD"),
     ("sts", "AAAAAAAAAAAAAA"),
     ("sts-policy", "DDADADADDDDDAD"),
-    ("bad-token", "KKKKKKKKKKKKKK"),
-    ("expired-token", "KKKKKKKKKKKKKK"),
+    ("bad-token", "TTTTTTTTTTTTTT"),
+    ("expired-token", "EEEEEEEEEEEEEE"),
 ];
 
 /// Status and error code of an SDK error (the code is empty for HEAD, which has no body).
@@ -267,6 +268,8 @@ async fn identity_operation_matrix() {
                 ('A', Ok(())) => true,
                 ('D', Err((403, code))) => code == "AccessDenied" || matches!(op, Op::Head),
                 ('K', Err((403, code))) => code == "InvalidAccessKeyId" || matches!(op, Op::Head),
+                ('T', Err((400, code))) => code == "InvalidToken" || matches!(op, Op::Head),
+                ('E', Err((400, code))) => code == "ExpiredToken" || matches!(op, Op::Head),
                 _ => false,
             };
             if !ok {

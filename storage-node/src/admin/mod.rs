@@ -40,7 +40,8 @@ use crate::drive::DriveRef;
 use crate::heal::HealState;
 use crate::iam::{Caller, Iam};
 use crate::objects::{BodyStream, ObjectLayer};
-use crate::s3::auth::sigv4::{self, AuthError, PayloadMode, SecretLookup};
+use crate::s3::auth::sigv4::{self, AuthError, PayloadMode};
+use crate::s3::identity;
 use bytes::Bytes;
 use client::{AdminClient, TlsTrust};
 use futures::StreamExt;
@@ -93,25 +94,6 @@ impl std::fmt::Debug for AdminConfig {
             .field("region", &self.region)
             .field("address", &self.address)
             .finish()
-    }
-}
-
-/// Any IAM identity may sign admin requests; the caller found for the signing key
-/// (and the request's session token) is kept with its secret, which keys encrypted
-/// bodies.
-struct AdminSecrets<'a> {
-    iam: &'a Iam,
-    token: Option<&'a str>,
-    found: std::sync::Mutex<Option<(String, Caller)>>,
-}
-
-impl SecretLookup for AdminSecrets<'_> {
-    fn secret_key(&self, access_key: &str) -> Option<String> {
-        let (secret, caller) = self.iam.resolve(access_key, self.token)?;
-        if let Ok(mut f) = self.found.lock() {
-            *f = Some((secret.clone(), caller));
-        }
-        Some(secret)
     }
 }
 
@@ -359,7 +341,7 @@ impl AdminService {
         body: BodyStream,
     ) -> Result<Response<RespBody>, ApiError> {
         let body = read_body(body).await?;
-        let auth = self.authenticate(&parts, &body)?;
+        let auth = self.authenticate(&parts, &body).await?;
         if parts.uri.path().starts_with(V3_PREFIX) {
             return iam::dispatch(self, auth, &parts, body).await;
         }
@@ -396,7 +378,7 @@ impl AdminService {
 
     /// SigV4 (header or presigned query) by any IAM identity (`x-amz-security-token`
     /// selects an STS session); a signed payload hash must match the body.
-    fn authenticate(
+    async fn authenticate(
         &self,
         parts: &http::request::Parts,
         body: &Bytes,
@@ -408,21 +390,27 @@ impl AdminService {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
             .or_else(|| parse_query(raw_query).get("X-Amz-Security-Token").cloned());
-        let secrets = AdminSecrets {
-            iam: &self.iam,
-            token: token.as_deref(),
-            found: std::sync::Mutex::new(None),
+        let (verified, secrets) = identity::verify(&self.iam, token.as_deref(), |secrets| {
+            sigv4::verify(
+                &parts.method,
+                parts.uri.path(),
+                raw_query,
+                &parts.headers,
+                chrono::Utc::now(),
+                secrets,
+            )
+        })
+        .await;
+        let outcome = match verified {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                return Err(match secrets.token_error() {
+                    Some(t) => ApiError::new(t.status, t.code, t.message),
+                    None => ApiError::from(e),
+                });
+            }
         };
-        let outcome = sigv4::verify(
-            &parts.method,
-            parts.uri.path(),
-            raw_query,
-            &parts.headers,
-            chrono::Utc::now(),
-            &secrets,
-        )
-        .map_err(ApiError::from)?;
-        let found = secrets.found.lock().ok().and_then(|mut f| f.take());
+        let found = secrets.take_found();
         let Some((secret, caller)) = found.filter(|(_, c)| c.access_key == outcome.access_key)
         else {
             return Err(ApiError::new(

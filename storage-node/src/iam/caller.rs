@@ -96,6 +96,21 @@ impl Caller {
         }
     }
 
+    /// Whether one of the caller's own, group or narrowing policies explicitly denies
+    /// `req` (for calls that are open to every identity unless denied, as MinIO keeps
+    /// `sts:AssumeRole`).
+    pub fn explicitly_denies(&self, req: &Request<'_>) -> bool {
+        if self.is_owner() {
+            return false;
+        }
+        let own = cairn_policy::combine(self.policies.iter().map(|p| p.evaluate(req)));
+        let narrowing = self
+            .narrowing
+            .as_ref()
+            .map_or(Decision::NotApplicable, |p| p.evaluate(req));
+        own == Decision::ExplicitDeny || narrowing == Decision::ExplicitDeny
+    }
+
     /// Whether the caller may make `req`, given the bucket's policy.
     pub fn is_allowed(&self, req: &Request<'_>, bucket_policy: Option<&Policy>) -> bool {
         if self.is_owner() {

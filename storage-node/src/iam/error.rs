@@ -24,6 +24,12 @@ pub enum IamError {
     MalformedPolicy(String),
     #[error("{0}")]
     AccessDenied(String),
+    /// An STS session token past its expiry.
+    #[error("the provided token has expired")]
+    ExpiredToken,
+    /// A session token this deployment did not issue, or damaged.
+    #[error("invalid session token: {0}")]
+    InvalidToken(String),
     #[error("the IAM state cannot be read or written: {0}")]
     Storage(#[from] ObjectError),
     /// The stored state is damaged, or sealed with a key we do not have (the root
@@ -45,6 +51,8 @@ impl IamError {
             Self::InvalidArgument(_) => "XMinioAdminInvalidArgument",
             Self::MalformedPolicy(_) => "XMinioMalformedPolicy",
             Self::AccessDenied(_) => "AccessDenied",
+            Self::ExpiredToken => "ExpiredToken",
+            Self::InvalidToken(_) => "InvalidToken",
             Self::Storage(_) | Self::Sealed(_) => "XMinioAdminIAMNotInitialized",
         }
     }
@@ -58,7 +66,10 @@ impl IamError {
             | Self::NoSuchPolicy(_)
             | Self::NoSuchServiceAccount(_) => S::NOT_FOUND,
             Self::GroupNotEmpty(_) | Self::AlreadyExists(_) => S::CONFLICT,
-            Self::InvalidArgument(_) | Self::MalformedPolicy(_) => S::BAD_REQUEST,
+            Self::InvalidArgument(_)
+            | Self::MalformedPolicy(_)
+            | Self::ExpiredToken
+            | Self::InvalidToken(_) => S::BAD_REQUEST,
             Self::AccessDenied(_) => S::FORBIDDEN,
             Self::Storage(_) | Self::Sealed(_) => S::SERVICE_UNAVAILABLE,
         }

@@ -23,7 +23,7 @@ pub use error::{IamError, IamResult};
 use state::{IamState, Status};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use store::{Keys, Store};
 
 use crate::objects::ObjectLayer;
@@ -33,6 +33,8 @@ use crate::objects::ObjectLayer;
 pub const REFRESH_INTERVAL: Duration = Duration::from_millis(500);
 /// Longest a start-up waits for the first load before serving with root only.
 const FIRST_LOAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request that named an unknown access key waits for a reload.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The root credentials, and the previous ones during a rotation.
 #[derive(Clone)]
@@ -173,6 +175,9 @@ pub struct Iam {
     snapshot: RwLock<Arc<Snapshot>>,
     /// Serialises this server's own changes (the store lock serialises servers).
     updating: tokio::sync::Mutex<()>,
+    /// Serialises reloads; holds when the latest one started, so a request that missed
+    /// an access key waits for a reload that started after it asked, and no more.
+    reloading: tokio::sync::Mutex<Instant>,
     /// Last refresh error, logged once until it changes.
     last_error: Mutex<Option<String>>,
 }
@@ -210,6 +215,7 @@ impl Iam {
             store: Store::new(objects),
             snapshot: RwLock::new(Arc::new(Snapshot::new(IamState::default(), None, false))),
             updating: tokio::sync::Mutex::new(()),
+            reloading: tokio::sync::Mutex::new(Instant::now()),
             last_error: Mutex::new(None),
         });
         match tokio::time::timeout(FIRST_LOAD_TIMEOUT, iam.reload()).await {
@@ -231,11 +237,16 @@ impl Iam {
         }
     }
 
+    /// Installs `snap` unless the snapshot held is of a later revision (a slow reload
+    /// that read the document before a change must not undo it here).
     fn install(&self, snap: Snapshot) {
         let snap = Arc::new(snap);
-        match self.snapshot.write() {
-            Ok(mut s) => *s = snap,
-            Err(poisoned) => *poisoned.into_inner() = snap,
+        let mut held = match self.snapshot.write() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if !held.loaded || held.state.revision <= snap.state.revision {
+            *held = snap;
         }
     }
 
@@ -251,6 +262,8 @@ impl Iam {
 
     /// Loads the stored state if it differs from the snapshot.
     async fn reload(&self) -> IamResult<()> {
+        let mut started = self.reloading.lock().await;
+        *started = Instant::now();
         let current = self.snapshot();
         let etag = self.store.etag().await?;
         if current.loaded && etag == current.etag {
@@ -294,6 +307,30 @@ impl Iam {
         }
     }
 
+    /// Reloads the state now if no reload started since this call, and tells whether
+    /// the snapshot changed. Called when a request names an access key this server does
+    /// not know: a user created through another server a moment ago signs in at once
+    /// instead of after the next periodic reload. Misses are coalesced (one reload
+    /// answers every miss that came before it started), so unknown keys sent in a loop
+    /// cost at most one metadata read at a time.
+    pub async fn catch_up(&self) -> bool {
+        let asked = Instant::now();
+        let before = self.snapshot();
+        {
+            let started = self.reloading.lock().await;
+            if *started >= asked {
+                drop(started);
+                return !Arc::ptr_eq(&before, &self.snapshot());
+            }
+        }
+        match tokio::time::timeout(CATCH_UP_TIMEOUT, self.reload()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.note_error(&e),
+            Err(_) => tracing::debug!("IAM: on-demand reload timed out"),
+        }
+        !Arc::ptr_eq(&before, &self.snapshot())
+    }
+
     /// Applies `change` to the latest stored state and stores the result; every server
     /// enforces it within [`REFRESH_INTERVAL`], this one at once. On error nothing is
     /// stored.
@@ -306,6 +343,7 @@ impl Iam {
         let loaded = self.store.load(&self.keys).await?;
         let mut state = loaded.state;
         let out = change(&mut state, now_ms())?;
+        state.revision = state.revision.wrapping_add(1);
         let etag = self.store.save(&state, &self.keys).await?;
         self.install(Snapshot::new(state, Some(etag), true));
         Ok(out)
@@ -316,23 +354,9 @@ impl Iam {
     }
 
     /// Resolves a signing access key (and the session token the request carried) to its
-    /// secret and caller. `None` when the key is unknown, disabled or expired, or the
-    /// token does not belong to it: the request then fails as an unknown key would.
-    pub fn resolve(&self, access_key: &str, token: Option<&str>) -> Option<(String, Caller)> {
-        match self.resolve_checked(access_key, token) {
-            Ok(found) => Some(found),
-            Err(e) => {
-                tracing::debug!(access_key, error = %e, "credentials refused");
-                None
-            }
-        }
-    }
-
-    fn resolve_checked(
-        &self,
-        access_key: &str,
-        token: Option<&str>,
-    ) -> IamResult<(String, Caller)> {
+    /// secret and caller. `NoSuchUser` when the key is unknown; a disabled or expired
+    /// identity, or a token that does not belong to the key, is refused.
+    pub fn resolve(&self, access_key: &str, token: Option<&str>) -> IamResult<(String, Caller)> {
         let snap = self.snapshot();
         let now = now_ms();
         if let Some(token) = token.filter(|t| !t.is_empty()) {
@@ -446,6 +470,18 @@ impl Iam {
                 "only users and the root user can assume a role".into(),
             ));
         }
+        let mut values = cairn_policy::Values::new();
+        caller.describe(&mut values);
+        let principal = caller.principal();
+        let mut req = cairn_policy::Request::new("sts:AssumeRole", &values);
+        if let Some(p) = principal.as_ref() {
+            req = req.with_caller(p);
+        }
+        if caller.explicitly_denies(&req) {
+            return Err(IamError::AccessDenied(
+                "a policy of the caller explicitly denies sts:AssumeRole".into(),
+            ));
+        }
         if !(sts::MIN_DURATION_SECS..=sts::MAX_DURATION_SECS).contains(&duration_secs) {
             return Err(IamError::InvalidArgument(format!(
                 "DurationSeconds must be between {} and {}",
@@ -535,7 +571,7 @@ mod tests {
         let layer = objects(dir.path());
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let a = Iam::start(layer.clone(), root(), rx.clone()).await;
-        assert!(a.resolve("alice", None).is_none());
+        assert!(a.resolve("alice", None).is_err());
         add_alice(&a, "readonly").await;
         let (secret, caller) = a.resolve("alice", None).unwrap();
         assert_eq!(secret, "alice-secret");
@@ -550,7 +586,7 @@ mod tests {
             .await
             .unwrap();
         tokio::time::sleep(REFRESH_INTERVAL * 3).await;
-        assert!(b.resolve("alice", None).is_none(), "disabled everywhere");
+        assert!(b.resolve("alice", None).is_err(), "disabled everywhere");
 
         // The secret is nowhere in clear on the drives.
         let mut found = false;
@@ -559,6 +595,97 @@ mod tests {
             found |= bytes.windows(12).any(|w| w == b"alice-secret");
         }
         assert!(!found, "a secret was stored in clear");
+    }
+
+    #[tokio::test]
+    async fn a_key_created_through_another_server_signs_in_after_catching_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = objects(dir.path());
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let a = Iam::start(layer.clone(), root(), rx).await;
+        // b's periodic reload is stopped: only catching up can bring it the change.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let b = Iam::start(layer, root(), stopped).await;
+        stop.send(true).unwrap();
+        add_alice(&a, "readonly").await;
+        tokio::time::sleep(REFRESH_INTERVAL * 2).await;
+        assert!(matches!(
+            b.resolve("alice", None),
+            Err(IamError::NoSuchUser(_))
+        ));
+        assert!(b.catch_up().await, "the snapshot changed");
+        assert_eq!(b.resolve("alice", None).unwrap().0, "alice-secret");
+        assert!(!b.catch_up().await, "nothing new");
+    }
+
+    #[tokio::test]
+    async fn a_reload_never_installs_an_older_revision() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let iam = Iam::start(objects(dir.path()), root(), rx).await;
+        let before = iam.snapshot().state.clone();
+        add_alice(&iam, "readonly").await;
+        assert!(iam.snapshot().state.revision > before.revision);
+        // What a reload that read the document before the change would install.
+        iam.install(Snapshot::new(before, Some("old".into()), true));
+        assert!(iam.resolve("alice", None).is_ok(), "the change is kept");
+    }
+
+    #[tokio::test]
+    async fn expired_and_foreign_session_tokens_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let iam = Iam::start(objects(dir.path()), root(), rx).await;
+        add_alice(&iam, "readwrite").await;
+        let session = sts::Session {
+            access_key: "STSKEY".into(),
+            secret: "sts-secret".into(),
+            parent: "alice".into(),
+            expires_ms: now_ms() - 1,
+            policy: None,
+        };
+        let token = sts::issue(&iam.keys.current, &session);
+        assert!(matches!(
+            iam.resolve("STSKEY", Some(&token)),
+            Err(IamError::ExpiredToken)
+        ));
+        assert!(matches!(
+            iam.resolve("STSKEY", Some("cairn1.garbage")),
+            Err(IamError::InvalidToken(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_explicit_deny_of_assume_role_is_honoured() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let iam = Iam::start(objects(dir.path()), root(), rx).await;
+        add_alice(&iam, "readwrite").await;
+        let (_, alice) = iam.resolve("alice", None).unwrap();
+        assert!(
+            iam.assume_role(&alice, 900, None).is_ok(),
+            "allowed unless denied"
+        );
+        iam.update(|s, now| {
+            s.set_policy(
+                "no-sts",
+                br#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["sts:AssumeRole"],"Resource":["*"]}]}"#,
+                now,
+            )?;
+            s.change_policies(
+                &state::PolicyTarget::User("alice".into()),
+                &["no-sts".to_string()],
+                state::PolicyChange::Attach,
+                now,
+            )
+        })
+        .await
+        .unwrap();
+        let (_, alice) = iam.resolve("alice", None).unwrap();
+        assert!(matches!(
+            iam.assume_role(&alice, 900, None),
+            Err(IamError::AccessDenied(_))
+        ));
     }
 
     #[tokio::test]
@@ -576,8 +703,8 @@ mod tests {
             previous: None,
         };
         let b = Iam::start(layer.clone(), rotated.clone(), rx.clone()).await;
-        assert!(b.resolve("alice", None).is_none());
-        assert!(b.resolve("rootuser", None).is_some(), "root still signs in");
+        assert!(b.resolve("alice", None).is_err());
+        assert!(b.resolve("rootuser", None).is_ok(), "root still signs in");
         assert!(
             b.update(|_, _| Ok(())).await.is_err(),
             "nothing is overwritten"
@@ -629,7 +756,7 @@ mod tests {
         );
         assert!(alice.is_allowed(&put, None));
         // The token is bound to its key, and sessions cannot assume roles.
-        assert!(iam.resolve("OTHERKEY", Some(&token)).is_none());
+        assert!(iam.resolve("OTHERKEY", Some(&token)).is_err());
         assert!(iam.assume_role(&caller, 900, None).is_err());
         assert!(
             iam.assume_role(&alice, 60, None).is_err(),

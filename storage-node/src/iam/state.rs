@@ -115,6 +115,10 @@ pub struct ServiceAccount {
 /// Everything IAM stores.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct IamState {
+    /// Counts stored changes, so a server never installs a state older than the one it
+    /// holds (a periodic reload may race an on-demand one or a local change).
+    #[serde(default)]
+    pub revision: u64,
     #[serde(default)]
     pub users: BTreeMap<String, User>,
     #[serde(default)]

@@ -44,7 +44,7 @@ pub fn issue(key: &SealKey, session: &Session) -> String {
 
 /// The session a token carries, if the token is ours and unexpired at `now_ms`.
 pub fn open(key: &SealKey, token: &str, now_ms: i64) -> IamResult<Session> {
-    let denied = |why: &str| IamError::AccessDenied(format!("invalid session token: {why}"));
+    let denied = |why: &str| IamError::InvalidToken(why.to_string());
     if token.len() > MAX_TOKEN_LEN {
         return Err(denied("too long"));
     }
@@ -56,9 +56,7 @@ pub fn open(key: &SealKey, token: &str, now_ms: i64) -> IamResult<Session> {
         .map_err(|_| denied("not issued by this deployment"))?;
     let session: Session = serde_json::from_slice(&plain).map_err(|_| denied("damaged"))?;
     if session.expires_ms <= now_ms {
-        return Err(IamError::AccessDenied(
-            "the security token included in the request is expired".into(),
-        ));
+        return Err(IamError::ExpiredToken);
     }
     Ok(session)
 }
@@ -83,7 +81,7 @@ mod tests {
         let t = issue(&key, &session(2_000));
         assert!(!t.contains("sts-secret"));
         assert_eq!(open(&key, &t, 1_000).unwrap(), session(2_000));
-        assert!(open(&key, &t, 2_000).is_err());
+        assert!(matches!(open(&key, &t, 2_000), Err(IamError::ExpiredToken)));
     }
 
     #[test]
@@ -91,7 +89,10 @@ mod tests {
         let key = SealKey::from_root("root", "rootpass");
         let t = issue(&key, &session(2_000));
         let other = SealKey::from_root("root", "newpass");
-        assert!(open(&other, &t, 1_000).is_err());
+        assert!(matches!(
+            open(&other, &t, 1_000),
+            Err(IamError::InvalidToken(_))
+        ));
         let mut bytes = t.clone().into_bytes();
         let last = bytes.len() - 3;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };

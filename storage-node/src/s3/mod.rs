@@ -10,12 +10,13 @@ pub mod encryption;
 pub mod error;
 pub mod handlers;
 pub mod headers;
+pub mod identity;
 pub mod operation;
 pub mod request;
 pub mod sts;
 pub mod xml;
 
-use auth::sigv4::{AuthOutcome, PayloadMode, SecretLookup};
+use auth::sigv4::{AuthOutcome, PayloadMode};
 use authorize::{Access, PolicyCache};
 use bytes::Bytes;
 use error::{S3Error, S3Result};
@@ -52,25 +53,6 @@ impl S3Service {
             config,
             policies: PolicyCache::default(),
         }
-    }
-}
-
-/// The signature verifiers' view of IAM for one request: the request's session token
-/// picks an STS session, and the caller found for the signing key is kept, so it is
-/// resolved once.
-struct RequestSecrets<'a> {
-    iam: &'a Iam,
-    token: Option<&'a str>,
-    found: std::sync::Mutex<Option<Caller>>,
-}
-
-impl SecretLookup for RequestSecrets<'_> {
-    fn secret_key(&self, access_key: &str) -> Option<String> {
-        let (secret, caller) = self.iam.resolve(access_key, self.token)?;
-        if let Ok(mut f) = self.found.lock() {
-            *f = Some(caller);
-        }
-        Some(secret)
     }
 }
 
@@ -221,27 +203,22 @@ impl S3Service {
         let raw_path = parts.uri.path();
         let raw_query = parts.uri.query().unwrap_or("");
         let token = security_token(&parts.headers, raw_query);
-        let secrets = RequestSecrets {
-            iam: &self.iam,
-            token: token.as_deref(),
-            found: std::sync::Mutex::new(None),
-        };
-        let verified = auth::verify(
-            &parts.method,
-            raw_path,
-            raw_query,
-            &parts.headers,
-            &self.config.domains,
-            chrono::Utc::now(),
-            &secrets,
-        );
+        let (verified, secrets) = identity::verify(&self.iam, token.as_deref(), |secrets| {
+            auth::verify(
+                &parts.method,
+                raw_path,
+                raw_query,
+                &parts.headers,
+                &self.config.domains,
+                chrono::Utc::now(),
+                secrets,
+            )
+        })
+        .await;
         let (auth, caller) = match verified {
             Ok(auth) => {
-                let caller = secrets
-                    .found
-                    .lock()
-                    .ok()
-                    .and_then(|mut f| f.take())
+                let (_, caller) = secrets
+                    .take_found()
                     .ok_or_else(|| S3Error::internal("signed request without a caller"))?;
                 (auth, caller)
             }
@@ -254,7 +231,7 @@ impl S3Service {
                 },
                 Caller::anonymous(),
             ),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(secrets.token_error().unwrap_or_else(|| e.into())),
         };
         let target = request::target(raw_path, &parts.headers, &self.config.domains)?;
         let query = Query::parse(raw_query)?;

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::auth::sigv4::{self, AuthError, PayloadMode, STS_SERVICES};
 use super::error::S3Error;
-use super::{RequestSecrets, S3Service, body, headers, security_token, xml::escape};
+use super::{S3Service, body, headers, identity, security_token, xml::escape};
 use crate::body::{RespBody, full};
 use crate::iam::{IamError, sts as iam_sts};
 use crate::objects::BodyStream;
@@ -286,25 +286,29 @@ async fn assume_role(
         }
     }
     let token = security_token(&headers, raw_query);
-    let secrets = RequestSecrets {
-        iam: &s.iam,
-        token: token.as_deref(),
-        found: std::sync::Mutex::new(None),
+    let (verified, secrets) = identity::verify(&s.iam, token.as_deref(), |secrets| {
+        sigv4::verify_for_services(
+            &parts.method,
+            parts.uri.path(),
+            raw_query,
+            &headers,
+            chrono::Utc::now(),
+            secrets,
+            STS_SERVICES,
+        )
+    })
+    .await;
+    let auth = match verified {
+        Ok(auth) => auth,
+        Err(e) => {
+            return Err(match secrets.token_error() {
+                Some(t) => StsError::from(t),
+                None => StsError::from(e),
+            });
+        }
     };
-    let auth = sigv4::verify_for_services(
-        &parts.method,
-        parts.uri.path(),
-        raw_query,
-        &headers,
-        chrono::Utc::now(),
-        &secrets,
-        STS_SERVICES,
-    )?;
-    let caller = secrets
-        .found
-        .lock()
-        .ok()
-        .and_then(|mut f| f.take())
+    let (_, caller) = secrets
+        .take_found()
         .ok_or_else(|| StsError::from(S3Error::internal("signed request without a caller")))?;
     match &auth.payload {
         PayloadMode::Unsigned => {}
