@@ -2,7 +2,8 @@
 //! encrypted bodies keyed by the caller's secret): users, groups, policies and service
 //! accounts, checked by what the identities may then do over S3 (aws-sdk-s3), and
 //! admin authorization through IAM (a user without admin rights is refused admin calls
-//! but manages its own service accounts).
+//! but manages its own service accounts and reads its own accountinfo), list-users by
+//! bucket and the implied policies of service accounts.
 
 mod common;
 
@@ -689,6 +690,251 @@ async fn service_accounts_inherit_narrow_and_self_service() {
         .await
         .expect("info");
     assert_eq!(st.as_u16(), 200);
+}
+
+async fn add_policy(c: &AdminClient, name: &str, doc: &str) {
+    c.v3(
+        Call::AddCannedPolicy,
+        &[("name", name)],
+        V3Body::Json(doc.as_bytes().to_vec()),
+        T,
+    )
+    .await
+    .expect("add policy");
+}
+
+/// accountinfo as raw JSON (to check MinIO's field names) and typed.
+async fn account_info(c: &AdminClient) -> (serde_json::Value, AccountInfo) {
+    let raw = c
+        .v3(Call::AccountInfo, &[], V3Body::None, T)
+        .await
+        .expect("accountinfo");
+    let v: serde_json::Value = serde_json::from_slice(&raw).expect("clear JSON");
+    let typed: AccountInfo = serde_json::from_slice(&raw).expect("AccountInfo");
+    (v, typed)
+}
+
+fn access_of(a: &AccountInfo) -> Vec<(String, bool, bool)> {
+    a.buckets
+        .iter()
+        .map(|b| (b.name.clone(), b.access.read, b.access.write))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accountinfo_reports_the_callers_policy_and_buckets() {
+    let srv = TestServer::start(4).await;
+    let root = admin(&srv, USER, PASSWORD);
+    let root_s3 = srv.client();
+    for b in ["hidden", "readable", "writable"] {
+        root_s3
+            .create_bucket()
+            .bucket(b)
+            .send()
+            .await
+            .expect("bucket");
+    }
+    add_policy(
+        &root,
+        "acct",
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":["s3:ListBucket"],"Resource":["arn:aws:s3:::readable"]},
+            {"Effect":"Allow","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::writable/*"]}]}"#,
+    )
+    .await;
+    add_user(&root, "frank", "frank-secret-1").await;
+    attach(&root, "frank", "", &["acct"], true).await;
+    let frank = admin(&srv, "frank", "frank-secret-1");
+
+    // A user without any admin right asks about itself: MinIO's names, in clear.
+    let (v, a) = account_info(&frank).await;
+    assert_eq!(v["AccountName"], "frank");
+    assert_eq!(v["Server"]["Type"], 2, "{v}");
+    assert_eq!(v["Server"]["DrivesPerSet"], serde_json::json!([4]));
+    assert_eq!(v["Server"]["TotalSets"], serde_json::json!([1]));
+    assert_eq!(
+        access_of(&a),
+        vec![
+            ("readable".to_string(), true, false),
+            ("writable".to_string(), false, true)
+        ],
+        "{v}"
+    );
+    let b = &v["Buckets"][0];
+    for field in ["name", "size", "objects", "created", "details", "access"] {
+        assert!(b.get(field).is_some(), "bucket field {field} missing: {b}");
+    }
+    assert!(!b["created"].as_str().expect("created").starts_with("0001-"));
+    let statements = v["Policy"]["Statement"]
+        .as_array()
+        .expect("Policy document");
+    assert_eq!(statements.len(), 2, "{v}");
+    assert!(v["Policy"].to_string().contains("arn:aws:s3:::writable/*"));
+
+    // Her service account narrowed to `readable`: the account is still frank and the
+    // policy his, but only what the narrowed key may reach is listed.
+    let created: AddServiceAccountResp = frank
+        .v3_json(
+            Call::AddServiceAccount,
+            &[],
+            enc(&AddServiceAccountReq {
+                policy: Some(serde_json::json!({"Version":"2012-10-17","Statement":[
+                    {"Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::readable"]}]})),
+                ..Default::default()
+            }),
+            T,
+        )
+        .await
+        .expect("service account");
+    let sa = admin(
+        &srv,
+        &created.credentials.access_key,
+        &created.credentials.secret_key,
+    );
+    let (_, a) = account_info(&sa).await;
+    assert_eq!(a.account_name, "frank");
+    assert_eq!(access_of(&a), vec![("readable".to_string(), true, false)]);
+    assert!(a.policy.to_string().contains("arn:aws:s3:::writable/*"));
+
+    // Root reaches everything; its policy is consoleAdmin's.
+    let (_, a) = account_info(&root).await;
+    assert_eq!(a.account_name, USER);
+    assert_eq!(
+        access_of(&a),
+        ["hidden", "readable", "writable"]
+            .iter()
+            .map(|b| (b.to_string(), true, true))
+            .collect::<Vec<_>>()
+    );
+    assert!(a.policy.to_string().contains("admin:*"), "{}", a.policy);
+
+    // A user without policies: no bucket, an empty policy, still answered.
+    add_user(&root, "gina", "gina-secret-1").await;
+    let (v, a) = account_info(&admin(&srv, "gina", "gina-secret-1")).await;
+    assert!(a.buckets.is_empty(), "{v}");
+    assert_eq!(v["Policy"]["Statement"], serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_users_by_bucket_and_implied_policies_of_service_accounts() {
+    let srv = TestServer::start(4).await;
+    let root = admin(&srv, USER, PASSWORD);
+    for (name, bucket) in [("only-a", "bkt-a"), ("only-b", "bkt-b")] {
+        add_policy(
+            &root,
+            name,
+            &format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::{bucket}/*"]}}]}}"#
+            ),
+        )
+        .await;
+    }
+    for u in ["u-a", "u-all", "u-b", "u-grp", "u-none"] {
+        add_user(&root, u, &format!("{u}-secret-1")).await;
+    }
+    attach(&root, "u-a", "", &["only-a", "diagnostics"], true).await;
+    attach(&root, "u-all", "", &["readwrite"], true).await;
+    attach(&root, "u-b", "", &["only-b"], true).await;
+    root.v3(
+        Call::UpdateGroupMembers,
+        &[],
+        V3Body::Json(
+            serde_json::to_vec(&GroupAddRemove {
+                group: "readers".into(),
+                members: vec!["u-grp".into()],
+                status: Status::Unset,
+                is_remove: false,
+            })
+            .expect("json"),
+        ),
+        T,
+    )
+    .await
+    .expect("group");
+    attach(&root, "", "readers", &["only-a"], true).await;
+
+    // bucket=bkt-a: only users with a policy reaching it, showing only those policies.
+    let list: UserList = root
+        .v3_json(Call::ListUsers, &[("bucket", "bkt-a")], V3Body::None, T)
+        .await
+        .expect("list-users?bucket");
+    assert_eq!(
+        list.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["u-a", "u-all", "u-grp"]
+    );
+    assert_eq!(list["u-a"].policy_name, "only-a");
+    assert_eq!(list["u-all"].policy_name, "readwrite");
+    assert_eq!(list["u-grp"].member_of, vec!["readers".to_string()]);
+    let all: UserList = root
+        .v3_json(Call::ListUsers, &[], V3Body::None, T)
+        .await
+        .expect("list-users");
+    assert_eq!(all.len(), 5);
+    assert_eq!(all["u-a"].policy_name, "only-a,diagnostics");
+
+    // Root's service account without a policy of its own: implied, and everything.
+    let created: AddServiceAccountResp = root
+        .v3_json(
+            Call::AddServiceAccount,
+            &[],
+            enc(&AddServiceAccountReq::default()),
+            T,
+        )
+        .await
+        .expect("root's service account");
+    let info: InfoServiceAccountResp = root
+        .v3_json(
+            Call::InfoServiceAccount,
+            &[("accessKey", &created.credentials.access_key)],
+            V3Body::None,
+            T,
+        )
+        .await
+        .expect("info");
+    assert_eq!(info.parent_user, USER);
+    assert!(info.implied_policy);
+    let p: serde_json::Value = serde_json::from_str(&info.policy).expect("policy JSON");
+    let actions: Vec<String> = p["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
+    for want in ["admin:*", "s3:*"] {
+        assert!(actions.iter().any(|a| a == want), "{want} in {p}");
+    }
+
+    // A user's: its own and its groups' policies.
+    attach(&root, "u-grp", "", &["only-b"], true).await;
+    let created: AddServiceAccountResp = root
+        .v3_json(
+            Call::AddServiceAccount,
+            &[],
+            enc(&AddServiceAccountReq {
+                target_user: "u-grp".into(),
+                ..Default::default()
+            }),
+            T,
+        )
+        .await
+        .expect("u-grp's service account");
+    let info: InfoServiceAccountResp = root
+        .v3_json(
+            Call::InfoServiceAccount,
+            &[("accessKey", &created.credentials.access_key)],
+            V3Body::None,
+            T,
+        )
+        .await
+        .expect("info");
+    assert!(info.implied_policy);
+    assert!(
+        info.policy.contains("arn:aws:s3:::bkt-a/*")
+            && info.policy.contains("arn:aws:s3:::bkt-b/*"),
+        "{}",
+        info.policy
+    );
 }
 
 /// Runs `cairn admin ARGS` against `srv` as root; returns (exit code, stdout, stderr).

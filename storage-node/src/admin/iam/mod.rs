@@ -1,12 +1,17 @@
 //! MinIO's admin API v3 identity calls (`/minio/admin/v3/...`): routing by
 //! [`cairn_madmin::paths::Call`], the request context every handler uses (query, the
 //! caller, encrypted bodies keyed by the caller's secret) and the answers. The calls
-//! themselves are in `users`, `groups`, `policies` and `service_accounts`.
+//! themselves are in `users`, `groups`, `policies`, `service_accounts` and `account`
+//! (accountinfo); `effective` merges a user's policies, `bucket_access` tells which of
+//! them reach a bucket.
 //!
 //! Encrypted bodies cost one Argon2id derivation each (~70 ms, 64 MiB): they are
 //! opened and sealed on the blocking pool, at most [`super::CRYPT_PERMITS`] at a time,
 //! and only for callers whose signature was verified.
 
+mod account;
+mod bucket_access;
+mod effective;
 mod groups;
 mod policies;
 mod service_accounts;
@@ -90,11 +95,7 @@ pub(super) async fn dispatch(
         Call::InfoServiceAccount => service_accounts::info(&ctx).await,
         Call::ListServiceAccounts => service_accounts::list(&ctx).await,
         Call::DeleteServiceAccount => service_accounts::delete(&ctx).await,
-        Call::AccountInfo => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "XMinioAdminAPINotImplemented",
-            "accountinfo is not implemented",
-        )),
+        Call::AccountInfo => account::info(&ctx).await,
     }
 }
 

@@ -7,8 +7,12 @@
 //! admin:UpdateServiceAccount, admin:ListServiceAccounts or admin:RemoveServiceAccount.
 //! A service account never creates service accounts, and manages none without those
 //! actions.
+//!
+//! info-service-account of an account without an inline policy answers
+//! `impliedPolicy: true` and its parent's effective policy (for root's accounts MinIO's
+//! `consoleAdmin`, everything), as MinIO does.
 
-use super::policies::document;
+use super::effective::effective_policy;
 use super::{Ctx, empty, invalid, time};
 use crate::admin::ApiError;
 use crate::body::RespBody;
@@ -196,35 +200,6 @@ pub(super) async fn update(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
-/// The parent's policies (its own and its enabled groups'), merged into one document.
-fn implied_policy(state: &IamState, parent: &str) -> String {
-    let Some(u) = state.users.get(parent) else {
-        return String::new();
-    };
-    let mut names = u.policies.clone();
-    for (_, g) in state
-        .groups
-        .iter()
-        .filter(|(_, g)| g.status == Status::Enabled && g.members.contains(parent))
-    {
-        names.extend(g.policies.iter().cloned());
-    }
-    let mut statements = Vec::new();
-    for n in names {
-        let Some(doc) = document(state, &n) else {
-            continue;
-        };
-        if let Ok(v) = serde_json::from_slice::<Value>(&doc) {
-            match v.get("Statement") {
-                Some(Value::Array(a)) => statements.extend(a.iter().cloned()),
-                Some(s) => statements.push(s.clone()),
-                None => {}
-            }
-        }
-    }
-    serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
-}
-
 pub(super) async fn info(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
     let ak = ctx.required("accessKey")?;
     let snap = ctx.svc.iam.snapshot();
@@ -243,7 +218,7 @@ pub(super) async fn info(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> 
         policy: sa
             .policy
             .clone()
-            .unwrap_or_else(|| implied_policy(&snap.state, &sa.parent)),
+            .unwrap_or_else(|| effective_policy(&snap.state, ctx.root(), &sa.parent).to_string()),
         name: sa.name.clone().unwrap_or_default(),
         description: sa.description.clone().unwrap_or_default(),
         expiration: expiration_text(sa.expiration_ms),

@@ -1,6 +1,9 @@
 //! Users: add-user (create or update, encrypted body), remove-user, user-info (never
-//! the secret), list-users (encrypted) and set-user-status.
+//! the secret), list-users (encrypted; `bucket=B` lists only the users whose policies
+//! grant something on B) and set-user-status.
 
+use super::bucket_access::grants_bucket;
+use super::effective::policy_names;
 use super::{Ctx, clear, empty, invalid, time};
 use crate::admin::ApiError;
 use crate::body::RespBody;
@@ -77,15 +80,29 @@ pub(super) fn info(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
     Ok(clear(&info))
 }
 
+/// Every user, or (`bucket=B`, MinIO's ListBucketUsers) only those with a policy that
+/// grants something on B, each showing only those policies.
 pub(super) async fn list(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
     ctx.require("admin:ListUsers")?;
     let snap = ctx.svc.iam.snapshot();
-    let list: UserList = snap
-        .state
-        .users
-        .keys()
-        .filter_map(|n| describe(&snap.state, n).map(|i| (n.clone(), i)))
-        .collect();
+    let bucket = ctx.q("bucket").filter(|b| !b.is_empty());
+    let mut list = UserList::new();
+    for name in snap.state.users.keys() {
+        let Some(mut info) = describe(&snap.state, name) else {
+            continue;
+        };
+        if let Some(b) = bucket {
+            let granting: Vec<String> = policy_names(&snap.state, name)
+                .into_iter()
+                .filter(|p| snap.policy(p).is_some_and(|p| grants_bucket(p, name, b)))
+                .collect();
+            if granting.is_empty() {
+                continue;
+            }
+            info.policy_name = granting.join(",");
+        }
+        list.insert(name.clone(), info);
+    }
     ctx.encrypted(&list).await
 }
 
