@@ -986,6 +986,20 @@ async fn cli_manages_identities_with_exit_codes() {
         .await
         .expect("erin creates a bucket");
 
+    let (rc, out, err) = cli(&srv, &["user", "accountinfo"]).await;
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        out.contains(&format!("Account: {USER}"))
+            && out
+                .lines()
+                .any(|l| l.starts_with("erinbkt") && l.contains("yes")),
+        "{out}"
+    );
+    let (rc, out, _) = cli(&srv, &["user", "accountinfo", "--json"]).await;
+    assert_eq!(rc, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["Buckets"][0]["name"], "erinbkt");
+
     let (rc, _, err) = cli(&srv, &["user", "info", "nobody"]).await;
     assert_eq!(rc, 1);
     assert!(err.contains("XMinioAdminNoSuchUser"), "{err}");

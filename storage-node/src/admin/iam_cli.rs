@@ -1,5 +1,5 @@
 //! `cairn admin user|group|policy|svcacct ...`: identity management from the command
-//! line, over MinIO's admin API v3 (the same calls `mc admin` makes), so it works with
+//! line (and `user accountinfo`: what the signing identity may reach), over MinIO's admin API v3 (the same calls `mc admin` makes), so it works with
 //! any identity holding the admin rights a command needs (root by default).
 //!
 //! Output is a readable table or line by default and the server's JSON answer with
@@ -59,6 +59,9 @@ pub enum UserCommand {
         #[arg(value_name = "ACCESS_KEY")]
         key: String,
     },
+    /// Show the signing identity's account: its effective policy and the buckets it
+    /// may read or write (MinIO's accountinfo; needs no admin right).
+    Accountinfo,
 }
 
 #[derive(Debug, Args)]
@@ -335,6 +338,15 @@ async fn user_cmd(c: &AdminClient, cmd: UserCommand, json: bool) -> Result<u8, u
             }
             EXIT_OK
         }
+        UserCommand::Accountinfo => {
+            let b = call(c, Call::AccountInfo, &[], V3Body::None).await?;
+            if json {
+                print_json(&b);
+            } else {
+                print_account(&parse(&b)?);
+            }
+            EXIT_OK
+        }
         UserCommand::Enable { key: access_key } => {
             user_status(c, &access_key, "enabled", json).await?
         }
@@ -342,6 +354,31 @@ async fn user_cmd(c: &AdminClient, cmd: UserCommand, json: bool) -> Result<u8, u
             user_status(c, &access_key, "disabled", json).await?
         }
     })
+}
+
+/// The account line, its buckets as a table, then its policy.
+fn print_account(a: &AccountInfo) {
+    println!("Account: {}", a.account_name);
+    let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
+    let mut rows = vec![vec![
+        "BUCKET".into(),
+        "READ".into(),
+        "WRITE".into(),
+        "CREATED".into(),
+    ]];
+    for b in &a.buckets {
+        rows.push(vec![
+            b.name.clone(),
+            yes(b.access.read),
+            yes(b.access.write),
+            b.created.clone(),
+        ]);
+    }
+    print!("{}", table(&rows));
+    println!(
+        "Policy:\n{}",
+        serde_json::to_string_pretty(&a.policy).unwrap_or_default()
+    );
 }
 
 async fn user_status(c: &AdminClient, ak: &str, status: &str, json: bool) -> Result<u8, u8> {
