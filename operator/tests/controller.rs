@@ -32,8 +32,12 @@ struct TenantState {
     buckets: BTreeSet<String>,
     /// Users created: access key to secret key.
     users: std::collections::BTreeMap<String, String>,
+    /// Policies created: name to document.
+    policies: std::collections::BTreeMap<String, String>,
     /// add-user fails with 500.
     admin_error: bool,
+    /// remove-user and remove-canned-policy fail with 500.
+    remove_error: bool,
     calls: Vec<String>,
 }
 
@@ -105,6 +109,10 @@ impl TenantApi for FakeTenant {
                 status: 400,
                 body: e.to_string(),
             })?;
+            s.policies.insert(
+                name.to_string(),
+                String::from_utf8_lossy(document).into_owned(),
+            );
             Ok(())
         })
     }
@@ -138,6 +146,37 @@ impl TenantApi for FakeTenant {
             s.calls
                 .push(format!("set-user-policy {access_key} {policy}"));
             Ok(())
+        })
+    }
+    fn remove_user<'a>(&'a self, access_key: &'a str) -> BoxFuture<'a, Result<bool, TenantError>> {
+        Box::pin(async move {
+            let mut s = self.state();
+            s.calls.push(format!("remove-user {access_key}"));
+            if s.remove_error {
+                return Err(TenantError::Status {
+                    what: format!("DELETE /minio/admin/v3/remove-user (user {access_key})"),
+                    status: 500,
+                    body: "XMinioAdminError".into(),
+                });
+            }
+            Ok(s.users.remove(access_key).is_some())
+        })
+    }
+    fn remove_canned_policy<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<bool, TenantError>> {
+        Box::pin(async move {
+            let mut s = self.state();
+            s.calls.push(format!("remove-canned-policy {name}"));
+            if s.remove_error {
+                return Err(TenantError::Status {
+                    what: format!("DELETE /minio/admin/v3/remove-canned-policy (policy {name})"),
+                    status: 500,
+                    body: "XMinioAdminError".into(),
+                });
+            }
+            Ok(s.policies.remove(name).is_some())
         })
     }
 }
@@ -806,6 +845,326 @@ async fn users_are_created_with_their_policies_and_updated_when_their_secret_cha
         [
             "add-user cloudnative-pg",
             "set-user-policy cloudnative-pg postgresql-backups-readwrite"
+        ]
+    );
+    assert_eq!(condition(&h.stored(), "UsersProvisioned").status, "True");
+}
+
+/// A Matrix harness whose tenant is healthy and provisioned once; requests, tenant calls
+/// and status are those after that first provisioning pass.
+async fn provisioned_matrix() -> Harness {
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    h.add_pods("pool-0", true);
+    h.tenant.state().write_ok = true;
+    h.reconcile().await.unwrap();
+    h.api.take_requests();
+    h.tenant.take_calls();
+    h
+}
+
+fn managed_users(t: &Tenant) -> Vec<(String, String)> {
+    t.status
+        .as_ref()
+        .and_then(|s| s.managed_users.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+fn managed_policies(t: &Tenant) -> Vec<String> {
+    t.status
+        .as_ref()
+        .and_then(|s| s.managed_policies.clone())
+        .unwrap_or_default()
+}
+
+/// The notes of the Events with `reason`.
+fn event_notes(requests: &[Recorded], reason: &str) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/events"))
+        .filter_map(|r| r.body.as_ref())
+        .filter(|b| b["reason"] == reason)
+        .map(|b| b["note"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn users_and_policies_no_longer_declared_are_removed_once_and_only_the_operators() {
+    let h = provisioned_matrix().await;
+    let t = h.stored();
+    assert_eq!(
+        managed_users(&t),
+        [
+            (
+                "cloudnative-pg".to_string(),
+                "matrix-minio-cnpg-user".to_string()
+            ),
+            ("synapse".into(), "matrix-minio-synapse-user".into()),
+        ]
+    );
+    assert_eq!(
+        managed_policies(&t),
+        ["postgresql-backups-readwrite", "synapse-media-readwrite"]
+    );
+    // A user made by hand on the tenant: never the operator's to remove.
+    h.tenant
+        .state()
+        .users
+        .insert("hand-made".into(), "by-hand".into());
+
+    // The CloudNativePG user and its policy leave the spec: both removed, user first.
+    h.edit(|spec| {
+        spec["users"].as_array_mut().unwrap().remove(1);
+        spec["policies"].as_array_mut().unwrap().remove(1);
+    });
+    h.reconcile().await.unwrap();
+    let requests = h.api.take_requests();
+    assert_eq!(
+        h.tenant.take_calls(),
+        [
+            "health",
+            "admin",
+            "remove-user cloudnative-pg",
+            "remove-canned-policy postgresql-backups-readwrite"
+        ]
+    );
+    assert_eq!(
+        event_notes(&requests, "UsersRemoved"),
+        ["removed user(s) no longer declared: cloudnative-pg"]
+    );
+    assert_eq!(
+        event_notes(&requests, "PoliciesRemoved"),
+        ["removed policy(ies) no longer declared: postgresql-backups-readwrite"]
+    );
+    let users: Vec<String> = h.tenant.state().users.keys().cloned().collect();
+    assert_eq!(users, ["hand-made", "synapse"]);
+    let t = h.stored();
+    assert_eq!(
+        managed_users(&t),
+        [(
+            "synapse".to_string(),
+            "matrix-minio-synapse-user".to_string()
+        )]
+    );
+    assert_eq!(managed_policies(&t), ["synapse-media-readwrite"]);
+    assert_eq!(condition(&t, "UsersProvisioned").status, "True");
+
+    // Again: nothing to remove, nothing sent.
+    h.reconcile().await.unwrap();
+    assert!(event_reasons(&h.api.take_requests()).is_empty());
+    assert_eq!(h.tenant.take_calls(), ["health", "admin"]);
+
+    // The Secret of a declared user disappears: its user stays (its key is unknown).
+    let synapse = h.p("secrets/matrix-minio-synapse-user");
+    let synapse_secret = h.api.get(&synapse).unwrap();
+    h.api.remove(&synapse);
+    h.reconcile().await.unwrap();
+    h.api.take_requests();
+    assert_eq!(h.tenant.take_calls(), ["health", "admin"]);
+    assert_eq!(
+        condition(&h.stored(), "UsersProvisioned").reason,
+        "SecretMissing"
+    );
+    assert_eq!(managed_users(&h.stored()).len(), 1);
+
+    // Back with another access key: the new user is created, the old one removed.
+    let mut renamed = synapse_secret.clone();
+    renamed["stringData"]["CONSOLE_ACCESS_KEY"] = json!("synapse-2");
+    h.api.insert(&synapse, renamed);
+    h.reconcile().await.unwrap();
+    h.api.take_requests();
+    assert_eq!(
+        h.tenant.take_calls(),
+        [
+            "health",
+            "admin",
+            "add-user synapse-2",
+            "set-user-policy synapse-2 synapse-media-readwrite",
+            "remove-user synapse"
+        ]
+    );
+    assert_eq!(
+        managed_users(&h.stored()),
+        [(
+            "synapse-2".to_string(),
+            "matrix-minio-synapse-user".to_string()
+        )]
+    );
+
+    // A policy left out of spec.policies stays while a user still names it.
+    h.edit(|spec| {
+        spec.as_object_mut().unwrap().remove("policies");
+    });
+    h.reconcile().await.unwrap();
+    h.api.take_requests();
+    assert_eq!(h.tenant.take_calls(), ["health", "admin"]);
+    assert_eq!(managed_policies(&h.stored()), ["synapse-media-readwrite"]);
+
+    // Removal fails: reported, kept in the status, retried by the next pass.
+    h.edit(|spec| {
+        spec.as_object_mut().unwrap().remove("users");
+    });
+    h.tenant.state().remove_error = true;
+    h.reconcile().await.unwrap();
+    h.api.take_requests();
+    assert_eq!(
+        h.tenant.take_calls(),
+        [
+            "health",
+            "admin",
+            "remove-user synapse-2",
+            "remove-canned-policy synapse-media-readwrite"
+        ]
+    );
+    let t = h.stored();
+    let users = condition(&t, "UsersProvisioned");
+    assert_eq!(
+        (users.status.as_str(), users.reason.as_str()),
+        ("False", "AdminApiError")
+    );
+    assert!(
+        users.message.starts_with("removing user synapse-2: "),
+        "{}",
+        users.message
+    );
+    assert_eq!(managed_users(&t).len(), 1);
+    assert_eq!(managed_policies(&t), ["synapse-media-readwrite"]);
+
+    h.tenant.state().remove_error = false;
+    h.reconcile().await.unwrap();
+    h.api.take_requests();
+    assert_eq!(
+        h.tenant.take_calls(),
+        [
+            "health",
+            "admin",
+            "remove-user synapse-2",
+            "remove-canned-policy synapse-media-readwrite"
+        ]
+    );
+    let t = h.stored();
+    assert!(managed_users(&t).is_empty());
+    assert!(managed_policies(&t).is_empty());
+    let users: Vec<String> = h.tenant.state().users.keys().cloned().collect();
+    assert_eq!(users, ["hand-made"]);
+    assert!(h.tenant.state().policies.is_empty());
+
+    // Nothing declared, nothing managed: the tenant's identities are not touched again.
+    h.reconcile().await.unwrap();
+    assert_eq!(h.tenant.take_calls(), ["health", "admin"]);
+}
+
+#[tokio::test]
+async fn a_policy_from_a_config_map_is_read_each_pass_and_reapplied_when_it_changes() {
+    let h = Harness::matrix();
+    let cm_path = h.p("configmaps/matrix-policies");
+    let config_map = |document: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "matrix-policies", "namespace": h.ns},
+               "data": {"synapse.json": document}})
+    };
+    let first = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": ["s3:*"], "Resource": ["arn:aws:s3:::synapse-media/*"]}]}"#;
+    h.api.insert(&cm_path, config_map(first));
+    h.edit(|spec| {
+        spec["policies"][0] = json!({"name": "synapse-media-readwrite",
+            "configMapRef": {"name": "matrix-policies", "key": "synapse.json"}});
+    });
+    h.reconcile().await.unwrap();
+    h.add_pods("pool-0", true);
+    h.tenant.state().write_ok = true;
+    h.api.take_requests();
+    h.tenant.take_calls();
+
+    let cm_reads = |requests: &[Recorded]| -> Vec<String> {
+        requests
+            .iter()
+            .filter(|r| r.path.contains("/configmaps/matrix-policies"))
+            .map(Recorded::line)
+            .collect()
+    };
+    h.reconcile().await.unwrap();
+    let requests = h.api.take_requests();
+    assert_eq!(cm_reads(&requests), [format!("GET {cm_path}")]);
+    let calls = h.tenant.take_calls();
+    assert_eq!(
+        calls[calls.len() - 6..calls.len() - 4],
+        [
+            "add-canned-policy synapse-media-readwrite",
+            "add-canned-policy postgresql-backups-readwrite",
+        ]
+    );
+    assert_eq!(h.tenant.state().policies["synapse-media-readwrite"], first);
+    assert_eq!(condition(&h.stored(), "UsersProvisioned").status, "True");
+
+    // Unchanged: read again, nothing sent.
+    h.reconcile().await.unwrap();
+    assert_eq!(cm_reads(&h.api.take_requests()), [format!("GET {cm_path}")]);
+    assert_eq!(h.tenant.take_calls(), ["health", "admin"]);
+
+    // Changed: the policy alone is applied again.
+    let second = r#"{"Version": "2012-10-17", "Statement": []}"#;
+    h.api.insert(&cm_path, config_map(second));
+    h.reconcile().await.unwrap();
+    h.api.take_requests();
+    assert_eq!(
+        h.tenant.take_calls(),
+        [
+            "health",
+            "admin",
+            "add-canned-policy synapse-media-readwrite"
+        ]
+    );
+    assert_eq!(h.tenant.state().policies["synapse-media-readwrite"], second);
+
+    // Gone: a condition says so; the policy and its user stay on the tenant.
+    h.api.remove(&cm_path);
+    h.reconcile().await.unwrap();
+    let requests = h.api.take_requests();
+    assert_eq!(cm_reads(&requests), [format!("GET {cm_path}")]);
+    assert_eq!(h.tenant.take_calls(), ["health", "admin"]);
+    let t = h.stored();
+    let users = condition(&t, "UsersProvisioned");
+    assert_eq!(
+        (users.status.as_str(), users.reason.as_str()),
+        ("False", "ConfigMapMissing")
+    );
+    assert_eq!(
+        users.message,
+        "policy synapse-media-readwrite: ConfigMap matrix-policies does not exist; \
+         user Secret matrix-minio-synapse-user: its policy synapse-media-readwrite could not \
+         be applied"
+    );
+    assert!(event_reasons(&requests).contains(&"UserProvisioningFailed".to_string()));
+    assert_eq!(
+        managed_policies(&t),
+        ["postgresql-backups-readwrite", "synapse-media-readwrite"]
+    );
+
+    // A key that is not a policy document: InvalidPolicyDocument.
+    let mut broken = config_map(second);
+    broken["data"]["synapse.json"] = json!("[1, 2]");
+    h.api.insert(&cm_path, broken);
+    h.reconcile().await.unwrap();
+    h.api.take_requests();
+    assert_eq!(h.tenant.take_calls(), ["health", "admin"]);
+    let reason = condition(&h.stored(), "UsersProvisioned").reason.clone();
+    assert_eq!(reason, "InvalidPolicyDocument");
+
+    // Back: the policy, then its user, are applied again.
+    h.api.insert(&cm_path, config_map(first));
+    h.reconcile().await.unwrap();
+    h.api.take_requests();
+    assert_eq!(
+        h.tenant.take_calls(),
+        [
+            "health",
+            "admin",
+            "add-canned-policy synapse-media-readwrite",
+            "add-user synapse",
+            "set-user-policy synapse synapse-media-readwrite"
         ]
     );
     assert_eq!(condition(&h.stored(), "UsersProvisioned").status, "True");

@@ -209,3 +209,31 @@ fn cel_rules_refuse_small_distributed_pools_and_a_missing_configuration() {
         "{m:?}"
     );
 }
+
+#[test]
+fn cel_rules_want_a_policy_document_inline_or_from_a_config_map_not_both() {
+    let referenced = json!({"name": "media-rw",
+        "configMapRef": {"name": "policies", "key": "media-rw.json"}});
+    let mut tenant = matrix_json();
+    tenant["spec"]["policies"][0] = referenced.clone();
+    assert_eq!(
+        messages(kube_cel::validate(&schema(), &tenant, None)),
+        Vec::<String>::new()
+    );
+    let mut both = referenced.clone();
+    both["document"] = json!("{\"Statement\": []}");
+    let mut neither = referenced;
+    neither.as_object_mut().unwrap().remove("configMapRef");
+    for policy in [both, neither] {
+        let mut tenant = matrix_json();
+        tenant["spec"]["policies"][0] = policy.clone();
+        let m = messages(kube_cel::validate(&schema(), &tenant, None));
+        assert_eq!(m.len(), 1, "{policy}: {m:?}");
+        assert!(
+            m[0].starts_with(
+                "give the policy document either inline (document) or as a ConfigMap key"
+            ),
+            "{m:?}"
+        );
+    }
+}

@@ -360,6 +360,19 @@ impl TenantApi for Logged {
         self.log(format!("set-user-policy {access_key} {policy}"));
         self.inner.set_user_policy(access_key, policy)
     }
+
+    fn remove_user<'a>(&'a self, access_key: &'a str) -> BoxFuture<'a, Result<bool, TenantError>> {
+        self.log(format!("remove-user {access_key}"));
+        self.inner.remove_user(access_key)
+    }
+
+    fn remove_canned_policy<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<bool, TenantError>> {
+        self.log(format!("remove-canned-policy {name}"));
+        self.inner.remove_canned_policy(name)
+    }
 }
 
 /// Runs the controller's reconcile on `tenant` and `secrets` held by the fake Kubernetes

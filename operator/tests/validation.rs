@@ -246,6 +246,42 @@ fn policies_need_unique_names_and_json_documents() {
 }
 
 #[test]
+fn a_policy_document_comes_inline_or_from_one_config_map_key() {
+    let t = simple_tenant(
+        &[("p", 4, 1)],
+        "  policies:\n  - {name: cm, configMapRef: {name: policies, key: media-rw.json}}\n  - {name: both, document: '{}', configMapRef: {name: policies, key: k}}\n  - {name: neither}\n  - {name: bad-ref, configMapRef: {name: Policies_, key: 'a/b'}}\n",
+    );
+    let p = problems(&t, &[good_config("ns")]);
+    let fields: Vec<&str> = p.iter().map(|p| p.split(": ").next().unwrap()).collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.policies[1]",
+            "spec.policies[2]",
+            "spec.policies[3].configMapRef.name",
+            "spec.policies[3].configMapRef.key",
+        ],
+        "{p:#?}"
+    );
+    for message in &p[..2] {
+        assert!(
+            message.contains("either inline (document) or as a ConfigMap key (configMapRef: {name, key}), exactly one of the two"),
+            "{message}"
+        );
+    }
+    assert!(
+        p[2].contains("`Policies_` is not a valid ConfigMap name"),
+        "{}",
+        p[2]
+    );
+    assert!(
+        p[3].contains("`a/b` is not a valid ConfigMap key"),
+        "{}",
+        p[3]
+    );
+}
+
+#[test]
 fn names_that_overflow_kubernetes_limits() {
     let longest = "p".repeat(50);
     assert!(

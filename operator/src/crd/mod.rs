@@ -15,7 +15,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 pub use defaults::{DEFAULT_MOUNT_PATH, DEFAULT_S3_SERVICE_NAME};
-pub use identity::{BUILTIN_POLICIES, DEFAULT_USER_POLICY, TenantPolicy, TenantUser};
+pub use identity::{
+    BUILTIN_POLICIES, ConfigMapKeyRef, DEFAULT_USER_POLICY, TenantPolicy, TenantUser,
+};
 pub use pool::Pool;
 pub use spec::{
     Bucket, CertificateConfig, ExposeServices, ImagePullPolicy, LocalCertificateReference,

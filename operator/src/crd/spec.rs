@@ -117,12 +117,15 @@ pub struct TenantSpec {
 
     /// Secrets with `CONSOLE_ACCESS_KEY` and `CONSOLE_SECRET_KEY`, each one user created once
     /// the tenant is healthy, with the policy `policy` (default `consoleAdmin`). A changed
-    /// Secret updates the user.
+    /// Secret updates the user; a user the operator created is removed from the tenant
+    /// when its entry leaves this list (or its Secret's `CONSOLE_ACCESS_KEY` changes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<TenantUser>>,
 
     /// IAM policies created once the tenant is healthy (before the users), for
-    /// `users[].policy` to name. A changed document replaces the policy.
+    /// `users[].policy` to name. A changed document (inline or in its ConfigMap) replaces
+    /// the policy; one the operator created is removed from the tenant when it leaves this
+    /// list and no user names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policies: Option<Vec<TenantPolicy>>,
 

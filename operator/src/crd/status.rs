@@ -71,6 +71,18 @@ pub struct TenantStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_hashes: Option<BTreeMap<String, String>>,
 
+    /// The users this operator created on the tenant: access key to the user Secret that
+    /// declared it. A user is removed from the tenant (`remove-user`) once no Secret of
+    /// `spec.users` declares its access key any more; users not listed here (made by hand,
+    /// or by another tool) are never removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_users: Option<BTreeMap<String, String>>,
+
+    /// The policies of `spec.policies` this operator created on the tenant. One no longer
+    /// declared is removed (`remove-canned-policy`) once no user of `spec.users` names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_policies: Option<Vec<String>>,
+
     /// The server certificate in use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificates: Option<CertificateStatus>,

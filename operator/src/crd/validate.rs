@@ -553,8 +553,10 @@ fn check_buckets_and_users(spec: &TenantSpec, problems: &mut Vec<Problem>) {
     check_policies(spec, problems);
 }
 
-/// `spec.policies`: unique names, each document a JSON object (the server checks the
-/// policy grammar itself and its error becomes the `UsersProvisioned` condition).
+/// `spec.policies`: unique names, and each document given exactly once, inline as a JSON
+/// object (the server checks the policy grammar itself and its error becomes the
+/// `UsersProvisioned` condition) or as a ConfigMap key (read, and checked the same way,
+/// during provisioning).
 fn check_policies(spec: &TenantSpec, problems: &mut Vec<Problem>) {
     let mut seen = BTreeSet::new();
     for (i, policy) in spec.policies.iter().flatten().enumerate() {
@@ -565,18 +567,60 @@ fn check_policies(spec: &TenantSpec, problems: &mut Vec<Problem>) {
                 format!("policy `{}` is listed twice", policy.name),
             ));
         }
-        match serde_json::from_str::<serde_json::Value>(&policy.document) {
-            Ok(serde_json::Value::Object(_)) => {}
-            Ok(_) => problems.push(Problem::new(
-                format!("{field}.document"),
-                "the policy document must be a JSON object with `Statement`",
+        match (&policy.document, &policy.config_map_ref) {
+            (Some(_), Some(_)) | (None, None) => problems.push(Problem::new(
+                field.clone(),
+                format!(
+                    "policy `{}` needs its document either inline (document) or as a ConfigMap \
+                     key (configMapRef: {{name, key}}), exactly one of the two",
+                    policy.name
+                ),
             )),
-            Err(e) => problems.push(Problem::new(
-                format!("{field}.document"),
-                format!("the policy document is not valid JSON: {e}"),
-            )),
+            (Some(document), None) => {
+                if let Some(message) = policy_document_problem(document) {
+                    problems.push(Problem::new(format!("{field}.document"), message));
+                }
+            }
+            (None, Some(reference)) => {
+                if !is_dns_subdomain(&reference.name) {
+                    problems.push(Problem::new(
+                        format!("{field}.configMapRef.name"),
+                        format!("`{}` is not a valid ConfigMap name", reference.name),
+                    ));
+                }
+                if !is_config_map_key(&reference.key) {
+                    problems.push(Problem::new(
+                        format!("{field}.configMapRef.key"),
+                        format!(
+                            "`{}` is not a valid ConfigMap key: 1 to 253 letters, digits, `-`, \
+                             `_` and `.`",
+                            reference.key
+                        ),
+                    ));
+                }
+            }
         }
     }
+}
+
+/// What is wrong with a policy document, if anything: it must be a JSON object.
+pub fn policy_document_problem(document: &str) -> Option<String> {
+    match serde_json::from_str::<serde_json::Value>(document) {
+        Ok(serde_json::Value::Object(_)) => None,
+        Ok(_) => Some("the policy document must be a JSON object with `Statement`".to_string()),
+        Err(e) => Some(format!("the policy document is not valid JSON: {e}")),
+    }
+}
+
+/// A key of a ConfigMap's `data`: letters, digits, `-`, `_` and `.`, not `.` or `..`.
+fn is_config_map_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 253
+        && key != "."
+        && key != ".."
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
 /// S3 bucket naming rules (the ones that matter for path- and virtual-host-style access).

@@ -17,7 +17,8 @@
 //! 5. pods: the planner of [`rollout`] deletes outdated pods in a quorum-safe order;
 //! 6. health from the tenant's `/minio/health/cluster[/read]` and, when the server has it,
 //!    `/cairn/admin/v1/info`; once it has write quorum, buckets are created, then the
-//!    policies and users ([`users`], through MinIO's admin API v3);
+//!    policies and users ([`users`], through MinIO's admin API v3), and those the operator
+//!    created but no longer declares are removed;
 //! 7. status (server-side apply on the status subresource), then requeue: soon while
 //!    anything is in flight, every [`HEALTH_INTERVAL`] otherwise.
 //!
@@ -26,11 +27,13 @@
 mod apply;
 mod buckets;
 mod health;
+mod identity_cleanup;
 mod inputs;
 pub mod leader;
 pub mod metrics;
 pub mod ownership;
 mod pods;
+mod policy_source;
 pub mod rollout;
 pub mod status;
 pub mod tls;

@@ -71,6 +71,10 @@ pub struct UsersObservation {
     pub user_hashes: BTreeMap<String, String>,
     /// Per policy, the hash of the document applied.
     pub policy_hashes: BTreeMap<String, String>,
+    /// Users the operator created: access key to user Secret (`status.managedUsers`).
+    pub managed_users: BTreeMap<String, String>,
+    /// Policies the operator created (`status.managedPolicies`).
+    pub managed_policies: std::collections::BTreeSet<String>,
     /// What went wrong, in order.
     pub problems: Vec<UserProblem>,
 }
@@ -187,8 +191,9 @@ pub fn compute(obs: &Observation, previous: Option<&TenantStatus>, now: Timestam
     status
 }
 
-/// The provisioned users and the hashes of what was applied: from this reconcile when it
-/// looked at users, else carried over (a refused spec changes nothing on the tenant).
+/// The provisioned users, the hashes of what was applied and what the operator created:
+/// from this reconcile when it looked at users, else carried over (a refused spec changes
+/// nothing on the tenant).
 fn set_identity(status: &mut TenantStatus, obs: &Observation, previous: Option<&TenantStatus>) {
     let non_empty = |m: &BTreeMap<String, String>| (!m.is_empty()).then(|| m.clone());
     match &obs.users {
@@ -196,11 +201,16 @@ fn set_identity(status: &mut TenantStatus, obs: &Observation, previous: Option<&
             status.provisioned_users = (u.wanted > 0).then(|| u.provisioned.clone());
             status.user_hashes = non_empty(&u.user_hashes);
             status.policy_hashes = non_empty(&u.policy_hashes);
+            status.managed_users = non_empty(&u.managed_users);
+            status.managed_policies = (!u.managed_policies.is_empty())
+                .then(|| u.managed_policies.iter().cloned().collect());
         }
         None if obs.invalid.is_some() || obs.conflict.is_some() => {
             status.provisioned_users = previous.and_then(|p| p.provisioned_users.clone());
             status.user_hashes = previous.and_then(|p| p.user_hashes.clone());
             status.policy_hashes = previous.and_then(|p| p.policy_hashes.clone());
+            status.managed_users = previous.and_then(|p| p.managed_users.clone());
+            status.managed_policies = previous.and_then(|p| p.managed_policies.clone());
         }
         None => {}
     }

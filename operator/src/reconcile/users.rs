@@ -1,20 +1,27 @@
 //! Step 6b of a reconcile, after the buckets: the policies of `spec.policies` and the users
-//! of `spec.users`, created through MinIO's admin API v3 once the tenant has write quorum.
+//! of `spec.users`, created through MinIO's admin API v3 once the tenant has write quorum,
+//! and those the operator created but no longer declares removed.
 //!
-//! For each policy, `add-canned-policy` with its document; then for each user Secret,
-//! `CONSOLE_ACCESS_KEY`/`CONSOLE_SECRET_KEY` are read, `add-user` (an upsert) sets the
-//! secret key and `set-user-or-group-policy` attaches `users[].policy` (default
-//! `consoleAdmin`, as MinIO's operator).
+//! For each policy, `add-canned-policy` with its document (inline, or read from a ConfigMap
+//! key: [`super::policy_source`]); then for each user Secret, `CONSOLE_ACCESS_KEY`/
+//! `CONSOLE_SECRET_KEY` are read, `add-user` (an upsert) sets the secret key and
+//! `set-user-or-group-policy` attaches `users[].policy` (default `consoleAdmin`, as MinIO's
+//! operator). Last, `remove-user` for users of `status.managedUsers` no Secret declares any
+//! more (an entry removed from `spec.users`, or a Secret whose `CONSOLE_ACCESS_KEY`
+//! changed), then `remove-canned-policy` for policies of `status.managedPolicies` neither
+//! declared nor named by a user ([`super::identity_cleanup`] decides). Only what the
+//! operator applied is listed there, so users and policies made by hand are never removed
+//! (but one a Secret or `spec.policies` declares is applied, and from then on managed).
 //!
 //! Idempotence without calling the tenant on every reconcile: the status keeps, per policy
 //! and per user Secret, a keyed hash ([`applied_hash`]: HMAC-SHA256 under the root secret
 //! key, so the status reveals nothing about a user's key) of what was last applied. A
 //! policy or user whose hash is unchanged is not sent again; a changed Secret, policy name
-//! or document (or a new root secret) is re-applied. What this does not notice: a user
-//! deleted on the tenant by hand (re-created when its Secret changes, or by clearing
-//! `status.userHashes`). Users removed from the spec, and the old access key of a Secret
-//! whose `CONSOLE_ACCESS_KEY` changed, are left on the tenant, as MinIO's operator does.
-//! Secret values are never logged nor put into Events or conditions.
+//! or document (or ConfigMap key, or a new root secret) is re-applied. What this does not
+//! notice: a user deleted on the tenant by hand (re-created when its Secret changes, or by
+//! clearing `status.userHashes`). A removal that fails stays listed and is retried; one
+//! the server answers 404 is done. Secret values are never logged nor put into Events or
+//! conditions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,7 +31,9 @@ use kube::api::Api;
 use kube::runtime::events::EventType;
 use sha2::Sha256;
 
+use super::identity_cleanup::{Declared, policies_to_remove, users_to_remove};
 use super::inputs::Inputs;
+use super::policy_source::Sources;
 use super::status::{self, UserProblem, UsersObservation};
 use super::{Context, Error, health};
 use crate::crd::{Tenant, TenantStatus};
@@ -59,23 +68,40 @@ pub fn applied_hash(root_secret: &str, parts: &[&str]) -> String {
 }
 
 /// The identity part of the previous status.
-fn previous(
-    tenant: &Tenant,
-) -> (
-    Vec<String>,
-    BTreeMap<String, String>,
-    BTreeMap<String, String>,
-) {
-    let s: Option<&TenantStatus> = tenant.status.as_ref();
-    (
-        s.and_then(|s| s.provisioned_users.clone())
-            .unwrap_or_default(),
-        s.and_then(|s| s.user_hashes.clone()).unwrap_or_default(),
-        s.and_then(|s| s.policy_hashes.clone()).unwrap_or_default(),
-    )
+#[derive(Default)]
+struct Previous {
+    users: Vec<String>,
+    user_hashes: BTreeMap<String, String>,
+    policy_hashes: BTreeMap<String, String>,
+    managed_users: BTreeMap<String, String>,
+    managed_policies: BTreeSet<String>,
 }
 
-/// Provisions policies and users when `write_ok`; otherwise reports what the status knew.
+fn previous(tenant: &Tenant) -> Previous {
+    let Some(s): Option<&TenantStatus> = tenant.status.as_ref() else {
+        return Previous::default();
+    };
+    let policy_hashes = s.policy_hashes.clone().unwrap_or_default();
+    // Every policy with a hash was applied by the operator: a status written before
+    // `managedPolicies` existed still says which ones.
+    let managed_policies = s
+        .managed_policies
+        .iter()
+        .flatten()
+        .chain(policy_hashes.keys())
+        .cloned()
+        .collect();
+    Previous {
+        users: s.provisioned_users.clone().unwrap_or_default(),
+        user_hashes: s.user_hashes.clone().unwrap_or_default(),
+        policy_hashes,
+        managed_users: s.managed_users.clone().unwrap_or_default(),
+        managed_policies,
+    }
+}
+
+/// Provisions policies and users when `write_ok`, and removes what is no longer declared;
+/// otherwise reports what the status knew.
 pub(super) async fn provision(
     tenant: &Tenant,
     ctx: &Context,
@@ -90,27 +116,34 @@ pub(super) async fn provision(
         .filter(|u| !u.name.is_empty())
         .collect();
     let policies: Vec<_> = spec.policies.iter().flatten().collect();
-    if users.is_empty() && policies.is_empty() {
+    let old = previous(tenant);
+    if users.is_empty()
+        && policies.is_empty()
+        && old.managed_users.is_empty()
+        && old.managed_policies.is_empty()
+    {
         return Ok(None);
     }
-    let (old_users, old_user_hashes, old_policy_hashes) = previous(tenant);
     let wanted: BTreeSet<&str> = users.iter().map(|u| u.name.as_str()).collect();
     let mut obs = UsersObservation {
         wanted: users.len(),
-        provisioned: old_users
+        provisioned: old
+            .users
             .into_iter()
             .filter(|u| wanted.contains(u.as_str()))
             .collect(),
-        user_hashes: old_user_hashes
-            .iter()
+        user_hashes: old
+            .user_hashes
+            .into_iter()
             .filter(|(k, _)| wanted.contains(k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        policy_hashes: old_policy_hashes
-            .iter()
-            .filter(|(k, _)| policies.iter().any(|p| &p.name == *k))
-            .map(|(k, v)| (k.clone(), v.clone()))
+        policy_hashes: old
+            .policy_hashes
+            .into_iter()
+            .filter(|(k, _)| policies.iter().any(|p| &p.name == k))
             .collect(),
+        managed_users: old.managed_users,
+        managed_policies: old.managed_policies,
         ..UsersObservation::default()
     };
     if !write_ok {
@@ -140,11 +173,23 @@ pub(super) async fn provision(
         root: &root,
         obs,
         failed_policies: BTreeSet::new(),
-        changed_policies: Vec::new(),
-        changed_users: Vec::new(),
+        declared: Declared {
+            policies: policies.iter().map(|p| p.name.clone()).collect(),
+            user_policies: users
+                .iter()
+                .flat_map(|u| u.policy_name().split(','))
+                .map(str::to_string)
+                .collect(),
+            ..Declared::default()
+        },
+        changes: Changes::default(),
     };
+    let mut sources = Sources::new(Api::namespaced(ctx.client.clone(), &inputs.namespace));
     for policy in &policies {
-        run.policy(&policy.name, &policy.document).await;
+        match sources.document(policy).await? {
+            Ok(document) => run.policy(&policy.name, &document).await,
+            Err(problem) => run.policy_failed(&policy.name, problem),
+        }
     }
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &inputs.namespace);
     // The provisioned list is rebuilt in spec order from this pass.
@@ -154,8 +199,18 @@ pub(super) async fn provision(
         run.user(&user.name, secret.as_ref(), user.policy_name())
             .await;
     }
+    run.remove_undeclared().await;
     report(tenant, ctx, &run).await;
     Ok(Some(run.obs))
+}
+
+/// What a pass changed on the tenant, for the Events.
+#[derive(Default)]
+struct Changes {
+    policies: Vec<String>,
+    users: Vec<String>,
+    removed_users: Vec<String>,
+    removed_policies: Vec<String>,
 }
 
 /// One provisioning pass against a connected tenant.
@@ -164,8 +219,9 @@ struct Run<'a> {
     root: &'a str,
     obs: UsersObservation,
     failed_policies: BTreeSet<String>,
-    changed_policies: Vec<String>,
-    changed_users: Vec<String>,
+    /// Access keys and Secrets seen this pass, for the removals.
+    declared: Declared,
+    changes: Changes,
 }
 
 impl Run<'_> {
@@ -177,21 +233,27 @@ impl Run<'_> {
         match self.api.add_canned_policy(name, document.as_bytes()).await {
             Ok(()) => {
                 self.obs.policy_hashes.insert(name.to_string(), hash);
-                self.changed_policies.push(name.to_string());
+                self.obs.managed_policies.insert(name.to_string());
+                self.changes.policies.push(name.to_string());
             }
-            Err(e) => {
-                self.obs.policy_hashes.remove(name);
-                self.failed_policies.insert(name.to_string());
-                self.obs.problems.push(UserProblem::new(
-                    ADMIN_API_ERROR,
-                    format!("policy {name}: {e}"),
-                ));
-            }
+            Err(e) => self.policy_failed(
+                name,
+                UserProblem::new(ADMIN_API_ERROR, format!("policy {name}: {e}")),
+            ),
         }
+    }
+
+    /// A policy that is not applied: forgotten in the hashes (the next pass retries), and
+    /// its users are not provisioned.
+    fn policy_failed(&mut self, name: &str, problem: UserProblem) {
+        self.obs.policy_hashes.remove(name);
+        self.failed_policies.insert(name.to_string());
+        self.obs.problems.push(problem);
     }
 
     async fn user(&mut self, name: &str, secret: Option<&Secret>, policy: &str) {
         let Some(secret) = secret else {
+            self.declared.unread_secrets.insert(name.to_string());
             self.fail(
                 name,
                 SECRET_MISSING,
@@ -206,6 +268,7 @@ impl Run<'_> {
                 .filter(|v| !v.is_empty())
         };
         let (Some(access_key), Some(secret_key)) = (key(ACCESS_KEY), key(SECRET_KEY)) else {
+            self.declared.unread_secrets.insert(name.to_string());
             let missing: Vec<&str> = [ACCESS_KEY, SECRET_KEY]
                 .into_iter()
                 .filter(|k| key(k).is_none())
@@ -220,6 +283,7 @@ impl Run<'_> {
             );
             return;
         };
+        self.declared.access_keys.insert(access_key.clone());
         if let Some(p) = policy
             .split(',')
             .find(|p| self.failed_policies.contains(*p))
@@ -227,32 +291,42 @@ impl Run<'_> {
             self.fail(
                 name,
                 ADMIN_API_ERROR,
-                format!("user Secret {name}: its policy {p} could not be created"),
+                format!("user Secret {name}: its policy {p} could not be applied"),
             );
             return;
         }
         let hash = applied_hash(self.root, &["user", &access_key, &secret_key, policy]);
         if self.obs.user_hashes.get(name) == Some(&hash) {
+            // Applied earlier (perhaps before `managedUsers` existed): the operator's.
+            self.obs
+                .managed_users
+                .insert(access_key.clone(), name.to_string());
             self.obs.provisioned.push(name.to_string());
             return;
         }
-        let applied = async {
-            self.api.add_user(&access_key, &secret_key).await?;
-            self.api.set_user_policy(&access_key, policy).await
+        if let Err(e) = self.api.add_user(&access_key, &secret_key).await {
+            self.fail_admin(name, &access_key, e);
+            return;
         }
-        .await;
-        match applied {
+        self.obs
+            .managed_users
+            .insert(access_key.clone(), name.to_string());
+        match self.api.set_user_policy(&access_key, policy).await {
             Ok(()) => {
                 self.obs.user_hashes.insert(name.to_string(), hash);
                 self.obs.provisioned.push(name.to_string());
-                self.changed_users.push(format!("{access_key} ({policy})"));
+                self.changes.users.push(format!("{access_key} ({policy})"));
             }
-            Err(e) => self.fail(
-                name,
-                ADMIN_API_ERROR,
-                format!("user Secret {name} (access key {access_key}): {e}"),
-            ),
+            Err(e) => self.fail_admin(name, &access_key, e),
         }
+    }
+
+    fn fail_admin(&mut self, name: &str, access_key: &str, e: crate::tenant::TenantError) {
+        self.fail(
+            name,
+            ADMIN_API_ERROR,
+            format!("user Secret {name} (access key {access_key}): {e}"),
+        );
     }
 
     /// A user that is not provisioned: forgotten in the status, so the next pass retries.
@@ -260,35 +334,71 @@ impl Run<'_> {
         self.obs.user_hashes.remove(name);
         self.obs.problems.push(UserProblem::new(reason, message));
     }
+
+    /// Removes the users, then the policies, that the operator created and nothing
+    /// declares any more. A failed removal stays listed, so the next pass retries it.
+    async fn remove_undeclared(&mut self) {
+        for access_key in users_to_remove(&self.obs.managed_users, &self.declared) {
+            match self.api.remove_user(&access_key).await {
+                Ok(_) => {
+                    self.obs.managed_users.remove(&access_key);
+                    self.changes.removed_users.push(access_key);
+                }
+                Err(e) => self.obs.problems.push(UserProblem::new(
+                    ADMIN_API_ERROR,
+                    format!("removing user {access_key}: {e}"),
+                )),
+            }
+        }
+        for name in policies_to_remove(&self.obs.managed_policies, &self.declared) {
+            match self.api.remove_canned_policy(&name).await {
+                Ok(_) => {
+                    self.obs.managed_policies.remove(&name);
+                    self.changes.removed_policies.push(name);
+                }
+                Err(e) => self.obs.problems.push(UserProblem::new(
+                    ADMIN_API_ERROR,
+                    format!("removing policy {name}: {e}"),
+                )),
+            }
+        }
+    }
 }
 
 /// Events: what changed (Normal), and a failure when its message is new (Warning).
 async fn report(tenant: &Tenant, ctx: &Context, run: &Run<'_>) {
-    if !run.changed_policies.is_empty() {
-        ctx.event(
-            tenant,
-            EventType::Normal,
+    let changes = [
+        (
+            &run.changes.policies,
             "PoliciesApplied",
             "AddCannedPolicy",
-            format!(
-                "created or updated policy(ies) {}",
-                run.changed_policies.join(", ")
-            ),
-        )
-        .await;
-    }
-    if !run.changed_users.is_empty() {
-        ctx.event(
-            tenant,
-            EventType::Normal,
+            "created or updated policy(ies)",
+        ),
+        (
+            &run.changes.users,
             "UsersApplied",
             "AddUser",
-            format!(
-                "created or updated user(s) {}",
-                run.changed_users.join(", ")
-            ),
-        )
-        .await;
+            "created or updated user(s)",
+        ),
+        (
+            &run.changes.removed_users,
+            "UsersRemoved",
+            "RemoveUser",
+            "removed user(s) no longer declared:",
+        ),
+        (
+            &run.changes.removed_policies,
+            "PoliciesRemoved",
+            "RemoveCannedPolicy",
+            "removed policy(ies) no longer declared:",
+        ),
+    ];
+    for (names, reason, action, words) in changes {
+        if !names.is_empty() {
+            let note = format!("{words} {}", names.join(", "));
+            ctx.event(tenant, EventType::Normal, reason, action, note)
+                .await;
+        }
     }
     if run.obs.problems.is_empty() {
         return;

@@ -1,6 +1,7 @@
 //! The identity calls of MinIO's admin API v3 (`/minio/admin/v3/...`) that provisioning
 //! makes, over [`HttpTenant`]: add a canned policy, add (or update) a user, attach a policy
-//! to a user. Paths, methods and bodies come from [`cairn_madmin`]; requests are signed
+//! to a user, and remove a user or a policy (404, already gone, is no error: removal is
+//! idempotent). Paths, methods and bodies come from [`cairn_madmin`]; requests are signed
 //! with SigV4 by the root user, and the add-user body is madmin-encrypted with the root
 //! secret key, as `mc admin user add` does. Secrets never appear in errors or logs: an
 //! error names the call and the access key, and carries the server's answer.
@@ -64,6 +65,21 @@ impl HttpTenant {
         })
     }
 
+    /// A removal: `Ok(true)` when removed, `Ok(false)` when the server answered 404 (MinIO's
+    /// `XMinioAdminNoSuchUser` / `XMinioAdminNoSuchPolicy`: nothing to remove).
+    async fn admin_remove(
+        &self,
+        call: Call,
+        query: &[(&str, &str)],
+        what: String,
+    ) -> Result<bool, TenantError> {
+        match self.admin_call(call, query, Vec::new(), what).await {
+            Ok(()) => Ok(true),
+            Err(TenantError::Status { status: 404, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `PUT add-canned-policy?name=`, the plain JSON document as body.
     pub(super) async fn put_canned_policy(
         &self,
@@ -115,6 +131,26 @@ impl HttpTenant {
                 "PUT {} (policy {policy} for user {access_key})",
                 Call::SetUserOrGroupPolicy.path()
             ),
+        )
+        .await
+    }
+
+    /// `DELETE remove-user?accessKey=`.
+    pub(super) async fn delete_user(&self, access_key: &str) -> Result<bool, TenantError> {
+        self.admin_remove(
+            Call::RemoveUser,
+            &[("accessKey", access_key)],
+            format!("DELETE {} (user {access_key})", Call::RemoveUser.path()),
+        )
+        .await
+    }
+
+    /// `DELETE remove-canned-policy?name=`.
+    pub(super) async fn delete_canned_policy(&self, name: &str) -> Result<bool, TenantError> {
+        self.admin_remove(
+            Call::RemoveCannedPolicy,
+            &[("name", name)],
+            format!("DELETE {} (policy {name})", Call::RemoveCannedPolicy.path()),
         )
         .await
     }
@@ -273,6 +309,48 @@ mod tests {
                 Some(crate::tenant::sigv4::sha256_hex(&s.body).as_str())
             );
         }
+    }
+
+    #[tokio::test]
+    async fn removals_are_signed_deletes_and_a_missing_one_is_no_error() {
+        let (url, server) = serve(200, 2).await;
+        let api = tenant(&url);
+        assert!(api.remove_user("synapse").await.unwrap());
+        assert!(api.remove_canned_policy("media-rw").await.unwrap());
+        let seen = server.await.unwrap();
+        assert_eq!(seen[0].method, "DELETE");
+        assert_eq!(
+            seen[0].target,
+            "/minio/admin/v3/remove-user?accessKey=synapse"
+        );
+        assert_eq!(seen[1].method, "DELETE");
+        assert_eq!(
+            seen[1].target,
+            "/minio/admin/v3/remove-canned-policy?name=media-rw"
+        );
+        for s in &seen {
+            assert!(s.body.is_empty());
+            let auth = s.header("authorization").unwrap();
+            assert!(
+                auth.starts_with("AWS4-HMAC-SHA256 Credential=root/"),
+                "{auth}"
+            );
+        }
+
+        // 404: already gone.
+        let (url, server) = serve(404, 2).await;
+        let api = tenant(&url);
+        assert!(!api.remove_user("synapse").await.unwrap());
+        assert!(!api.remove_canned_policy("media-rw").await.unwrap());
+        server.await.unwrap();
+
+        // Any other failure is an error naming the call.
+        let (url, server) = serve(403, 1).await;
+        let api = tenant(&url);
+        let e = api.remove_user("synapse").await.unwrap_err();
+        server.await.unwrap();
+        assert!(matches!(e, TenantError::Status { status: 403, .. }), "{e}");
+        assert!(e.to_string().contains("remove-user (user synapse)"), "{e}");
     }
 
     #[tokio::test]

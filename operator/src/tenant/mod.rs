@@ -1,5 +1,6 @@
 //! Talking to a running tenant: its health endpoints, its admin info endpoint, the S3
-//! API for buckets and MinIO's admin API v3 for policies and users ([`admin`]).
+//! API for buckets and MinIO's admin API v3 for policies and users ([`admin`]), which it
+//! creates, updates and removes.
 //!
 //! [`TenantApi`] is what the reconciler and the provisioner use; [`HttpTenant`] implements
 //! it over HTTP(S) (rustls, trusting only the tenant's CA when TLS is on), every request
@@ -124,6 +125,14 @@ pub trait TenantApi: Send + Sync {
         access_key: &'a str,
         policy: &'a str,
     ) -> BoxFuture<'a, Result<(), TenantError>>;
+    /// Removes the user (admin API `remove-user`); `Ok(false)` when it did not exist.
+    fn remove_user<'a>(&'a self, access_key: &'a str) -> BoxFuture<'a, Result<bool, TenantError>>;
+    /// Removes the IAM policy `name` (admin API `remove-canned-policy`); `Ok(false)` when
+    /// it did not exist.
+    fn remove_canned_policy<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<bool, TenantError>>;
 }
 
 /// Where and how to reach a tenant.
@@ -468,6 +477,17 @@ impl TenantApi for HttpTenant {
         policy: &'a str,
     ) -> BoxFuture<'a, Result<(), TenantError>> {
         Box::pin(self.put_user_policy(access_key, policy))
+    }
+
+    fn remove_user<'a>(&'a self, access_key: &'a str) -> BoxFuture<'a, Result<bool, TenantError>> {
+        Box::pin(self.delete_user(access_key))
+    }
+
+    fn remove_canned_policy<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<bool, TenantError>> {
+        Box::pin(self.delete_canned_policy(name))
     }
 }
 
