@@ -384,10 +384,27 @@ async fn reconcile_with_ready_pods(
     secrets: &[Secret],
     connector: Arc<dyn TenantConnector>,
 ) -> Tenant {
+    reconcile_with_config_maps(tenant, secrets, &[], connector).await
+}
+
+/// [`reconcile_with_ready_pods`], the API also holding `config_maps` (JSON objects).
+async fn reconcile_with_config_maps(
+    tenant: &Tenant,
+    secrets: &[Secret],
+    config_maps: &[serde_json::Value],
+    connector: Arc<dyn TenantConnector>,
+) -> Tenant {
     let (api, client) = FakeApi::start();
     api.set_service_monitor_crd(true);
     let ns = tenant.metadata.namespace.clone().unwrap();
     let name = tenant.metadata.name.clone().unwrap();
+    for cm in config_maps {
+        let cm_name = cm["metadata"]["name"].as_str().unwrap();
+        api.insert(
+            &format!("/api/v1/namespaces/{ns}/configmaps/{cm_name}"),
+            cm.clone(),
+        );
+    }
     for s in secrets {
         let mut v = serde_json::to_value(s).unwrap();
         v["apiVersion"] = json!("v1");
@@ -718,7 +735,77 @@ async fn matrix_users_and_policies_are_provisioned_and_confine_each_user_to_its_
     // A second reconcile sends nothing again (the hashes match) and keeps the status.
     let again = reconcile_with_ready_pods(&stored, &secrets, connector.clone()).await;
     assert!(connector.identity_calls.lock().unwrap().is_empty());
-    let again_status = again.status.unwrap();
+    let again_status = again.status.clone().unwrap();
     assert_eq!(again_status.user_hashes, status.user_hashes);
     assert_eq!(again_status.provisioned_users, status.provisioned_users);
+
+    // The CloudNativePG user and its policy leave the spec, and Synapse's policy moves to a
+    // ConfigMap (same document): the user, then the policy, are removed from the server;
+    // the moved policy, unchanged, is not sent again.
+    let mut reduced = again.clone();
+    let policies = reduced.spec.policies.as_mut().unwrap();
+    let document = policies[0].document.take().unwrap();
+    policies[0].config_map_ref = Some(cairn_operator::crd::ConfigMapKeyRef {
+        name: "matrix-policies".into(),
+        key: "synapse.json".into(),
+    });
+    policies.truncate(1);
+    reduced.spec.users.as_mut().unwrap().truncate(1);
+    let config_map = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "matrix-policies", "namespace": "matrix"},
+        "data": {"synapse.json": document}});
+    let removed = reconcile_with_config_maps(
+        &reduced,
+        &secrets,
+        std::slice::from_ref(&config_map),
+        connector.clone(),
+    )
+    .await;
+    assert_eq!(
+        std::mem::take(&mut *connector.identity_calls.lock().unwrap()),
+        [
+            "remove-user cloudnative-pg",
+            "remove-canned-policy postgresql-backups-readwrite"
+        ]
+    );
+    let removed_status = removed.status.clone().unwrap();
+    assert_eq!(
+        removed_status.managed_users,
+        Some(
+            [("synapse".to_string(), user_secrets[0].to_string())]
+                .into_iter()
+                .collect()
+        )
+    );
+    assert_eq!(
+        removed_status.managed_policies.as_deref(),
+        Some(&["synapse-media-readwrite".to_string()][..])
+    );
+    // The server no longer knows CloudNativePG's key, nor the policy (a second removal
+    // finds nothing); Synapse still writes to its bucket.
+    let cnpg = user_keys(&secrets, "matrix-minio-cnpg-user");
+    let (st, answer) = s3(port, &ca, &cnpg, "GET", "/postgresql-backups", &[], b"").await;
+    assert_eq!((st, code(&answer)), (403, "InvalidAccessKeyId".to_string()));
+    assert!(!root.remove_user("cloudnative-pg").await.unwrap());
+    assert!(
+        !root
+            .remove_canned_policy("postgresql-backups-readwrite")
+            .await
+            .unwrap()
+    );
+    let (st, answer) = s3(
+        port,
+        &ca,
+        &synapse,
+        "PUT",
+        "/synapse-media/after-removal",
+        &[],
+        b"still here",
+    )
+    .await;
+    assert_eq!(st, 200, "{answer}");
+
+    // Once more: nothing to apply or remove.
+    reconcile_with_config_maps(&removed, &secrets, &[config_map], connector.clone()).await;
+    assert!(connector.identity_calls.lock().unwrap().is_empty());
 }
