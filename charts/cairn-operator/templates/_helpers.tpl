@@ -60,7 +60,8 @@ compares them).
 # the operator's own Secrets (label-selected); create/patch applies the generated TLS
 # and CA Secrets.
 # ConfigMaps (the CA bundle) and Services: get checks ownership before applying,
-# list/watch re-applies them when changed, create/patch applies them.
+# list/watch re-applies them when changed, create/patch applies them. get also reads
+# the ConfigMaps a Tenant's policies reference (spec.policies[].configMapRef).
 - apiGroups: [""]
   resources: ["secrets", "configmaps", "services"]
   verbs: ["get", "list", "watch", "create", "patch"]
