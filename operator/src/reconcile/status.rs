@@ -825,6 +825,46 @@ mod tests {
     }
 
     #[test]
+    fn what_the_operator_created_is_written_and_survives_a_refused_spec() {
+        let obs = Observation {
+            pools: pools(4),
+            health: healthy(),
+            users: Some(UsersObservation {
+                managed_users: [("synapse".to_string(), "synapse-user".to_string())].into(),
+                managed_policies: ["media-rw".to_string()].into(),
+                ..UsersObservation::default()
+            }),
+            ..Observation::default()
+        };
+        let s = compute(&obs, None, Timestamp::UNIX_EPOCH);
+        assert_eq!(
+            s.managed_users,
+            Some([("synapse".to_string(), "synapse-user".to_string())].into())
+        );
+        assert_eq!(
+            s.managed_policies.as_deref(),
+            Some(&["media-rw".to_string()][..])
+        );
+
+        // A refused spec provisions nothing, and forgets nothing.
+        let refused = Observation {
+            invalid: Some("spec.policies[0]: bad".into()),
+            ..Observation::default()
+        };
+        let kept = compute(&refused, Some(&s), Timestamp::UNIX_EPOCH);
+        assert_eq!(kept.managed_users, s.managed_users);
+        assert_eq!(kept.managed_policies, s.managed_policies);
+
+        // Everything removed: the fields go.
+        let emptied = Observation {
+            users: Some(UsersObservation::default()),
+            ..obs
+        };
+        let s = compute(&emptied, Some(&s), Timestamp::UNIX_EPOCH);
+        assert_eq!((s.managed_users, s.managed_policies), (None, None));
+    }
+
+    #[test]
     fn transition_times_survive_unchanged_statuses() {
         let obs = Observation {
             pools: pools(4),
