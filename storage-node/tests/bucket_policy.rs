@@ -80,6 +80,9 @@ async fn put(c: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &'static [u8
         .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
 }
 
+/// The deployment's canonical id (MinIO's), which root owns under.
+const ROOT_ID: &str = "02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4";
+
 fn assert_denied(r: &RawResponse) {
     assert_eq!(r.status, 403, "{}", r.text());
     assert!(
@@ -436,11 +439,7 @@ async fn canned_acls_grant_anonymous_reads() {
     assert_eq!(
         grants,
         vec![
-            (
-                Some(common::USER.to_string()),
-                None,
-                "FULL_CONTROL".to_string()
-            ),
+            (Some(ROOT_ID.to_string()), None, "FULL_CONTROL".to_string()),
             (
                 None,
                 Some("http://acs.amazonaws.com/groups/global/AllUsers".to_string()),
@@ -448,7 +447,7 @@ async fn canned_acls_grant_anonymous_reads() {
             ),
         ]
     );
-    assert_eq!(acl.owner().and_then(|o| o.id()), Some(common::USER));
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(ROOT_ID));
 
     // PutObjectAcl makes the private object public, and back.
     c.put_object_acl()
@@ -834,4 +833,273 @@ async fn public_access_block_settings() {
     );
     assert_eq!(anon(&srv, "GET", "/pub/public/pol").await.status, 200);
     assert_eq!(anon(&srv, "GET", "/pub/public/acl").await.status, 200);
+}
+
+/// Only `s3:CreateBucket` and `s3:PutObject`: whatever else such a user may do comes
+/// from owning what it made.
+const CREATE_AND_PUT: &str = r#"{"Version":"2012-10-17","Statement":[
+  {"Effect":"Allow","Action":["s3:CreateBucket","s3:PutObject"],"Resource":["arn:aws:s3:::*"]}]}"#;
+
+async fn owner_of(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> (String, String) {
+    let acl = c
+        .get_object_acl()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("acl of {key}: {e:?}"));
+    let o = acl.owner().expect("owner");
+    (
+        o.id().unwrap_or_default().to_string(),
+        o.display_name().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn owners_are_the_identities_that_created_buckets_and_objects() {
+    let srv = TestServer::start(4).await;
+    let root = srv.client();
+    let carol = user(
+        &srv,
+        "carol",
+        &["create-and-put"],
+        Some(("create-and-put", CREATE_AND_PUT)),
+    )
+    .await;
+    let bob = user(&srv, "bob", &["readwrite"], None).await;
+
+    carol.create_bucket().bucket("carols").send().await.unwrap();
+    let b = root.get_bucket_acl().bucket("carols").send().await.unwrap();
+    let owner = b.owner().expect("owner");
+    assert_eq!(owner.display_name(), Some("carol"));
+    let carol_id = owner.id().unwrap_or_default().to_string();
+    assert_eq!(carol_id.len(), 64);
+    assert_ne!(carol_id, ROOT_ID);
+    // ListBuckets names the requester.
+    let mine = bob.list_buckets().send().await.unwrap();
+    assert_eq!(mine.owner().and_then(|o| o.display_name()), Some("bob"));
+    let all = root.list_buckets().send().await.unwrap();
+    assert_eq!(all.owner().and_then(|o| o.id()), Some(ROOT_ID));
+
+    // Objects belong to their writers, whoever owns the bucket.
+    put(&carol, "carols", "by-carol", b"c").await;
+    put(&bob, "carols", "by-bob", b"b").await;
+    put(&root, "carols", "by-root", b"r").await;
+    assert_eq!(
+        owner_of(&root, "carols", "by-carol").await,
+        (carol_id.clone(), "carol".into())
+    );
+    assert_eq!(owner_of(&root, "carols", "by-bob").await.1, "bob");
+    assert_eq!(owner_of(&root, "carols", "by-root").await.0, ROOT_ID);
+    let listed = root
+        .list_objects_v2()
+        .bucket("carols")
+        .fetch_owner(true)
+        .send()
+        .await
+        .unwrap();
+    let owners: Vec<(String, String)> = listed
+        .contents()
+        .iter()
+        .map(|o| {
+            (
+                o.key().unwrap_or_default().to_string(),
+                o.owner()
+                    .and_then(|x| x.display_name())
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        owners,
+        vec![
+            ("by-bob".into(), "bob".into()),
+            ("by-carol".into(), "carol".into()),
+            ("by-root".into(), "cairn".into()),
+        ]
+    );
+
+    // Owning grants FULL_CONTROL through the ACL: carol's policy allows no reads, yet she
+    // lists her bucket and reads her object, but not objects others wrote privately.
+    carol
+        .list_objects_v2()
+        .bucket("carols")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::get_bytes(&carol, "carols", "by-carol").await, b"c");
+    let code_of = |r: Result<
+        _,
+        aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::get_object::GetObjectError>,
+    >| { r.err().and_then(|e| e.code().map(str::to_string)) };
+    assert_eq!(
+        code_of(
+            carol
+                .get_object()
+                .bucket("carols")
+                .key("by-root")
+                .send()
+                .await
+        )
+        .as_deref(),
+        Some("AccessDenied")
+    );
+    assert_eq!(
+        code_of(
+            carol
+                .get_object()
+                .bucket("carols")
+                .key("by-bob")
+                .send()
+                .await
+        )
+        .as_deref(),
+        Some("AccessDenied")
+    );
+    // bucket-owner-full-control hands the bucket's owner the object bob writes.
+    bob.put_object()
+        .bucket("carols")
+        .key("for-carol")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .body(ByteStream::from_static(b"f"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::get_bytes(&carol, "carols", "for-carol").await, b"f");
+    assert_eq!(owner_of(&root, "carols", "for-carol").await.1, "bob");
+    // A copy belongs to whoever made it.
+    bob.copy_object()
+        .bucket("carols")
+        .key("copied-by-bob")
+        .copy_source("carols/by-root")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(owner_of(&root, "carols", "copied-by-bob").await.1, "bob");
+    // A policy that denies still wins over ownership.
+    let deny = r#"{"Version":"2012-10-17","Statement":[
+      {"Effect":"Deny","Principal":{"AWS":["carol"]},"Action":"s3:GetObject","Resource":"arn:aws:s3:::carols/*"}]}"#;
+    root.put_bucket_policy()
+        .bucket("carols")
+        .policy(deny)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code_of(
+            carol
+                .get_object()
+                .bucket("carols")
+                .key("by-carol")
+                .send()
+                .await
+        )
+        .as_deref(),
+        Some("AccessDenied")
+    );
+}
+
+#[tokio::test]
+async fn put_object_acl_changes_metadata_only() {
+    let srv = TestServer::start(4).await;
+    let c = srv.client();
+    c.create_bucket().bucket("acl-meta").send().await.unwrap();
+    // A multipart object: rewriting it would give it a plain MD5 ETag.
+    let up = c
+        .create_multipart_upload()
+        .bucket("acl-meta")
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap().to_string();
+    let part = c
+        .upload_part()
+        .bucket("acl-meta")
+        .key("mp")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from(vec![7u8; 300_000]))
+        .send()
+        .await
+        .unwrap();
+    c.complete_multipart_upload()
+        .bucket("acl-meta")
+        .key("mp")
+        .upload_id(&id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    put(&c, "acl-meta", "small", b"inline bytes").await;
+    for key in ["mp", "small"] {
+        let before = c
+            .head_object()
+            .bucket("acl-meta")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        c.put_object_acl()
+            .bucket("acl-meta")
+            .key(key)
+            .acl(ObjectCannedAcl::PublicRead)
+            .send()
+            .await
+            .unwrap();
+        let after = c
+            .head_object()
+            .bucket("acl-meta")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(before.e_tag(), after.e_tag(), "{key}");
+        assert_eq!(before.last_modified(), after.last_modified(), "{key}");
+        let r = anon(&srv, "GET", &format!("/acl-meta/{key}")).await;
+        assert_eq!(r.status, 200, "{key}: {}", r.text());
+        // Setting it back, then the same ACL again (nothing to change).
+        for _ in 0..2 {
+            c.put_object_acl()
+                .bucket("acl-meta")
+                .key(key)
+                .acl(ObjectCannedAcl::Private)
+                .send()
+                .await
+                .unwrap();
+        }
+        assert_denied(&anon(&srv, "GET", &format!("/acl-meta/{key}")).await);
+    }
+    assert_eq!(
+        common::get_bytes(&c, "acl-meta", "mp").await,
+        vec![7u8; 300_000]
+    );
+    assert_eq!(
+        common::get_bytes(&c, "acl-meta", "small").await,
+        b"inline bytes"
+    );
+    let missing = c
+        .put_object_acl()
+        .bucket("acl-meta")
+        .key("nope")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await;
+    assert_eq!(
+        missing
+            .err()
+            .and_then(|e| e.code().map(str::to_string))
+            .as_deref(),
+        Some("NoSuchKey")
+    );
 }

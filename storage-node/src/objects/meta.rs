@@ -44,6 +44,15 @@ pub struct ObjectMeta {
     /// Data directory holding the shard files; `None` when the data is inline.
     pub data_dir: Option<String>,
     pub parts: Vec<PartInfo>,
+    /// Counts metadata-only changes of this version (an object ACL set after the
+    /// write): copies of one `version_id` may differ in it for a while, and readers take
+    /// the highest. Absent (0) in files written before it existed and never changed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub meta_version: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -131,6 +140,7 @@ mod tests {
             },
             data_dir: None,
             parts: vec![],
+            meta_version: 0,
         }
     }
 

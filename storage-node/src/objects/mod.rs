@@ -296,6 +296,25 @@ impl ObjectLayer {
         }
     }
 
+    /// Changes the stored headers of `key`'s current version without rewriting its data
+    /// (an object ACL); see [`ErasureSet::update_headers`].
+    pub async fn update_object_headers(
+        &self,
+        bucket: &str,
+        key: &str,
+        change: impl FnOnce(&mut BTreeMap<String, String>) -> bool,
+    ) -> ObjectResult<ObjectInfo> {
+        crate::drive::keypath::validate_key(key)?;
+        let set = self.locate(bucket, key).await?;
+        match set.update_headers(bucket, key, change).await {
+            Err(ObjectError::NoSuchKey) => {
+                self.require_bucket(bucket).await?;
+                Err(ObjectError::NoSuchKey)
+            }
+            other => other,
+        }
+    }
+
     /// Deletes `key`; deleting a missing key succeeds, as in S3.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> ObjectResult<()> {
         self.require_bucket(bucket).await?;

@@ -479,6 +479,7 @@ impl ObjectLayer {
                     checksums: p.checksums.clone(),
                 })
                 .collect(),
+            meta_version: 0,
         };
         let files = set.encode_metas(&base, &written, None)?;
         let result = set

@@ -11,7 +11,7 @@ use crate::erasure::Geometry;
 use crate::erasure::read::{ErasureReader, ShardSource};
 use bytes::Bytes;
 use futures::future::join_all;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -158,10 +158,11 @@ impl ErasureSet {
                     .into_iter()
                     .map(|c| c.filter(|(m, _)| m.version_id == version))
                     .collect();
+                // A metadata-only change may not have reached every copy yet.
                 let meta = copies
                     .iter()
                     .flatten()
-                    .next()
+                    .max_by_key(|(m, _)| m.meta_version)
                     .map(|(m, _)| m.clone())
                     .ok_or_else(|| ObjectError::Internal("quorum without copies".into()))?;
                 return Ok(Resolved { meta, copies });
@@ -214,7 +215,10 @@ impl ErasureSet {
         let first = found.first().map(|(m, _)| m.clone());
         let mut copies: Vec<Option<(ObjectMeta, Bytes)>> = vec![None; n];
         for (&pos, (m, inline)) in self.nearby.iter().zip(found) {
-            if first.as_ref().is_some_and(|f| f.version_id != m.version_id) {
+            if first
+                .as_ref()
+                .is_some_and(|f| f.version_id != m.version_id || f.meta_version != m.meta_version)
+            {
                 return None;
             }
             copies[pos] = Some((m, inline));
@@ -286,6 +290,7 @@ impl ErasureSet {
                 etag: hex::encode(ingested.md5),
                 checksums,
             }],
+            meta_version: 0,
         };
         let files = self.encode_metas(&base, &ingested.written, ingested.inline.as_deref())?;
         let stage_ref = ingested.inline.is_none().then_some(&stage);
@@ -399,6 +404,76 @@ impl ErasureSet {
         }))
         .await;
         Ok(())
+    }
+
+    /// Changes the stored headers of the current version of `key` without rewriting its
+    /// data: `change` edits them and says whether anything changed. Every copy of the
+    /// version is rewritten with its own shard index and inline data, under the key's
+    /// commit lock; below write quorum the copies that changed are put back. The
+    /// version id, ETag and modification time stay.
+    pub async fn update_headers(
+        &self,
+        bucket: &str,
+        key: &str,
+        change: impl FnOnce(&mut BTreeMap<String, String>) -> bool,
+    ) -> ObjectResult<ObjectInfo> {
+        keypath::validate_key(key)?;
+        let guard = self.locks.commit(bucket, key).await?;
+        let resolved = self.resolve(bucket, key).await?;
+        let mut latest = resolved.meta.clone();
+        if !change(&mut latest.headers) {
+            return Ok(ObjectInfo::from_meta(bucket, key, &resolved.meta));
+        }
+        latest.meta_version = resolved.meta.meta_version.saturating_add(1);
+        let mut files = Vec::with_capacity(self.drives.len());
+        for copy in &resolved.copies {
+            files.push(match copy {
+                Some((m, inline)) => {
+                    let mut m2 = latest.clone();
+                    m2.erasure.index = m.erasure.index;
+                    let inline = (!inline.is_empty()).then_some(&inline[..]);
+                    Some(
+                        meta::encode(&m2, inline)
+                            .map_err(|e| ObjectError::Internal(e.to_string()))?,
+                    )
+                }
+                None => None,
+            });
+        }
+        let data_dir = latest.data_dir.as_deref();
+        let results = join_all(self.drives.iter().zip(&files).map(|(d, f)| async move {
+            match f {
+                Some(f) => Some(
+                    d.commit_object(bucket, key, None, data_dir, f.clone())
+                        .await,
+                ),
+                None => None,
+            }
+        }))
+        .await;
+        let ok = results.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
+        let need = self.write_quorum();
+        if ok < need {
+            // Put the old metadata back; the data directory is shared, so it stays.
+            join_all(self.drives.iter().zip(&results).map(|(d, r)| async move {
+                if let Some(Ok(previous)) = r {
+                    if let Err(e) = d.restore_object(bucket, key, previous.clone(), None).await {
+                        tracing::warn!(drive = %d.endpoint(), error = %e, "rollback failed");
+                    }
+                }
+            }))
+            .await;
+            return Err(ObjectError::WriteQuorum {
+                have: ok,
+                total: self.drives.len(),
+                need,
+            });
+        }
+        drop(guard);
+        if ok < self.drives.len() {
+            self.mrf.push(bucket, key);
+        }
+        Ok(ObjectInfo::from_meta(bucket, key, &latest))
     }
 
     pub async fn delete_object(&self, bucket: &str, key: &str) -> ObjectResult<()> {

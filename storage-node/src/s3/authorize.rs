@@ -30,6 +30,7 @@ use super::handlers::public_access::{
     BUCKET_OWNER_ENFORCED, OWNERSHIP_CONFIG, PUBLIC_ACCESS_CONFIG, PublicAccessBlock,
 };
 use super::operation::{Operation, ResourceLevel};
+use super::owner::Owner;
 use super::request::{Query, Target};
 use crate::iam::{Caller, Kind};
 use crate::remote::Remote;
@@ -58,6 +59,8 @@ pub struct BucketAuth {
     pub public_access: PublicAccessBlock,
     /// OwnershipControls `BucketOwnerEnforced`: ACLs are disabled.
     pub owner_enforced: bool,
+    /// Who created the bucket (FULL_CONTROL through its ACL).
+    pub owner: Owner,
 }
 
 /// A bucket's authorization settings and when they were read.
@@ -85,10 +88,12 @@ impl PolicyCache {
                 }
             }
         }
-        let auth = Arc::new(match s.objects.bucket_meta(bucket).await {
-            Ok(meta) => read_auth(&meta.config, bucket),
-            Err(_) => BucketAuth::default(),
-        });
+        let auth = match s.objects.bucket_meta(bucket).await {
+            Ok(meta) => Arc::new(read_auth(&meta.config, bucket)),
+            // Not cached: a bucket created a moment later (through any server) must
+            // show its owner and settings at once.
+            Err(_) => return Arc::new(BucketAuth::default()),
+        };
         if let Ok(mut m) = self.entries.lock() {
             if m.len() >= POLICY_CACHE_MAX {
                 m.clear();
@@ -124,6 +129,7 @@ fn read_auth(config: &std::collections::BTreeMap<String, String>, bucket: &str) 
         owner_enforced: config
             .get(OWNERSHIP_CONFIG)
             .is_some_and(|r| r == BUCKET_OWNER_ENFORCED),
+        owner: Owner::of_bucket(config),
     }
 }
 
@@ -242,18 +248,23 @@ pub async fn permitted(
         return false;
     };
     let ignore_public = auth.public_access.ignore_public_acls;
+    let caller_owner = Owner::of_caller(&access.caller);
     if !on_object {
-        return auth.acl.grants(&access.caller, needed, ignore_public);
+        return caller_owner.as_ref() == Some(&auth.owner)
+            || auth.acl.grants(&access.caller, needed, ignore_public);
     }
     let Some(key) = key else {
         return false;
     };
     match s.objects.object_info(bucket, key).await {
-        Ok(info) => Acl::from_stored(info.headers.get(OBJECT_ACL_HEADER)).grants(
-            &access.caller,
-            needed,
-            ignore_public,
-        ),
+        Ok(info) => {
+            caller_owner.is_some_and(|o| o == Owner::of_object(&info.headers))
+                || Acl::from_stored(info.headers.get(OBJECT_ACL_HEADER)).grants(
+                    &access.caller,
+                    needed,
+                    ignore_public,
+                )
+        }
         Err(_) => false,
     }
 }

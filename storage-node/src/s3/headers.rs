@@ -99,6 +99,9 @@ pub fn stored_headers(h: &HeaderMap) -> S3Result<BTreeMap<String, String>> {
 }
 
 /// Response headers describing an object (GET and HEAD).
+/// Prefix of the stored headers the server keeps for itself and never returns.
+pub const RESERVED_HEADER_PREFIX: &str = "x-cairn-internal-";
+
 pub fn object_headers(info: &ObjectInfo, with_checksums: bool) -> HeaderMap {
     let mut h = HeaderMap::new();
     let mut put = |name: &str, value: &str| {
@@ -116,12 +119,11 @@ pub fn object_headers(info: &ObjectInfo, with_checksums: bool) -> HeaderMap {
         put("content-type", "binary/octet-stream");
     }
     // Objects written before encryption requests were refused may still carry the
-    // header; it never described the bytes on disk, so it is not repeated.
-    for (k, v) in info
-        .headers
-        .iter()
-        .filter(|(k, _)| !encryption::is_encryption_header(k))
-    {
+    // header; it never described the bytes on disk, so it is not repeated. Reserved
+    // headers (an object's ACL and owner) are the server's own.
+    for (k, v) in info.headers.iter().filter(|(k, _)| {
+        !encryption::is_encryption_header(k) && !k.starts_with(RESERVED_HEADER_PREFIX)
+    }) {
         put(k, v);
     }
     if with_checksums {

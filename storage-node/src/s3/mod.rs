@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod headers;
 pub mod identity;
 pub mod operation;
+pub mod owner;
 pub mod request;
 pub mod sts;
 pub mod xml;

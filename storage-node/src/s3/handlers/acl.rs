@@ -4,12 +4,16 @@
 //! header [`OBJECT_ACL_HEADER`], never returned to clients), and enforced by the
 //! permission check (s3/authorize.rs) next to IAM and bucket policies.
 //!
-//! Identities: one deployment has one owner, the root user, whose canonical id is the
-//! root user name; it owns every bucket and object and always has FULL_CONTROL (which
-//! is why `bucket-owner-read` and `bucket-owner-full-control` grant nothing more). Any
-//! other identity's canonical id is its access key or its user name (either matches a
-//! grant). Groups: AllUsers (anyone, unsigned requests included) and
-//! AuthenticatedUsers (any signed caller). Grants by e-mail address cannot be resolved.
+//! Identities: a bucket is owned by the identity that created it and an object by the
+//! one that wrote it (s3/owner.rs: root and its children own as the deployment, a user
+//! and its service accounts and sessions as that user). As on S3, the owner of a bucket
+//! or object has FULL_CONTROL of it through its ACL, and `bucket-owner-read` /
+//! `bucket-owner-full-control` on an object grant the bucket's owner READ /
+//! FULL_CONTROL when someone else writes it. A grant names an identity by its canonical
+//! id, its user name or its access key. Groups: AllUsers (anyone, unsigned requests
+//! included) and AuthenticatedUsers (any signed caller). Grants by e-mail address
+//! cannot be resolved. With `BucketOwnerEnforced` ownership controls, ACLs (and so
+//! ownership) grant nothing: access is by policy alone.
 //!
 //! What a permission allows: on a bucket, READ lists it (`s3:ListBucket`,
 //! `s3:ListBucketMultipartUploads`), WRITE writes and deletes its objects (`s3:PutObject`,
@@ -18,14 +22,13 @@
 //! (`s3:GetObject`), READ_ACP/WRITE_ACP read/write its ACL. FULL_CONTROL is all of these.
 
 use super::super::error::{S3Error, S3Result};
+use super::super::owner::Owner;
 use super::super::xml::{self, XmlWriter};
 use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
 use crate::iam::{Caller, Kind};
-use crate::objects::PutOptions;
 use http::{HeaderMap, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 /// Name of a bucket's ACL in its configuration record.
 pub const ACL_CONFIG: &str = "acl";
@@ -74,7 +77,7 @@ impl Permission {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Grantee {
-    /// A canonical user id: an access key or a user name (the root user's for the owner).
+    /// A canonical user id (s3/owner.rs), a user name or an access key.
     User(String),
     /// A group URI (AllUsers, AuthenticatedUsers, or another S3 group, which matches
     /// nobody here).
@@ -93,7 +96,10 @@ impl Grantee {
             Self::Group(g) if g == AUTHENTICATED_USERS => caller.kind != Kind::Anonymous,
             Self::Group(_) => false,
             Self::User(id) => {
-                caller.kind != Kind::Anonymous && (id == &caller.access_key || id == &caller.user)
+                caller.kind != Kind::Anonymous
+                    && (id == &caller.access_key
+                        || id == &caller.user
+                        || Owner::of_caller(caller).is_some_and(|o| o.answers_to(id)))
             }
         }
     }
@@ -225,15 +231,12 @@ impl Acl {
     }
 
     /// The `AccessControlPolicy` document: the owner's FULL_CONTROL, then the grants.
-    pub fn to_xml(&self, owner: &str) -> String {
+    pub fn to_xml(&self, owner: &Owner) -> String {
         let mut w = XmlWriter::new("AccessControlPolicy");
-        w.open("Owner")
-            .elem("ID", owner)
-            .elem("DisplayName", owner)
-            .close("Owner")
-            .open("AccessControlList");
+        owner.write(&mut w, "Owner");
+        w.open("AccessControlList");
         let owner_grant = Grant {
-            grantee: Grantee::User(owner.to_string()),
+            grantee: Grantee::User(owner.id()),
             permission: Permission::FullControl,
         };
         for g in std::iter::once(&owner_grant).chain(&self.grants) {
@@ -359,7 +362,24 @@ pub async fn requested(s: &S3Service, req: &S3Request, bucket: &str) -> S3Result
     if auth.public_access.block_public_acls && acl.is_public() {
         return Err(S3Error::access_denied());
     }
-    Ok(Some(acl))
+    Ok(Some(with_bucket_owner_grant(acl, req, &auth.owner)))
+}
+
+/// `bucket-owner-read` / `bucket-owner-full-control` on an object someone other than
+/// the bucket's owner writes: the bucket's owner gets READ / FULL_CONTROL of it.
+fn with_bucket_owner_grant(mut acl: Acl, req: &S3Request, bucket_owner: &Owner) -> Acl {
+    let permission = match req.header("x-amz-acl").map(str::trim) {
+        Some("bucket-owner-read") => Permission::Read,
+        Some("bucket-owner-full-control") => Permission::FullControl,
+        _ => return acl,
+    };
+    if Owner::of_caller(&req.access.caller).as_ref() != Some(bucket_owner) {
+        acl.grants.push(Grant {
+            grantee: Grantee::User(bucket_owner.id()),
+            permission,
+        });
+    }
+    acl
 }
 
 /// 400 AccessControlListNotSupported: the bucket's ownership controls disable ACLs.
@@ -379,13 +399,21 @@ pub fn store_on_object(headers: &mut BTreeMap<String, String>, acl: Option<&Acl>
     }
 }
 
-/// The owner's canonical id: the root user's name.
-fn owner(s: &S3Service) -> String {
-    s.iam.root_user().to_string()
+/// Records the caller as the owner of the object being written (anonymous writers
+/// leave it to the deployment).
+pub fn stamp_owner(headers: &mut BTreeMap<String, String>, req: &S3Request) {
+    Owner::of_caller(&req.access.caller)
+        .unwrap_or_else(Owner::root)
+        .stamp(headers);
 }
 
-/// The ACL a Put*Acl request sets: its headers, or else its body.
-async fn acl_of_put(s: &S3Service, req: &mut S3Request, bucket: &str) -> S3Result<Acl> {
+/// The ACL a Put*Acl request sets on what `owner` owns: its headers, or else its body.
+async fn acl_of_put(
+    s: &S3Service,
+    req: &mut S3Request,
+    bucket: &str,
+    owner: &Owner,
+) -> S3Result<Acl> {
     if let Some(acl) = requested(s, req, bucket).await? {
         return Ok(acl);
     }
@@ -400,9 +428,9 @@ async fn acl_of_put(s: &S3Service, req: &mut S3Request, bucket: &str) -> S3Resul
     }
     let mut acl = Acl::from_xml(&body)?;
     // The owner's FULL_CONTROL is implicit, not stored.
-    let me = owner(s);
     acl.grants.retain(|g| {
-        !(g.grantee == Grantee::User(me.clone()) && g.permission == Permission::FullControl)
+        !(matches!(&g.grantee, Grantee::User(id) if owner.answers_to(id))
+            && g.permission == Permission::FullControl)
     });
     let auth = s.policies.auth(s, bucket).await;
     if auth.owner_enforced && !acl.grants.is_empty() {
@@ -417,13 +445,16 @@ async fn acl_of_put(s: &S3Service, req: &mut S3Request, bucket: &str) -> S3Resul
 pub async fn get_bucket(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let meta = s.objects.bucket_meta(req.bucket()?).await?;
     let acl = Acl::from_stored(meta.config.get(ACL_CONFIG));
-    Ok(xml_response(StatusCode::OK, acl.to_xml(&owner(s))))
+    Ok(xml_response(
+        StatusCode::OK,
+        acl.to_xml(&Owner::of_bucket(&meta.config)),
+    ))
 }
 
 pub async fn put_bucket(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let bucket = req.bucket()?.to_string();
-    s.objects.require_bucket(&bucket).await?;
-    let acl = acl_of_put(s, req, &bucket).await?;
+    let meta = s.objects.bucket_meta(&bucket).await?;
+    let acl = acl_of_put(s, req, &bucket, &Owner::of_bucket(&meta.config)).await?;
     s.objects
         .set_bucket_config(&bucket, ACL_CONFIG, acl.to_stored())
         .await?;
@@ -434,40 +465,24 @@ pub async fn put_bucket(s: &S3Service, req: &mut S3Request) -> S3Result<Response
 pub async fn get_object(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let info = s.objects.object_info(req.bucket()?, req.key()?).await?;
     let acl = Acl::from_stored(info.headers.get(OBJECT_ACL_HEADER));
-    Ok(xml_response(StatusCode::OK, acl.to_xml(&owner(s))))
+    Ok(xml_response(
+        StatusCode::OK,
+        acl.to_xml(&Owner::of_object(&info.headers)),
+    ))
 }
 
-/// Sets an object's ACL. Objects' metadata cannot be rewritten alone, so the object is
-/// written again with its own bytes and headers (a multipart object becomes a
-/// single-part one, with a new ETag); a write racing with it may be overwritten.
+/// Sets an object's ACL: a metadata-only change of its current version (the data,
+/// ETag and modification time stay).
 pub async fn put_object(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
-    let reader = s.objects.open_object(&bucket, &key).await?;
-    let acl = acl_of_put(s, req, &bucket).await?;
-    let info = reader.info.clone();
-    let stored = acl.to_stored();
-    if info.headers.get(OBJECT_ACL_HEADER) == stored.as_ref() {
-        return Ok(empty(StatusCode::OK));
-    }
-    let mut headers = info.headers.clone();
-    store_on_object(&mut headers, Some(&acl));
-    let checksums = if info.is_multipart() {
-        BTreeMap::new()
-    } else {
-        info.checksums.clone()
-    };
-    let stream = reader.stream(None).await?;
+    let info = s.objects.object_info(&bucket, &key).await?;
+    let acl = acl_of_put(s, req, &bucket, &Owner::of_object(&info.headers)).await?;
     s.objects
-        .put_object(
-            &bucket,
-            &key,
-            stream,
-            PutOptions {
-                headers,
-                checksums: Some(Arc::new(Mutex::new(checksums))),
-                expected_md5: None,
-            },
-        )
+        .update_object_headers(&bucket, &key, |headers| {
+            let before = headers.get(OBJECT_ACL_HEADER).cloned();
+            store_on_object(headers, Some(&acl));
+            headers.get(OBJECT_ACL_HEADER) != before.as_ref()
+        })
         .await?;
     Ok(empty(StatusCode::OK))
 }
@@ -492,7 +507,7 @@ mod tests {
         assert_eq!(acl.grants.len(), 2);
         h.insert("x-amz-acl", "private".parse().unwrap());
         assert!(Acl::from_headers(&h).is_err());
-        let xml = acl.to_xml("root");
+        let xml = acl.to_xml(&Owner::root());
         let back = Acl::from_xml(xml.as_bytes()).unwrap();
         // The owner's grant is rendered and read back as an explicit grant.
         assert_eq!(back.grants.len(), 3);

@@ -3,6 +3,7 @@
 use super::super::authorize;
 use super::super::error::{S3Error, S3Result};
 use super::super::headers::iso_date;
+use super::super::owner::{BUCKET_OWNER_CONFIG, Owner};
 use super::super::xml::{self, XmlWriter};
 use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
 use super::acl::{ACL_CONFIG, Acl};
@@ -10,10 +11,6 @@ use super::public_access;
 use crate::objects::bucket::BucketMeta;
 use http::{Response, StatusCode};
 use std::collections::BTreeMap;
-
-/// The owner every response names: one deployment, one root identity.
-pub const OWNER_ID: &str = "02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4";
-pub const OWNER_NAME: &str = "cairn";
 
 /// All buckets for the owner; for anyone else (who passed the s3:ListAllMyBuckets
 /// check) the buckets it may list or locate, as MinIO does.
@@ -35,12 +32,12 @@ pub async fn list_buckets(s: &S3Service, req: &mut S3Request) -> S3Result<Respon
         }
         buckets = visible;
     }
+    // As on S3, the owner named is the requester.
     let mut w = XmlWriter::new("ListAllMyBucketsResult");
-    w.open("Owner")
-        .elem("ID", OWNER_ID)
-        .elem("DisplayName", OWNER_NAME)
-        .close("Owner")
-        .open("Buckets");
+    Owner::of_caller(&req.access.caller)
+        .unwrap_or_else(Owner::root)
+        .write(&mut w, "Owner");
+    w.open("Buckets");
     for b in &buckets {
         w.open("Bucket")
             .elem("Name", &b.name)
@@ -77,6 +74,11 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
     // A new bucket has no public access block yet; its ownership controls may come
     // with the request (`x-amz-object-ownership`), and then disable its ACL.
     let mut config = BTreeMap::new();
+    if let Some(user) =
+        Owner::of_caller(&req.access.caller).and_then(|o| o.stored().map(str::to_string))
+    {
+        config.insert(BUCKET_OWNER_CONFIG.to_string(), user);
+    }
     let mut acl = Acl::from_headers(&req.headers)?;
     if let Some(rule) = req.header("x-amz-object-ownership") {
         let rule = public_access::ownership_rule(rule)?;
@@ -117,6 +119,8 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
             },
         )
         .await?;
+    // The check of this request cached the bucket as absent (no owner, no ACL).
+    s.policies.forget(&bucket);
     let mut r = empty(StatusCode::OK);
     if let Ok(v) = http::HeaderValue::from_str(&format!("/{bucket}")) {
         r.headers_mut().insert(http::header::LOCATION, v);

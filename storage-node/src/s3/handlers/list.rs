@@ -2,9 +2,9 @@
 
 use super::super::error::{S3Error, S3Result};
 use super::super::headers::{iso_date, quoted};
+use super::super::owner::Owner;
 use super::super::xml::XmlWriter;
 use super::super::{RespBody, S3Request, S3Service, xml_response};
-use super::bucket::{OWNER_ID, OWNER_NAME};
 use crate::objects::list::{ListParams, ListResult};
 use base64::Engine;
 use http::{Response, StatusCode};
@@ -67,10 +67,7 @@ fn contents(w: &mut XmlWriter, r: &ListResult, enc: &Enc, owner: bool) {
             .elem("ETag", &quoted(&o.etag))
             .elem("Size", &o.size.to_string());
         if owner {
-            w.open("Owner")
-                .elem("ID", OWNER_ID)
-                .elem("DisplayName", OWNER_NAME)
-                .close("Owner");
+            Owner::of_object(&o.headers).write(w, "Owner");
         }
         w.elem("StorageClass", "STANDARD").close("Contents");
     }

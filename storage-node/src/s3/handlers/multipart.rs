@@ -2,12 +2,13 @@
 
 use super::super::error::{S3Error, S3Result};
 use super::super::headers::{self, iso_date, quoted};
+use super::super::owner::Owner;
 use super::super::xml::{self, XmlWriter};
 use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
-use super::bucket::{OWNER_ID, OWNER_NAME};
 use super::object::{check_declared_size, content_md5, open_copy_source};
 use crate::objects::PutOptions;
 use http::{HeaderValue, Response, StatusCode};
+use std::collections::BTreeMap;
 
 /// S3's largest part.
 const MAX_PART_SIZE: u64 = 5 << 30;
@@ -36,6 +37,7 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
     let mut headers = headers::stored_headers(&req.headers)?;
     let acl = super::acl::requested(s, req, &bucket).await?;
     super::acl::store_on_object(&mut headers, acl.as_ref());
+    super::acl::stamp_owner(&mut headers, req);
     let algo = req
         .header("x-amz-checksum-algorithm")
         .map(|a| a.to_ascii_lowercase());
@@ -134,11 +136,11 @@ pub async fn upload_part_copy(s: &S3Service, req: &mut S3Request) -> S3Result<Re
     Ok(xml_response(StatusCode::OK, w.finish("CopyPartResult")))
 }
 
-fn owner(w: &mut XmlWriter, name: &str) {
-    w.open(name)
-        .elem("ID", OWNER_ID)
-        .elem("DisplayName", OWNER_NAME)
-        .close(name);
+/// The initiator and owner of an upload: whoever created it.
+fn owners(w: &mut XmlWriter, headers: &BTreeMap<String, String>) {
+    let o = Owner::of_object(headers);
+    o.write(w, "Initiator");
+    o.write(w, "Owner");
 }
 
 pub async fn list_parts(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
@@ -168,8 +170,7 @@ pub async fn list_parts(s: &S3Service, req: &mut S3Request) -> S3Result<Response
     w.elem("Bucket", &bucket)
         .elem("Key", &key)
         .elem("UploadId", &id);
-    owner(&mut w, "Initiator");
-    owner(&mut w, "Owner");
+    owners(&mut w, &rec.headers);
     w.elem("StorageClass", "STANDARD")
         .elem("PartNumberMarker", &marker.to_string());
     if let Some(last) = parts.last() {
@@ -266,8 +267,7 @@ pub async fn list_uploads(s: &S3Service, req: &mut S3Request) -> S3Result<Respon
         w.open("Upload")
             .elem("Key", &u.key)
             .elem("UploadId", &u.upload_id);
-        owner(&mut w, "Initiator");
-        owner(&mut w, "Owner");
+        owners(&mut w, &u.headers);
         w.elem("StorageClass", "STANDARD")
             .elem("Initiated", &iso_date(u.initiated_ms))
             .close("Upload");

@@ -91,6 +91,7 @@ pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
     let mut headers = headers::stored_headers(&req.headers)?;
     let acl = super::acl::requested(s, req, &bucket).await?;
     super::acl::store_on_object(&mut headers, acl.as_ref());
+    super::acl::stamp_owner(&mut headers, req);
     let expected_md5 = content_md5(req)?;
     let body = req.take_body()?;
     let info = s
@@ -118,7 +119,6 @@ pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Res
         req.header("x-amz-checksum-mode")
             .is_some_and(|v| v.eq_ignore_ascii_case("enabled")),
     );
-    out_headers.remove(super::acl::OBJECT_ACL_HEADER);
     if let Err(mut e) = headers::check_conditions(&req.headers, &info, "", true) {
         if e.status == StatusCode::NOT_MODIFIED {
             // A 304 still carries the validators.
@@ -311,6 +311,8 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
     // A copy gets the ACL its request sets, not the source's.
     let acl = super::acl::requested(s, req, &bucket).await?;
     super::acl::store_on_object(&mut headers, acl.as_ref());
+    // The copy belongs to whoever made it.
+    super::acl::stamp_owner(&mut headers, req);
     let stream: BodyStream = reader.stream(None).await?;
     // The bytes are the same, so their checksums are too (multipart sources have
     // per-part checksums only).
