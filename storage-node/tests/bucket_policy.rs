@@ -1103,3 +1103,71 @@ async fn put_object_acl_changes_metadata_only() {
         Some("NoSuchKey")
     );
 }
+
+#[tokio::test]
+async fn acl_headers_on_a_write_need_put_object_acl() {
+    let srv = TestServer::start(4).await;
+    let root = srv.client();
+    root.create_bucket().bucket("hdr").send().await.unwrap();
+    let writer = user(&srv, "writer", &["writeonly"], None).await;
+    let with_acl = r#"{"Version":"2012-10-17","Statement":[
+      {"Effect":"Allow","Action":["s3:PutObject","s3:PutObjectAcl"],"Resource":["arn:aws:s3:::hdr/*"]}]}"#;
+    let sharer = user(
+        &srv,
+        "sharer",
+        &["put-with-acl"],
+        Some(("put-with-acl", with_acl)),
+    )
+    .await;
+    let put_acl = |c: &aws_sdk_s3::Client, key: &str, acl: Option<ObjectCannedAcl>| {
+        c.put_object()
+            .bucket("hdr")
+            .key(key)
+            .set_acl(acl)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+    };
+    // Grants nothing more: a write-only user may send it (rclone does, always).
+    for acl in [
+        None,
+        Some(ObjectCannedAcl::Private),
+        Some(ObjectCannedAcl::BucketOwnerFullControl),
+    ] {
+        put_acl(&writer, "plain", acl)
+            .await
+            .expect("write-only user writes");
+    }
+    let denied = put_acl(&writer, "public", Some(ObjectCannedAcl::PublicRead)).await;
+    assert_eq!(
+        denied
+            .err()
+            .and_then(|e| e.code().map(str::to_string))
+            .as_deref(),
+        Some("AccessDenied"),
+        "making an object public needs s3:PutObjectAcl"
+    );
+    assert_eq!(
+        anon(&srv, "GET", "/hdr/public").await.status,
+        403,
+        "nothing was stored"
+    );
+    put_acl(&sharer, "public", Some(ObjectCannedAcl::PublicRead))
+        .await
+        .expect("allowed");
+    assert_eq!(anon(&srv, "GET", "/hdr/public").await.body, b"x");
+    // Grant headers count too.
+    let r = writer
+        .put_object()
+        .bucket("hdr")
+        .key("granted")
+        .grant_read("uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"")
+        .body(ByteStream::from_static(b"g"))
+        .send()
+        .await;
+    assert_eq!(
+        r.err()
+            .and_then(|e| e.code().map(str::to_string))
+            .as_deref(),
+        Some("AccessDenied")
+    );
+}

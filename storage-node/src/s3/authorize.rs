@@ -310,7 +310,50 @@ pub async fn check(
             return Err(denied());
         }
     }
+    for action in header_actions(op, headers)? {
+        if !permitted(s, access, action, bucket, key).await {
+            return Err(denied());
+        }
+    }
     Ok(())
+}
+
+/// Actions a request needs besides its operation's because of what its headers set,
+/// as AWS documents them: an ACL set with a write needs `s3:PutObjectAcl` (objects) or
+/// `s3:PutBucketAcl` (buckets), ownership controls with CreateBucket need
+/// `s3:PutBucketOwnershipControls`, tags with a write `s3:PutObjectTagging`. An ACL
+/// that grants nothing (`private`, and `bucket-owner-*`, which only give the bucket's
+/// owner what it already controls) needs nothing more: rclone and s3cmd send
+/// `x-amz-acl: private` with every write, and a write-only user must still write.
+fn header_actions(op: &Operation, headers: &HeaderMap) -> S3Result<Vec<&'static str>> {
+    let grants_something = || -> S3Result<bool> {
+        let canned = headers.get("x-amz-acl").and_then(|v| v.to_str().ok());
+        if canned.is_some_and(|c| c.trim().starts_with("bucket-owner-")) {
+            return Ok(false);
+        }
+        Ok(Acl::from_headers(headers)?.is_some_and(|a| !a.grants.is_empty()))
+    };
+    let mut out = Vec::new();
+    match op {
+        Operation::PutObject | Operation::CopyObject { .. } | Operation::CreateMultipartUpload => {
+            if grants_something()? {
+                out.push("s3:PutObjectAcl");
+            }
+            if headers.contains_key("x-amz-tagging") {
+                out.push("s3:PutObjectTagging");
+            }
+        }
+        Operation::CreateBucket => {
+            if grants_something()? {
+                out.push("s3:PutBucketAcl");
+            }
+            if headers.contains_key("x-amz-object-ownership") {
+                out.push("s3:PutBucketOwnershipControls");
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
 }
 
 /// The S3 and global condition keys of a request.
