@@ -11,8 +11,10 @@
 //! `body` holds the HTTP response body type that every API shares, below all of them,
 //! and `duration` the one parser of durations in settings;
 //! `cli` is the binary's command line, `config` resolves its settings.
+//! `audit` sits beside the S3 port: one entry per S3 call, posted to webhooks.
 
 pub mod admin;
+pub mod audit;
 pub mod body;
 pub mod cli;
 pub mod cluster;

@@ -70,15 +70,17 @@ impl front::Route for AdminRoute {
 }
 
 /// The layers above the object layer, the same for a single server and a cluster:
-/// IAM (layer 3, its state loaded from the system volume), the S3 API over it, and the
-/// admin API mounted beside it, under the front's limits.
+/// IAM (layer 3, its state loaded from the system volume), the S3 API over it, the
+/// admin API mounted beside it, under the front's limits, and the audit log's webhooks.
 async fn application(
     cfg: &ServerConfig,
     objects: Arc<ObjectLayer>,
     heal: Arc<crate::heal::HealState>,
     admin: crate::admin::AdminConfig,
+    deployment_id: String,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> (Arc<App>, Arc<Iam>) {
+    let audit = crate::audit::Audit::start(&cfg.audit, deployment_id, shutdown.clone());
     let iam = Iam::start(
         objects.clone(),
         RootCredentials {
@@ -102,6 +104,7 @@ async fn application(
     let app = Arc::new(
         App::new(s3, objects)
             .with_limits(&cfg.front)
+            .with_audit(audit)
             .mount(Arc::new(AdminRoute(admin))),
     );
     (app, iam)
@@ -150,6 +153,8 @@ struct OpenedPools {
     pools: Vec<Vec<Vec<DriveRef>>>,
     parity: usize,
     hash_key: u64,
+    /// The deployment id of the first pool's format.
+    deployment_id: String,
     layout: Layout,
 }
 
@@ -159,6 +164,7 @@ fn open_pools(cfg: &ServerConfig) -> Result<OpenedPools, StartError> {
     let mut pools = Vec::new();
     let mut parity_out = 0;
     let mut hash_key = 0u64;
+    let mut deployment_id = String::new();
     let mut report = Layout {
         pools: Vec::new(),
         notices: Vec::new(),
@@ -184,6 +190,9 @@ fn open_pools(cfg: &ServerConfig) -> Result<OpenedPools, StartError> {
                 format::DriveStatus::Healing(_) => report.healing.push(path.display().to_string()),
                 format::DriveStatus::Online(_) => {}
             }
+        }
+        if deployment_id.is_empty() {
+            deployment_id = outcome.deployment_id.to_string();
         }
         if hash_key == 0 {
             hash_key = u64::from_le_bytes(
@@ -216,6 +225,7 @@ fn open_pools(cfg: &ServerConfig) -> Result<OpenedPools, StartError> {
         pools,
         parity: parity_out,
         hash_key,
+        deployment_id,
         layout: report,
     })
 }
@@ -268,6 +278,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
             pools,
             parity,
             hash_key,
+            deployment_id,
             layout,
         } = open_pools(cfg)?;
         let objects = Arc::new(
@@ -282,6 +293,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
             objects,
             heal.clone(),
             admin_config(cfg, address, None),
+            deployment_id,
             tx.subscribe(),
         )
         .await;
@@ -399,6 +411,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
     }
     let first = outcomes.first().map(|o| &o.format);
     let parity = first.map_or(0, |f| f.parity);
+    let deployment_id = first.map_or_else(String::new, |f| f.deployment_id.to_string());
     let hash_key = first.map_or(0, |f| {
         u64::from_le_bytes(f.deployment_id.as_bytes()[..8].try_into().unwrap_or([0; 8]))
     });
@@ -424,6 +437,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         objects,
         heal.clone(),
         admin_config(cfg, address, client_tls.config.clone()),
+        deployment_id,
         tx.subscribe(),
     )
     .await;

@@ -114,6 +114,18 @@ impl Env {
             .or_else(|| names.iter().find_map(|n| self.file.get(*n).cloned()))
     }
 
+    /// Every variable name set in the environment or the configuration file, for
+    /// settings whose names carry an id (`MINIO_AUDIT_WEBHOOK_ENABLE_<ID>`).
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .chain(self.file.keys().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// `CAIRN_<name>` then `MINIO_<name>`.
     pub fn setting(&self, name: &str) -> Option<String> {
         self.get(&[&format!("CAIRN_{name}"), &format!("MINIO_{name}")])
@@ -145,6 +157,8 @@ pub struct ServerConfig {
     /// `ROOT_USER_PREVIOUS`/`ROOT_PASSWORD_PREVIOUS`: the root credentials before a
     /// rotation, with which the IAM state was sealed; it is re-sealed at start-up.
     pub root_previous: Option<(String, String)>,
+    /// Audit log webhooks (`AUDIT_WEBHOOK_*[_<ID>]`); none by default.
+    pub audit: crate::audit::AuditConfig,
 }
 
 /// Turns `:9000` into `0.0.0.0:9000`; checks host:port form.
@@ -180,6 +194,7 @@ impl ServerConfig {
             front: limits::Limits::default(),
             cluster_secret: None,
             root_previous: None,
+            audit: crate::audit::AuditConfig::default(),
         }
     }
 
@@ -254,6 +269,10 @@ impl ServerConfig {
             root_previous: env
                 .setting("ROOT_USER_PREVIOUS")
                 .zip(env.setting("ROOT_PASSWORD_PREVIOUS")),
+            audit: crate::audit::AuditConfig::from_settings(
+                env.names().iter().map(String::as_str),
+                |name| env.setting(name),
+            ),
         })
     }
 }
@@ -295,7 +314,13 @@ mod tests {
              export MINIO_CONN_READ_DEADLINE=\"17s\"\n\
              export CAIRN_CLUSTER_SECRET=\"file-cluster-secret\"\n\
              export MINIO_ROOT_USER_PREVIOUS=\"olduser\"\n\
-             export MINIO_ROOT_PASSWORD_PREVIOUS=\"oldpassword\"\n",
+             export MINIO_ROOT_PASSWORD_PREVIOUS=\"oldpassword\"\n\
+             export MINIO_AUDIT_WEBHOOK_ENABLE_FILE=\"on\"\n\
+             export MINIO_AUDIT_WEBHOOK_ENDPOINT_FILE=\"http://audit.example/log\"\n\
+             export MINIO_AUDIT_WEBHOOK_AUTH_TOKEN_FILE=\"file-token\"\n\
+             export MINIO_AUDIT_WEBHOOK_BATCH_SIZE_FILE=\"10\"\n\
+             export MINIO_AUDIT_WEBHOOK_QUEUE_SIZE_FILE=\"20\"\n\
+             export MINIO_AUDIT_WEBHOOK_HTTP_TIMEOUT_FILE=\"3s\"\n",
         )
         .unwrap();
         let env = Env {
@@ -346,6 +371,13 @@ mod tests {
         assert_eq!(cfg.front.send_timeout, secs(16));
         assert_eq!(cfg.front.receive_timeout, secs(17));
         assert_eq!(cfg.cluster_secret.as_deref(), Some("file-cluster-secret"));
+        let audit = &cfg.audit.targets;
+        assert_eq!(audit.len(), 1, "{audit:?}");
+        assert_eq!(audit[0].id, "FILE");
+        assert_eq!(audit[0].endpoint, "http://audit.example/log");
+        assert_eq!(audit[0].authorization.as_deref(), Some("Bearer file-token"));
+        assert_eq!((audit[0].batch_size, audit[0].queue_size), (10, 20));
+        assert_eq!(audit[0].http_timeout, secs(3));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

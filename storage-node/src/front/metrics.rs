@@ -131,6 +131,9 @@ pub async fn render(app: &App) -> Response<RespBody> {
         app.drive_state.refreshes.load(Ordering::Relaxed)
     );
     heal_metrics(&mut out, &app.objects);
+    if let Some(audit) = &app.audit {
+        audit.render_metrics(&mut out);
+    }
     let mut by_method: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
     if let Ok(m) = app.metrics.counts.lock() {
         for ((method, class), n) in m.iter() {

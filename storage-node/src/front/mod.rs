@@ -1,7 +1,8 @@
 //! Layer 1: the HTTP front. Accepts connections (HTTP/1.1 and HTTP/2, TLS with
 //! rustls) within the connection limits (`limits`, `listener`), gives every request an
 //! id, and routes by path: peer RPC (`/cairn/rpc/v1/...`), health, metrics, mounted
-//! routes (the admin API, `/cairn/admin/v1/...`, see `route`), S3.
+//! routes (the admin API, `/cairn/admin/v1/...`, see `route`), S3. S3 calls are recorded
+//! in the audit log when a webhook is configured (`crate::audit`).
 
 pub mod activity;
 pub mod drive_state;
@@ -41,6 +42,8 @@ pub struct App {
     receive_timeout: Duration,
     next_id: AtomicU64,
     node_tag: u32,
+    /// The audit log, when a webhook is configured: every S3 call is recorded.
+    pub audit: Option<Arc<crate::audit::Audit>>,
 }
 
 impl App {
@@ -54,7 +57,14 @@ impl App {
             receive_timeout: Limits::default().receive_timeout,
             next_id: AtomicU64::new(1),
             node_tag: rand::random(),
+            audit: None,
         }
+    }
+
+    /// Records every S3 call in `audit` (see `crate::audit`).
+    pub fn with_audit(mut self, audit: Option<crate::audit::Audit>) -> Self {
+        self.audit = audit.map(Arc::new);
+        self
     }
 
     /// Serves `route`'s paths (before S3).
@@ -117,7 +127,11 @@ impl App {
                 .headers
                 .get(http::header::CONTENT_LENGTH)
                 .is_some_and(|v| v.as_bytes() == b"0");
-            let body = body_stream(body, self.receive_timeout);
+            let recorder = self.audit.as_ref().map(|a| a.begin(&parts, &id));
+            let mut body = body_stream(body, self.receive_timeout);
+            if let Some(r) = &recorder {
+                body = r.count(body);
+            }
             let mut resp = self.s3.handle(parts, body, &id).await;
             if expects_continue && (empty_body || !resp.status().is_success()) {
                 resp.headers_mut().insert(
@@ -128,7 +142,10 @@ impl App {
             self.metrics
                 .observe(&method, resp.status(), started.elapsed());
             tracing::debug!(status = resp.status().as_u16(), "done");
-            resp
+            match recorder {
+                Some(r) => r.finish(resp),
+                None => resp,
+            }
         }
         .instrument(span)
         .await

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod authorize;
 pub mod body;
+pub mod call;
 pub mod checksum;
 pub mod encryption;
 pub mod error;
@@ -151,7 +152,8 @@ impl S3Service {
         }
         let resource = parts.uri.path().to_string();
         let is_head = parts.method == Method::HEAD;
-        let mut resp = match self.dispatch(parts, body, request_id).await {
+        let mut call = call::ApiCall::default();
+        let mut resp = match self.dispatch(parts, body, request_id, &mut call).await {
             Ok(r) => r,
             Err(e) => {
                 if e.status.is_server_error() {
@@ -176,6 +178,7 @@ impl S3Service {
         if let Ok(v) = http::HeaderValue::from_str(request_id) {
             resp.headers_mut().insert("x-amz-request-id", v);
         }
+        resp.extensions_mut().insert(call);
         resp
     }
 
@@ -200,6 +203,7 @@ impl S3Service {
         parts: http::request::Parts,
         body: BodyStream,
         request_id: &str,
+        call: &mut call::ApiCall,
     ) -> S3Result<Response<RespBody>> {
         let raw_path = parts.uri.path();
         let raw_query = parts.uri.query().unwrap_or("");
@@ -234,7 +238,13 @@ impl S3Service {
             ),
             Err(e) => return Err(secrets.token_error().unwrap_or_else(|| e.into())),
         };
+        call.access_key.clone_from(&auth.access_key);
+        if caller.user != auth.access_key {
+            call.parent_user.clone_from(&caller.user);
+        }
         let target = request::target(raw_path, &parts.headers, &self.config.domains)?;
+        call.bucket = target.bucket.clone().unwrap_or_default();
+        call.object = target.key.clone().unwrap_or_default();
         let query = Query::parse(raw_query)?;
         let presigned_v4 = query.has("X-Amz-Algorithm");
         let remote = parts.extensions.get::<crate::remote::Remote>();
@@ -250,6 +260,7 @@ impl S3Service {
             body: std::sync::Mutex::new(Some(body)),
         };
         let op = handlers::operation(&req)?;
+        call.name = op.name();
         authorize::check(self, &req.access, &op, &req.target, &req.headers).await?;
         handlers::route_op(self, &mut req, op).await
     }

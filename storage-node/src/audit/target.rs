@@ -1,0 +1,279 @@
+//! One webhook target: a bounded queue of serialized entries and the one task that posts
+//! them. A request only ever `offer`s an entry, which never waits: when the queue is full
+//! the entry is dropped and counted (`minio_audit_failed_messages`).
+//!
+//! The task takes one batch per round (up to `batch_size` entries, waiting at most
+//! [`BATCH_LINGER`] for it to fill), posts it with a timeout, and while the receiver is
+//! down or refuses (any status but 200, 201, 202, 204, as MinIO accepts) keeps that batch
+//! and retries with doubling pauses from [`RETRY_MIN`] to [`RETRY_MAX`]; meanwhile new
+//! entries wait in the queue up to its size. The token is sent only in the
+//! `Authorization` header, marked sensitive, and never logged.
+
+use super::config::TargetConfig;
+use bytes::Bytes;
+use http::{HeaderValue, Request, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+type Http = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// How long a batch of more than one entry waits for more entries before it is sent.
+pub const BATCH_LINGER: Duration = Duration::from_millis(500);
+/// First pause after a failed POST.
+pub const RETRY_MIN: Duration = Duration::from_millis(250);
+/// Longest pause between two attempts while the receiver is down.
+pub const RETRY_MAX: Duration = Duration::from_secs(4);
+/// A receiver's answer is read (so the connection can be reused) up to this size.
+const MAX_ANSWER: usize = 64 * 1024;
+/// The CA bundles tried for `https` endpoints when `SSL_CERT_FILE` is not set.
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("audit target {id}: endpoint is not an http(s) URL")]
+    Endpoint { id: String },
+    #[error("audit target {id}: the auth token is not a valid header value")]
+    Token { id: String },
+    #[error("audit target {id}: TLS: {message}")]
+    Tls { id: String, message: String },
+}
+
+/// Counters of one target, shown on the metrics page.
+#[derive(Debug, Default)]
+pub struct TargetStats {
+    /// Entries offered to the target (queued or dropped), MinIO's `total_messages`.
+    pub total: AtomicU64,
+    /// Entries dropped because the queue was full, MinIO's `failed_messages`.
+    pub failed: AtomicU64,
+    /// Entries queued or in the batch being sent.
+    pub queued: AtomicU64,
+    /// Entries the receiver accepted.
+    pub delivered: AtomicU64,
+    /// POST attempts that failed (no answer in time, connection refused, bad status).
+    pub post_errors: AtomicU64,
+}
+
+pub struct Target {
+    pub id: String,
+    tx: mpsc::Sender<Bytes>,
+    pub stats: Arc<TargetStats>,
+}
+
+impl Target {
+    /// Checks the settings and starts the target's task; it ends when `shutdown` turns
+    /// true or the target is dropped.
+    pub fn start(cfg: TargetConfig, shutdown: watch::Receiver<bool>) -> Result<Self, TargetError> {
+        let id = cfg.id.clone();
+        let uri: Uri = cfg
+            .endpoint
+            .parse()
+            .ok()
+            .filter(|u: &Uri| matches!(u.scheme_str(), Some("http" | "https")))
+            .filter(|u| u.authority().is_some())
+            .ok_or_else(|| TargetError::Endpoint { id: id.clone() })?;
+        let authorization = match &cfg.authorization {
+            Some(a) => {
+                let mut v =
+                    HeaderValue::from_str(a).map_err(|_| TargetError::Token { id: id.clone() })?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+            None => None,
+        };
+        let client = client(&id)?;
+        let (tx, rx) = mpsc::channel(cfg.queue_size);
+        let stats = Arc::new(TargetStats::default());
+        let sender = Sender {
+            uri,
+            authorization,
+            client,
+            timeout: cfg.http_timeout,
+            batch_size: cfg.batch_size,
+            id: id.clone(),
+            stats: stats.clone(),
+        };
+        tokio::spawn(sender.run(rx, shutdown));
+        Ok(Self { id, tx, stats })
+    }
+
+    /// Queues one serialized entry, or drops and counts it when the queue is full.
+    /// Never waits.
+    pub fn offer(&self, entry: Bytes) {
+        self.stats.total.fetch_add(1, Ordering::Relaxed);
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        if self.tx.try_send(entry).is_err() {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn client(id: &str) -> Result<Http, TargetError> {
+    let mut roots = rustls::RootCertStore::empty();
+    let env = std::env::var("SSL_CERT_FILE").ok();
+    for path in env
+        .iter()
+        .map(String::as_str)
+        .chain(SYSTEM_BUNDLES.iter().copied())
+    {
+        let Ok(pem) = std::fs::read(path) else {
+            continue;
+        };
+        let mut reader = pem.as_slice();
+        let certs = rustls_pemfile::certs(&mut reader).filter_map(Result::ok);
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added > 0 {
+            break;
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| TargetError::Tls {
+        id: id.to_string(),
+        message: e.to_string(),
+    })?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(20))
+        .build(connector))
+}
+
+/// The target's task: everything it needs to post.
+struct Sender {
+    uri: Uri,
+    authorization: Option<HeaderValue>,
+    client: Http,
+    timeout: Duration,
+    batch_size: usize,
+    id: String,
+    stats: Arc<TargetStats>,
+}
+
+/// Waits until `shutdown` is true (or its sender is gone).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|s| *s).await;
+}
+
+impl Sender {
+    async fn run(self, mut rx: mpsc::Receiver<Bytes>, mut shutdown: watch::Receiver<bool>) {
+        let mut down = false;
+        loop {
+            let first = tokio::select! {
+                e = rx.recv() => match e {
+                    Some(e) => e,
+                    None => return,
+                },
+                _ = stopped(&mut shutdown) => return,
+            };
+            let mut batch = vec![first];
+            if self.batch_size > 1 {
+                let deadline = tokio::time::Instant::now() + BATCH_LINGER;
+                while batch.len() < self.batch_size {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(e)) => batch.push(e),
+                        _ => break,
+                    }
+                }
+            }
+            let n = batch.len() as u64;
+            let body = self.body(&batch);
+            drop(batch);
+            let mut pause = RETRY_MIN;
+            loop {
+                match self.post(body.clone()).await {
+                    Ok(()) => {
+                        if down {
+                            tracing::info!(target_id = %self.id, "audit webhook reachable again");
+                            down = false;
+                        }
+                        self.stats.delivered.fetch_add(n, Ordering::Relaxed);
+                        self.stats.queued.fetch_sub(n, Ordering::Relaxed);
+                        break;
+                    }
+                    Err(why) => {
+                        self.stats.post_errors.fetch_add(1, Ordering::Relaxed);
+                        if !down {
+                            tracing::warn!(target_id = %self.id, error = %why, "audit webhook unreachable; retrying, new entries are dropped once the queue is full");
+                            down = true;
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(pause) => {}
+                            _ = stopped(&mut shutdown) => return,
+                        }
+                        pause = (pause * 2).min(RETRY_MAX);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One entry as a JSON object when the batch size is 1, else a JSON array.
+    fn body(&self, batch: &[Bytes]) -> Bytes {
+        match batch {
+            [one] if self.batch_size == 1 => one.clone(),
+            _ => {
+                let len = batch.iter().map(|b| b.len() + 1).sum::<usize>() + 1;
+                let mut out = Vec::with_capacity(len);
+                out.push(b'[');
+                for (i, e) in batch.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(e);
+                }
+                out.push(b']');
+                Bytes::from(out)
+            }
+        }
+    }
+
+    /// One POST, answer included, within the timeout.
+    async fn post(&self, body: Bytes) -> Result<(), String> {
+        let mut req = Request::post(self.uri.clone())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(
+                http::header::USER_AGENT,
+                concat!("Cairn/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(Full::new(body))
+            .map_err(|e| e.to_string())?;
+        if let Some(a) = &self.authorization {
+            req.headers_mut()
+                .insert(http::header::AUTHORIZATION, a.clone());
+        }
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+            let status = resp.status();
+            let _ = Limited::new(resp.into_body(), MAX_ANSWER).collect().await;
+            match status.as_u16() {
+                200 | 201 | 202 | 204 => Ok(()),
+                _ => Err(format!("answered {status}")),
+            }
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("no answer within {:?}", self.timeout)),
+        }
+    }
+}
