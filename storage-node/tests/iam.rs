@@ -381,18 +381,33 @@ async fn assume_role_answers_and_errors() {
         percent_encoding::NON_ALPHANUMERIC,
     )
     .to_string();
+    // Longer than AWS's 2,048 characters, and valid JSON.
+    let long_policy = percent_encoding::utf8_percent_encode(
+        &format!(
+            "{{\"Version\":\"2012-10-17\",\"Id\":\"{}\",\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}}]}}",
+            "x".repeat(2100)
+        ),
+        percent_encoding::NON_ALPHANUMERIC,
+    )
+    .to_string();
     let cases: Vec<(Option<Signer>, String, u16, &str)> = vec![
         (
             Some(("alice", "alice-secret", None)),
             format!("{ok}&DurationSeconds=899"),
             400,
-            "InvalidParameterValue",
+            "ValidationError",
         ),
         (
             Some(("alice", "alice-secret", None)),
             format!("{ok}&DurationSeconds=43201"),
             400,
-            "InvalidParameterValue",
+            "ValidationError",
+        ),
+        (
+            Some(("alice", "alice-secret", None)),
+            format!("{ok}&Policy={long_policy}"),
+            400,
+            "ValidationError",
         ),
         (
             Some(("alice", "alice-secret", None)),

@@ -123,7 +123,11 @@ impl From<IamError> for StsError {
                 StatusCode::BAD_REQUEST,
                 format!("The session policy is not valid: {m}"),
             ),
-            IamError::InvalidArgument(m) => Self::invalid(m),
+            // What AssumeRole refuses this way is a parameter out of its range (duration,
+            // session policy length): AWS answers those with ValidationError.
+            IamError::InvalidArgument(m) => {
+                Self::new("ValidationError", StatusCode::BAD_REQUEST, m)
+            }
             IamError::AccessDenied(m) => Self::denied(m),
             IamError::NoSuchUser(_) => Self::denied("the caller no longer exists"),
             e => Self::new("InternalError", e.http_status(), e.to_string()),
