@@ -369,3 +369,69 @@ async fn distributed_info_merges_every_server() {
         s.stop().await;
     }
 }
+
+/// MinIO's ServerInfo at `/minio/admin/v3/info`, as `mc admin info` and minio-py's
+/// `MinioAdmin.info()` read it: madmin's field names, the drives and their state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minio_server_info_describes_the_deployment() {
+    let srv = TestServer::start(8).await;
+    srv.client()
+        .create_bucket()
+        .bucket("one")
+        .send()
+        .await
+        .expect("bucket");
+    let c = root(&srv);
+    let (status, body) = c
+        .call(Method::GET, "/minio/admin/v3/info", &[], T)
+        .await
+        .expect("answer");
+    assert_eq!(status.as_u16(), 200, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(v["mode"], "online");
+    assert_eq!(v["buckets"]["count"], 1);
+    let backend = &v["backend"];
+    assert_eq!(backend["backendType"], "Erasure");
+    assert_eq!(backend["onlineDisks"], 8);
+    assert_eq!(backend["offlineDisks"], 0);
+    assert_eq!(backend["standardSCParity"], 4);
+    assert_eq!(backend["totalSets"], serde_json::json!([1]));
+    assert_eq!(backend["totalDrivesPerSet"], serde_json::json!([8]));
+    let servers = v["servers"].as_array().expect("servers");
+    assert_eq!(servers.len(), 1);
+    assert_eq!(servers[0]["state"], "online");
+    let drives = servers[0]["drives"].as_array().expect("drives");
+    assert_eq!(drives.len(), 8);
+    assert!(
+        drives
+            .iter()
+            .all(|d| d["state"] == "ok" && d["totalspace"].as_u64() > Some(0))
+    );
+    let positions: Vec<u64> = drives
+        .iter()
+        .filter_map(|d| d["disk_index"].as_u64())
+        .collect();
+    assert_eq!(positions, (0..8).collect::<Vec<u64>>());
+
+    // A drive taken away shows offline.
+    std::fs::remove_dir_all(&srv.drives[3]).expect("remove drive");
+    let v: serde_json::Value = serde_json::from_slice(
+        &c.call(Method::GET, "/minio/admin/v3/info", &[], T)
+            .await
+            .expect("answer")
+            .1,
+    )
+    .expect("json");
+    assert_eq!(v["backend"]["offlineDisks"], 1, "{v}");
+    // Only with admin:ServerInfo, and only GET.
+    let (s, _) = admin(&srv, "nobody", "nobody-secret")
+        .call(Method::GET, "/minio/admin/v3/info", &[], T)
+        .await
+        .expect("answer");
+    assert_eq!(s.as_u16(), 403);
+    let (s, _) = c
+        .call(Method::POST, "/minio/admin/v3/info", &[], T)
+        .await
+        .expect("answer");
+    assert_eq!(s.as_u16(), 405);
+}

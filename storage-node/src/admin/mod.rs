@@ -33,6 +33,7 @@ mod heal;
 mod iam;
 pub mod iam_cli;
 mod info;
+mod server_info;
 pub mod types;
 
 use crate::body::RespBody;
@@ -56,6 +57,8 @@ use types::ErrorBody;
 pub const PREFIX: &str = "/cairn/admin/";
 /// MinIO's admin API v3 (identity calls), served beside Cairn's own.
 pub const V3_PREFIX: &str = "/minio/admin/v3/";
+/// MinIO's ServerInfo (`mc admin info`, `MinioAdmin.info()`).
+pub const V3_SERVER_INFO: &str = "/minio/admin/v3/info";
 pub const INFO_PATH: &str = "/cairn/admin/v1/info";
 pub const HEAL_PATH: &str = "/cairn/admin/v1/heal";
 
@@ -342,6 +345,17 @@ impl AdminService {
     ) -> Result<Response<RespBody>, ApiError> {
         let body = read_body(body).await?;
         let auth = self.authenticate(&parts, &body).await?;
+        if parts.uri.path() == V3_SERVER_INFO {
+            if parts.method != Method::GET {
+                return Err(ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "MethodNotAllowed",
+                    "The specified method is not allowed against this resource.",
+                ));
+            }
+            require(&auth.caller, "admin:ServerInfo")?;
+            return Ok(json(StatusCode::OK, &server_info::serve(self).await));
+        }
         if parts.uri.path().starts_with(V3_PREFIX) {
             return iam::dispatch(self, auth, &parts, body).await;
         }
