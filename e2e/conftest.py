@@ -500,6 +500,15 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(scope="session")
+def matrix_tenant(tmp_path_factory):
+    """The Matrix example's pod-level tenant, started once per run and shared by every test
+    that runs an application (Synapse, barman, rclone, ...) against it (e2e/podtenant.py)."""
+    from podtenant import matrix_tenant as up
+    with up(tmp_path_factory.mktemp("matrix-pods")) as t:
+        yield t
+
+
+@pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
     """Four servers x two drives, each in its own network namespace (netcluster.py): one
     for the session, shared by test_cluster.py and test_iam.py (starting one costs tens of

