@@ -91,9 +91,9 @@ def test_matrix_pods_form_a_tls_cluster_that_applications_use(matrix_tenant):
 from botocore.exceptions import ClientError
 def code(f):
     try:
-    f()
+        f()
     except ClientError as e:
-    return e.response["Error"]["Code"]
+        return e.response["Error"]["Code"]
     return "allowed"
 c = s3()
 seen = {{}}
@@ -126,8 +126,8 @@ for i, url in enumerate({urls!r}):
     pod.put_object(Bucket="postgresql-backups", Key=f"wal/{{i}}", Body=bytes([i]) * 70000)
 pod0 = s3({urls[0]!r})
 print(json.dumps({{"buckets": sorted(b["Name"] for b in pod0.list_buckets()["Buckets"]),
-              "keys": sorted(o["Key"] for o in c.list_objects_v2(Bucket="postgresql-backups", Prefix="wal/")["Contents"]),
-              "wal3": pod0.get_object(Bucket="postgresql-backups", Key="wal/3")["Body"].read() == bytes([3]) * 70000}}))
+                  "keys": sorted(o["Key"] for o in c.list_objects_v2(Bucket="postgresql-backups", Prefix="wal/")["Contents"]),
+                  "wal3": pod0.get_object(Bucket="postgresql-backups", Key="wal/3")["Body"].read() == bytes([3]) * 70000}}))
 """)
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen == {"buckets": sorted(buckets), "keys": [f"wal/{i}" for i in range(4)], "wal3": True}
