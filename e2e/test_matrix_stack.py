@@ -6,7 +6,11 @@ the application namespace as an application pod would run them:
 * rclone: `sync` from `synapse-media` to `synapse-media-li` and `check`, as the Synapse user;
 * minio-py: put/get/fput/fget/stat/list/copy/presigned/remove as the Synapse user, and
   MinioAdmin's info and user calls as root;
-* s3cmd: mb refused, put (single and multipart), get, sync, ls, info, del.
+* s3cmd: mb refused, put (single and multipart), get, sync, ls, info, del;
+* barman-cloud with a real PostgreSQL 15, as CloudNativePG runs it, as the CloudNativePG
+  user: check-wal-archive, WAL archiving through archive_command (with one pod down, what
+  the PodDisruptionBudget allows), backup (gzip), backup-list/-show, restore and WAL restore
+  to a recovery target time, retention by REDUNDANCY 1.
 
 Each tool must also be refused on the buckets its user has no policy for."""
 
@@ -15,6 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -209,3 +216,124 @@ bucket_location = us-east-1
     t.run(s3cmd + ["del", "--recursive", "--force", "s3://synapse-media/s3cmd/"])
     left = t.run(s3cmd + ["ls", "-r", "s3://synapse-media/s3cmd/"]).stdout
     assert left.strip() == "", left
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+BARMAN_BIN = REPO / ".e2e-barman" / "bin"
+
+
+def test_barman_cloud_backs_up_and_restores_postgresql_to_a_point_in_time(matrix_tenant):
+    t = matrix_tenant
+    for need in (PG_BIN / "initdb", BARMAN_BIN / "barman-cloud-backup"):
+        if not need.exists():
+            pytest.fail(f"{need} is missing: e2e/setup.sh installs it (as root)", pytrace=False)
+    ak, sk = t.keys(CNPG)
+    # PostgreSQL runs as the postgres user: outside pytest's root-only temporary directory.
+    work = Path(tempfile.mkdtemp(prefix="cairn-e2e-pg-"))
+    work.chmod(0o755)
+    ca = work / "ca.crt"
+    shutil.copy(t.app.ca, ca)
+    ca.chmod(0o644)
+    for d in ("sock", "sock2"):
+        (work / d).mkdir()
+    for p in [work, *work.iterdir()]:
+        shutil.chown(p, "postgres", "postgres")
+    env = {"AWS_ACCESS_KEY_ID": ak, "AWS_SECRET_ACCESS_KEY": sk, "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_CA_BUNDLE": str(ca), "AWS_EC2_METADATA_DISABLED": "true", "HOME": str(work),
+           "PATH": f"{PG_BIN}:/usr/sbin:/usr/bin:/sbin:/bin"}
+    dest, server = "s3://postgresql-backups/e2e", "pg-main"
+    cloud = ["--endpoint-url", t.app.endpoint, "--cloud-provider", "aws-s3"]
+
+    def pg(*argv, check=True, timeout=300):
+        return t.run([str(a) for a in argv], env=env, user="postgres", check=check, cwd=work, timeout=timeout)
+
+    def sql(query: str, sock: str = "sock", port: int = 55432) -> str:
+        return pg(PG_BIN / "psql", "-h", work / sock, "-p", port, "-U", "postgres", "-v", "ON_ERROR_STOP=1",
+                  "-Atc", query).stdout.strip()
+
+    main, restored = work / "main", work / "restore"
+    try:
+        # CloudNativePG checks the archive before the first WAL goes there.
+        pg(BARMAN_BIN / "barman-cloud-check-wal-archive", *cloud, dest, server)
+        pg(PG_BIN / "initdb", "-D", main, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        with open(main / "postgresql.conf", "a") as f:
+            f.write(f"""
+port = 55432
+listen_addresses = ''
+unix_socket_directories = '{work / "sock"}'
+wal_level = replica
+archive_mode = on
+archive_timeout = 60
+archive_command = '{BARMAN_BIN}/barman-cloud-wal-archive --gzip {" ".join(cloud)} {dest} {server} %p'
+""")
+        pg(PG_BIN / "pg_ctl", "-D", main, "-l", work / "main.log", "-w", "start")
+        sql("create table t(id int primary key, note text);"
+            " insert into t select g, md5(g::text) from generate_series(1, 10000) g")
+        sql("select pg_switch_wal()")
+        backup = [BARMAN_BIN / "barman-cloud-backup", *cloud, "-h", work / "sock", "-p", "55432", "-U", "postgres",
+                  "--immediate-checkpoint", "--gzip", "--jobs", "2"]
+        pg(*backup, "--name", "backup-1", dest, server)
+        listed = json.loads(pg(BARMAN_BIN / "barman-cloud-backup-list", *cloud, "--format", "json", dest,
+                               server).stdout)["backups_list"]
+        assert [(b["backup_name"], b["status"]) for b in listed] == [("backup-1", "DONE")], listed
+        first = listed[0]["backup_id"]
+        shown = pg(BARMAN_BIN / "barman-cloud-backup-show", *cloud, dest, server, first).stdout
+        assert first in shown and "backup-1" in shown, shown
+
+        # More writes, archived while one pod is down; the target time falls between them.
+        down = t.c.pods[-1].name
+        t.c.kill9(down)
+        try:
+            sql("insert into t select g, md5(g::text) from generate_series(10001, 15000) g")
+            target = sql("select now()")
+            time.sleep(1.5)
+            sql("insert into t select g, md5(g::text) from generate_series(15001, 17000) g")
+            last = sql("select pg_walfile_name(pg_switch_wal())")
+            deadline = time.monotonic() + 90
+            while True:
+                archived, failed = sql("select coalesce(last_archived_wal, ''), failed_count from pg_stat_archiver").split("|")
+                if archived >= last:
+                    break
+                assert time.monotonic() < deadline, f"WAL {last} not archived (last {archived!r}, failures {failed}):\n" \
+                    + (work / "main.log").read_text()[-4000:]
+                time.sleep(0.5)
+            assert failed == "0", (work / "main.log").read_text()[-4000:]
+        finally:
+            t.c.start(down)
+            t.c.wait_ready([down], timeout=60)
+
+        # Point-in-time restore: the backup, then WAL up to the target time.
+        pg(BARMAN_BIN / "barman-cloud-restore", *cloud, dest, server, first, restored)
+        restored.chmod(0o700)
+        with open(restored / "postgresql.conf", "a") as f:
+            f.write(f"""
+port = 55433
+unix_socket_directories = '{work / "sock2"}'
+archive_mode = off
+restore_command = '{BARMAN_BIN}/barman-cloud-wal-restore {" ".join(cloud)} {dest} {server} %f %p'
+recovery_target_time = '{target}'
+recovery_target_action = 'promote'
+""")
+        (restored / "recovery.signal").touch()
+        shutil.chown(restored / "recovery.signal", "postgres", "postgres")
+        pg(PG_BIN / "pg_ctl", "-D", restored, "-l", work / "restore.log", "-w", "-t", "120", "start")
+        deadline = time.monotonic() + 120
+        while sql("select pg_is_in_recovery()", "sock2", 55433) != "f":
+            assert time.monotonic() < deadline, (work / "restore.log").read_text()[-4000:]
+            time.sleep(0.5)
+        got = sql("select count(*), max(id) from t", "sock2", 55433)
+        assert got == "15000|15000", f"{got}: rows committed before {target} only\n" \
+            + (work / "restore.log").read_text()[-3000:]
+        pg(PG_BIN / "pg_ctl", "-D", restored, "-m", "fast", "stop")
+
+        # Retention: a second backup, then REDUNDANCY 1 keeps only it.
+        pg(*backup, "--name", "backup-2", dest, server)
+        pg(BARMAN_BIN / "barman-cloud-backup-delete", *cloud, "--retention-policy", "REDUNDANCY 1", dest, server)
+        listed = json.loads(pg(BARMAN_BIN / "barman-cloud-backup-list", *cloud, "--format", "json", dest,
+                               server).stdout)["backups_list"]
+        assert [b["backup_name"] for b in listed] == ["backup-2"], listed
+    finally:
+        for d in (restored, main):
+            if (d / "postmaster.pid").exists():
+                pg(PG_BIN / "pg_ctl", "-D", d, "-m", "immediate", "stop", check=False)
+        shutil.rmtree(work, ignore_errors=True)
