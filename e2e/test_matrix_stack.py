@@ -337,3 +337,138 @@ recovery_target_action = 'promote'
             if (d / "postmaster.pid").exists():
                 pg(PG_BIN / "pg_ctl", "-D", d, "-m", "immediate", "stop", check=False)
         shutil.rmtree(work, ignore_errors=True)
+
+
+SYNAPSE_BIN = REPO / ".e2e-synapse" / "bin"
+
+# Runs in the application namespace with the Synapse venv's Python: a homeserver on SQLite
+# whose media storage provider is the tenant (the Synapse user's keys, the tenant CA through
+# AWS_CA_BUNDLE), then the client media API and the migration tool.
+SYNAPSE_FLOW = r'''
+import hashlib, io, json, os, re, shutil, signal, subprocess, sys, time
+import boto3, requests
+from botocore.config import Config
+from PIL import Image
+WORK, BIN, ENDPOINT, KEY, SECRET = sys.argv[1:6]
+os.chdir(WORK)
+py = os.path.join(BIN, "python")
+subprocess.run([py, "-m", "synapse.app.homeserver", "--server-name", "localtest", "--config-path", "homeserver.yaml",
+                "--generate-config", "--report-stats=no"], check=True, capture_output=True)
+cfg = open("homeserver.yaml").read()
+cfg = cfg.replace("    - ::1\n", "")
+cfg = re.sub(r"trusted_key_servers:\n  - server_name: \"matrix.org\"\n", "trusted_key_servers: []\n", cfg)
+cfg += f"""
+suppress_key_server_warning: true
+media_storage_providers:
+  - module: s3_storage_provider.S3StorageProviderBackend
+    store_local: True
+    store_remote: True
+    store_synchronous: True
+    config:
+      bucket: synapse-media
+      region_name: us-east-1
+      endpoint_url: {ENDPOINT}
+      access_key_id: {KEY}
+      secret_access_key: {SECRET}
+      prefix: media/
+"""
+open("homeserver.yaml", "w").write(cfg)
+log_config = "localtest.log.config"
+log_text = open(log_config).read()
+open(log_config, "w").write(re.sub(r"filename: .*", f"filename: {WORK}/homeserver.log", log_text))
+out = open("synapse.out", "wb")
+proc = subprocess.Popen([py, "-m", "synapse.app.homeserver", "-c", "homeserver.yaml"], stdout=out, stderr=subprocess.STDOUT)
+seen = {}
+try:
+    base = "http://127.0.0.1:8008"
+    deadline = time.monotonic() + 120
+    while True:
+        assert proc.poll() is None, open("synapse.out").read()[-3000:]
+        try:
+            if requests.get(base + "/health", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, "synapse did not start"
+        time.sleep(0.5)
+    subprocess.run([os.path.join(BIN, "register_new_matrix_user"), "-c", "homeserver.yaml", "-u", "alice", "-p",
+                    "alice-password-1", "-a", base], check=True, capture_output=True)
+    token = requests.post(base + "/_matrix/client/v3/login", json={
+        "type": "m.login.password", "identifier": {"type": "m.id.user", "user": "alice"},
+        "password": "alice-password-1"}, timeout=30).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def upload(data, name, ctype):
+        r = requests.post(base + f"/_matrix/media/v3/upload?filename={name}", data=data,
+                          headers={**auth, "Content-Type": ctype}, timeout=60)
+        assert r.status_code == 200, r.text
+        return r.json()["content_uri"].rsplit("/", 1)[1]
+
+    img = Image.effect_noise((640, 480), 64).convert("RGB")
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    png = buf.getvalue()
+    mid = upload(png, "noise.png", "image/png")
+    s3 = boto3.client("s3", endpoint_url=ENDPOINT, aws_access_key_id=KEY, aws_secret_access_key=SECRET,
+                      region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="synapse-media", Prefix="media/")["Contents"])
+    original = f"media/local_content/{mid[:2]}/{mid[2:4]}/{mid[4:]}"
+    seen["original_in_s3"] = original in keys
+    seen["thumbnails_in_s3"] = len([k for k in keys if k.startswith(f"media/local_thumbnails/{mid[:2]}/{mid[2:4]}/{mid[4:]}/")])
+    seen["s3_bytes_match"] = s3.get_object(Bucket="synapse-media", Key=original)["Body"].read() == png
+    # The local copy goes: the download must come from S3.
+    os.remove(f"media_store/local_content/{mid[:2]}/{mid[2:4]}/{mid[4:]}")
+    r = requests.get(base + f"/_matrix/client/v1/media/download/localtest/{mid}", headers=auth, timeout=60)
+    seen["download"] = [r.status_code, hashlib.sha256(r.content).hexdigest() == hashlib.sha256(png).hexdigest()]
+    r = requests.get(base + f"/_matrix/client/v1/media/thumbnail/localtest/{mid}?width=32&height=32&method=crop",
+                     headers=auth, timeout=60)
+    seen["thumbnail"] = [r.status_code, r.headers.get("Content-Type")]
+
+    # The migration tool, for media that stayed local (a provider added to a running server).
+    later = os.urandom(100_000)
+    mid2 = upload(later, "later.bin", "application/octet-stream")
+    s3.delete_object(Bucket="synapse-media", Key=f"media/local_content/{mid2[:2]}/{mid2[2:4]}/{mid2[4:]}")
+    time.sleep(2)
+    os.makedirs("mu", exist_ok=True)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET, AWS_DEFAULT_REGION="us-east-1")
+    mu = os.path.join(BIN, "s3_media_upload")
+    def tool(*args):
+        p = subprocess.run([mu, "--no-progress", *args], cwd="mu", env=env, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, (args, p.stdout[-2000:], p.stderr[-2000:])
+        return p.stdout
+    tool("update", "../media_store", "1s", "--homeserver-config-path", "../homeserver.yaml")
+    written = tool("write")
+    seen["write_lists_it"] = f"local_content/{mid2[:2]}/{mid2[2:4]}/{mid2[4:]}" in written
+    tool("upload", "../media_store", "synapse-media", "--prefix", "media/", "--endpoint-url", ENDPOINT, "--delete")
+    key2 = f"media/local_content/{mid2[:2]}/{mid2[2:4]}/{mid2[4:]}"
+    seen["uploaded"] = s3.get_object(Bucket="synapse-media", Key=key2)["Body"].read() == later
+    seen["local_deleted"] = not os.path.exists(f"media_store/local_content/{mid2[:2]}/{mid2[2:4]}/{mid2[4:]}")
+    r = requests.get(base + f"/_matrix/client/v1/media/download/localtest/{mid2}", headers=auth, timeout=60)
+    seen["download_after_upload"] = [r.status_code, r.content == later]
+finally:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+print("SYNAPSE-RESULT " + json.dumps(seen))
+'''
+
+
+def test_synapse_keeps_its_media_in_the_tenant(matrix_tenant, tmp_path):
+    t = matrix_tenant
+    if not (SYNAPSE_BIN / "python").exists():
+        pytest.fail("the Synapse venv is missing: e2e/setup.sh installs it", pytrace=False)
+    ak, sk = t.keys(SYNAPSE)
+    r = t.run([str(SYNAPSE_BIN / "python"), "-c", SYNAPSE_FLOW, str(tmp_path), str(SYNAPSE_BIN), t.app.endpoint,
+               ak, sk], env={"AWS_CA_BUNDLE": t.app.ca, "HOME": str(tmp_path)}, timeout=400, check=False)
+    line = next((x for x in r.stdout.splitlines() if x.startswith("SYNAPSE-RESULT ")), None)
+    log = tmp_path / "homeserver.log"
+    assert r.returncode == 0 and line, r.stdout[-3000:] + r.stderr[-5000:] + (
+        log.read_text()[-5000:] if log.exists() else "")
+    seen = json.loads(line.split(" ", 1)[1])
+    assert seen.pop("thumbnails_in_s3") >= 2, seen
+    assert seen == {
+        "original_in_s3": True, "s3_bytes_match": True, "download": [200, True], "thumbnail": [200, "image/png"],
+        "write_lists_it": True, "uploaded": True, "local_deleted": True, "download_after_upload": [200, True],
+    }, seen
