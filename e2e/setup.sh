@@ -7,7 +7,8 @@
 #   - $REPO/.e2e-synapse with Synapse and its S3 storage provider, pinned in
 #     e2e/requirements-synapse.txt, for the Synapse media test;
 #   - Debian's AWS CLI v2 (/usr/bin/aws, apt package `awscli`), `strace` (for
-#     test_durability.py) and the PostgreSQL 15 server (`postgresql-15`, for barman) when
+#     test_durability.py), the PostgreSQL 15 server (`postgresql-15`, for barman) and
+#     Prometheus with promtool (`prometheus`, for the scrape test) when
 #     running as root on a Debian-like system (set E2E_SKIP_APT=1 to skip them; the AWS CLI v2
 #     tests then skip with a reason).
 # Idempotent and quiet: prints nothing unless something fails. A stamp file (a hash of this
@@ -32,7 +33,8 @@ want_stamp="$(cat "$E2E_DIR/setup.sh" "$E2E_DIR/requirements.txt" "$E2E_DIR/requ
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] && [ -x "$VENV/bin/python" ] \
     && [ -x "$VENV/bin/rclone" ] && [ -x "$BARMAN/bin/barman-cloud-backup" ] && [ -x "$SYNAPSE/bin/s3_media_upload" ] \
-    && { [ "$want_apt" -eq 0 ] || { [ -x /usr/bin/aws ] && command -v strace >/dev/null 2>&1 && [ -x "$PG_BIN/initdb" ]; }; }; then
+    && { [ "$want_apt" -eq 0 ] || { [ -x /usr/bin/aws ] && command -v strace >/dev/null 2>&1 && [ -x "$PG_BIN/initdb" ] \
+        && command -v prometheus >/dev/null 2>&1; }; }; then
     exit 0
 fi
 
@@ -55,6 +57,8 @@ if [ "$want_apt" -eq 1 ]; then
     command -v strace >/dev/null 2>&1 || apt_pkgs+=(strace)
     # barman archives WAL as the postgres user, from Debian's PostgreSQL 15.
     [ -x "$PG_BIN/initdb" ] || apt_pkgs+=(postgresql-15)
+    # A real Prometheus scrapes the pod-level tenant; promtool lints its pages.
+    command -v prometheus >/dev/null 2>&1 || apt_pkgs+=(prometheus)
     # A fresh Debian may lack the venv module for its python3.
     if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 \
         || ! /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_pkgs+=(python3-venv); fi

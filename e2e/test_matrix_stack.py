@@ -20,13 +20,16 @@ import hashlib
 import json
 import random
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO
+from pods import secret_data
 
 pytestmark = [pytest.mark.needs_process, pytest.mark.cluster]
 
@@ -472,3 +475,98 @@ def test_synapse_keeps_its_media_in_the_tenant(matrix_tenant, tmp_path):
         "original_in_s3": True, "s3_bytes_match": True, "download": [200, True], "thumbnail": [200, "image/png"],
         "write_lists_it": True, "uploaded": True, "local_deleted": True, "download_after_upload": [200, True],
     }, seen
+
+
+def scrape_config(t, tmp_path: Path) -> tuple[dict, list[str]]:
+    """The Prometheus scrape job the rendered ServiceMonitor implies for the tenant (what the
+    Prometheus Operator generates from it): the selected Service's endpoints (the ready pods'
+    addresses) on the endpoint's port, its scheme, path, TLS CA and server name, and its
+    bearer token Secret when it names one; and the targets."""
+    sm = next(o for o in t.objects if o["kind"] == "ServiceMonitor")
+    ep, = sm["spec"]["endpoints"]
+    selector = sm["spec"]["selector"]["matchLabels"]
+    svc = next(o for o in t.objects if o["kind"] == "Service"
+               and all(o["metadata"].get("labels", {}).get(k) == v for k, v in selector.items()))
+    port = next(p for p in svc["spec"]["ports"] if p.get("name") == ep["port"])
+    pods = t.c.selected(svc["spec"]["selector"])
+    target_port = {p.port(port.get("targetPort", port["port"])) for p in pods}.pop()
+    targets = [f"{t.c.addr(p.index)}:{target_port}" for p in pods]
+    job = {"job_name": sm["metadata"]["name"], "scheme": ep.get("scheme", "http"),
+           "metrics_path": ep.get("path", "/metrics"), "static_configs": [{"targets": targets}]}
+
+    def secret_file(ref: dict, name: str) -> str:
+        obj = next(o for o in t.objects if o["kind"] == "Secret" and o["metadata"]["name"] == ref["name"])
+        f = tmp_path / name
+        f.write_bytes(secret_data(obj)[ref["key"]])
+        return str(f)
+
+    tls = ep.get("tlsConfig")
+    if tls:
+        job["tls_config"] = {"ca_file": secret_file(tls["ca"]["secret"], "scrape-ca.crt"),
+                             "server_name": tls["serverName"]}
+    if ep.get("bearerTokenSecret"):
+        job["authorization"] = {"type": "Bearer",
+                                "credentials_file": secret_file(ep["bearerTokenSecret"], "scrape-token")}
+    return job, targets
+
+
+def test_prometheus_scrapes_every_pod_as_the_service_monitor_says(matrix_tenant, tmp_path):
+    t = matrix_tenant
+    for tool in ("prometheus", "promtool"):
+        if not shutil.which(tool):
+            pytest.fail(f"{tool} is missing: e2e/setup.sh installs Debian's prometheus (as root)", pytrace=False)
+    job, targets = scrape_config(t, tmp_path)
+    assert len(targets) == 4 and job["scheme"] == "https", job
+    cfg = tmp_path / "prometheus.yml"
+    cfg.write_text(yaml.safe_dump({"global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+                                   "scrape_configs": [job]}))
+    t.run(["promtool", "check", "config", str(cfg)])
+    # Every pod's page is valid exposition text; promtool's lint is clean but for MinIO's
+    # gauge names that end in _total (kept: MinIO's dashboards query them by those names).
+    out = t.app.ok(f"""
+import ssl, urllib.request
+ctx = ssl.create_default_context(cafile={job.get("tls_config", {}).get("ca_file")!r})
+ctx.check_hostname = False
+for target in {targets!r}:
+    req = urllib.request.Request("{job['scheme']}://" + target + {job['metrics_path']!r})
+    tok = {job.get("authorization", {}).get("credentials_file")!r}
+    if tok:
+        req.add_header("Authorization", "Bearer " + open(tok).read().strip())
+    open({str(tmp_path / "page-")!r} + target.replace(":", "_"), "wb").write(urllib.request.urlopen(req, context=ctx, timeout=10).read())
+print("ok")
+""")
+    assert out.strip().endswith("ok")
+    for page in sorted(tmp_path.glob("page-*")):
+        r = subprocess.run(["promtool", "check", "metrics"], stdin=page.open("rb"), capture_output=True, text=True)
+        problems = [line for line in (r.stdout + r.stderr).splitlines() if line.strip()]
+        unexpected = [p for p in problems if not ("non-counter metrics should not have \"_total\" suffix" in p
+                                                   and p.startswith("minio_"))]
+        assert r.returncode in (0, 3) and not unexpected, (page.name, r.returncode, problems[:20])
+    prom = subprocess_in_app(t, ["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                 "--web.listen-address=127.0.0.1:9095"], tmp_path / "prometheus.log")
+    try:
+        want = sorted(targets)
+        got = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            r = t.app.run("""
+import json, urllib.request
+print(json.dumps(json.load(urllib.request.urlopen("http://127.0.0.1:9095/api/v1/query?query=up", timeout=5))))
+""")
+            if r.returncode == 0:
+                res = json.loads(r.stdout.strip().splitlines()[-1])["data"]["result"]
+                got = sorted((x["metric"]["instance"], x["value"][1]) for x in res)
+                if got == [(i, "1") for i in want]:
+                    break
+            time.sleep(1)
+        assert got == [(i, "1") for i in want], (got, (tmp_path / "prometheus.log").read_text()[-3000:])
+    finally:
+        prom.terminate()
+        prom.wait(timeout=30)
+
+
+def subprocess_in_app(t, argv: list[str], log: Path):
+    """A long-running program in the application namespace; the caller stops it."""
+    out = open(log, "wb")
+    return subprocess.Popen(["ip", "netns", "exec", t.c.ns(t.c.CLIENT), *argv], stdout=out, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
