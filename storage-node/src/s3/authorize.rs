@@ -19,8 +19,8 @@
 //! `s3:RequestObjectTagKeys` (from `x-amz-tagging`), `aws:SourceIp` (the connection's
 //! peer; no proxy header is trusted), `aws:SecureTransport`, `aws:CurrentTime`,
 //! `aws:EpochTime`, `aws:Referer`, `aws:UserAgent`, and the caller's `aws:username`,
-//! `aws:userid`, `aws:PrincipalType`. `s3:ExistingObjectTag/<k>` is not filled (objects
-//! have no tags yet), so conditions on it do not match.
+//! `aws:userid`, `aws:PrincipalType`, and `s3:ExistingObjectTag/<k>` (the addressed
+//! object's tags, read only when a policy that applies names that key).
 
 use super::S3Service;
 use super::error::{S3Error, S3Result};
@@ -29,6 +29,7 @@ use super::handlers::bucket_policy;
 use super::handlers::public_access::{
     BUCKET_OWNER_ENFORCED, OWNERSHIP_CONFIG, PUBLIC_ACCESS_CONFIG, PublicAccessBlock,
 };
+use super::handlers::tagging::Tags;
 use super::operation::{Operation, ResourceLevel};
 use super::owner::Owner;
 use super::request::{Query, Target};
@@ -134,6 +135,7 @@ fn read_auth(config: &std::collections::BTreeMap<String, String>, bucket: &str) 
 }
 
 /// A request's caller and context, kept for the checks handlers make per resource.
+#[derive(Clone)]
 pub struct Access {
     pub caller: Caller,
     conditions: Values,
@@ -273,6 +275,45 @@ fn denied() -> S3Error {
     S3Error::access_denied()
 }
 
+const EXISTING_TAG: &[u8] = b"s3:ExistingObjectTag/";
+
+/// Whether a policy that may apply to this caller and bucket has a condition on
+/// `s3:ExistingObjectTag/...`: only then are the object's tags read (a quorum read of
+/// its metadata).
+async fn mentions_existing_tags(s: &S3Service, access: &Access, bucket: &str) -> bool {
+    let mentions = |p: &Policy| {
+        p.raw()
+            .windows(EXISTING_TAG.len())
+            .any(|w| w == EXISTING_TAG)
+    };
+    if access.caller.policies.iter().any(|p| mentions(p))
+        || access.caller.narrowing.as_deref().is_some_and(mentions)
+    {
+        return true;
+    }
+    !bucket.is_empty()
+        && s.policies
+            .get(s, bucket)
+            .await
+            .as_deref()
+            .is_some_and(mentions)
+}
+
+impl Access {
+    /// This access with the tags of object `key` as `s3:ExistingObjectTag/<k>` (none when
+    /// the object does not exist).
+    async fn with_object_tags(&self, s: &S3Service, bucket: &str, key: &str) -> Access {
+        let mut out = self.clone();
+        if let Ok(info) = s.objects.object_info(bucket, key).await {
+            for (k, v) in Tags::of_object(&info.headers).0 {
+                out.conditions
+                    .insert(&format!("s3:ExistingObjectTag/{k}"), v);
+            }
+        }
+        out
+    }
+}
+
 /// Checks that the caller may make `op` on `target`. Operations over many resources
 /// (DeleteObjects' keys, ListBuckets' list) are checked further by their handlers.
 pub async fn check(
@@ -294,6 +335,14 @@ pub async fn check(
     if matches!(op, Operation::DeleteObjects) {
         return Ok(());
     }
+    let tagged;
+    let access = match key {
+        Some(k) if mentions_existing_tags(s, access, bucket).await => {
+            tagged = access.with_object_tags(s, bucket, k).await;
+            &tagged
+        }
+        _ => access,
+    };
     for action in op.iam_actions() {
         let ok = if bucket.is_empty() {
             access.allows(action, bucket, key, None)

@@ -126,6 +126,10 @@ pub fn object_headers(info: &ObjectInfo, with_checksums: bool) -> HeaderMap {
     }) {
         put(k, v);
     }
+    let tags = super::handlers::tagging::Tags::of_object(&info.headers);
+    if !tags.0.is_empty() {
+        put("x-amz-tagging-count", &tags.0.len().to_string());
+    }
     if with_checksums {
         for (algo, v) in &info.checksums {
             put(&format!("x-amz-checksum-{algo}"), v);

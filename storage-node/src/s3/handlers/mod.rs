@@ -9,6 +9,7 @@ mod list;
 mod multipart;
 mod object;
 pub mod public_access;
+pub mod tagging;
 
 use super::encryption;
 use super::error::{S3Error, S3Result};
@@ -80,6 +81,12 @@ async fn dispatch(
         O::GetBucketOwnershipControls => public_access::get_ownership(s, req).await,
         O::PutBucketOwnershipControls => public_access::put_ownership(s, req).await,
         O::DeleteBucketOwnershipControls => public_access::delete_ownership(s, req).await,
+        O::GetBucketTagging => tagging::get_bucket(s, req).await,
+        O::PutBucketTagging => tagging::put_bucket(s, req).await,
+        O::DeleteBucketTagging => tagging::delete_bucket(s, req).await,
+        O::GetObjectTagging { .. } => tagging::get_object(s, req).await,
+        O::PutObjectTagging { .. } => tagging::put_object(s, req).await,
+        O::DeleteObjectTagging { .. } => tagging::delete_object(s, req).await,
         O::ListObjects => list::list_v1(s, req).await,
         O::ListObjectsV2 => list::list_v2(s, req).await,
         O::ListMultipartUploads => multipart::list_uploads(s, req).await,
@@ -101,9 +108,6 @@ async fn dispatch(
         // Bucket configurations Cairn does not implement yet: the "not configured" error
         // S3 gives for a bucket without one, so that tools probing them (s3cmd `info`,
         // consoles) carry on.
-        O::GetBucketTagging => {
-            not_configured(s, req, "NoSuchTagSet", "The TagSet does not exist").await
-        }
         O::GetBucketCors => {
             let msg = "The CORS configuration does not exist";
             not_configured(s, req, "NoSuchCORSConfiguration", msg).await

@@ -38,6 +38,9 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
     let acl = super::acl::requested(s, req, &bucket).await?;
     super::acl::store_on_object(&mut headers, acl.as_ref());
     super::acl::stamp_owner(&mut headers, req);
+    if let Some(tags) = super::tagging::requested(req)? {
+        tags.store_on_object(&mut headers);
+    }
     let algo = req
         .header("x-amz-checksum-algorithm")
         .map(|a| a.to_ascii_lowercase());

@@ -92,6 +92,9 @@ pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
     let acl = super::acl::requested(s, req, &bucket).await?;
     super::acl::store_on_object(&mut headers, acl.as_ref());
     super::acl::stamp_owner(&mut headers, req);
+    if let Some(tags) = super::tagging::requested(req)? {
+        tags.store_on_object(&mut headers);
+    }
     let expected_md5 = content_md5(req)?;
     let body = req.take_body()?;
     let info = s
@@ -313,6 +316,7 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
     super::acl::store_on_object(&mut headers, acl.as_ref());
     // The copy belongs to whoever made it.
     super::acl::stamp_owner(&mut headers, req);
+    super::tagging::for_copy(req, &src.headers)?.store_on_object(&mut headers);
     let stream: BodyStream = reader.stream(None).await?;
     // The bytes are the same, so their checksums are too (multipart sources have
     // per-part checksums only).
