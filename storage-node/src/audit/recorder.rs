@@ -1,12 +1,14 @@
 //! Follows one request from arrival to the last byte of its answer and then hands its
-//! entry to the targets: `Audit::begin` notes the request (headers, query, client,
-//! start time), `Recorder::count` counts the request body's bytes as the handler reads
-//! them, and `Recorder::finish` wraps the response body so that the entry is written
-//! when the body ends, fails or is dropped (a client that hangs up), with the bytes
-//! actually sent and the time to the first and last byte, as MinIO measures them.
+//! entry to the targets: `Audit::begin` writes the request's part of the entry (client,
+//! query, headers) and notes the start time, `Recorder::count` counts the request body's
+//! bytes as the handler reads them, and `Recorder::finish` writes the response's part and
+//! wraps the response body so that the entry is completed when the body ends, fails or
+//! is dropped (a client that hangs up), with the bytes actually sent and the time to the
+//! first and last byte, as MinIO measures them. The wrapper passes the body's size hint
+//! and end on, so the answer keeps its `Content-Length`.
 
 use super::Audit;
-use super::entry::{self, Api, Entry};
+use super::entry::{self, Done};
 use crate::body::RespBody;
 use crate::objects::BodyStream;
 use crate::s3::call::ApiCall;
@@ -15,44 +17,45 @@ use futures::StreamExt;
 use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-/// One request being followed.
+/// Room for a request's part of an entry: a SigV4 request's headers fit.
+const REQUEST_PART: usize = 1024;
+/// Room for a response's part of an entry.
+const RESPONSE_PART: usize = 512;
+
+/// One request being followed. Its part of the entry is written at once (see
+/// `entry`): the request's headers are neither copied nor kept.
 pub struct Recorder {
     audit: Arc<Audit>,
     started: Instant,
-    request_id: String,
-    remotehost: String,
-    user_agent: String,
-    request_query: BTreeMap<String, String>,
-    request_header: BTreeMap<String, String>,
+    request: Vec<u8>,
     rx: Arc<AtomicU64>,
 }
 
 impl Audit {
     /// Starts following a request; `request_id` is the one the answer carries.
     pub fn begin(self: &Arc<Self>, parts: &http::request::Parts, request_id: &str) -> Recorder {
-        Recorder {
-            audit: self.clone(),
-            started: Instant::now(),
-            request_id: request_id.to_string(),
-            remotehost: parts
+        let started = Instant::now();
+        let mut request = Vec::with_capacity(REQUEST_PART);
+        entry::request(
+            &mut request,
+            parts
                 .extensions
                 .get::<crate::remote::Remote>()
-                .map(|r| r.addr.ip().to_string())
-                .unwrap_or_default(),
-            user_agent: parts
-                .headers
-                .get(http::header::USER_AGENT)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                .unwrap_or_default(),
-            request_query: entry::query(parts.uri.query().unwrap_or("")),
-            request_header: entry::headers(&parts.headers),
+                .map(|r| r.addr.ip()),
+            request_id,
+            parts.uri.query().unwrap_or(""),
+            &parts.headers,
+        );
+        Recorder {
+            audit: self.clone(),
+            started,
+            request,
             rx: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -72,22 +75,15 @@ impl Recorder {
     /// The response, its body wrapped so that the entry is written once it is done.
     /// The S3 facts come from the response's [`ApiCall`], when the S3 layer put one.
     pub fn finish(self, resp: Response<RespBody>) -> Response<RespBody> {
-        let call = resp
-            .extensions()
-            .get::<ApiCall>()
-            .cloned()
-            .unwrap_or_default();
-        let status = resp.status().as_u16();
-        let mut response_header = entry::headers(resp.headers());
-        response_header.remove("Set-Cookie");
-        if let Some(etag) = response_header.get_mut("Etag") {
-            *etag = etag.trim_matches('"').to_string();
-        }
+        let call = resp.extensions().get::<ApiCall>();
+        let mut response = Vec::with_capacity(RESPONSE_PART);
+        entry::api_head(&mut response, call, resp.status().as_u16());
+        let api_head = response.len();
+        entry::response(&mut response, resp.headers(), call);
         let pending = Pending {
             recorder: self,
-            call,
-            status,
-            response_header,
+            response,
+            api_head,
             tx: 0,
             first_byte: None,
         };
@@ -104,9 +100,9 @@ impl Recorder {
 /// Everything known about the request once its answer has started.
 struct Pending {
     recorder: Recorder,
-    call: ApiCall,
-    status: u16,
-    response_header: BTreeMap<String, String>,
+    /// The start of the `api` object (up to `api_head`), then the response's members.
+    response: Vec<u8>,
+    api_head: usize,
     tx: u64,
     first_byte: Option<std::time::Duration>,
 }
@@ -114,39 +110,22 @@ struct Pending {
 impl Pending {
     fn emit(self) {
         let r = self.recorder;
-        let took = r.started.elapsed();
-        let (time_to_response, time_to_response_in_ns) = entry::nanos(took);
-        let (time_to_first_byte, time_to_first_byte_in_ns) =
-            self.first_byte.map(entry::nanos).unwrap_or_default();
-        let e = Entry {
-            version: entry::VERSION,
-            deploymentid: r.audit.deployment_id.clone(),
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-            event: "incoming",
-            trigger: "incoming",
-            api: Api {
-                name: self.call.name.to_string(),
-                bucket: self.call.bucket,
-                object: self.call.object,
-                status: entry::status_text(self.status),
-                status_code: self.status,
-                rx: r.rx.load(Ordering::Relaxed),
-                tx: self.tx,
-                time_to_first_byte,
-                time_to_first_byte_in_ns,
-                time_to_response,
-                time_to_response_in_ns,
-            },
-            remotehost: r.remotehost,
-            request_id: r.request_id,
-            user_agent: r.user_agent,
-            request_query: r.request_query,
-            request_header: r.request_header,
-            response_header: self.response_header,
-            access_key: self.call.access_key,
-            parent_user: self.call.parent_user,
+        let done = Done {
+            rx: r.rx.load(Ordering::Relaxed),
+            tx: self.tx,
+            first_byte: self.first_byte,
+            response: r.started.elapsed(),
         };
-        r.audit.submit(&e);
+        let (api_head, response) = self.response.split_at(self.api_head);
+        let json = entry::assemble(
+            &r.audit.deployment_id,
+            chrono::Utc::now(),
+            api_head,
+            &done,
+            &r.request,
+            response,
+        );
+        r.audit.submit(Bytes::from(json));
     }
 }
 

@@ -1,6 +1,9 @@
 //! One webhook target: a bounded queue of serialized entries and the one task that posts
 //! them. A request only ever `offer`s an entry, which never waits: when the queue is full
-//! the entry is dropped and counted (`minio_audit_failed_messages`).
+//! the entry is dropped and counted (`minio_audit_failed_messages`). An offer wakes the
+//! task only when its entry is the first in the queue or fills a batch, not for every
+//! entry: a wake-up per request (a task switch, often a thread unparked) cost more than
+//! writing the entry.
 //!
 //! The task takes one batch per round (up to `batch_size` entries, waiting at most
 //! [`BATCH_LINGER`] for it to fill), posts it with a timeout, and while the receiver is
@@ -16,10 +19,11 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, watch};
 
 type Http = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -65,8 +69,41 @@ pub struct TargetStats {
 
 pub struct Target {
     pub id: String,
-    tx: mpsc::Sender<Bytes>,
+    queue: Arc<Queue>,
     pub stats: Arc<TargetStats>,
+}
+
+/// The entries waiting for the task, and how the task learns of them.
+struct Queue {
+    entries: Mutex<VecDeque<Bytes>>,
+    capacity: usize,
+    batch_size: usize,
+    /// Notified when an entry lands in an empty queue, a batch is full, or the target is
+    /// dropped; the task checks the queue after every wake-up.
+    ready: Notify,
+    closed: AtomicBool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Bytes>> {
+        // Nothing panics while holding the lock; a poisoned queue is still consistent.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Up to `batch_size` entries from the front.
+    fn take(&self) -> Vec<Bytes> {
+        let mut q = self.lock();
+        let n = q.len().min(self.batch_size);
+        q.drain(..n).collect()
+    }
 }
 
 impl Target {
@@ -91,7 +128,13 @@ impl Target {
             None => None,
         };
         let client = client(&id)?;
-        let (tx, rx) = mpsc::channel(cfg.queue_size);
+        let queue = Arc::new(Queue {
+            entries: Mutex::new(VecDeque::new()),
+            capacity: cfg.queue_size,
+            batch_size: cfg.batch_size.max(1),
+            ready: Notify::new(),
+            closed: AtomicBool::new(false),
+        });
         let stats = Arc::new(TargetStats::default());
         let sender = Sender {
             uri,
@@ -102,19 +145,41 @@ impl Target {
             id: id.clone(),
             stats: stats.clone(),
         };
-        tokio::spawn(sender.run(rx, shutdown));
-        Ok(Self { id, tx, stats })
+        tokio::spawn(sender.run(queue.clone(), shutdown));
+        Ok(Self { id, queue, stats })
     }
 
     /// Queues one serialized entry, or drops and counts it when the queue is full.
-    /// Never waits.
+    /// Never waits (the lock is held only to push).
     pub fn offer(&self, entry: Bytes) {
         self.stats.total.fetch_add(1, Ordering::Relaxed);
-        self.stats.queued.fetch_add(1, Ordering::Relaxed);
-        if self.tx.try_send(entry).is_err() {
-            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
-            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        let len = {
+            let mut q = self.queue.lock();
+            if q.len() >= self.queue.capacity {
+                None
+            } else {
+                q.push_back(entry);
+                Some(q.len())
+            }
+        };
+        match len {
+            Some(n) => {
+                self.stats.queued.fetch_add(1, Ordering::Relaxed);
+                if n == 1 || n == self.queue.batch_size {
+                    self.queue.ready.notify_one();
+                }
+            }
+            None => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+            }
         }
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        self.queue.closed.store(true, Ordering::Release);
+        self.queue.ready.notify_one();
     }
 }
 
@@ -176,26 +241,31 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 }
 
 impl Sender {
-    async fn run(self, mut rx: mpsc::Receiver<Bytes>, mut shutdown: watch::Receiver<bool>) {
+    async fn run(self, queue: Arc<Queue>, mut shutdown: watch::Receiver<bool>) {
         let mut down = false;
         loop {
-            let first = tokio::select! {
-                e = rx.recv() => match e {
-                    Some(e) => e,
-                    None => return,
-                },
-                _ = stopped(&mut shutdown) => return,
-            };
-            let mut batch = vec![first];
+            // A stored notification makes `notified` return at once, so none is lost
+            // between a check and the wait.
+            while queue.len() == 0 {
+                if queue.closed() {
+                    return;
+                }
+                tokio::select! {
+                    _ = queue.ready.notified() => {}
+                    _ = stopped(&mut shutdown) => return,
+                }
+            }
             if self.batch_size > 1 {
                 let deadline = tokio::time::Instant::now() + BATCH_LINGER;
-                while batch.len() < self.batch_size {
-                    match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(e)) => batch.push(e),
-                        _ => break,
+                while queue.len() < self.batch_size && !queue.closed() {
+                    tokio::select! {
+                        _ = queue.ready.notified() => {}
+                        _ = tokio::time::sleep_until(deadline) => break,
+                        _ = stopped(&mut shutdown) => return,
                     }
                 }
             }
+            let batch = queue.take();
             let n = batch.len() as u64;
             let body = self.body(&batch);
             drop(batch);
