@@ -28,6 +28,8 @@ pub enum ObjectError {
     EntityTooLarge,
     #[error("the Content-MD5 you specified did not match what we received")]
     BadDigest,
+    #[error("at least one of the pre-conditions you specified did not hold")]
+    PreconditionFailed,
     #[error("request body: {0}")]
     Body(std::io::Error),
     #[error("insufficient read quorum: {have} of {total} drives answered, {need} needed")]

@@ -52,6 +52,18 @@ pub struct PutOptions {
     pub checksums: Option<ChecksumSlot>,
     /// The client's Content-MD5; checked against the MD5 computed for the ETag.
     pub expected_md5: Option<[u8; 16]>,
+    /// A conditional write: checked against the current version under the key's
+    /// commit lock, so two writers cannot both see their condition hold.
+    pub condition: Option<WriteCondition>,
+}
+
+/// S3's conditional writes (`If-None-Match: *`, `If-Match: <etag>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Only if no object exists under the key.
+    IfNoneMatch,
+    /// Only if the current object has this ETag (unquoted).
+    IfMatch(String),
 }
 
 impl PutOptions {

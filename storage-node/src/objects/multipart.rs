@@ -20,7 +20,7 @@ use super::ingest::{self, BodyStream};
 use super::lock::{bucket_lock, part_lock, upload_lock};
 use super::meta::{self, ErasureInfo, ObjectMeta, PartInfo};
 use super::set::{BITROT_ALGO, ErasureSet, now_ms};
-use super::{ObjectInfo, ObjectLayer, PutOptions};
+use super::{ObjectInfo, ObjectLayer, PutOptions, WriteCondition};
 use crate::drive::{DriveError, StageId, keypath};
 use crate::erasure::Geometry;
 use bytes::Bytes;
@@ -405,6 +405,7 @@ impl ObjectLayer {
         key: &str,
         upload_id: &str,
         requested: &[(u32, String)],
+        condition: Option<&WriteCondition>,
     ) -> ObjectResult<ObjectInfo> {
         let (set, rec) = self.load_upload(bucket, key, upload_id).await?;
         let _upload_guard = set.locks.write(&upload_lock(upload_id)).await?;
@@ -483,7 +484,7 @@ impl ObjectLayer {
         };
         let files = set.encode_metas(&base, &written, None)?;
         let result = set
-            .commit(bucket, key, Some(&stage), Some(&data_dir), files)
+            .commit(bucket, key, Some(&stage), Some(&data_dir), files, condition)
             .await;
         if let Err(e) = result {
             set.discard(&stage).await;

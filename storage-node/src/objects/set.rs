@@ -5,7 +5,7 @@ use super::error::{ObjectError, ObjectResult};
 use super::ingest::{self, BodyStream};
 use super::lock::NsLock;
 use super::meta::{self, ErasureInfo, ObjectMeta, PartInfo};
-use super::{Metrics, ObjectInfo, PutOptions};
+use super::{Metrics, ObjectInfo, PutOptions, WriteCondition};
 use crate::drive::{DriveError, DriveRef, StageId, keypath};
 use crate::erasure::Geometry;
 use crate::erasure::read::{ErasureReader, ShardSource};
@@ -295,7 +295,14 @@ impl ErasureSet {
         let files = self.encode_metas(&base, &ingested.written, ingested.inline.as_deref())?;
         let stage_ref = ingested.inline.is_none().then_some(&stage);
         let result = self
-            .commit(bucket, key, stage_ref, base.data_dir.as_deref(), files)
+            .commit(
+                bucket,
+                key,
+                stage_ref,
+                base.data_dir.as_deref(),
+                files,
+                opts.condition.as_ref(),
+            )
             .await;
         if result.is_err() {
             self.discard(&stage).await;
@@ -341,10 +348,14 @@ impl ErasureSet {
         stage: Option<&StageId>,
         data_dir: Option<&str>,
         files: Vec<Option<Bytes>>,
+        condition: Option<&WriteCondition>,
     ) -> ObjectResult<()> {
         // The key exclusively and its bucket shared, so DeleteBucket cannot remove the
         // bucket's directories during the commit (drives answer VolumeNotFound after it).
         let guard = self.locks.commit(bucket, key).await?;
+        if let Some(c) = condition {
+            self.check_condition(bucket, key, c).await?;
+        }
         let results = join_all(self.drives.iter().zip(&files).map(|(d, f)| async move {
             match f {
                 Some(f) => Some(
@@ -404,6 +415,28 @@ impl ErasureSet {
         }))
         .await;
         Ok(())
+    }
+
+    /// Whether `condition` holds for the current version of `key`; the caller holds the
+    /// key's commit lock.
+    async fn check_condition(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: &WriteCondition,
+    ) -> ObjectResult<()> {
+        let current = match self.resolve(bucket, key).await {
+            Ok(r) => Some(r.meta),
+            Err(ObjectError::NoSuchKey) => None,
+            Err(e) => return Err(e),
+        };
+        match (condition, current) {
+            (WriteCondition::IfNoneMatch, None) => Ok(()),
+            (WriteCondition::IfNoneMatch, Some(_)) => Err(ObjectError::PreconditionFailed),
+            (WriteCondition::IfMatch(_), None) => Err(ObjectError::NoSuchKey),
+            (WriteCondition::IfMatch(etag), Some(m)) if *etag == m.etag => Ok(()),
+            (WriteCondition::IfMatch(_), Some(_)) => Err(ObjectError::PreconditionFailed),
+        }
     }
 
     /// Changes the stored headers of the current version of `key` without rewriting its

@@ -110,6 +110,11 @@ impl From<ObjectError> for S3Error {
                 S3Error::new("InvalidBucketName", S::BAD_REQUEST, msg)
             }
             ObjectError::NoSuchKey => S3Error::new("NoSuchKey", S::NOT_FOUND, msg),
+            ObjectError::PreconditionFailed => S3Error::new(
+                "PreconditionFailed",
+                S::PRECONDITION_FAILED,
+                "At least one of the pre-conditions you specified did not hold",
+            ),
             ObjectError::InvalidKey(k) => match k {
                 crate::drive::keypath::KeyError::TooLong => {
                     S3Error::new("KeyTooLongError", S::BAD_REQUEST, "Your key is too long")

@@ -99,6 +99,26 @@ pub fn stored_headers(h: &HeaderMap) -> S3Result<BTreeMap<String, String>> {
 }
 
 /// Response headers describing an object (GET and HEAD).
+/// The condition of a conditional write (PutObject, CompleteMultipartUpload):
+/// `If-None-Match: *` or `If-Match: <etag>`. S3 accepts only `*` in If-None-Match.
+pub fn write_condition(h: &HeaderMap) -> S3Result<Option<crate::objects::WriteCondition>> {
+    use crate::objects::WriteCondition;
+    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+    match (get("if-none-match"), get("if-match")) {
+        (Some(_), Some(_)) => Err(S3Error::not_implemented(
+            "If-Match and If-None-Match together",
+        )),
+        (Some("*"), None) => Ok(Some(WriteCondition::IfNoneMatch)),
+        (Some(_), None) => Err(S3Error::not_implemented(
+            "If-None-Match with a value other than *",
+        )),
+        (None, Some(etag)) => Ok(Some(WriteCondition::IfMatch(
+            etag.trim_matches('"').to_string(),
+        ))),
+        (None, None) => Ok(None),
+    }
+}
+
 /// Prefix of the stored headers the server keeps for itself and never returns.
 pub const RESERVED_HEADER_PREFIX: &str = "x-cairn-internal-";
 

@@ -76,6 +76,7 @@ pub async fn upload_part(s: &S3Service, req: &mut S3Request) -> S3Result<Respons
                 headers: Default::default(),
                 checksums: Some(body.checksums),
                 expected_md5,
+                condition: None,
             },
         )
         .await?;
@@ -204,6 +205,7 @@ pub async fn complete(s: &S3Service, req: &mut S3Request) -> S3Result<Response<R
         req.key()?.to_string(),
         upload_id(req)?,
     );
+    let condition = headers::write_condition(&req.headers)?;
     let body = req.small_body(xml::MAX_XML_BODY).await?;
     let doc: xml::CompleteMultipartUpload = xml::parse(&body)?;
     if doc.parts.len() > crate::objects::multipart::MAX_PART_NUMBER as usize {
@@ -216,7 +218,7 @@ pub async fn complete(s: &S3Service, req: &mut S3Request) -> S3Result<Response<R
         .collect();
     let info = s
         .objects
-        .complete_multipart(&bucket, &key, &id, &parts)
+        .complete_multipart(&bucket, &key, &id, &parts, condition.as_ref())
         .await?;
     let mut w = XmlWriter::new("CompleteMultipartUploadResult");
     w.elem("Location", &format!("/{bucket}/{key}"))

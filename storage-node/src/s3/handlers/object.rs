@@ -96,6 +96,7 @@ pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
         tags.store_on_object(&mut headers);
     }
     let expected_md5 = content_md5(req)?;
+    let condition = headers::write_condition(&req.headers)?;
     let body = req.take_body()?;
     let info = s
         .objects
@@ -107,6 +108,7 @@ pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
                 headers,
                 checksums: Some(body.checksums),
                 expected_md5,
+                condition,
             },
         )
         .await?;
@@ -334,7 +336,7 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
             PutOptions {
                 headers,
                 checksums: Some(Arc::new(Mutex::new(checksums))),
-                expected_md5: None,
+                ..Default::default()
             },
         )
         .await?;
