@@ -26,6 +26,7 @@ use super::S3Service;
 use super::error::{S3Error, S3Result};
 use super::handlers::acl::{ACL_CONFIG, Acl, OBJECT_ACL_HEADER, permission_for};
 use super::handlers::bucket_policy;
+use super::handlers::cors::{CORS_CONFIG, CorsConfig};
 use super::handlers::public_access::{
     BUCKET_OWNER_ENFORCED, OWNERSHIP_CONFIG, PUBLIC_ACCESS_CONFIG, PublicAccessBlock,
 };
@@ -62,6 +63,8 @@ pub struct BucketAuth {
     pub owner_enforced: bool,
     /// Who created the bucket (FULL_CONTROL through its ACL).
     pub owner: Owner,
+    /// The bucket's CORS rules, for preflight requests and `Origin` answers.
+    pub cors: Option<Arc<CorsConfig>>,
 }
 
 /// A bucket's authorization settings and when they were read.
@@ -131,6 +134,7 @@ fn read_auth(config: &std::collections::BTreeMap<String, String>, bucket: &str) 
             .get(OWNERSHIP_CONFIG)
             .is_some_and(|r| r == BUCKET_OWNER_ENFORCED),
         owner: Owner::of_bucket(config),
+        cors: CorsConfig::from_stored(config.get(CORS_CONFIG)).map(Arc::new),
     }
 }
 

@@ -152,6 +152,13 @@ impl S3Service {
         }
         let resource = parts.uri.path().to_string();
         let is_head = parts.method == Method::HEAD;
+        // A browser's request: the answer carries the bucket's CORS headers.
+        let cors_origin = parts.headers.contains_key(http::header::ORIGIN).then(|| {
+            let bucket = request::target(parts.uri.path(), &parts.headers, &self.config.domains)
+                .ok()
+                .and_then(|t| t.bucket);
+            (bucket, parts.method.clone(), parts.headers.clone())
+        });
         let mut call = call::ApiCall::default();
         let mut resp = match self.dispatch(parts, body, request_id, &mut call).await {
             Ok(r) => r,
@@ -175,6 +182,11 @@ impl S3Service {
                 r
             }
         };
+        if let Some((Some(bucket), method, headers)) = &cors_origin {
+            if method != Method::OPTIONS {
+                handlers::cors::decorate(self, bucket, method, headers, &mut resp).await;
+            }
+        }
         if let Ok(v) = http::HeaderValue::from_str(request_id) {
             resp.headers_mut().insert("x-amz-request-id", v);
         }
@@ -207,6 +219,14 @@ impl S3Service {
     ) -> S3Result<Response<RespBody>> {
         let raw_path = parts.uri.path();
         let raw_query = parts.uri.query().unwrap_or("");
+        // CORS preflight: browsers send it unsigned; the bucket's rules answer it.
+        if parts.method == Method::OPTIONS {
+            let target = request::target(raw_path, &parts.headers, &self.config.domains)?;
+            let bucket = target.bucket.ok_or_else(S3Error::method_not_allowed)?;
+            call.name = "PreflightCors";
+            call.bucket.clone_from(&bucket);
+            return handlers::cors::preflight(self, &bucket, &parts.headers).await;
+        }
         let token = security_token(&parts.headers, raw_query);
         let (verified, secrets) = identity::verify(&self.iam, token.as_deref(), |secrets| {
             auth::verify(

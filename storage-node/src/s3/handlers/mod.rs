@@ -5,6 +5,7 @@
 pub mod acl;
 mod bucket;
 pub mod bucket_policy;
+pub mod cors;
 mod list;
 mod multipart;
 mod object;
@@ -81,6 +82,9 @@ async fn dispatch(
         O::GetBucketOwnershipControls => public_access::get_ownership(s, req).await,
         O::PutBucketOwnershipControls => public_access::put_ownership(s, req).await,
         O::DeleteBucketOwnershipControls => public_access::delete_ownership(s, req).await,
+        O::GetBucketCors => cors::get(s, req).await,
+        O::PutBucketCors => cors::put(s, req).await,
+        O::DeleteBucketCors => cors::delete(s, req).await,
         O::GetBucketTagging => tagging::get_bucket(s, req).await,
         O::PutBucketTagging => tagging::put_bucket(s, req).await,
         O::DeleteBucketTagging => tagging::delete_bucket(s, req).await,
@@ -108,10 +112,6 @@ async fn dispatch(
         // Bucket configurations Cairn does not implement yet: the "not configured" error
         // S3 gives for a bucket without one, so that tools probing them (s3cmd `info`,
         // consoles) carry on.
-        O::GetBucketCors => {
-            let msg = "The CORS configuration does not exist";
-            not_configured(s, req, "NoSuchCORSConfiguration", msg).await
-        }
         O::GetBucketLifecycleConfiguration => {
             let msg = "The lifecycle configuration does not exist";
             not_configured(s, req, "NoSuchLifecycleConfiguration", msg).await
