@@ -466,3 +466,91 @@ async fn a_receiver_that_is_down_costs_requests_nothing_and_drops_are_counted() 
     assert_eq!(receiver.entries().len() as u64, delivered);
     receiver.stop();
 }
+
+/// What the audit log costs a request in-process: `begin`, `finish`, the response body
+/// read to its end and the entry written and queued, for a 4 KiB GET signed as the AWS
+/// SDKs sign it. A measurement, not a timed test (run with `--ignored --nocapture`); the
+/// bound only catches a gross regression. The POSTs are left out: one per batch.
+#[tokio::test]
+#[ignore]
+async fn cost_of_one_entry() {
+    use cairn::body::full;
+    use cairn::s3::call::ApiCall;
+    let n: u32 = 20_000;
+    // Nothing listens on port 9: entries stay queued (the queue holds all of them).
+    let mut t = target("cost", "127.0.0.1:9".parse().unwrap(), 100, n as usize + 1);
+    t.authorization = None;
+    let audit = cairn::audit::Audit::start(
+        &AuditConfig { targets: vec![t] },
+        "d1e2a3d4-0000-4000-8000-000000000000".into(),
+        tokio::sync::watch::channel(false).1,
+    )
+    .map(Arc::new)
+    .expect("target");
+    let req = http::Request::get("/bench/object-00001")
+        .header("host", "127.0.0.1:9000")
+        .header("user-agent", "aws-sdk-rust/1.3.0 os/linux lang/rust/1.85.0")
+        .header("x-amz-user-agent", "aws-sdk-rust/1.3.0 api/s3/1.60.0 os/linux")
+        .header("x-amz-date", "20261207T070000Z")
+        .header("x-amz-content-sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        .header("amz-sdk-invocation-id", "5a0c9b8e-5d8e-4c4e-9d0a-3f1b2c3d4e5f")
+        .header("amz-sdk-request", "attempt=1; max=3")
+        .header("authorization", "AWS4-HMAC-SHA256 Credential=AKIA/20261207/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+        .body(())
+        .unwrap();
+    let (mut parts, ()) = req.into_parts();
+    parts.extensions.insert(cairn::remote::Remote {
+        addr: "127.0.0.1:40000".parse().unwrap(),
+        secure: false,
+    });
+    let data = Bytes::from(vec![7u8; 4096]);
+    let call = ApiCall {
+        name: "GetObject",
+        bucket: "bench".into(),
+        object: "object-00001".into(),
+        access_key: "benchroot".into(),
+        parent_user: String::new(),
+    };
+    let respond = || {
+        let mut r = http::Response::new(full(data.clone()));
+        let h = r.headers_mut();
+        h.insert(
+            "etag",
+            "\"bd2ce06f7733eee0010348acbe975be4\"".parse().unwrap(),
+        );
+        h.insert(
+            "last-modified",
+            "Mon, 07 Dec 2026 06:49:55 GMT".parse().unwrap(),
+        );
+        h.insert("accept-ranges", "bytes".parse().unwrap());
+        h.insert("content-type", "binary/octet-stream".parse().unwrap());
+        h.insert("content-length", "4096".parse().unwrap());
+        h.insert("x-amz-request-id", "C0E441200000000001".parse().unwrap());
+        r.extensions_mut().insert(call.clone());
+        r
+    };
+    // The same work without the audit log, to subtract.
+    let plain = Instant::now();
+    for _ in 0..n {
+        let body = respond().into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body.len(), 4096);
+    }
+    let plain = plain.elapsed();
+    let audited = Instant::now();
+    for i in 0..n {
+        let rec = audit.begin(&parts, &format!("C0E4412{i:011}"));
+        let resp = rec.finish(respond());
+        assert_eq!(http_body::Body::size_hint(resp.body()).exact(), Some(4096));
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body.len(), 4096);
+    }
+    let audited = audited.elapsed();
+    let per = audited.saturating_sub(plain) / n;
+    let stats = &audit.targets()[0].stats;
+    println!(
+        "audit cost per request: {per:?} ({audited:?} - {plain:?} for {n}), {} queued",
+        stats.queued.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    assert_eq!(stats.failed.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert!(per < Duration::from_micros(200), "{per:?}");
+}
