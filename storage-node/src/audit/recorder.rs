@@ -125,7 +125,7 @@ impl Pending {
             &r.request,
             response,
         );
-        r.audit.submit(Bytes::from(json));
+        r.audit.submit(&json);
     }
 }
 

@@ -3,7 +3,9 @@
 //! the entry is dropped and counted (`minio_audit_failed_messages`). An offer wakes the
 //! task only when its entry is the first in the queue or fills a batch, not for every
 //! entry: a wake-up per request (a task switch, often a thread unparked) cost more than
-//! writing the entry.
+//! writing the entry. Entries are copied into the body of the batch they will be posted
+//! in, so the request's buffer is freed by the thread that allocated it and a batch is
+//! one buffer, not one per entry.
 //!
 //! The task takes one batch per round (up to `batch_size` entries, waiting at most
 //! [`BATCH_LINGER`] for it to fill), posts it with a timeout, and while the receiver is
@@ -73,9 +75,27 @@ pub struct Target {
     pub stats: Arc<TargetStats>,
 }
 
+/// Room reserved for a batch's body at most; larger batches grow as they fill.
+const MAX_BATCH_RESERVE: usize = 1 << 20;
+
+/// The body of one POST being filled: the entries joined by `,`, after a `[` when the
+/// target sends arrays.
+struct Batch {
+    json: Vec<u8>,
+    entries: usize,
+}
+
+/// The batches waiting for the task, oldest first.
+#[derive(Default)]
+struct Waiting {
+    batches: VecDeque<Batch>,
+    entries: usize,
+}
+
 /// The entries waiting for the task, and how the task learns of them.
 struct Queue {
-    entries: Mutex<VecDeque<Bytes>>,
+    waiting: Mutex<Waiting>,
+    /// Entries, at most.
     capacity: usize,
     batch_size: usize,
     /// Notified when an entry lands in an empty queue, a batch is full, or the target is
@@ -85,24 +105,70 @@ struct Queue {
 }
 
 impl Queue {
-    fn lock(&self) -> MutexGuard<'_, VecDeque<Bytes>> {
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
         // Nothing panics while holding the lock; a poisoned queue is still consistent.
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().entries
+    }
+
+    /// Whether the oldest batch holds `batch_size` entries.
+    fn front_full(&self) -> bool {
+        self.lock()
+            .batches
+            .front()
+            .is_some_and(|b| b.entries >= self.batch_size)
     }
 
     fn closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Up to `batch_size` entries from the front.
-    fn take(&self) -> Vec<Bytes> {
-        let mut q = self.lock();
-        let n = q.len().min(self.batch_size);
-        q.drain(..n).collect()
+    /// Appends one entry to the newest batch (or a new one); its entry count, or `None`
+    /// when the queue is full.
+    fn push(&self, entry: &[u8]) -> Option<(usize, usize)> {
+        let mut w = self.lock();
+        if w.entries >= self.capacity {
+            return None;
+        }
+        if w.batches
+            .back()
+            .is_none_or(|b| b.entries >= self.batch_size)
+        {
+            let mut json = Vec::with_capacity(
+                (entry.len() + 1)
+                    .saturating_mul(self.batch_size)
+                    .saturating_add(2)
+                    .min(MAX_BATCH_RESERVE),
+            );
+            if self.batch_size > 1 {
+                json.push(b'[');
+            }
+            w.batches.push_back(Batch { json, entries: 0 });
+        }
+        let batch = w.batches.back_mut()?;
+        if batch.entries > 0 {
+            batch.json.push(b',');
+        }
+        batch.json.extend_from_slice(entry);
+        batch.entries += 1;
+        let in_batch = batch.entries;
+        w.entries += 1;
+        Some((w.entries, in_batch))
+    }
+
+    /// The oldest batch's body, ready to post, and its number of entries.
+    fn take(&self) -> Option<(Bytes, usize)> {
+        let mut w = self.lock();
+        let mut batch = w.batches.pop_front()?;
+        w.entries -= batch.entries;
+        drop(w);
+        if self.batch_size > 1 {
+            batch.json.push(b']');
+        }
+        Some((Bytes::from(batch.json), batch.entries))
     }
 }
 
@@ -129,7 +195,7 @@ impl Target {
         };
         let client = client(&id)?;
         let queue = Arc::new(Queue {
-            entries: Mutex::new(VecDeque::new()),
+            waiting: Mutex::new(Waiting::default()),
             capacity: cfg.queue_size,
             batch_size: cfg.batch_size.max(1),
             ready: Notify::new(),
@@ -151,21 +217,12 @@ impl Target {
 
     /// Queues one serialized entry, or drops and counts it when the queue is full.
     /// Never waits (the lock is held only to push).
-    pub fn offer(&self, entry: Bytes) {
+    pub fn offer(&self, entry: &[u8]) {
         self.stats.total.fetch_add(1, Ordering::Relaxed);
-        let len = {
-            let mut q = self.queue.lock();
-            if q.len() >= self.queue.capacity {
-                None
-            } else {
-                q.push_back(entry);
-                Some(q.len())
-            }
-        };
-        match len {
-            Some(n) => {
+        match self.queue.push(entry) {
+            Some((total, in_batch)) => {
                 self.stats.queued.fetch_add(1, Ordering::Relaxed);
-                if n == 1 || n == self.queue.batch_size {
+                if total == 1 || in_batch == self.queue.batch_size {
                     self.queue.ready.notify_one();
                 }
             }
@@ -257,7 +314,7 @@ impl Sender {
             }
             if self.batch_size > 1 {
                 let deadline = tokio::time::Instant::now() + BATCH_LINGER;
-                while queue.len() < self.batch_size && !queue.closed() {
+                while !queue.front_full() && !queue.closed() {
                     tokio::select! {
                         _ = queue.ready.notified() => {}
                         _ = tokio::time::sleep_until(deadline) => break,
@@ -265,10 +322,10 @@ impl Sender {
                     }
                 }
             }
-            let batch = queue.take();
-            let n = batch.len() as u64;
-            let body = self.body(&batch);
-            drop(batch);
+            let Some((body, n)) = queue.take() else {
+                continue;
+            };
+            let n = n as u64;
             let mut pause = RETRY_MIN;
             loop {
                 match self.post(body.clone()).await {
@@ -294,26 +351,6 @@ impl Sender {
                         pause = (pause * 2).min(RETRY_MAX);
                     }
                 }
-            }
-        }
-    }
-
-    /// One entry as a JSON object when the batch size is 1, else a JSON array.
-    fn body(&self, batch: &[Bytes]) -> Bytes {
-        match batch {
-            [one] if self.batch_size == 1 => one.clone(),
-            _ => {
-                let len = batch.iter().map(|b| b.len() + 1).sum::<usize>() + 1;
-                let mut out = Vec::with_capacity(len);
-                out.push(b'[');
-                for (i, e) in batch.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(e);
-                }
-                out.push(b']');
-                Bytes::from(out)
             }
         }
     }
