@@ -1,9 +1,10 @@
 //! The `render` command: manifests in, every object the operator would create out.
 //!
-//! Kept out of `main.rs` so that tests drive exactly what the command does. The one impure
-//! step is generating auto-TLS certificates (random keys, the current time), as the
-//! operator would on first reconcile; `--omit-tls-secrets` leaves the generated Secrets out
-//! of the output for review or GitOps, where private keys do not belong.
+//! Kept out of `main.rs` so that tests drive exactly what the command does. The impure
+//! steps are generating auto-TLS certificates (random keys, the current time) and issuing
+//! the Prometheus bearer token (its expiry counts from now), as the operator would on first
+//! reconcile; `--omit-tls-secrets` leaves the generated Secrets out of the output for
+//! review or GitOps, where private keys and tokens do not belong.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,6 +13,8 @@ use thiserror::Error;
 use time::OffsetDateTime;
 
 use crate::load::{self, LoadError};
+use crate::prometheus_token;
+use crate::reconcile::tenant_endpoint;
 use crate::render::{self, Observed, RenderError, Rendered, Settings};
 use crate::tls::{self, TlsError};
 
@@ -35,13 +38,14 @@ pub struct RenderOptions {
     pub namespace: String,
     /// Operator settings.
     pub settings: Settings,
-    /// Leave generated TLS Secrets and the CA ConfigMap out of the output.
+    /// Leave the generated Secrets (TLS, Prometheus token) and the CA ConfigMap out of the
+    /// output.
     pub omit_tls_secrets: bool,
     /// Whether to render ServiceMonitors (as if the Prometheus Operator CRD is installed).
     pub service_monitor_available: bool,
     /// Output format.
     pub format: Format,
-    /// Issue time of generated certificates.
+    /// Issue time of generated certificates and of the Prometheus token.
     pub now: OffsetDateTime,
 }
 
@@ -125,6 +129,15 @@ pub fn render(options: &RenderOptions) -> Result<RenderOutput, CliError> {
                 tenant.spec.cert_config.as_ref(),
                 options.now,
             )?);
+        }
+        if tenant.spec.prometheus_operator()
+            && let Ok(names) = render::tenant_names(tenant, &options.settings)
+            && let Some(endpoint) = tenant_endpoint(tenant, &names, &inputs.secrets, None)
+        {
+            observed.prometheus_token = Some(prometheus_token::issue(
+                &endpoint.credentials,
+                options.now.unix_timestamp(),
+            ));
         }
         match render::render(tenant, &inputs.secrets, &observed, &options.settings) {
             Ok(r) => rendered.push(r),

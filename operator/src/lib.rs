@@ -6,7 +6,8 @@
 //! * [`crd`]: the `Tenant` types, their defaults and validation, and the generated CRD;
 //! * [`render`]: pure functions from a Tenant (plus the Secrets it references and what was
 //!   observed in the cluster) to every object the operator wants to exist;
-//! * [`tls`]: the per-tenant CA and server certificate;
+//! * [`tls`]: the per-tenant CA and server certificate; [`prometheus_token`]: the bearer
+//!   token (an HS512 JWT, [`jwt`]) the ServiceMonitor scrapes the tenant with;
 //! * [`reconcile`]: the controller that applies the rendered objects, rolls pods, expands
 //!   volumes and reports status; [`provision`] and [`tenant`]: talking to the running tenant.
 //!
@@ -19,7 +20,9 @@ pub mod cli;
 pub mod config_env;
 pub mod crd;
 pub mod geometry;
+pub mod jwt;
 pub mod load;
+pub mod prometheus_token;
 pub mod provision;
 pub mod reconcile;
 pub mod render;

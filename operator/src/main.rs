@@ -102,9 +102,9 @@ enum Command {
     ///
     /// Reads Tenants and the Secrets they reference (the configuration Secret is required:
     /// its config.env is checked for credentials and the storage class), validates them,
-    /// and prints the StatefulSets, Services, PodDisruptionBudgets, TLS Secrets and
-    /// ServiceMonitors. Nothing is sent to a cluster. Objects of other kinds in the files
-    /// are skipped. Warnings go to standard error.
+    /// and prints the StatefulSets, Services, PodDisruptionBudgets, TLS Secrets,
+    /// ServiceMonitors and their bearer token Secrets. Nothing is sent to a cluster.
+    /// Objects of other kinds in the files are skipped. Warnings go to standard error.
     ///
     /// Exit status: 0 when every Tenant rendered, 2 when the input is wrong (the message
     /// says what to change), 1 on an internal failure.
@@ -134,9 +134,10 @@ enum Command {
         #[arg(long, default_value = DEFAULT_IMAGE, value_name = "IMAGE")]
         default_image: String,
 
-        /// Leave the generated TLS Secrets and CA ConfigMap out of the output. Without it,
-        /// a fresh CA and server certificate (with private keys) are generated and printed
-        /// for each Tenant with auto TLS, as the operator would create them.
+        /// Leave the generated Secrets and CA ConfigMap out of the output. Without it, a
+        /// fresh CA and server certificate (with private keys) are generated and printed
+        /// for each Tenant with auto TLS, and a Prometheus bearer token for each with
+        /// prometheusOperator, as the operator would create them.
         #[arg(long)]
         omit_tls_secrets: bool,
 

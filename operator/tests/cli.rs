@@ -61,6 +61,7 @@ fn renders_the_matrix_example_directory() {
             "Secret matrix-minio-tls",
             "Secret matrix-minio-ca",
             "Secret matrix-minio-ca-key",
+            "Secret matrix-minio-prometheus-token",
             "ConfigMap matrix-minio-ca",
             "Service matrix-minio-hl",
             "Service minio",
@@ -258,4 +259,45 @@ fn help_explains_the_commands() {
     ] {
         assert!(help.contains(needle), "{needle} in {help}");
     }
+}
+
+#[test]
+fn the_rendered_prometheus_token_is_signed_with_the_root_credentials() {
+    let out = run(
+        &["render", "-f", "manifests/examples/matrix/", "-o", "json"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = list["items"].as_array().unwrap();
+    let secret = items
+        .iter()
+        .find(|o| o["kind"] == "Secret" && o["metadata"]["name"] == "matrix-minio-prometheus-token")
+        .expect("token Secret rendered");
+    let secret: k8s_openapi::api::core::v1::Secret =
+        serde_json::from_value(secret.clone()).unwrap();
+    let token = String::from_utf8(secret.data.unwrap()["token"].0.clone()).unwrap();
+    // The root credentials of manifests/examples/matrix/secrets.yaml.
+    let claims = common::jwt_claims(&token, "CHANGE-ME-root-password").expect("signature verifies");
+    assert_eq!(claims["sub"], "matrix-admin");
+    assert_eq!(claims["iss"], "prometheus");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let exp = claims["exp"].as_i64().unwrap();
+    assert!(
+        (now + 99 * 365 * 86400..=now + 100 * 365 * 86400 + 60).contains(&exp),
+        "exp {exp}"
+    );
+    assert!(common::jwt_claims(&token, "CHANGE-ME-root-passwore").is_none());
+    // The ServiceMonitor points at it.
+    let monitor = items
+        .iter()
+        .find(|o| o["kind"] == "ServiceMonitor")
+        .unwrap();
+    assert_eq!(
+        monitor["spec"]["endpoints"][0]["bearerTokenSecret"],
+        serde_json::json!({"name": "matrix-minio-prometheus-token", "key": "token"})
+    );
 }

@@ -447,11 +447,14 @@ async fn create_applies_every_object_then_waits_for_the_servers() {
             "GET /apis/monitoring.coreos.com/v1".to_string(),
             format!("GET {}", h.p("secrets/matrix-minio-ca-key")),
             format!("GET {}", h.p("secrets/matrix-minio-tls")),
+            // The stored Prometheus token, kept while the root credentials are the same.
+            format!("GET {}", h.p("secrets/matrix-minio-prometheus-token")),
             // Each object is looked up before it is applied: nothing of another owner's
             // is taken over.
             format!("GET {}", h.p("secrets/matrix-minio-tls")),
             format!("GET {}", h.p("secrets/matrix-minio-ca")),
             format!("GET {}", h.p("secrets/matrix-minio-ca-key")),
+            format!("GET {}", h.p("secrets/matrix-minio-prometheus-token")),
             format!("GET {}", h.p("configmaps/matrix-minio-ca")),
             format!("GET {}", h.p("services/matrix-minio-hl")),
             format!("GET {}", h.p("services/minio")),
@@ -465,6 +468,7 @@ async fn create_applies_every_object_then_waits_for_the_servers() {
             format!("PATCH {}", h.p("secrets/matrix-minio-tls")),
             format!("PATCH {}", h.p("secrets/matrix-minio-ca")),
             format!("PATCH {}", h.p("secrets/matrix-minio-ca-key")),
+            format!("PATCH {}", h.p("secrets/matrix-minio-prometheus-token")),
             format!("POST {}", h.p("events")),
             format!("PATCH {}", h.p("configmaps/matrix-minio-ca")),
             format!("PATCH {}", h.p("services/matrix-minio-hl")),
@@ -1311,6 +1315,98 @@ async fn configuration_secret_change_changes_the_template_hash() {
         h.sts("pool-0")["spec"]["template"]["metadata"]["annotations"]["cairn.dev/config-hash"]
             .clone();
     assert_ne!(before, after);
+}
+
+/// The token and credentials hash of the last apply of the Prometheus token Secret.
+fn applied_token(h: &Harness, requests: &[Recorded]) -> (String, String) {
+    let path = h.p("secrets/matrix-minio-prometheus-token");
+    let body = requests
+        .iter()
+        .rev()
+        .find(|r| r.is_apply() && r.path == path)
+        .expect("the token Secret is applied")
+        .body
+        .clone()
+        .unwrap();
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(body).unwrap();
+    assert_eq!(secret.type_.as_deref(), Some("Opaque"));
+    let token = String::from_utf8(secret.data.unwrap()["token"].0.clone()).unwrap();
+    let hash = secret.metadata.annotations.unwrap()["cairn.dev/credentials-hash"].clone();
+    (token, hash)
+}
+
+#[tokio::test]
+async fn the_prometheus_token_is_issued_once_and_again_when_the_root_credentials_change() {
+    let h = Harness::matrix();
+    h.reconcile().await.unwrap();
+    let first = h.api.take_requests();
+    check_applies(&first, &h.stored().metadata.uid.unwrap());
+    let (token, hash) = applied_token(&h, &first);
+    assert!(
+        h.api
+            .get(&h.p("secrets/matrix-minio-prometheus-token"))
+            .is_some()
+    );
+    // What `mc admin prometheus generate` makes: signed with the root secret key, for the
+    // root access key, issuer prometheus, valid for about a century.
+    let claims = common::jwt_claims(&token, "CHANGE-ME-root-password")
+        .expect("the token verifies under the root secret key");
+    assert_eq!(claims["sub"], "matrix-admin");
+    assert_eq!(claims["iss"], "prometheus");
+    let now = Timestamp::now().as_second();
+    let exp = claims["exp"].as_i64().unwrap();
+    assert!(
+        (now + 99 * 365 * 86400..=now + 100 * 365 * 86400 + 60).contains(&exp),
+        "exp {exp}"
+    );
+    // The ServiceMonitor scrapes with it.
+    let monitor = first
+        .iter()
+        .find(|r| r.is_apply() && r.path.contains("/servicemonitors/"))
+        .unwrap();
+    assert_eq!(
+        monitor.body.as_ref().unwrap()["spec"]["endpoints"][0]["bearerTokenSecret"],
+        json!({"name": "matrix-minio-prometheus-token", "key": "token"})
+    );
+
+    // A later pass keeps the stored token (a new one would carry a later expiry).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    h.reconcile().await.unwrap();
+    let second = h.api.take_requests();
+    assert_eq!(applied_token(&h, &second), (token.clone(), hash.clone()));
+
+    // New root credentials: the old token no longer verifies, so a new one is issued,
+    // signed with the new secret key, and the Secret carries the new hash.
+    let path = h.p("secrets/matrix-minio-env");
+    let mut config = h.api.get(&path).unwrap();
+    config["stringData"]["config.env"] = json!(
+        "export MINIO_ROOT_USER=\"matrix-admin\"\nexport MINIO_ROOT_PASSWORD=\"a-new-password-123\"\nexport MINIO_STORAGE_CLASS_STANDARD=\"EC:4\"\n"
+    );
+    h.api.insert(&path, config);
+    h.reconcile().await.unwrap();
+    let third = h.api.take_requests();
+    let (new_token, new_hash) = applied_token(&h, &third);
+    assert_ne!(new_token, token);
+    assert_ne!(new_hash, hash);
+    assert_eq!(
+        common::jwt_claims(&new_token, "a-new-password-123").unwrap()["sub"],
+        "matrix-admin"
+    );
+    assert!(common::jwt_claims(&new_token, "CHANGE-ME-root-password").is_none());
+    let stored = h
+        .api
+        .get(&h.p("secrets/matrix-minio-prometheus-token"))
+        .unwrap();
+    assert_eq!(
+        stored["metadata"]["annotations"]["cairn.dev/credentials-hash"],
+        new_hash
+    );
+    // And kept again from then on.
+    h.reconcile().await.unwrap();
+    assert_eq!(
+        applied_token(&h, &h.api.take_requests()),
+        (new_token, new_hash)
+    );
 }
 
 #[tokio::test]

@@ -46,6 +46,7 @@ fn tls_off_speaks_http_everywhere() {
     );
     let observed = Observed {
         service_monitor_available: true,
+        prometheus_token: Some(fixed_token()),
         ..Observed::default()
     };
     let r = render::render(&t, &[good_config("ns")], &observed, &Settings::default()).unwrap();
@@ -98,7 +99,10 @@ fn tls_off_speaks_http_everywhere() {
             .iter()
             .all(|v| v.name != "certs")
     );
-    assert!(r.secrets.is_empty() && r.config_maps.is_empty());
+    // No certificate Secrets: the only generated Secret is the Prometheus token.
+    let generated: Vec<_> = r.secrets.iter().map(|s| s.metadata.name.clone()).collect();
+    assert_eq!(generated, [Some("t-prometheus-token".to_string())]);
+    assert!(r.config_maps.is_empty());
     let s = |n: &str, p: i32, t: &str| (n.to_string(), p, t.to_string());
     assert_eq!(
         ports(service(&r, "minio")),

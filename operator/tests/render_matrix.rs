@@ -33,6 +33,7 @@ fn objects_have_the_minio_operator_names() {
             "Secret matrix/matrix-minio-tls",
             "Secret matrix/matrix-minio-ca",
             "Secret matrix/matrix-minio-ca-key",
+            "Secret matrix/matrix-minio-prometheus-token",
             "ConfigMap matrix/matrix-minio-ca",
             "Service matrix/matrix-minio-hl",
             "Service matrix/minio",

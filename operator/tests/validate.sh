@@ -19,7 +19,8 @@
 #   7. monitoring: `promtool check rules` and `promtool test rules` of the alert rules
 #      (charts/cairn-operator/rules/cairn.rules.yaml, operator/tests/monitoring/), the
 #      Grafana dashboard's queries parsed by promtool, the chart's and kustomize's copies of
-#      the dashboard and rules identical (operator/tests/check_monitoring.py).
+#      the dashboard and rules identical (operator/tests/check_monitoring.py), and the
+#      Prometheus bearer token `render` issues verified with PyJWT (also in step 3).
 # A ServiceMonitor or PrometheusRule has no bundled schema: kubernetes-validate warns and
 # passes it.
 #
@@ -117,10 +118,15 @@ done
 # --- 3. rendered objects ---------------------------------------------------------------------
 check "objects rendered for manifests/examples/matrix/ are valid" \
     render_valid "$WORK/matrix.yaml" manifests/examples/matrix/
+check "  ... and its Prometheus token verifies with PyJWT (root credentials, HS512, 100 years)" \
+    "$VENV/bin/python" "$HERE/check_monitoring.py" token "$WORK/matrix.yaml" \
+    manifests/examples/matrix/tenant.yaml manifests/examples/matrix/secrets.yaml
 for fixture in "$HERE"/fixtures/*.yaml; do
     name="$(basename "$fixture" .yaml)"
     check "fixture $name: its Secrets are valid" validate "$fixture"
     check "fixture $name: rendered objects are valid" render_valid "$WORK/$name.yaml" "$fixture"
+    check "fixture $name: its Prometheus token verifies with PyJWT" \
+        "$VENV/bin/python" "$HERE/check_monitoring.py" token "$WORK/$name.yaml" "$fixture"
 done
 
 # --- 4. kustomize of the example -------------------------------------------------------------

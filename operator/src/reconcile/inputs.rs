@@ -1,19 +1,23 @@
 //! Step 2 of a reconcile: read what rendering depends on. The Secrets the Tenant references
 //! (configuration, external certificates, by name), the pools' StatefulSets (to refuse
-//! shape changes), whether the ServiceMonitor CRD exists, and the generated CA and server
-//! certificate ([`super::tls`]). Only objects this Tenant controls count as its own: a
-//! StatefulSet or `<tenant>-tls` Secret made by someone else is neither read as the
-//! tenant's state nor adopted ([`super::ownership`] refuses to apply over it).
+//! shape changes), whether the ServiceMonitor CRD exists, the generated CA and server
+//! certificate ([`super::tls`]), and the ServiceMonitor's bearer token (the stored one
+//! while the root credentials are unchanged, [`crate::prometheus_token`]). Only objects
+//! this Tenant controls count as its own: a StatefulSet or `<tenant>-tls` Secret made by
+//! someone else is neither read as the tenant's state nor adopted ([`super::ownership`]
+//! refuses to apply over it).
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource, ResourceExt};
 
+use super::health::tenant_endpoint;
 use super::ownership::controlled_by;
 use super::{Context, Error, is_not_found, tenant_selector, tls};
 use crate::crd::validate::ExistingPool;
 use crate::crd::{CertificateStatus, Tenant};
+use crate::prometheus_token::{self, PrometheusToken};
 use crate::render::names::{LABEL_POOL, Names};
 use crate::render::{self, Observed, secret_data};
 
@@ -57,12 +61,18 @@ pub(super) async fn read(tenant: &Tenant, ctx: &Context, namespace: &str) -> Res
     } else {
         None
     };
+    let prometheus_token = if tenant.spec.prometheus_operator() {
+        bearer_token(tenant, &uid, &names, &secrets, &secrets_api).await?
+    } else {
+        None
+    };
     Ok(Inputs {
         namespace: namespace.to_string(),
         observed: Observed {
             existing_pools: existing_pools(&statefulsets),
             service_monitor_available,
             auto_tls: ensured.as_ref().map(|e| e.material.clone()),
+            prometheus_token,
         },
         certificates: ensured.as_ref().map(|e| e.status.clone()),
         tls_note: ensured.and_then(|e| e.issued.map(|why| (why, e.new_ca))),
@@ -142,4 +152,34 @@ async fn certificates(
         current.as_ref().map(secret_data).as_ref(),
         time::OffsetDateTime::now_utc(),
     )?)
+}
+
+/// The ServiceMonitor's bearer token: the one stored in `<tenant>-prometheus-token` (when
+/// this Tenant, of uid `uid`, controls it) while it was signed with the current root
+/// credentials, else a new one. `None` without root credentials in the configuration
+/// Secret (rendering refuses such a spec anyway).
+async fn bearer_token(
+    tenant: &Tenant,
+    uid: &str,
+    names: &Names,
+    referenced: &[Secret],
+    secrets: &Api<Secret>,
+) -> Result<Option<PrometheusToken>, Error> {
+    let Some(endpoint) = tenant_endpoint(tenant, names, referenced, None) else {
+        return Ok(None);
+    };
+    let name = names.prometheus_token_secret();
+    let stored = secrets
+        .get_opt(&name)
+        .await?
+        .filter(|s| controlled_by(s.meta(), uid));
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (token, issued) = prometheus_token::ensure(&endpoint.credentials, stored.as_ref(), now);
+    if issued {
+        tracing::info!(
+            tenant = %names.tenant,
+            "issued a Prometheus bearer token from the root credentials (Secret {name})"
+        );
+    }
+    Ok(Some(token))
 }

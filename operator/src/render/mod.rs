@@ -35,6 +35,7 @@ use thiserror::Error;
 use crate::crd::validate::{self, ConfigInput, ExistingPool, ValidationErrors};
 use crate::crd::{LocalCertificateReference, Tenant};
 use crate::geometry::Geometry;
+use crate::prometheus_token::PrometheusToken;
 use crate::tls::TlsMaterial;
 pub use endpoints::pool_endpoint;
 use names::Names;
@@ -75,6 +76,10 @@ pub struct Observed {
     /// The tenant's CA and server certificate, when auto TLS is on. The tls layer makes or
     /// renews them; rendering only places them.
     pub auto_tls: Option<TlsMaterial>,
+    /// The bearer token of the ServiceMonitor, when `prometheusOperator` is on. The
+    /// reconciler issues or keeps it ([`crate::prometheus_token`]); rendering only places
+    /// it.
+    pub prometheus_token: Option<PrometheusToken>,
 }
 
 /// Every object the operator wants for one Tenant, by kind, in apply order.
@@ -82,7 +87,8 @@ pub struct Observed {
 pub struct Rendered {
     /// `namespace/name` of the Tenant.
     pub tenant: String,
-    /// Generated TLS Secrets (none without auto TLS).
+    /// Generated Secrets: the TLS ones (auto TLS) and the Prometheus bearer token
+    /// (`prometheusOperator`).
     pub secrets: Vec<Secret>,
     /// The CA certificate for clients (auto TLS only).
     pub config_maps: Vec<ConfigMap>,
@@ -139,6 +145,10 @@ pub enum RenderError {
     Invalid(#[from] ValidationErrors),
     #[error("Tenant {0} uses auto TLS (requestAutoCert) but no certificate was generated for it")]
     MissingTlsMaterial(String),
+    #[error(
+        "Tenant {0} has prometheusOperator: true but no Prometheus bearer token was issued for it"
+    )]
+    MissingPrometheusToken(String),
 }
 
 /// How the servers get their certificate.
@@ -336,6 +346,15 @@ pub fn render(
         }
     }
     if spec.prometheus_operator() {
+        // The token Secret is made even without the ServiceMonitor CRD: any Prometheus can
+        // scrape with it.
+        let token = observed
+            .prometheus_token
+            .as_ref()
+            .ok_or_else(|| RenderError::MissingPrometheusToken(rendered.tenant.clone()))?;
+        rendered
+            .secrets
+            .push(monitor::prometheus_token_secret(&ctx, token));
         if observed.service_monitor_available {
             rendered.service_monitor = Some(monitor::service_monitor(&ctx));
         } else {

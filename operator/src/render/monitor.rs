@@ -6,15 +6,22 @@
 //! would double every series) and scrapes `/minio/v2/metrics/cluster` on the 9000 port of
 //! every server, with the scheme of the tenant. With TLS, Prometheus verifies the servers
 //! against the tenant's CA and asks for the S3 Service's name, which every generated
-//! certificate carries; pod IPs are not in certificates. The server serves metrics without
-//! authentication for now, so no bearer token is configured.
+//! certificate carries; pod IPs are not in certificates.
+//!
+//! The servers require MinIO's Prometheus authentication (a bearer JWT), so Prometheus
+//! sends the token of the Secret `<tenant>-prometheus-token` (`bearerTokenSecret`), which
+//! is rendered here too from the token the reconciler issued or kept
+//! ([`crate::prometheus_token`]).
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
 use serde_json::{Value, json};
 
 use super::names::{LABEL_SERVICE, LABEL_TENANT, tenant_labels};
 use super::{Context, TlsMode};
+use crate::prometheus_token::{ANNOTATION_CREDENTIALS_HASH, PrometheusToken, TOKEN_KEY};
 
 /// Path of the cluster metrics, as MinIO names it (dashboards use it).
 pub const METRICS_PATH: &str = "/minio/v2/metrics/cluster";
@@ -29,6 +36,7 @@ pub(crate) fn service_monitor(ctx: &Context<'_>) -> Value {
         "path": METRICS_PATH,
         "scheme": scheme,
         "interval": "30s",
+        "bearerTokenSecret": { "name": names.prometheus_token_secret(), "key": TOKEN_KEY },
     });
     let ca = match &ctx.tls {
         TlsMode::Off => None,
@@ -61,4 +69,26 @@ pub(crate) fn service_monitor(ctx: &Context<'_>) -> Value {
             "endpoints": [endpoint],
         },
     })
+}
+
+/// The Secret `<tenant>-prometheus-token` with the bearer token (key `token`) and the
+/// keyed hash of the root credentials that signed it (annotation), Opaque.
+pub(crate) fn prometheus_token_secret(ctx: &Context<'_>, token: &PrometheusToken) -> Secret {
+    let mut metadata = ctx.meta(
+        ctx.names.prometheus_token_secret(),
+        tenant_labels(&ctx.names.tenant),
+    );
+    metadata.annotations = Some(BTreeMap::from([(
+        ANNOTATION_CREDENTIALS_HASH.to_string(),
+        token.credentials_hash.clone(),
+    )]));
+    Secret {
+        metadata,
+        type_: Some("Opaque".to_string()),
+        data: Some(BTreeMap::from([(
+            TOKEN_KEY.to_string(),
+            ByteString(token.token.as_bytes().to_vec()),
+        )])),
+        ..Secret::default()
+    }
 }

@@ -67,6 +67,12 @@ impl Names {
         format!("{}-ca-key", self.tenant)
     }
 
+    /// Secret with the bearer token the ServiceMonitor scrapes with (key `token`):
+    /// `<tenant>-prometheus-token`.
+    pub fn prometheus_token_secret(&self) -> String {
+        format!("{}-prometheus-token", self.tenant)
+    }
+
     /// ServiceMonitor: `<tenant>`.
     pub fn service_monitor(&self) -> String {
         self.tenant.clone()

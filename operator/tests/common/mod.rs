@@ -1,6 +1,6 @@
 //! Shared helpers of the operator's integration tests: the Matrix example from
-//! `manifests/examples/matrix/`, small Tenants built in code, and fixed TLS material so
-//! that renders are deterministic.
+//! `manifests/examples/matrix/`, small Tenants built in code, fixed TLS material and a
+//! fixed Prometheus token so that renders are deterministic, and a JWT checker.
 
 #![allow(dead_code)]
 
@@ -11,6 +11,7 @@ pub mod fake_api;
 
 use cairn_operator::crd::Tenant;
 use cairn_operator::load;
+use cairn_operator::prometheus_token::PrometheusToken;
 use cairn_operator::render::{self, Observed, RenderError, Rendered, Settings};
 use cairn_operator::tls::TlsMaterial;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -47,13 +48,61 @@ pub fn fixed_tls() -> TlsMaterial {
     }
 }
 
+/// A fixed (not real) Prometheus token: rendering only places it.
+pub fn fixed_token() -> PrometheusToken {
+    PrometheusToken {
+        token: "PROMETHEUS.TOKEN.SIGNATURE".into(),
+        credentials_hash: "0123456789abcdef".into(),
+    }
+}
+
 /// What the reconciler would observe on a fresh cluster with the Prometheus Operator.
 pub fn observed() -> Observed {
     Observed {
         service_monitor_available: true,
         auto_tls: Some(fixed_tls()),
+        prometheus_token: Some(fixed_token()),
         ..Observed::default()
     }
+}
+
+/// Decodes base64url without padding (as in JWTs).
+pub fn unbase64url(text: &str) -> Vec<u8> {
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes() {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            other => panic!("not base64url: {other}"),
+        };
+        bits = (bits << 6) | u32::from(value);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    out
+}
+
+/// The claims of `token` when it is an HS512 JWT whose signature verifies under `key`
+/// (HMAC-SHA512 of `header.claims`); `None` when the signature does not.
+pub fn jwt_claims(token: &str, key: &str) -> Option<serde_json::Value> {
+    use hmac::{Hmac, Mac};
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "not a compact JWS: {token}");
+    let header: serde_json::Value = serde_json::from_slice(&unbase64url(parts[0])).unwrap();
+    assert_eq!(header["alg"], "HS512");
+    assert_eq!(header["typ"], "JWT");
+    let mut mac = Hmac::<sha2::Sha512>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("{}.{}", parts[0], parts[1]).as_bytes());
+    mac.verify_slice(&unbase64url(parts[2])).ok()?;
+    Some(serde_json::from_slice(&unbase64url(parts[1])).unwrap())
 }
 
 pub fn render(tenant: &Tenant, secrets: &[Secret]) -> Result<Rendered, RenderError> {
