@@ -100,10 +100,13 @@ async fn application(
             domains: cfg.domains.clone(),
         },
     );
+    // The address this server listens on names it in the metrics when no endpoint does.
+    let address = admin.address.clone();
     let admin = crate::admin::AdminService::new(objects.clone(), heal, iam.clone(), admin);
     let app = Arc::new(
         App::new(s3, objects)
             .with_limits(&cfg.front)
+            .with_metrics(cfg.prometheus_auth, &address)
             .with_audit(audit)
             .mount(Arc::new(AdminRoute(admin))),
     );

@@ -168,9 +168,13 @@ fn is_api(e: &Value, name: &str, object: &str) -> bool {
 }
 
 async fn metric(addr: SocketAddr, name: &str, id: &str) -> u64 {
+    let token = cairn::front::metrics::token::generate(USER, PASSWORD, Duration::from_secs(600));
     let page = common::raw(
         addr,
-        b"GET /minio/v2/metrics/cluster HTTP/1.1\r\nhost: cairn\r\nconnection: close\r\n\r\n",
+        format!(
+            "GET /minio/v2/metrics/cluster HTTP/1.1\r\nhost: cairn\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n"
+        )
+        .as_bytes(),
     )
     .await
     .text();

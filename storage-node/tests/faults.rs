@@ -70,10 +70,15 @@ fn repair_drive(drive: &Path, aside: &Path) {
 }
 
 async fn repaired_blocks(srv: &TestServer) -> u64 {
+    let token = cairn::front::metrics::token::generate(
+        common::USER,
+        common::PASSWORD,
+        std::time::Duration::from_secs(600),
+    );
     let r = common::raw(
         srv.addr,
         format!(
-            "GET /minio/v2/metrics/cluster HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+            "GET /minio/v2/metrics/cluster HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n",
             srv.addr
         )
         .as_bytes(),

@@ -201,10 +201,15 @@ async fn admin_heal(srv: &TestServer, req: HealRequest) -> cairn::heal::HealTask
 }
 
 async fn metric(srv: &TestServer, name: &str) -> u64 {
+    let token = cairn::front::metrics::token::generate(
+        common::USER,
+        common::PASSWORD,
+        Duration::from_secs(600),
+    );
     let r = common::raw(
         srv.addr,
         format!(
-            "GET /minio/v2/metrics/cluster HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+            "GET /minio/v2/metrics/cluster HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n",
             srv.addr
         )
         .as_bytes(),

@@ -1,5 +1,6 @@
 //! `cairn admin info` and `cairn admin heal`: the command-line client of the admin API
-//! (`user`, `group`, `policy` and `svcacct` are in `iam_cli`).
+//! (`user`, `group`, `policy` and `svcacct` are in `iam_cli`, `prometheus` in
+//! `prometheus_cli`).
 //!
 //! Exit codes: 0 success (for `heal`: the heal finished, no object failed and every
 //! drive is online), 1 an error answer, a failed heal, objects that could not be healed
@@ -48,6 +49,8 @@ pub enum AdminCommand {
     /// Manage service accounts: keys of their own that act for a user, optionally
     /// narrowed by a policy.
     Svcacct(super::iam_cli::SvcacctArgs),
+    /// Prometheus: print a scrape configuration with a bearer token for the metrics.
+    Prometheus(super::prometheus_cli::PrometheusArgs),
 }
 
 /// How to reach the server.
@@ -136,6 +139,7 @@ pub async fn run(args: AdminArgs, defaults: Defaults) -> u8 {
         AdminCommand::Group(a) => super::iam_cli::group(a, &defaults).await,
         AdminCommand::Policy(a) => super::iam_cli::policy(a, &defaults).await,
         AdminCommand::Svcacct(a) => super::iam_cli::svcacct(a, &defaults).await,
+        AdminCommand::Prometheus(a) => super::prometheus_cli::run(a, &defaults),
     }
 }
 

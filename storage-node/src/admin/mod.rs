@@ -33,6 +33,7 @@ mod heal;
 mod iam;
 pub mod iam_cli;
 mod info;
+pub mod prometheus_cli;
 mod server_info;
 pub mod types;
 

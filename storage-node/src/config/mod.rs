@@ -159,6 +159,29 @@ pub struct ServerConfig {
     pub root_previous: Option<(String, String)>,
     /// Audit log webhooks (`AUDIT_WEBHOOK_*[_<ID>]`); none by default.
     pub audit: crate::audit::AuditConfig,
+    /// `PROMETHEUS_AUTH_TYPE`: who may read the metrics pages.
+    pub prometheus_auth: PrometheusAuth,
+}
+
+/// Who may read the metrics pages (`PROMETHEUS_AUTH_TYPE`, MinIO's
+/// `MINIO_PROMETHEUS_AUTH_TYPE`): `jwt`, the default, asks for a bearer token (`cairn
+/// admin prometheus generate` makes one; see `front::metrics::auth`), `public` lets
+/// anyone read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrometheusAuth {
+    #[default]
+    Jwt,
+    Public,
+}
+
+impl PrometheusAuth {
+    /// As MinIO: `public` in any case opens the pages, any other value keeps the token.
+    pub fn from_setting(value: Option<&str>) -> Self {
+        match value {
+            Some(v) if v.trim().eq_ignore_ascii_case("public") => Self::Public,
+            _ => Self::Jwt,
+        }
+    }
 }
 
 /// Turns `:9000` into `0.0.0.0:9000`; checks host:port form.
@@ -195,6 +218,7 @@ impl ServerConfig {
             cluster_secret: None,
             root_previous: None,
             audit: crate::audit::AuditConfig::default(),
+            prometheus_auth: PrometheusAuth::Jwt,
         }
     }
 
@@ -273,6 +297,9 @@ impl ServerConfig {
                 env.names().iter().map(String::as_str),
                 |name| env.setting(name),
             ),
+            prometheus_auth: PrometheusAuth::from_setting(
+                env.setting("PROMETHEUS_AUTH_TYPE").as_deref(),
+            ),
         })
     }
 }
@@ -320,7 +347,8 @@ mod tests {
              export MINIO_AUDIT_WEBHOOK_AUTH_TOKEN_FILE=\"file-token\"\n\
              export MINIO_AUDIT_WEBHOOK_BATCH_SIZE_FILE=\"10\"\n\
              export MINIO_AUDIT_WEBHOOK_QUEUE_SIZE_FILE=\"20\"\n\
-             export MINIO_AUDIT_WEBHOOK_HTTP_TIMEOUT_FILE=\"3s\"\n",
+             export MINIO_AUDIT_WEBHOOK_HTTP_TIMEOUT_FILE=\"3s\"\n\
+             export MINIO_PROMETHEUS_AUTH_TYPE=\"public\"\n",
         )
         .unwrap();
         let env = Env {
@@ -378,7 +406,23 @@ mod tests {
         assert_eq!(audit[0].authorization.as_deref(), Some("Bearer file-token"));
         assert_eq!((audit[0].batch_size, audit[0].queue_size), (10, 20));
         assert_eq!(audit[0].http_timeout, secs(3));
+        assert_eq!(cfg.prometheus_auth, PrometheusAuth::Public);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn prometheus_auth_is_a_token_unless_public() {
+        use PrometheusAuth::{Jwt, Public};
+        for (v, want) in [
+            (None, Jwt),
+            (Some("jwt"), Jwt),
+            (Some("public"), Public),
+            (Some(" PUBLIC "), Public),
+            (Some("none"), Jwt),
+            (Some(""), Jwt),
+        ] {
+            assert_eq!(PrometheusAuth::from_setting(v), want, "{v:?}");
+        }
     }
 
     #[test]

@@ -39,6 +39,22 @@ pub struct DriveState {
     /// Raw capacity and free bytes of the drives that answered.
     pub capacity: u64,
     pub free: u64,
+    /// Every drive, in set order (the per-drive metrics).
+    pub drives: Vec<DriveReport>,
+}
+
+/// One drive as probed.
+#[derive(Debug, Clone)]
+pub struct DriveReport {
+    /// `Drive::endpoint`: the directory standalone, the URL in a cluster.
+    pub endpoint: String,
+    /// A drive of this server (not reached over peer RPC).
+    pub local: bool,
+    pub online: bool,
+    /// Space of the drive's file system; zero when the drive did not answer.
+    pub total: u64,
+    pub free: u64,
+    pub used: u64,
 }
 
 /// The cached [`DriveState`].
@@ -80,6 +96,7 @@ async fn probe(objects: &ObjectLayer) -> DriveState {
             out.capacity += d.total;
             out.free += d.free;
         }
+        out.drives.extend(drives);
         out.sets.push(SetHealth {
             online,
             online_elsewhere,
@@ -91,28 +108,23 @@ async fn probe(objects: &ObjectLayer) -> DriveState {
     out
 }
 
-struct Probed {
-    online: bool,
-    local: bool,
-    total: u64,
-    free: u64,
-}
-
-async fn probe_set(drives: &[DriveRef]) -> Vec<Probed> {
+async fn probe_set(drives: &[DriveRef]) -> Vec<DriveReport> {
     join_all(drives.iter().map(|d| async move {
         let (check, info) = futures::join!(
             tokio::time::timeout(PROBE_TIMEOUT, d.check()),
             tokio::time::timeout(PROBE_TIMEOUT, d.info())
         );
-        let (total, free) = match info {
-            Ok(Ok(i)) => (i.total, i.free),
-            _ => (0, 0),
+        let (total, free, used) = match info {
+            Ok(Ok(i)) => (i.total, i.free, i.used),
+            _ => (0, 0, 0),
         };
-        Probed {
+        DriveReport {
+            endpoint: d.endpoint(),
             online: matches!(check, Ok(Ok(()))),
             local: d.is_local(),
             total,
             free,
+            used,
         }
     }))
     .await

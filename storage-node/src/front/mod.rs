@@ -33,7 +33,8 @@ use tracing::Instrument;
 pub struct App {
     pub s3: S3Service,
     pub objects: Arc<ObjectLayer>,
-    pub metrics: metrics::HttpMetrics,
+    /// S3 counters, the `server` label and who may read the metrics pages.
+    pub metrics: metrics::Metrics,
     /// Drive and peer state for health and metrics, probed at most once a second.
     pub drive_state: drive_state::DriveStateCache,
     /// APIs mounted beside S3 (the admin API), asked in order before S3.
@@ -51,7 +52,7 @@ impl App {
         Self {
             s3,
             objects,
-            metrics: metrics::HttpMetrics::default(),
+            metrics: metrics::Metrics::default(),
             drive_state: drive_state::DriveStateCache::default(),
             routes: Vec::new(),
             receive_timeout: Limits::default().receive_timeout,
@@ -64,6 +65,14 @@ impl App {
     /// Records every S3 call in `audit` (see `crate::audit`).
     pub fn with_audit(mut self, audit: Option<crate::audit::Audit>) -> Self {
         self.audit = audit.map(Arc::new);
+        self
+    }
+
+    /// Serves the metrics pages to readers `auth` lets in, naming this server after its
+    /// drives' endpoints or, standalone, after `address` (see `metrics::server_name`).
+    pub fn with_metrics(mut self, auth: crate::config::PrometheusAuth, address: &str) -> Self {
+        self.metrics.auth = auth;
+        self.metrics.server = metrics::server_name(&self.objects, address);
         self
     }
 
@@ -94,8 +103,8 @@ impl App {
             if let Some(r) = health::route(&self, &req).await {
                 return r;
             }
-            if path == metrics::PATH || path == metrics::NODE_PATH {
-                return metrics::render(&self).await;
+            if let Some(scope) = metrics::Scope::of(path) {
+                return metrics::serve(&self, req.headers(), scope, path, &id).await;
             }
             let (mut parts, body) = req.into_parts();
             // HTTP/2 carries the host in `:authority`; SigV4 signs it as `host`.
@@ -113,8 +122,8 @@ impl App {
                 let body = body_stream(body, self.receive_timeout, None);
                 return route.handle(parts, body, &id).await;
             }
-            let method = parts.method.clone();
             let started = std::time::Instant::now();
+            let inflight = self.metrics.s3.start();
             // botocore mishandles a final answer to `Expect: 100-continue` that came
             // without an interim 100 (hyper sends none when the body is empty or was
             // never read) and then misreads the next response on that connection:
@@ -137,11 +146,16 @@ impl App {
             let http1 = parts.version <= http::Version::HTTP_11;
             let body_read = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let recorder = self.audit.as_ref().map(|a| a.begin(&parts, &id));
-            let mut body = body_stream(body, self.receive_timeout, Some(body_read.clone()));
+            let mut body = self.metrics.s3.count_received(body_stream(
+                body,
+                self.receive_timeout,
+                Some(body_read.clone()),
+            ));
             if let Some(r) = &recorder {
                 body = r.count(body);
             }
             let mut resp = self.s3.handle(parts, body, &id).await;
+            let ttfb = started.elapsed();
             let unread = has_body && !body_read.load(std::sync::atomic::Ordering::Acquire);
             if http1
                 && (unread || (expects_continue && (empty_body || !resp.status().is_success())))
@@ -151,8 +165,7 @@ impl App {
                     http::HeaderValue::from_static("close"),
                 );
             }
-            self.metrics
-                .observe(&method, resp.status(), started.elapsed());
+            let resp = self.metrics.s3.finish(resp, ttfb, inflight);
             tracing::debug!(status = resp.status().as_u16(), "done");
             match recorder {
                 Some(r) => r.finish(resp),
