@@ -563,6 +563,46 @@ print(json.dumps(json.load(urllib.request.urlopen("http://127.0.0.1:9095/api/v1/
                     break
             time.sleep(1)
         assert got == [(i, "1") for i in want], (got, (tmp_path / "prometheus.log").read_text()[-3000:])
+
+        # The Grafana dashboard the chart ships: after some traffic (with a 4xx), every
+        # panel's query answers with data from this Prometheus.
+        t.app.ok("""
+from botocore.exceptions import ClientError
+c = s3()
+for i in range(20):
+    c.put_object(Bucket="synapse-media", Key=f"dash/{i}", Body=b"d" * 5000)
+    c.get_object(Bucket="synapse-media", Key=f"dash/{i}")["Body"].read()
+    c.delete_object(Bucket="synapse-media", Key=f"dash/{i}")
+try:
+    c.get_object(Bucket="synapse-media", Key="dash/missing")
+except ClientError:
+    pass
+""")
+        time.sleep(4)
+        dashboard = json.loads((REPO / "charts" / "cairn-operator" / "dashboards" / "cairn.json").read_text())
+
+        def panels(ps):
+            for p in ps:
+                yield p
+                yield from panels(p.get("panels", []))
+
+        queries = sorted({tg["expr"] for p in panels(dashboard["panels"]) for tg in p.get("targets", [])
+                          if tg.get("expr")})
+        assert len(queries) >= 20, queries
+        concrete = [q.replace("$namespace", ".*").replace("$job", ".*").replace("$__rate_interval", "1m")
+                    for q in queries]
+        r = t.app.ok(f"""
+import json, urllib.parse, urllib.request
+empty = []
+for q in {concrete!r}:
+    url = "http://127.0.0.1:9095/api/v1/query?query=" + urllib.parse.quote(q)
+    res = json.load(urllib.request.urlopen(url, timeout=10))
+    if res.get("status") != "success" or not res["data"]["result"]:
+        empty.append([q, res.get("error", "no data")])
+print(json.dumps(empty))
+""")
+        empty = json.loads(r.strip().splitlines()[-1])
+        assert empty == [], empty
     finally:
         prom.terminate()
         prom.wait(timeout=30)
