@@ -110,7 +110,11 @@ from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 ENDPOINT, CA, USER, PASSWORD, ROOT, ROOT_PASSWORD, WORK = {args!r}
 host = ENDPOINT.split("://", 1)[1]
-http = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=CA, timeout=30, retries=False)
+# minio-py's own client settings (Minio() without http_client), with the tenant CA: its
+# retries cover a keep-alive connection the server closed after refusing an upload it
+# did not read.
+http = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=CA, timeout=urllib3.Timeout(connect=30, read=30),
+                           retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]))
 c = Minio(host, access_key=USER, secret_key=PASSWORD, secure=True, region="us-east-1", http_client=http)
 seen = {{}}
 b = "synapse-media"

@@ -328,28 +328,3 @@ async fn concurrent_health_probes_share_one_drive_probe() {
     );
     srv.running.stop().await;
 }
-
-/// A request refused before its body was read: hyper will not reuse the connection, so the
-/// answer must say `Connection: close`, or a client that reuses it (urllib3, minio-py)
-/// fails its next request with "connection closed without response".
-#[tokio::test]
-async fn a_refused_upload_says_the_connection_closes() {
-    let srv = common::TestServer::start(4).await;
-    srv.client()
-        .create_bucket()
-        .bucket("refused")
-        .send()
-        .await
-        .expect("bucket");
-    let body = vec![b'x'; 300_000];
-    let mut req = format!(
-        "PUT /refused/key HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
-        srv.addr,
-        body.len()
-    )
-    .into_bytes();
-    req.extend_from_slice(&body);
-    let r = common::raw(srv.addr, &req).await;
-    assert_eq!(r.status, 403, "{}", r.text());
-    assert_eq!(r.header("connection"), Some("close"));
-}

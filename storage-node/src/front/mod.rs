@@ -119,7 +119,7 @@ impl App {
             }
             // Mounted APIs (the admin API: root-only SigV4, JSON).
             if let Some(route) = self.routes.iter().find(|r| r.handles(parts.uri.path())) {
-                let body = body_stream(body, self.receive_timeout, None);
+                let body = body_stream(body, self.receive_timeout);
                 return route.handle(parts, body, &id).await;
             }
             let started = std::time::Instant::now();
@@ -136,30 +136,17 @@ impl App {
                 .headers
                 .get(http::header::CONTENT_LENGTH)
                 .is_some_and(|v| v.as_bytes() == b"0");
-            // A request whose body the answer leaves unread (refused before the upload was
-            // read) makes hyper close the connection after the answer, without saying so:
-            // a client that reuses it then fails ("connection closed without response").
-            // Say so, as Go's net/http does.
-            let has_body = !empty_body
-                && (parts.headers.contains_key(http::header::CONTENT_LENGTH)
-                    || parts.headers.contains_key(http::header::TRANSFER_ENCODING));
-            let http1 = parts.version <= http::Version::HTTP_11;
-            let body_read = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let recorder = self.audit.as_ref().map(|a| a.begin(&parts, &id));
-            let mut body = self.metrics.s3.count_received(body_stream(
-                body,
-                self.receive_timeout,
-                Some(body_read.clone()),
-            ));
+            let mut body = self
+                .metrics
+                .s3
+                .count_received(body_stream(body, self.receive_timeout));
             if let Some(r) = &recorder {
                 body = r.count(body);
             }
             let mut resp = self.s3.handle(parts, body, &id).await;
             let ttfb = started.elapsed();
-            let unread = has_body && !body_read.load(std::sync::atomic::Ordering::Acquire);
-            if http1
-                && (unread || (expects_continue && (empty_body || !resp.status().is_success())))
-            {
+            if expects_continue && (empty_body || !resp.status().is_success()) {
                 resp.headers_mut().insert(
                     http::header::CONNECTION,
                     http::HeaderValue::from_static("close"),
@@ -179,17 +166,12 @@ impl App {
 
 /// The request body as a stream of data chunks; HTTP trailers are not used by S3. A
 /// client that sends no body bytes for `idle` has its request failed, so a stalled
-/// upload cannot hold a connection, buffers and staging files forever. `read_to_end`
-/// turns true once the body has been read to its end.
-fn body_stream(
-    body: Incoming,
-    idle: Duration,
-    read_to_end: Option<Arc<std::sync::atomic::AtomicBool>>,
-) -> BodyStream {
+/// upload cannot hold a connection, buffers and staging files forever.
+fn body_stream(body: Incoming, idle: Duration) -> BodyStream {
     let frames = FrameStream::new(body);
-    Box::pin(futures::stream::unfold(Some(frames), move |state| {
-        let read_to_end = read_to_end.clone();
-        async move {
+    Box::pin(futures::stream::unfold(
+        Some(frames),
+        move |state| async move {
             let mut frames = state?;
             loop {
                 match tokio::time::timeout(idle, frames.next()).await {
@@ -200,12 +182,7 @@ fn body_stream(
                         );
                         return Some((Err(e), None));
                     }
-                    Ok(None) => {
-                        if let Some(flag) = &read_to_end {
-                            flag.store(true, std::sync::atomic::Ordering::Release);
-                        }
-                        return None;
-                    }
+                    Ok(None) => return None,
                     Ok(Some(Err(e))) => return Some((Err(std::io::Error::other(e)), None)),
                     Ok(Some(Ok(f))) => {
                         if let Ok(data) = f.into_data() {
@@ -214,8 +191,8 @@ fn body_stream(
                     }
                 }
             }
-        }
-    }))
+        },
+    ))
 }
 
 /// What the listener serves: peer RPC from the first moment (peers need it to agree on

@@ -100,15 +100,7 @@ impl S3Metrics {
     ) -> Response<RespBody> {
         let name = resp.extensions().get::<ApiCall>().map_or("", |c| c.name);
         self.observe(name, resp.status(), ttfb);
-        resp.map(|body| {
-            body.map_frame(move |frame| {
-                if let Some(data) = frame.data_ref() {
-                    inflight.sent(data.len());
-                }
-                frame
-            })
-            .boxed_unsync()
-        })
+        resp.map(|inner| Counted { inner, inflight }.boxed_unsync())
     }
 
     /// Counts one answer of the API `name` (empty when the request named none).
@@ -254,6 +246,41 @@ fn render_ttfb(page: &mut Page, apis: &BTreeMap<String, ApiStats>, server: &str)
             &[("api", api.as_str()), ("le", "+Inf"), ("server", server)],
             s.requests,
         );
+    }
+}
+
+/// An answer's body, counting the bytes sent. It passes on the inner body's size and
+/// end, so hyper still sends `Content-Length` (a body mapped with `map_frame` loses its
+/// size hint and goes out chunked, and a chunked error answer to an upload that was not
+/// read can be cut short by the connection's close).
+struct Counted {
+    inner: RespBody,
+    inflight: InFlight,
+}
+
+impl http_body::Body for Counted {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                self.inflight.sent(data.len());
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
