@@ -1014,30 +1014,12 @@ async fn put_object_acl_changes_metadata_only() {
         .await
         .unwrap();
     let id = up.upload_id().unwrap().to_string();
-    let part = c
-        .upload_part()
-        .bucket("acl-meta")
-        .key("mp")
-        .upload_id(&id)
-        .part_number(1)
-        .body(ByteStream::from(vec![7u8; 300_000]))
-        .send()
-        .await
-        .unwrap();
+    let done = common::one_part(&c, "acl-meta", "mp", &id, vec![7u8; 300_000]).await;
     c.complete_multipart_upload()
         .bucket("acl-meta")
         .key("mp")
         .upload_id(&id)
-        .multipart_upload(
-            aws_sdk_s3::types::CompletedMultipartUpload::builder()
-                .parts(
-                    aws_sdk_s3::types::CompletedPart::builder()
-                        .part_number(1)
-                        .e_tag(part.e_tag().unwrap())
-                        .build(),
-                )
-                .build(),
-        )
+        .multipart_upload(done)
         .send()
         .await
         .unwrap();

@@ -7,7 +7,6 @@ mod common;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use common::TestServer;
 
 fn code<T, E: ProvideErrorMetadata>(
@@ -108,24 +107,7 @@ async fn complete_multipart_honours_if_none_match() {
         .await
         .unwrap();
     let id = up.upload_id().unwrap().to_string();
-    let part = c
-        .upload_part()
-        .bucket("condmp")
-        .key("taken")
-        .upload_id(&id)
-        .part_number(1)
-        .body(ByteStream::from(vec![9u8; 2000]))
-        .send()
-        .await
-        .unwrap();
-    let parts = CompletedMultipartUpload::builder()
-        .parts(
-            CompletedPart::builder()
-                .part_number(1)
-                .e_tag(part.e_tag().unwrap())
-                .build(),
-        )
-        .build();
+    let parts = common::one_part(&c, "condmp", "taken", &id, vec![9u8; 2000]).await;
     let refused = c
         .complete_multipart_upload()
         .bucket("condmp")

@@ -7,7 +7,7 @@ mod common;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Tag, Tagging, TaggingDirective};
+use aws_sdk_s3::types::{Tag, Tagging, TaggingDirective};
 use common::TestServer;
 
 fn tagging(pairs: &[(&str, &str)]) -> Tagging {
@@ -130,30 +130,12 @@ async fn object_tags_through_every_write_path() {
         .await
         .unwrap();
     let id = up.upload_id().unwrap().to_string();
-    let part = c
-        .upload_part()
-        .bucket("tags")
-        .key("mp")
-        .upload_id(&id)
-        .part_number(1)
-        .body(ByteStream::from(vec![1u8; 1000]))
-        .send()
-        .await
-        .unwrap();
+    let done = common::one_part(&c, "tags", "mp", &id, vec![1u8; 1000]).await;
     c.complete_multipart_upload()
         .bucket("tags")
         .key("mp")
         .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .parts(
-                    CompletedPart::builder()
-                        .part_number(1)
-                        .e_tag(part.e_tag().unwrap())
-                        .build(),
-                )
-                .build(),
-        )
+        .multipart_upload(done)
         .send()
         .await
         .unwrap();

@@ -260,3 +260,32 @@ pub async fn fill_sized(c: &aws_sdk_s3::Client, sizes: &[usize]) -> Vec<(String,
     }
     objects
 }
+
+/// Uploads `body` as part 1 of upload `upload_id` and returns the document that
+/// completes the upload with it.
+pub async fn one_part(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    body: Vec<u8>,
+) -> aws_sdk_s3::types::CompletedMultipartUpload {
+    let part = c
+        .upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .part_number(1)
+        .body(body.into())
+        .send()
+        .await
+        .expect("upload part");
+    aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(1)
+                .e_tag(part.e_tag().unwrap_or_default())
+                .build(),
+        )
+        .build()
+}
