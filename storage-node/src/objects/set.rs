@@ -356,16 +356,9 @@ impl ErasureSet {
         if let Some(c) = condition {
             self.check_condition(bucket, key, c).await?;
         }
-        let results = join_all(self.drives.iter().zip(&files).map(|(d, f)| async move {
-            match f {
-                Some(f) => Some(
-                    d.commit_object(bucket, key, stage, data_dir, f.clone())
-                        .await,
-                ),
-                None => None,
-            }
-        }))
-        .await;
+        let results = self
+            .commit_files(bucket, key, stage, data_dir, &files)
+            .await;
         let ok = results.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
         let total = self.drives.len();
         let need = self.write_quorum();
@@ -374,17 +367,7 @@ impl ErasureSet {
             .filter(|r| matches!(r, Some(Err(DriveError::VolumeNotFound))))
             .count();
         if ok < need {
-            join_all(self.drives.iter().zip(&results).map(|(d, r)| async move {
-                if let Some(Ok(previous)) = r {
-                    if let Err(e) = d
-                        .restore_object(bucket, key, previous.clone(), data_dir)
-                        .await
-                    {
-                        tracing::warn!(drive = %d.endpoint(), error = %e, "rollback failed");
-                    }
-                }
-            }))
-            .await;
+            self.roll_back(bucket, key, &results, data_dir).await;
             drop(guard);
             if bucket_missing >= need.min(total - ok) && bucket_missing > 0 && ok == 0 {
                 return Err(ObjectError::NoSuchBucket);
@@ -415,6 +398,50 @@ impl ErasureSet {
         }))
         .await;
         Ok(())
+    }
+
+    /// Commits `files[pos]` on the drive at `pos` (none where it is `None`); each drive
+    /// answers with the metadata it replaced.
+    async fn commit_files(
+        &self,
+        bucket: &str,
+        key: &str,
+        stage: Option<&StageId>,
+        data_dir: Option<&str>,
+        files: &[Option<Bytes>],
+    ) -> Vec<Option<Result<Option<Bytes>, DriveError>>> {
+        join_all(self.drives.iter().zip(files).map(|(d, f)| async move {
+            match f {
+                Some(f) => Some(
+                    d.commit_object(bucket, key, stage, data_dir, f.clone())
+                        .await,
+                ),
+                None => None,
+            }
+        }))
+        .await
+    }
+
+    /// Undoes a commit that missed write quorum on the drives that took it: their
+    /// previous metadata goes back, and `data_dir` (the commit's own, if any) goes.
+    async fn roll_back(
+        &self,
+        bucket: &str,
+        key: &str,
+        results: &[Option<Result<Option<Bytes>, DriveError>>],
+        data_dir: Option<&str>,
+    ) {
+        join_all(self.drives.iter().zip(results).map(|(d, r)| async move {
+            if let Some(Ok(previous)) = r {
+                if let Err(e) = d
+                    .restore_object(bucket, key, previous.clone(), data_dir)
+                    .await
+                {
+                    tracing::warn!(drive = %d.endpoint(), error = %e, "rollback failed");
+                }
+            }
+        }))
+        .await;
     }
 
     /// Whether `condition` holds for the current version of `key`; the caller holds the
@@ -474,28 +501,12 @@ impl ErasureSet {
             });
         }
         let data_dir = latest.data_dir.as_deref();
-        let results = join_all(self.drives.iter().zip(&files).map(|(d, f)| async move {
-            match f {
-                Some(f) => Some(
-                    d.commit_object(bucket, key, None, data_dir, f.clone())
-                        .await,
-                ),
-                None => None,
-            }
-        }))
-        .await;
+        let results = self.commit_files(bucket, key, None, data_dir, &files).await;
         let ok = results.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
         let need = self.write_quorum();
         if ok < need {
             // Put the old metadata back; the data directory is shared, so it stays.
-            join_all(self.drives.iter().zip(&results).map(|(d, r)| async move {
-                if let Some(Ok(previous)) = r {
-                    if let Err(e) = d.restore_object(bucket, key, previous.clone(), None).await {
-                        tracing::warn!(drive = %d.endpoint(), error = %e, "rollback failed");
-                    }
-                }
-            }))
-            .await;
+            self.roll_back(bucket, key, &results, None).await;
             return Err(ObjectError::WriteQuorum {
                 have: ok,
                 total: self.drives.len(),
