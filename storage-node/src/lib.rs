@@ -12,6 +12,8 @@
 //! and `duration` the one parser of durations in settings;
 //! `cli` is the binary's command line, `config` resolves its settings.
 //! `audit` sits beside the S3 port: one entry per S3 call, posted to webhooks.
+//! `crypto` (server-side encryption: KMS, object keys, encrypted packages) sits below
+//! `s3`, which seals bodies before the object layer stores them and opens what it reads.
 
 pub mod admin;
 pub mod audit;
@@ -19,6 +21,7 @@ pub mod body;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod crypto;
 pub mod drive;
 pub mod duration;
 pub mod erasure;
