@@ -92,6 +92,17 @@ async fn application(
     )
     .await;
     tracing::info!("IAM ready");
+    let tls = cfg
+        .certs_dir
+        .as_ref()
+        .is_some_and(|d| d.join("public.crt").exists());
+    let kms = cfg
+        .kms
+        .clone()
+        .map(|k| k as Arc<dyn crate::crypto::kms::Kms>);
+    if kms.is_none() {
+        tracing::info!("no KMS key configured: SSE-S3 and SSE-KMS requests will be refused");
+    }
     let s3 = S3Service::new(
         objects.clone(),
         iam.clone(),
@@ -99,7 +110,8 @@ async fn application(
             region: cfg.region.clone(),
             domains: cfg.domains.clone(),
         },
-    );
+    )
+    .with_sse(crate::s3::sse::Sse::new(kms, tls));
     // The address this server listens on names it in the metrics when no endpoint does.
     let address = admin.address.clone();
     let admin = crate::admin::AdminService::new(objects.clone(), heal, iam.clone(), admin);

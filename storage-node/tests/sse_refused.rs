@@ -1,7 +1,9 @@
-//! Server-side encryption is refused, not faked: every request that asks for SSE-S3,
-//! SSE-KMS or SSE-C gets MinIO's "KMS is not configured" error (`NotImplemented`, 501)
-//! before its body is read, nothing is stored, an existing object of that key is left
-//! as it was, and no response claims an encryption that did not happen.
+//! Without a KMS and without TLS, server-side encryption is refused, never faked:
+//! SSE-S3 and SSE-KMS get MinIO's "KMS is not configured" error (`NotImplemented`, 501),
+//! SSE-C sent over plain HTTP gets S3's "must be made over a secure connection"
+//! (`InvalidRequest`, 400), before the body is read; nothing is stored, an existing
+//! object of that key is left as it was, and no response claims an encryption that did
+//! not happen. (tests/sse.rs covers encryption with a KMS and over TLS.)
 
 mod common;
 
@@ -39,6 +41,20 @@ where
     assert_eq!(code(&err), "NotImplemented", "{err:?}");
     let message = err.message().unwrap_or_default().to_owned();
     assert!(message.starts_with(REFUSED), "{message}");
+}
+
+/// Asserts the SDK error is the refusal of an SSE-C key sent without TLS.
+fn assert_insecure<E, R>(result: Result<R, SdkError<E, HttpResponse>>)
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    let err = result.expect_err("an SSE-C key over plain HTTP is refused");
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    assert_eq!(status, Some(400), "{err:?}");
+    assert_eq!(code(&err), "InvalidRequest", "{err:?}");
+    let message = err.message().unwrap_or_default().to_owned();
+    assert!(message.contains("secure connection"), "{message}");
 }
 
 async fn assert_absent(c: &Client, key: &str) {
@@ -83,7 +99,7 @@ async fn put_object_with_sse_s3_kms_or_c_is_refused_and_stores_nothing() {
             .await,
     );
     let (key, key_md5) = customer_key();
-    assert_refused(
+    assert_insecure(
         put()
             .sse_customer_algorithm("AES256")
             .sse_customer_key(&key)
@@ -131,7 +147,7 @@ async fn refused_put_leaves_the_existing_object_untouched() {
             .send()
             .await,
     );
-    assert_refused(
+    assert_insecure(
         c.put_object()
             .bucket(BUCKET)
             .key("keep")
@@ -192,7 +208,7 @@ async fn multipart_with_sse_is_refused_at_every_step() {
         .expect("plain create");
     let id = upload.upload_id().expect("upload id");
     let (key, key_md5) = customer_key();
-    assert_refused(
+    assert_insecure(
         c.upload_part()
             .bucket(BUCKET)
             .key("mp")
@@ -205,7 +221,7 @@ async fn multipart_with_sse_is_refused_at_every_step() {
             .send()
             .await,
     );
-    assert_refused(
+    assert_insecure(
         c.upload_part_copy()
             .bucket(BUCKET)
             .key("mp")
@@ -218,7 +234,7 @@ async fn multipart_with_sse_is_refused_at_every_step() {
             .send()
             .await,
     );
-    assert_refused(
+    assert_insecure(
         c.upload_part_copy()
             .bucket(BUCKET)
             .key("mp")
@@ -281,7 +297,7 @@ async fn copy_object_with_sse_is_refused_and_stores_nothing() {
             .await,
     );
     let (key, key_md5) = customer_key();
-    assert_refused(
+    assert_insecure(
         copy()
             .sse_customer_algorithm("AES256")
             .sse_customer_key(&key)
@@ -289,7 +305,7 @@ async fn copy_object_with_sse_is_refused_and_stores_nothing() {
             .send()
             .await,
     );
-    assert_refused(
+    assert_insecure(
         copy()
             .copy_source_sse_customer_algorithm("AES256")
             .copy_source_sse_customer_key(&key)
@@ -312,7 +328,7 @@ async fn get_and_head_with_sse_c_key_are_refused() {
         .await
         .expect("put");
     let (key, key_md5) = customer_key();
-    assert_refused(
+    assert_insecure(
         c.get_object()
             .bucket(BUCKET)
             .key("plain")
@@ -331,8 +347,8 @@ async fn get_and_head_with_sse_c_key_are_refused() {
         .sse_customer_key_md5(&key_md5)
         .send()
         .await
-        .expect_err("HEAD with an SSE-C key is refused");
-    assert_eq!(head.raw_response().map(|r| r.status().as_u16()), Some(501));
+        .expect_err("HEAD with an SSE-C key over plain HTTP is refused");
+    assert_eq!(head.raw_response().map(|r| r.status().as_u16()), Some(400));
     let got = c
         .get_object()
         .bucket(BUCKET)

@@ -80,6 +80,8 @@ pub enum ConfigError {
     },
     #[error("invalid address {0:?}: use host:port or :port")]
     Address(String),
+    #[error("KMS_SECRET_KEY: {0}")]
+    Kms(#[from] crate::crypto::kms::static_key::StaticKeyError),
 }
 
 /// Looks settings up through the alias chain.
@@ -161,6 +163,10 @@ pub struct ServerConfig {
     pub audit: crate::audit::AuditConfig,
     /// `PROMETHEUS_AUTH_TYPE`: who may read the metrics pages.
     pub prometheus_auth: PrometheusAuth,
+    /// `KMS_SECRET_KEY` (MinIO's `MINIO_KMS_SECRET_KEY`): the built-in KMS's master keys,
+    /// `<name>:<base64 of 32 bytes>[,<name>:<base64>...]`, the first the default; without
+    /// it SSE-S3 and SSE-KMS are refused (SSE-C needs no KMS).
+    pub kms: Option<std::sync::Arc<crate::crypto::kms::static_key::StaticKms>>,
 }
 
 /// Who may read the metrics pages (`PROMETHEUS_AUTH_TYPE`, MinIO's
@@ -219,6 +225,7 @@ impl ServerConfig {
             root_previous: None,
             audit: crate::audit::AuditConfig::default(),
             prometheus_auth: PrometheusAuth::Jwt,
+            kms: None,
         }
     }
 
@@ -300,6 +307,12 @@ impl ServerConfig {
             prometheus_auth: PrometheusAuth::from_setting(
                 env.setting("PROMETHEUS_AUTH_TYPE").as_deref(),
             ),
+            kms: match env.setting("KMS_SECRET_KEY") {
+                Some(v) => Some(std::sync::Arc::new(
+                    crate::crypto::kms::static_key::StaticKms::parse(&v)?,
+                )),
+                None => None,
+            },
         })
     }
 }
@@ -348,7 +361,8 @@ mod tests {
              export MINIO_AUDIT_WEBHOOK_BATCH_SIZE_FILE=\"10\"\n\
              export MINIO_AUDIT_WEBHOOK_QUEUE_SIZE_FILE=\"20\"\n\
              export MINIO_AUDIT_WEBHOOK_HTTP_TIMEOUT_FILE=\"3s\"\n\
-             export MINIO_PROMETHEUS_AUTH_TYPE=\"public\"\n",
+             export MINIO_PROMETHEUS_AUTH_TYPE=\"public\"\n\
+             export MINIO_KMS_SECRET_KEY=\"file-key:MzJieXRlc2xvbmdzZWNyZXRrZXltdXN0YmVnaXZlbjE=\"\n",
         )
         .unwrap();
         let env = Env {
@@ -407,6 +421,8 @@ mod tests {
         assert_eq!((audit[0].batch_size, audit[0].queue_size), (10, 20));
         assert_eq!(audit[0].http_timeout, secs(3));
         assert_eq!(cfg.prometheus_auth, PrometheusAuth::Public);
+        use crate::crypto::kms::Kms;
+        assert_eq!(cfg.kms.as_ref().map(|k| k.default_key()), Some("file-key"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -212,7 +212,7 @@ mod tests {
     async fn a_flipped_byte_is_an_error_never_other_bytes() {
         let key = ObjectKey::generate().unwrap();
         let data: Vec<u8> = (0..150_000u32).map(|i| i as u8).collect();
-        let (stored, layout) = encrypt_parts(&key, &[data.clone()]).await;
+        let (stored, layout) = encrypt_parts(&key, std::slice::from_ref(&data)).await;
         let p = plan(&layout, 0, data.len() as u64 - 1).unwrap();
         for at in [3usize, 20, 66_000, stored.len() - 2] {
             let mut bad = stored.clone();

@@ -11,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt, future::join_all};
 use md5::{Digest, Md5};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 pub type BodyStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
@@ -23,21 +24,35 @@ pub const MAX_PUT_SIZE: u64 = 5 << 30;
 
 pub struct Ingested {
     pub size: u64,
+    /// MD5 of the body as the client sent it (checked against Content-MD5).
     pub md5: [u8; 16],
+    /// The ETag to record: `md5`, unless the caller gave another.
+    pub etag: [u8; 16],
     /// For inline objects: the stored shard (checksum + data) of every shard index.
     pub inline: Option<Vec<Bytes>>,
     /// For streamed objects: which drive positions hold their shard.
     pub written: Vec<bool>,
 }
 
+/// The MD5 and ETag of a body that the caller hashed itself, because what reaches this
+/// layer is not what the client sent (an encrypted body): set by the caller's stream
+/// before it ends, read here once the body has ended.
+pub type DigestSlot = Arc<Mutex<Option<Digests>>>;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Digests {
+    pub md5: [u8; 16],
+    pub etag: [u8; 16],
+}
+
 /// Receives body chunks and feeds a background MD5 thread.
-struct Md5Pipe {
+pub struct Md5Pipe {
     tx: Option<tokio::sync::mpsc::Sender<Bytes>>,
     handle: tokio::task::JoinHandle<[u8; 16]>,
 }
 
 impl Md5Pipe {
-    fn start() -> Self {
+    pub fn start() -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
         let handle = tokio::task::spawn_blocking(move || {
             let mut h = Md5::new();
@@ -52,7 +67,7 @@ impl Md5Pipe {
         }
     }
 
-    async fn feed(&self, b: Bytes) -> ObjectResult<()> {
+    pub async fn feed(&self, b: Bytes) -> ObjectResult<()> {
         match &self.tx {
             Some(tx) => tx
                 .send(b)
@@ -62,7 +77,7 @@ impl Md5Pipe {
         }
     }
 
-    async fn finish(mut self) -> ObjectResult<[u8; 16]> {
+    pub async fn finish(mut self) -> ObjectResult<[u8; 16]> {
         self.tx.take();
         self.handle
             .await
@@ -112,10 +127,49 @@ async fn open_writers(
     by_shard
 }
 
+/// How the body's MD5 and ETag are known.
+enum Hashing {
+    Here(Md5Pipe),
+    Given(DigestSlot),
+}
+
+impl Hashing {
+    fn new(given: Option<DigestSlot>) -> Self {
+        match given {
+            Some(slot) => Self::Given(slot),
+            None => Self::Here(Md5Pipe::start()),
+        }
+    }
+
+    async fn feed(&self, b: &Bytes) -> ObjectResult<()> {
+        match self {
+            Self::Here(p) => p.feed(b.clone()).await,
+            Self::Given(_) => Ok(()),
+        }
+    }
+
+    async fn finish(self) -> ObjectResult<Digests> {
+        match self {
+            Self::Here(p) => {
+                let md5 = p.finish().await?;
+                Ok(Digests { md5, etag: md5 })
+            }
+            Self::Given(slot) => slot
+                .lock()
+                .ok()
+                .and_then(|d| *d)
+                .ok_or_else(|| ObjectError::Internal("body ended without its digests".into())),
+        }
+    }
+}
+
 /// Consumes `body` and writes it. With `allow_inline`, a body of at most
-/// [`INLINE_LIMIT`] bytes is returned encoded instead of written.
+/// [`INLINE_LIMIT`] bytes is returned encoded instead of written. `digests` is set when
+/// the caller hashes the body itself.
+#[allow(clippy::too_many_arguments)]
 pub async fn ingest(
     body: BodyStream,
+    digests: Option<DigestSlot>,
     drives: &[DriveRef],
     distribution: &[usize],
     geometry: Geometry,
@@ -125,7 +179,7 @@ pub async fn ingest(
 ) -> ObjectResult<Ingested> {
     // Fused: the body may be asked for more after it ended (short bodies).
     let mut body = body.fuse();
-    let md5 = Md5Pipe::start();
+    let md5 = Hashing::new(digests);
     let bs = geometry.block_size;
     let mut buf = BytesMut::with_capacity(bs);
     let first_limit = if allow_inline {
@@ -136,15 +190,17 @@ pub async fn ingest(
     let more = fill(&mut body, &mut buf, first_limit).await?;
     if !more && allow_inline {
         let block = buf.split().freeze();
-        md5.feed(block.clone()).await?;
+        md5.feed(&block).await?;
         let codec = Codec::get(geometry.data, geometry.parity)
             .map_err(|e| ObjectError::Internal(e.to_string()))?;
         let shards = codec
             .encode_block(&block)
             .map_err(|e| ObjectError::Internal(e.to_string()))?;
+        let d = md5.finish().await?;
         return Ok(Ingested {
             size: block.len() as u64,
-            md5: md5.finish().await?,
+            md5: d.md5,
+            etag: d.etag,
             inline: Some(shards),
             written: vec![true; drives.len()],
         });
@@ -161,7 +217,7 @@ pub async fn ingest(
             if size > MAX_PUT_SIZE {
                 return Err(ObjectError::EntityTooLarge);
             }
-            md5.feed(block.clone()).await?;
+            md5.feed(&block).await?;
             writer.write_block(&block).await?;
             if buf.capacity() < bs {
                 buf.reserve(bs);
@@ -177,9 +233,11 @@ pub async fn ingest(
         .iter()
         .map(|s| by_shard.get(*s).copied().unwrap_or(false))
         .collect();
+    let d = md5.finish().await?;
     Ok(Ingested {
         size,
-        md5: md5.finish().await?,
+        md5: d.md5,
+        etag: d.etag,
         inline: None,
         written,
     })

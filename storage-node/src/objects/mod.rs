@@ -15,7 +15,7 @@ pub mod set;
 pub mod system;
 
 pub use error::{ObjectError, ObjectResult};
-pub use ingest::BodyStream;
+pub use ingest::{BodyStream, DigestSlot, Digests};
 
 use crate::drive::DriveRef;
 use crate::erasure::Geometry;
@@ -55,7 +55,17 @@ pub struct PutOptions {
     /// A conditional write: checked against the current version under the key's
     /// commit lock, so two writers cannot both see their condition hold.
     pub condition: Option<WriteCondition>,
+    /// The body's MD5 and ETag when the caller hashes the body itself (it stores other
+    /// bytes than the client sent: an encrypted body).
+    pub digests: Option<DigestSlot>,
+    /// Set when the stored bytes are longer than the client's (encrypted): records the
+    /// client's size under [`CONTENT_SIZE_HEADER`].
+    pub content_size: Option<multipart::ContentSize>,
 }
+
+/// Stored header with the size of an object as the client sees it, when the stored
+/// bytes are longer (encrypted packages): listings, HEAD and ranges use it.
+pub const CONTENT_SIZE_HEADER: &str = "x-cairn-internal-content-size";
 
 /// S3's conditional writes (`If-None-Match: *`, `If-Match: <etag>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +90,10 @@ impl PutOptions {
 pub struct ObjectInfo {
     pub bucket: String,
     pub key: String,
+    /// The size the client sees ([`CONTENT_SIZE_HEADER`] when the stored size differs).
     pub size: u64,
+    /// Bytes stored (and readable through [`read::ObjectReader`]).
+    pub stored_size: u64,
     /// Without quotes.
     pub etag: String,
     pub mod_time_ms: i64,
@@ -95,7 +108,12 @@ impl ObjectInfo {
         Self {
             bucket: bucket.to_string(),
             key: key.to_string(),
-            size: m.size,
+            size: m
+                .headers
+                .get(CONTENT_SIZE_HEADER)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(m.size),
+            stored_size: m.size,
             etag: m.etag.clone(),
             mod_time_ms: m.mod_time_ms,
             headers: m.headers.clone(),

@@ -66,6 +66,10 @@ fn upload_dir(bucket: &str, upload_id: &str) -> String {
 
 /// Size of the object the parts make, or `EntityTooLarge` beyond [`MAX_OBJECT_SIZE`]
 /// (recorded sizes come from the drives: summed without overflow).
+/// The client-visible size of a part from its stored size, for uploads whose parts are
+/// stored transformed (encrypted); `None` for a size no such part can have.
+pub type ContentSize = fn(u64) -> Option<u64>;
+
 pub fn completed_size(parts: &[PartRecord]) -> ObjectResult<u64> {
     parts
         .iter()
@@ -156,6 +160,17 @@ impl ObjectLayer {
         }
     }
 
+    /// The stored headers of an upload: what CreateMultipartUpload recorded (owner,
+    /// metadata, encryption), which its parts and completion follow.
+    pub async fn upload_headers(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> ObjectResult<BTreeMap<String, String>> {
+        Ok(self.load_upload(bucket, key, upload_id).await?.1.headers)
+    }
+
     pub async fn new_multipart(
         &self,
         bucket: &str,
@@ -220,6 +235,7 @@ impl ObjectLayer {
         let stage = StageId(uuid::Uuid::new_v4().to_string());
         let ingested = match ingest::ingest(
             body,
+            opts.digests.clone(),
             &set.drives,
             &rec.distribution,
             rec.geometry,
@@ -242,7 +258,7 @@ impl ObjectLayer {
         let part = PartRecord {
             number,
             size: ingested.size,
-            etag: hex::encode(ingested.md5),
+            etag: hex::encode(ingested.etag),
             mod_time_ms: now_ms(),
             file: format!("part.{number}.{}", uuid::Uuid::new_v4()),
             checksums: opts.checksums(),
@@ -406,6 +422,7 @@ impl ObjectLayer {
         upload_id: &str,
         requested: &[(u32, String)],
         condition: Option<&WriteCondition>,
+        content_size: Option<ContentSize>,
     ) -> ObjectResult<ObjectInfo> {
         let (set, rec) = self.load_upload(bucket, key, upload_id).await?;
         let _upload_guard = set.locks.write(&upload_lock(upload_id)).await?;
@@ -435,6 +452,16 @@ impl ObjectLayer {
             chosen.push(part.clone());
         }
         let size = completed_size(&chosen)?;
+        let mut headers = rec.headers.clone();
+        if let Some(of_part) = content_size {
+            let mut total = 0u64;
+            for p in &chosen {
+                total += of_part(p.size).ok_or_else(|| {
+                    ObjectError::Internal(format!("part {} has an impossible size", p.number))
+                })?;
+            }
+            headers.insert(super::CONTENT_SIZE_HEADER.into(), total.to_string());
+        }
         let mut md5 = Md5::new();
         for p in &chosen {
             let raw = hex::decode(&p.etag).map_err(|e| ObjectError::Internal(e.to_string()))?;
@@ -462,7 +489,7 @@ impl ObjectLayer {
             size,
             etag,
             mod_time_ms: now_ms(),
-            headers: rec.headers.clone(),
+            headers,
             checksums: BTreeMap::new(),
             erasure: ErasureInfo {
                 geometry: rec.geometry,

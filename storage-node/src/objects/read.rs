@@ -85,7 +85,7 @@ impl ObjectReader {
     /// Streams bytes `first..=last` (the whole object when `None`). The first block is
     /// read before returning, so a lost quorum becomes an S3 error, not a cut body.
     pub async fn stream(self, range: Option<(u64, u64)>) -> ObjectResult<BodyStream> {
-        let size = self.info.size;
+        let size = self.info.stored_size;
         let (first, last) = match range {
             Some(r) => r,
             None if size == 0 => return Ok(Box::pin(futures::stream::empty())),

@@ -246,6 +246,7 @@ impl ErasureSet {
         let data_dir = uuid::Uuid::new_v4().to_string();
         let ingested = ingest::ingest(
             body,
+            opts.digests.clone(),
             &self.drives,
             &distribution,
             geometry,
@@ -267,15 +268,25 @@ impl ErasureSet {
                 return Err(ObjectError::BadDigest);
             }
         }
-        let etag = hex::encode(ingested.md5);
+        let etag = hex::encode(ingested.etag);
         let checksums = opts.checksums();
+        let mut headers = opts.headers;
+        if let Some(of) = opts.content_size {
+            let Some(n) = of(ingested.size) else {
+                self.discard(&stage).await;
+                return Err(ObjectError::Internal(
+                    "stored body has an impossible size".into(),
+                ));
+            };
+            headers.insert(super::CONTENT_SIZE_HEADER.into(), n.to_string());
+        }
         let base = ObjectMeta {
             format: meta::FORMAT_VERSION,
             version_id: uuid::Uuid::new_v4().to_string(),
             size: ingested.size,
             etag,
             mod_time_ms: now_ms(),
-            headers: opts.headers,
+            headers,
             checksums: checksums.clone(),
             erasure: ErasureInfo {
                 geometry,
@@ -287,7 +298,7 @@ impl ErasureSet {
             parts: vec![PartInfo {
                 number: 1,
                 size: ingested.size,
-                etag: hex::encode(ingested.md5),
+                etag: hex::encode(ingested.etag),
                 checksums,
             }],
             meta_version: 0,

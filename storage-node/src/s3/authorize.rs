@@ -25,6 +25,7 @@
 use super::S3Service;
 use super::error::{S3Error, S3Result};
 use super::handlers::acl::{ACL_CONFIG, Acl, OBJECT_ACL_HEADER, permission_for};
+use super::handlers::bucket_encryption::{DefaultEncryption, ENCRYPTION_CONFIG};
 use super::handlers::bucket_policy;
 use super::handlers::cors::{CORS_CONFIG, CorsConfig};
 use super::handlers::public_access::{
@@ -65,6 +66,8 @@ pub struct BucketAuth {
     pub owner: Owner,
     /// The bucket's CORS rules, for preflight requests and `Origin` answers.
     pub cors: Option<Arc<CorsConfig>>,
+    /// The bucket's default encryption, applied to writes that name none.
+    pub default_encryption: Option<DefaultEncryption>,
 }
 
 /// A bucket's authorization settings and when they were read.
@@ -135,6 +138,7 @@ fn read_auth(config: &std::collections::BTreeMap<String, String>, bucket: &str) 
             .is_some_and(|r| r == BUCKET_OWNER_ENFORCED),
         owner: Owner::of_bucket(config),
         cors: CorsConfig::from_stored(config.get(CORS_CONFIG)).map(Arc::new),
+        default_encryption: DefaultEncryption::from_stored(config.get(ENCRYPTION_CONFIG)),
     }
 }
 

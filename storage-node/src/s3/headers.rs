@@ -1,8 +1,8 @@
 //! Header conventions of S3: which request headers are stored with an object, how they
 //! come back, dates, ETags, ranges and conditional requests.
 
-use super::encryption;
 use super::error::{S3Error, S3Result};
+use super::sse::request as encryption;
 use crate::objects::ObjectInfo;
 use chrono::{DateTime, TimeZone, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -320,6 +320,7 @@ mod tests {
             bucket: "b".into(),
             key: "k".into(),
             size: 1,
+            stored_size: 1,
             etag: "abc".into(),
             mod_time_ms: 1_700_000_000_000,
             headers: BTreeMap::new(),

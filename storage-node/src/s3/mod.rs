@@ -7,7 +7,6 @@ pub mod authorize;
 pub mod body;
 pub mod call;
 pub mod checksum;
-pub mod encryption;
 pub mod error;
 pub mod handlers;
 pub mod headers;
@@ -15,6 +14,7 @@ pub mod identity;
 pub mod operation;
 pub mod owner;
 pub mod request;
+pub mod sse;
 pub mod sts;
 pub mod xml;
 
@@ -45,6 +45,8 @@ pub struct S3Service {
     pub config: S3Config,
     /// Bucket policies as last read (at most a second old).
     pub policies: PolicyCache,
+    /// Server-side encryption: the KMS and whether requests come over TLS.
+    pub sse: sse::Sse,
 }
 
 impl S3Service {
@@ -54,7 +56,14 @@ impl S3Service {
             iam,
             config,
             policies: PolicyCache::default(),
+            sse: sse::Sse::default(),
         }
+    }
+
+    /// Encrypts with `sse` (SSE-S3 and SSE-KMS need its KMS; SSE-C needs TLS).
+    pub fn with_sse(mut self, sse: sse::Sse) -> Self {
+        self.sse = sse;
+        self
     }
 }
 

@@ -289,3 +289,71 @@ pub async fn one_part(
         )
         .build()
 }
+
+/// A server over TLS (a fresh self-signed certificate for 127.0.0.1), optionally with a
+/// KMS key (`KMS_SECRET_KEY`'s value); `endpoint` is `https://127.0.0.1:<port>`.
+pub struct TlsServer {
+    pub server: TestServer,
+    pub ca_pem: String,
+}
+
+impl TlsServer {
+    pub async fn start(n: usize, kms: Option<&str>) -> TlsServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let certs = dir.path().join("certs");
+        std::fs::create_dir_all(&certs).expect("certs dir");
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .expect("certificate");
+        let ca_pem = ck.cert.pem();
+        std::fs::write(certs.join("public.crt"), &ca_pem).expect("write cert");
+        std::fs::write(certs.join("private.key"), ck.signing_key.serialize_pem())
+            .expect("write key");
+        let drives: Vec<PathBuf> = (1..=n).map(|i| dir.path().join(format!("d{i}"))).collect();
+        let mut cfg = config(&drives, "127.0.0.1:0");
+        cfg.certs_dir = Some(certs);
+        cfg.kms = kms.map(|k| {
+            std::sync::Arc::new(
+                cairn::crypto::kms::static_key::StaticKms::parse(k).expect("kms key"),
+            )
+        });
+        let running = cairn::server::start(&cfg).await.expect("server starts");
+        let addr = running.address;
+        TlsServer {
+            server: TestServer {
+                dir,
+                drives,
+                running: Some(running),
+                endpoint: format!("https://127.0.0.1:{}", addr.port()),
+                addr,
+            },
+            ca_pem,
+        }
+    }
+
+    /// An SDK client that trusts this server's certificate.
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        use aws_smithy_http_client::tls::{
+            self, TlsContext, TrustStore, rustls_provider::CryptoMode,
+        };
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(
+                TlsContext::builder()
+                    .with_trust_store(
+                        TrustStore::empty().with_pem_certificate(self.ca_pem.as_bytes()),
+                    )
+                    .build()
+                    .expect("tls context"),
+            )
+            .build_https();
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.server.endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(USER, PASSWORD, None, None, "test"))
+            .force_path_style(true)
+            .http_client(http)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod acl;
 mod bucket;
+pub mod bucket_encryption;
 pub mod bucket_policy;
 pub mod cors;
 mod list;
@@ -12,7 +13,6 @@ mod object;
 pub mod public_access;
 pub mod tagging;
 
-use super::encryption;
 use super::error::{S3Error, S3Result};
 use super::operation::Operation;
 use super::{RespBody, S3Request, S3Service};
@@ -25,7 +25,7 @@ pub fn operation(req: &S3Request) -> S3Result<Operation> {
 
 /// Works out the operation and serves it.
 pub async fn route(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
-    refuse_unsupported(req)?;
+    refuse_unsupported(s, req)?;
     let op = operation(req)?;
     dispatch(s, req, op).await
 }
@@ -37,14 +37,25 @@ pub async fn route_op(
     req: &mut S3Request,
     op: Operation,
 ) -> S3Result<Response<RespBody>> {
-    refuse_unsupported(req)?;
+    refuse_unsupported(s, req)?;
     dispatch(s, req, op).await
 }
 
 /// Requests Cairn refuses whatever the operation. Before any handler runs, so a refused
 /// request reads no body and writes nothing.
-fn refuse_unsupported(req: &S3Request) -> S3Result<()> {
-    encryption::refuse_requested(&req.headers)?;
+fn refuse_unsupported(s: &S3Service, req: &S3Request) -> S3Result<()> {
+    // An SSE-C key sent in the clear is refused before anything else looks at it.
+    if !s.sse.tls
+        && req.headers.keys().any(|k| {
+            let k = k.as_str();
+            k.starts_with("x-amz-server-side-encryption-customer-")
+                || k.starts_with("x-amz-copy-source-server-side-encryption-customer-")
+        })
+    {
+        return Err(S3Error::invalid_request(
+            "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.",
+        ));
+    }
     if req.target.bucket.is_some() && req.target.key.is_some() {
         // Buckets are unversioned: the only version id that exists is "null".
         match req.query.get("versionId") {
@@ -85,6 +96,9 @@ async fn dispatch(
         O::GetBucketCors => cors::get(s, req).await,
         O::PutBucketCors => cors::put(s, req).await,
         O::DeleteBucketCors => cors::delete(s, req).await,
+        O::GetBucketEncryption => bucket_encryption::get(s, req).await,
+        O::PutBucketEncryption => bucket_encryption::put(s, req).await,
+        O::DeleteBucketEncryption => bucket_encryption::delete(s, req).await,
         O::GetBucketTagging => tagging::get_bucket(s, req).await,
         O::PutBucketTagging => tagging::put_bucket(s, req).await,
         O::DeleteBucketTagging => tagging::delete_bucket(s, req).await,
@@ -120,11 +134,6 @@ async fn dispatch(
             let msg = "The specified bucket does not have a website configuration";
             not_configured(s, req, "NoSuchWebsiteConfiguration", msg).await
         }
-        O::GetBucketEncryption => {
-            let code = "ServerSideEncryptionConfigurationNotFoundError";
-            let msg = "The server side encryption configuration was not found";
-            not_configured(s, req, code, msg).await
-        }
         O::GetObjectLockConfiguration => {
             let code = "ObjectLockConfigurationNotFoundError";
             let msg = "Object Lock configuration does not exist for this bucket";
@@ -134,13 +143,6 @@ async fn dispatch(
             let code = "ReplicationConfigurationNotFoundError";
             let msg = "The replication configuration was not found";
             not_configured(s, req, code, msg).await
-        }
-        O::PutBucketEncryption => {
-            // A default encryption we would not apply.
-            s.objects.require_bucket(req.bucket()?).await?;
-            Err(encryption::not_configured(
-                "a bucket encryption configuration",
-            ))
         }
         O::PutBucketVersioning => Err(S3Error::not_implemented("bucket versioning")),
         // Browser form uploads are not served; a POST without `?delete` never was.

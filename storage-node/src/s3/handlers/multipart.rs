@@ -3,9 +3,12 @@
 use super::super::error::{S3Error, S3Result};
 use super::super::headers::{self, iso_date, quoted};
 use super::super::owner::Owner;
+use super::super::sse::{self, Opening, request as sse_request, stored::Stored};
 use super::super::xml::{self, XmlWriter};
 use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
-use super::object::{check_declared_size, content_md5, open_copy_source};
+use super::object::{
+    check_declared_size, content_md5, open_copy_source, read_plain, seal_with, sealing_for_write,
+};
 use crate::objects::PutOptions;
 use http::{HeaderValue, Response, StatusCode};
 use std::collections::BTreeMap;
@@ -44,6 +47,12 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
     let algo = req
         .header("x-amz-checksum-algorithm")
         .map(|a| a.to_ascii_lowercase());
+    // The upload's object key is made now and recorded with the upload: every part is
+    // sealed under it (SSE-C: each UploadPart sends the same customer key again).
+    let sealing = sealing_for_write(s, req, &bucket, &key).await?;
+    if let Some(sl) = &sealing {
+        sl.stored.store(&mut headers);
+    }
     let id = s
         .objects
         .new_multipart(&bucket, &key, headers, algo)
@@ -52,10 +61,49 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
     w.elem("Bucket", &bucket)
         .elem("Key", &key)
         .elem("UploadId", &id);
-    Ok(xml_response(
-        StatusCode::OK,
-        w.finish("InitiateMultipartUploadResult"),
-    ))
+    let mut r = xml_response(StatusCode::OK, w.finish("InitiateMultipartUploadResult"));
+    if let Some(sl) = &sealing {
+        sse::response_headers(r.headers_mut(), &sl.stored, sl.customer_md5.as_deref());
+    }
+    Ok(r)
+}
+
+/// The key that seals the parts of an encrypted upload; SSE-C needs the request's key.
+async fn upload_opening(
+    s: &S3Service,
+    req: &S3Request,
+    bucket: &str,
+    key: &str,
+    id: &str,
+) -> S3Result<Option<Opening>> {
+    let customer = sse_request::request_customer_key(&req.headers)?;
+    let headers = s.objects.upload_headers(bucket, key, id).await?;
+    match Stored::from_headers(&headers)? {
+        Some(st) => Ok(Some(s.sse.open(&st, customer.as_ref(), bucket, key).await?)),
+        None if customer.is_some() => Err(S3Error::invalid_request(
+            "The encryption parameters are not applicable to this upload.",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Seals a part's body when its upload is encrypted.
+fn seal_part(
+    opening: Option<&Opening>,
+    body: crate::objects::BodyStream,
+    number: u32,
+    opts: &mut PutOptions,
+) -> S3Result<crate::objects::BodyStream> {
+    match opening {
+        Some(o) => seal_with(&o.key, o.masks_etag(), body, number, opts),
+        None => Ok(body),
+    }
+}
+
+fn part_sse_headers(r: &mut Response<RespBody>, opening: Option<&Opening>) {
+    if let Some(o) = opening {
+        sse::response_headers(r.headers_mut(), &o.stored, o.customer_md5.as_deref());
+    }
 }
 
 pub async fn upload_part(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
@@ -63,24 +111,20 @@ pub async fn upload_part(s: &S3Service, req: &mut S3Request) -> S3Result<Respons
     let (id, number) = (upload_id(req)?, part_number(req)?);
     check_declared_size(req, MAX_PART_SIZE)?;
     let expected_md5 = content_md5(req)?;
+    let opening = upload_opening(s, req, &bucket, &key, &id).await?;
     let body = req.take_body()?;
+    let mut opts = PutOptions {
+        checksums: Some(body.checksums),
+        expected_md5,
+        ..Default::default()
+    };
+    let stream = seal_part(opening.as_ref(), body.stream, number, &mut opts)?;
     let part = s
         .objects
-        .put_part(
-            &bucket,
-            &key,
-            &id,
-            number,
-            body.stream,
-            PutOptions {
-                headers: Default::default(),
-                checksums: Some(body.checksums),
-                expected_md5,
-                condition: None,
-            },
-        )
+        .put_part(&bucket, &key, &id, number, stream, opts)
         .await?;
     let mut r = empty(StatusCode::OK);
+    part_sse_headers(&mut r, opening.as_ref());
     if let Ok(v) = HeaderValue::from_str(&quoted(&part.etag)) {
         r.headers_mut().insert(http::header::ETAG, v);
     }
@@ -98,7 +142,8 @@ pub async fn upload_part(s: &S3Service, req: &mut S3Request) -> S3Result<Respons
 pub async fn upload_part_copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
     let (id, number) = (upload_id(req)?, part_number(req)?);
-    let reader = open_copy_source(s, req).await?;
+    let (reader, source_opening) = open_copy_source(s, req).await?;
+    let opening = upload_opening(s, req, &bucket, &key, &id).await?;
     let size = reader.info.size;
     let range = match req.header("x-amz-copy-source-range") {
         None => None,
@@ -128,16 +173,20 @@ pub async fn upload_part_copy(s: &S3Service, req: &mut S3Request) -> S3Result<Re
     let stream = if len == 0 {
         Box::pin(futures::stream::empty()) as crate::objects::BodyStream
     } else {
-        reader.stream(range).await?
+        read_plain(reader, source_opening.as_ref(), range).await?
     };
+    let mut opts = PutOptions::default();
+    let stream = seal_part(opening.as_ref(), stream, number, &mut opts)?;
     let part = s
         .objects
-        .put_part(&bucket, &key, &id, number, stream, PutOptions::default())
+        .put_part(&bucket, &key, &id, number, stream, opts)
         .await?;
     let mut w = XmlWriter::new("CopyPartResult");
     w.elem("LastModified", &iso_date(part.mod_time_ms))
         .elem("ETag", &quoted(&part.etag));
-    Ok(xml_response(StatusCode::OK, w.finish("CopyPartResult")))
+    let mut r = xml_response(StatusCode::OK, w.finish("CopyPartResult"));
+    part_sse_headers(&mut r, opening.as_ref());
+    Ok(r)
 }
 
 /// The initiator and owner of an upload: whoever created it.
@@ -185,12 +234,18 @@ pub async fn list_parts(s: &S3Service, req: &mut S3Request) -> S3Result<Response
     if let Some(a) = &rec.checksum_algorithm {
         w.elem("ChecksumAlgorithm", &a.to_ascii_uppercase());
     }
+    let encrypted = Stored::from_headers(&rec.headers)?.is_some();
     for p in &parts {
+        // Encrypted parts are stored longer than the client sent them.
+        let size = match encrypted {
+            true => sse::body::content_size(p.size).unwrap_or(p.size),
+            false => p.size,
+        };
         w.open("Part")
             .elem("PartNumber", &p.number.to_string())
             .elem("LastModified", &iso_date(p.mod_time_ms))
             .elem("ETag", &quoted(&p.etag))
-            .elem("Size", &p.size.to_string());
+            .elem("Size", &size.to_string());
         for (algo, v) in &p.checksums {
             w.elem(&format!("Checksum{}", algo.to_ascii_uppercase()), v);
         }
@@ -216,19 +271,25 @@ pub async fn complete(s: &S3Service, req: &mut S3Request) -> S3Result<Response<R
         .into_iter()
         .map(|p| (p.part_number, p.etag))
         .collect();
+    let stored = Stored::from_headers(&s.objects.upload_headers(&bucket, &key, &id).await?)?;
+    let content_size = stored
+        .is_some()
+        .then_some(sse::body::content_size as crate::objects::multipart::ContentSize);
     let info = s
         .objects
-        .complete_multipart(&bucket, &key, &id, &parts, condition.as_ref())
+        .complete_multipart(&bucket, &key, &id, &parts, condition.as_ref(), content_size)
         .await?;
     let mut w = XmlWriter::new("CompleteMultipartUploadResult");
     w.elem("Location", &format!("/{bucket}/{key}"))
         .elem("Bucket", &bucket)
         .elem("Key", &key)
         .elem("ETag", &quoted(&info.etag));
-    Ok(xml_response(
-        StatusCode::OK,
-        w.finish("CompleteMultipartUploadResult"),
-    ))
+    let mut r = xml_response(StatusCode::OK, w.finish("CompleteMultipartUploadResult"));
+    if let Some(st) = &stored {
+        let md5 = sse_request::request_customer_key(&req.headers)?.map(|c| c.key_md5);
+        sse::response_headers(r.headers_mut(), st, md5.as_deref());
+    }
+    Ok(r)
 }
 
 pub async fn abort(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {

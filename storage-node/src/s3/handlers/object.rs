@@ -3,8 +3,11 @@
 use super::super::authorize;
 use super::super::error::{S3Error, S3Result};
 use super::super::headers::{self, RangeSpec, iso_date, quoted};
+use super::super::sse::{self, Opening, Sealing, request as sse_request, stored::Stored};
 use super::super::xml::{self, XmlWriter};
 use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
+use crate::crypto::keys::ObjectKey;
+use crate::objects::read::ObjectReader;
 use crate::objects::{BodyStream, ObjectError, ObjectInfo, PutOptions};
 use base64::Engine;
 use bytes::Bytes;
@@ -97,28 +100,119 @@ pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
     }
     let expected_md5 = content_md5(req)?;
     let condition = headers::write_condition(&req.headers)?;
+    let sealing = sealing_for_write(s, req, &bucket, &key).await?;
     let body = req.take_body()?;
-    let info = s
-        .objects
-        .put_object(
-            &bucket,
-            &key,
-            body.stream,
-            PutOptions {
-                headers,
-                checksums: Some(body.checksums),
-                expected_md5,
-                condition,
-            },
-        )
-        .await?;
-    Ok(put_response(&info))
+    let mut opts = PutOptions {
+        headers,
+        checksums: Some(body.checksums),
+        expected_md5,
+        condition,
+        ..Default::default()
+    };
+    let stream = seal_body(sealing.as_ref(), body.stream, 1, &mut opts)?;
+    let info = s.objects.put_object(&bucket, &key, stream, opts).await?;
+    let mut r = put_response(&info);
+    if let Some(sl) = &sealing {
+        sse::response_headers(r.headers_mut(), &sl.stored, sl.customer_md5.as_deref());
+    }
+    Ok(r)
+}
+
+/// The encryption a new object `bucket/key` gets (its request's, else the bucket's
+/// default), with a fresh object key.
+pub async fn sealing_for_write(
+    s: &S3Service,
+    req: &S3Request,
+    bucket: &str,
+    key: &str,
+) -> S3Result<Option<Sealing>> {
+    match super::bucket_encryption::for_write(s, req, bucket).await? {
+        Some(r) => Ok(Some(s.sse.seal_new(&r, bucket, key).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Seals `body` as part `part` when the write is encrypted: records the encryption in
+/// the stored headers and lets the object layer take the plaintext's digests and size.
+pub fn seal_body(
+    sealing: Option<&Sealing>,
+    body: BodyStream,
+    part: u32,
+    opts: &mut PutOptions,
+) -> S3Result<BodyStream> {
+    let Some(sl) = sealing else {
+        return Ok(body);
+    };
+    sl.stored.store(&mut opts.headers);
+    seal_with(&sl.key, sl.masks_etag(), body, part, opts)
+}
+
+/// Seals `body` as part `part` under `key` (the object layer gets the plaintext's
+/// digests and size mapping; the caller records the encryption).
+pub fn seal_with(
+    key: &ObjectKey,
+    mask_etag: bool,
+    body: BodyStream,
+    part: u32,
+    opts: &mut PutOptions,
+) -> S3Result<BodyStream> {
+    let (stream, digests) = sse::body::seal(body, key, part, mask_etag)?;
+    opts.digests = Some(digests);
+    opts.content_size = Some(sse::body::content_size);
+    Ok(stream)
+}
+
+/// The key an encrypted object's read needs, checked against what the request sends
+/// (`customer`: its SSE-C key); `None` for a plain object.
+pub async fn opening_for_read(
+    s: &S3Service,
+    info: &ObjectInfo,
+    customer: Option<&sse_request::CustomerKey>,
+) -> S3Result<Option<Opening>> {
+    match Stored::from_headers(&info.headers)? {
+        Some(st) => Ok(Some(
+            s.sse.open(&st, customer, &info.bucket, &info.key).await?,
+        )),
+        None if customer.is_some() => Err(S3Error::invalid_request(
+            "The encryption parameters are not applicable to this object.",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The client's bytes `range` of an object, decrypted when it is encrypted.
+pub async fn read_plain(
+    reader: ObjectReader,
+    opening: Option<&Opening>,
+    range: Option<(u64, u64)>,
+) -> S3Result<BodyStream> {
+    match opening {
+        Some(o) => sse::body::open(reader, &o.key, range).await,
+        None => Ok(reader.stream(range).await?),
+    }
+}
+
+/// `(part number, size)` of an object's parts as the client sees them.
+pub fn client_parts(info: &ObjectInfo, opening: Option<&Opening>) -> S3Result<Vec<(u32, u64)>> {
+    match opening {
+        Some(_) => crate::crypto::range::plain_parts(&info.parts)
+            .map_err(|e| S3Error::internal(e.to_string())),
+        None => Ok(info.parts.clone()),
+    }
 }
 
 pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Response<RespBody>> {
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
+    if req.header(sse_request::SSE).is_some() {
+        return Err(S3Error::invalid_argument(
+            "x-amz-server-side-encryption is not allowed on reads",
+        ));
+    }
+    let customer = sse_request::request_customer_key(&req.headers)?;
     let reader = s.objects.open_object(&bucket, &key).await?;
     let info = reader.info.clone();
+    let opening = opening_for_read(s, &info, customer.as_ref()).await?;
+    let parts = client_parts(&info, opening.as_ref())?;
     let mut out_headers = headers::object_headers(
         &info,
         req.header("x-amz-checksum-mode")
@@ -143,15 +237,15 @@ pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Res
         let n: usize = pn
             .parse()
             .map_err(|_| S3Error::invalid_argument("partNumber must be an integer"))?;
-        if n == 0 || n > info.parts.len() {
+        if n == 0 || n > parts.len() {
             return Err(S3Error::new(
                 "InvalidPartNumber",
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "The requested partnumber is not satisfiable",
             ));
         }
-        let start: u64 = info.parts[..n - 1].iter().map(|p| p.1).sum();
-        let len = info.parts[n - 1].1;
+        let start: u64 = parts[..n - 1].iter().map(|p| p.1).sum();
+        let len = parts[n - 1].1;
         if len > 0 {
             range = Some(RangeSpec::FromTo(start, Some(start + len - 1)));
         }
@@ -184,10 +278,13 @@ pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Res
         None => (StatusCode::OK, info.size),
     };
     out_headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(length));
+    if let Some(o) = &opening {
+        sse::response_headers(&mut out_headers, &o.stored, o.customer_md5.as_deref());
+    }
     let body: RespBody = if head {
         super::super::full(Bytes::new())
     } else {
-        let stream = reader.stream(resolved).await?;
+        let stream = read_plain(reader, opening.as_ref(), resolved).await?;
         BodyExt::boxed_unsync(StreamBody::new(
             stream.map(|r| r.map(http_body::Frame::data)),
         ))
@@ -274,15 +371,19 @@ pub fn copy_source(req: &S3Request) -> S3Result<(String, String)> {
     headers::copy_source(&req.headers)
 }
 
-/// Opens the source of a copy and checks the `x-amz-copy-source-if-*` conditions.
+/// Opens the source of a copy, with the key to decrypt it (an SSE-C source needs the
+/// `x-amz-copy-source-server-side-encryption-customer-*` headers), and checks the
+/// `x-amz-copy-source-if-*` conditions.
 pub async fn open_copy_source(
     s: &S3Service,
     req: &S3Request,
-) -> S3Result<crate::objects::read::ObjectReader> {
+) -> S3Result<(ObjectReader, Option<Opening>)> {
     let (sb, sk) = copy_source(req)?;
+    let customer = sse_request::copy_source_key(&req.headers)?;
     let reader = s.objects.open_object(&sb, &sk).await?;
+    let opening = opening_for_read(s, &reader.info, customer.as_ref()).await?;
     headers::check_conditions(&req.headers, &reader.info, "x-amz-copy-source-", false)?;
-    Ok(reader)
+    Ok((reader, opening))
 }
 
 pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
@@ -298,12 +399,13 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
             ));
         }
     };
-    if sb == bucket && sk == key && !replace {
+    let changes_encryption = sse_request::requested(&req.headers)?.is_some();
+    if sb == bucket && sk == key && !replace && !changes_encryption {
         return Err(S3Error::invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
-    let reader = open_copy_source(s, req).await?;
+    let (reader, opening) = open_copy_source(s, req).await?;
     let src = reader.info.clone();
     if src.size > MAX_PUT_SIZE {
         return Err(ObjectError::EntityTooLarge.into());
@@ -311,7 +413,10 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
     let mut headers = if replace {
         headers::stored_headers(&req.headers)?
     } else {
-        src.headers.clone()
+        // The copy gets its own encryption record (or none), never the source's.
+        let mut h = src.headers.clone();
+        sse::stored::strip(&mut h);
+        h
     };
     // A copy gets the ACL its request sets, not the source's.
     let acl = super::acl::requested(s, req, &bucket).await?;
@@ -319,7 +424,8 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
     // The copy belongs to whoever made it.
     super::acl::stamp_owner(&mut headers, req);
     super::tagging::for_copy(req, &src.headers)?.store_on_object(&mut headers);
-    let stream: BodyStream = reader.stream(None).await?;
+    let sealing = sealing_for_write(s, req, &bucket, &key).await?;
+    let stream: BodyStream = read_plain(reader, opening.as_ref(), None).await?;
     // The bytes are the same, so their checksums are too (multipart sources have
     // per-part checksums only).
     let checksums: BTreeMap<String, String> = if src.is_multipart() {
@@ -327,21 +433,19 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
     } else {
         src.checksums.clone()
     };
-    let info = s
-        .objects
-        .put_object(
-            &bucket,
-            &key,
-            stream,
-            PutOptions {
-                headers,
-                checksums: Some(Arc::new(Mutex::new(checksums))),
-                ..Default::default()
-            },
-        )
-        .await?;
+    let mut opts = PutOptions {
+        headers,
+        checksums: Some(Arc::new(Mutex::new(checksums))),
+        ..Default::default()
+    };
+    let stream = seal_body(sealing.as_ref(), stream, 1, &mut opts)?;
+    let info = s.objects.put_object(&bucket, &key, stream, opts).await?;
     let mut w = XmlWriter::new("CopyObjectResult");
     w.elem("LastModified", &iso_date(info.mod_time_ms))
         .elem("ETag", &quoted(&info.etag));
-    Ok(xml_response(StatusCode::OK, w.finish("CopyObjectResult")))
+    let mut r = xml_response(StatusCode::OK, w.finish("CopyObjectResult"));
+    if let Some(sl) = &sealing {
+        sse::response_headers(r.headers_mut(), &sl.stored, sl.customer_md5.as_deref());
+    }
+    Ok(r)
 }
