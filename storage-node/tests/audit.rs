@@ -1,5 +1,5 @@
 //! Audit log webhooks against a real HTTP receiver started in the test: the entries of
-//! PUT, GET and LIST with MinIO's fields, the bearer token, batching, no secrets in
+//! PUT, GET and LIST with MinIO's fields, admin API and STS calls under MinIO's names, the bearer token, batching, no secrets in
 //! entries, and a receiver that stalls or is gone: requests keep their speed, drops are
 //! counted on the metrics page, and entries flow again once the receiver is back.
 
@@ -340,6 +340,108 @@ async fn errors_are_recorded_without_secret_headers() {
         assert!(!all.contains(secret), "{secret} in {all}");
     }
     assert!(all.contains("X-Amz-Server-Side-Encryption-Customer-Algorithm"));
+    receiver.stop();
+}
+
+#[tokio::test]
+async fn admin_and_sts_calls_are_recorded_under_minio_names_without_secrets() {
+    use cairn::admin::client::{AdminClient, TlsTrust, V3Body};
+    use cairn_madmin::paths::Call;
+    use cairn_madmin::types::{AddOrUpdateUserReq, Status};
+    let receiver = Receiver::start("127.0.0.1:0").await;
+    let srv = server_with(vec![target("A", receiver.addr, 1, 1000)]).await;
+    let admin = AdminClient::new(
+        &srv.endpoint,
+        cairn::s3::auth::sigv4::Credentials {
+            access_key: USER.into(),
+            secret_key: PASSWORD.into(),
+        },
+        "us-east-1",
+        &TlsTrust::System,
+    )
+    .expect("client");
+    let t = Duration::from_secs(20);
+    let new_secret = "N3wUs3rS3cretKey!";
+    let req = AddOrUpdateUserReq {
+        secret_key: new_secret.into(),
+        policy: String::new(),
+        status: Status::Enabled,
+    };
+    admin
+        .v3(
+            Call::AddUser,
+            &[("accessKey", "audited-user")],
+            V3Body::Encrypted(serde_json::to_vec(&req).unwrap()),
+            t,
+        )
+        .await
+        .expect("add-user");
+    admin
+        .v3(Call::ListUsers, &[], V3Body::None, t)
+        .await
+        .expect("list-users");
+    let (status, _) = admin
+        .call(http::Method::GET, "/minio/admin/v3/info", &[], t)
+        .await
+        .expect("info");
+    assert_eq!(status, 200);
+    // Refused: a user without admin rights asks for the user list.
+    let weak = AdminClient::new(
+        &srv.endpoint,
+        cairn::s3::auth::sigv4::Credentials {
+            access_key: "audited-user".into(),
+            secret_key: new_secret.into(),
+        },
+        "us-east-1",
+        &TlsTrust::System,
+    )
+    .expect("client");
+    assert!(
+        weak.v3(Call::ListUsers, &[], V3Body::None, t)
+            .await
+            .is_err()
+    );
+    let creds = common::iam::assume_role(srv.addr, USER, PASSWORD, "&DurationSeconds=900").await;
+
+    let e = receiver
+        .wait_for("AddUser", |e| is_api(e, "AddUser", ""))
+        .await;
+    assert_eq!(api(&e, "statusCode"), 200);
+    assert_eq!(e["accessKey"], USER);
+    assert_eq!(e["requestQuery"]["accessKey"], "audited-user");
+    assert!(api(&e, "rx").as_u64().is_some_and(|n| n > 0), "{e}");
+    let e = receiver
+        .wait_for("ListUsers", |e| {
+            is_api(e, "ListUsers", "") && e["accessKey"] == USER
+        })
+        .await;
+    assert_eq!(api(&e, "status"), "OK");
+    let e = receiver
+        .wait_for("refused ListUsers", |e| {
+            is_api(e, "ListUsers", "") && e["accessKey"] == "audited-user"
+        })
+        .await;
+    assert_eq!(api(&e, "statusCode"), 403);
+    receiver
+        .wait_for("ServerInfo", |e| is_api(e, "ServerInfo", ""))
+        .await;
+    let e = receiver
+        .wait_for("AssumeRole", |e| is_api(e, "AssumeRole", ""))
+        .await;
+    assert_eq!(api(&e, "statusCode"), 200);
+    assert_eq!(e["accessKey"], USER);
+    assert!(api(&e, "tx").as_u64().is_some_and(|n| n > 100), "{e}");
+
+    let all = serde_json::to_string(&receiver.entries()).unwrap();
+    for secret in [
+        new_secret,
+        PASSWORD,
+        creds.secret.as_str(),
+        creds.token.as_str(),
+        "AWS4-HMAC-SHA256 Credential",
+    ] {
+        assert!(!all.contains(secret), "{secret} in {all}");
+    }
     receiver.stop();
 }
 

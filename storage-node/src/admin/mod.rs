@@ -4,9 +4,11 @@
 //! with its `x-amz-security-token`) and authorized through IAM: the caller needs the
 //! MinIO admin action of the call (root always may; `consoleAdmin` grants `admin:*`).
 //! JSON answers and JSON errors (`{"Code","Message","Resource","RequestId"}`, as MinIO's
-//! admin API).
+//! admin API). Every answer carries an `s3::call::ApiCall` with MinIO's handler name
+//! (`api_name`) and the signer, for the audit log.
 //!
-//! * `info` needs `admin:ServerInfo`, `heal` `admin:Heal`.
+//! * `info` needs `admin:ServerInfo`, `heal` `admin:Heal`, MinIO's `datausageinfo`
+//!   (the scanner's data usage, see `usage`) `admin:DataUsageInfo`.
 //! * `GET  /cairn/admin/v1/info` — servers, drives (online, offline, healing), pools and
 //!   sets with parity and quorums, usage, heal progress ([`types::Info`]).
 //! * `GET  /cairn/admin/v1/heal` — heal progress ([`types::HealProgress`]).
@@ -27,6 +29,7 @@
 //! counts are not reported (no cheap source); the admin heal task shown is the one
 //! started on the answering server.
 
+mod api_name;
 pub mod cli;
 pub mod client;
 mod heal;
@@ -36,6 +39,7 @@ mod info;
 pub mod prometheus_cli;
 mod server_info;
 pub mod types;
+mod usage;
 
 use crate::body::RespBody;
 use crate::drive::DriveRef;
@@ -43,6 +47,7 @@ use crate::heal::HealState;
 use crate::iam::{Caller, Iam};
 use crate::objects::{BodyStream, ObjectLayer};
 use crate::s3::auth::sigv4::{self, AuthError, PayloadMode};
+use crate::s3::call::ApiCall;
 use crate::s3::identity;
 use bytes::Bytes;
 use client::{AdminClient, TlsTrust};
@@ -322,7 +327,13 @@ impl AdminService {
         request_id: &str,
     ) -> Response<RespBody> {
         let resource = parts.uri.path().to_string();
-        let mut resp = match self.dispatch(parts, body).await {
+        // What the audit log records (`crate::audit`): MinIO's handler name and the
+        // signer, in the answer's extensions as the S3 layer leaves them.
+        let mut call = ApiCall {
+            name: api_name::api_name(&resource, &parts.method),
+            ..ApiCall::default()
+        };
+        let mut resp = match self.dispatch(parts, body, &mut call).await {
             Ok(r) => r,
             Err(e) => {
                 if e.status.is_server_error() {
@@ -336,6 +347,7 @@ impl AdminService {
         if let Ok(v) = http::HeaderValue::from_str(request_id) {
             resp.headers_mut().insert("x-amz-request-id", v);
         }
+        resp.extensions_mut().insert(call);
         resp
     }
 
@@ -343,9 +355,14 @@ impl AdminService {
         &self,
         parts: http::request::Parts,
         body: BodyStream,
+        call: &mut ApiCall,
     ) -> Result<Response<RespBody>, ApiError> {
         let body = read_body(body).await?;
         let auth = self.authenticate(&parts, &body).await?;
+        call.access_key.clone_from(&auth.caller.access_key);
+        if auth.caller.user != auth.caller.access_key {
+            call.parent_user.clone_from(&auth.caller.user);
+        }
         if parts.uri.path() == V3_SERVER_INFO {
             if parts.method != Method::GET {
                 return Err(ApiError::new(
@@ -356,6 +373,17 @@ impl AdminService {
             }
             require(&auth.caller, "admin:ServerInfo")?;
             return Ok(json(StatusCode::OK, &server_info::serve(self).await));
+        }
+        if parts.uri.path() == usage::PATH {
+            if parts.method != Method::GET {
+                return Err(ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "MethodNotAllowed",
+                    "The specified method is not allowed against this resource.",
+                ));
+            }
+            require(&auth.caller, "admin:DataUsageInfo")?;
+            return Ok(json(StatusCode::OK, &usage::serve(self).await));
         }
         if parts.uri.path().starts_with(V3_PREFIX) {
             return iam::dispatch(self, auth, &parts, body).await;

@@ -1,11 +1,15 @@
-//! Audit log, beside the S3 port: one JSON entry per S3 API call in MinIO's format
+//! Audit log, beside the S3 port: one JSON entry per API call (S3, STS and the admin
+//! API) in MinIO's format
 //! (`entry`), posted to the webhooks MinIO's `AUDIT_WEBHOOK_*` settings name (`config`),
 //! each through its own bounded queue and task (`target`), so that auditing never makes
 //! a request wait: a full queue drops the entry and counts it.
 //!
-//! The front calls `Audit::begin` when an S3 request arrives and `Recorder::finish` on
-//! its answer (`recorder`); the S3 layer contributes the operation name, bucket, object
-//! and access key through the response's `s3::call::ApiCall`. With no target configured
+//! The front calls `Audit::begin` when an S3 or admin request arrives and
+//! `Recorder::finish` on its answer (`recorder`); the S3 layer, STS (`AssumeRole`) and
+//! the admin API (MinIO's handler names: `AddUser`, `ServerInfo`, ...) contribute the
+//! operation name, bucket, object and access key through the response's
+//! `s3::call::ApiCall`. Bodies are never recorded, so neither STS's credentials nor the
+//! admin API's (encrypted) secret keys reach an entry. With no target configured
 //! the front holds no `Audit` and nothing of this runs.
 
 pub mod config;

@@ -117,10 +117,19 @@ impl App {
                     parts.headers.insert(http::header::HOST, v);
                 }
             }
-            // Mounted APIs (the admin API: root-only SigV4, JSON).
+            // Mounted APIs (the admin API: SigV4, JSON), audited as S3 calls are: the
+            // route names the call in the answer's `ApiCall`.
             if let Some(route) = self.routes.iter().find(|r| r.handles(parts.uri.path())) {
-                let body = body_stream(body, self.receive_timeout);
-                return route.handle(parts, body, &id).await;
+                let recorder = self.audit.as_ref().map(|a| a.begin(&parts, &id));
+                let mut body = body_stream(body, self.receive_timeout);
+                if let Some(r) = &recorder {
+                    body = r.count(body);
+                }
+                let resp = route.handle(parts, body, &id).await;
+                return match recorder {
+                    Some(r) => r.finish(resp),
+                    None => resp,
+                };
             }
             let started = std::time::Instant::now();
             let inflight = self.metrics.s3.start();

@@ -11,7 +11,8 @@
 //! * **Scanner** ([`scanner`]): walks every bucket of every set forever, verifying every
 //!   shard block's checksum (deep mode) at a bounded rate (`CAIRN_SCANNER_SPEED`), with
 //!   a pause between cycles (`CAIRN_SCANNER_CYCLE`; `CAIRN_SCANNER=off` disables it). In a
-//!   cluster each set is scanned by the server holding its first online drive.
+//!   cluster each set is scanned by the server holding its first online drive. The same
+//!   walk accounts data usage per bucket ([`usage`]), saved on each set's drives.
 //! * **Drive rebuild** ([`drive`]): a drive of this server with a healing marker
 //!   (`.cairn.sys/healing.json`, written by `cluster::format` when a wiped or replaced
 //!   drive was re-formatted) is rebuilt by walking every bucket of its set on the other
@@ -45,6 +46,7 @@ pub mod mrf;
 pub mod object;
 pub mod scanner;
 pub mod stale_uploads;
+pub mod usage;
 pub mod walk;
 
 use crate::drive::DriveError;
@@ -135,6 +137,9 @@ pub struct HealConfig {
     /// Pause between scanner cycles, and before the first one: a server that just
     /// started has better things to do than re-reading every shard.
     pub scanner_cycle: Duration,
+    /// Pause before the first cycle after start-up: short, so that the data usage
+    /// ([`usage`]) is known soon after a start.
+    pub scanner_start_delay: Duration,
     /// How often drives are checked for a healing marker.
     pub drive_check_interval: Duration,
     /// Multipart uploads initiated longer ago are removed (MinIO's
@@ -154,6 +159,7 @@ impl Default for HealConfig {
                 bytes_per_sec: 64 << 20,
             },
             scanner_cycle: Duration::from_secs(60),
+            scanner_start_delay: Duration::from_secs(10),
             drive_check_interval: Duration::from_secs(10),
             stale_uploads_expiry: Duration::from_secs(24 * 3600),
             stale_uploads_cleanup_interval: Duration::from_secs(6 * 3600),
@@ -165,8 +171,8 @@ impl HealConfig {
     /// Builds the settings from `setting`, which answers a name without its prefix
     /// (`SCANNER_CYCLE`) from the server's one configuration path (`config::Env`: flag,
     /// `CAIRN_*`, `MINIO_*`, then the configuration file). Read: `SCANNER_SPEED` (preset
-    /// or objects/s), `SCANNER_CYCLE` (alias `SCANNER_INTERVAL`), `SCANNER` (`off`
-    /// disables), `API_STALE_UPLOADS_EXPIRY` and `API_STALE_UPLOADS_CLEANUP_INTERVAL`.
+    /// or objects/s), `SCANNER_CYCLE` (alias `SCANNER_INTERVAL`), `SCANNER_START_DELAY`
+    /// (pause before the first cycle; a testing aid), `SCANNER` (`off` disables), `API_STALE_UPLOADS_EXPIRY` and `API_STALE_UPLOADS_CLEANUP_INTERVAL`.
     /// Durations are seconds or Go-style (`90s`, `5m`, `24h`, `1h30m`, `500ms`), as
     /// MinIO reads them; zero is refused for the two upload settings. Bad values are
     /// logged and ignored.
@@ -182,6 +188,14 @@ impl HealConfig {
             match crate::duration::parse(&v) {
                 Some(d) => cfg.scanner_cycle = d,
                 None => tracing::warn!(value = %v, "ignoring bad CAIRN_SCANNER_CYCLE"),
+            }
+        }
+        // A testing aid as much as a setting: tests and the e2e tenants set it to a
+        // second so that the data usage is there before they look.
+        if let Some(v) = setting("SCANNER_START_DELAY") {
+            match crate::duration::parse(&v) {
+                Some(d) => cfg.scanner_start_delay = d,
+                None => tracing::warn!(value = %v, "ignoring bad CAIRN_SCANNER_START_DELAY"),
             }
         }
         if let Some(v) = setting("SCANNER") {
@@ -417,6 +431,9 @@ impl HealState {
             total.drives_offline += r.drives_offline;
             total.dangling_removed += r.dangling_removed;
             total.bytes_read += r.bytes_read;
+            if r.exists {
+                total.size = r.size;
+            }
         }
         Ok(total)
     }

@@ -53,6 +53,8 @@ pub struct ObjectHealResult {
     pub dangling_removed: usize,
     /// Shard bytes read to verify or rebuild the object (for scanner pacing).
     pub bytes_read: u64,
+    /// Size of the quorum version when it exists (for the scanner's data usage).
+    pub size: u64,
 }
 
 impl ObjectHealResult {
@@ -147,6 +149,7 @@ async fn heal_pass(
             _ => None,
         })
         .ok_or_else(|| HealError::Invalid("quorum without copies".into()))?;
+    result.size = latest.size;
     let geometry = latest.erasure.geometry;
     if latest.erasure.distribution.len() != set.drives.len() || geometry.total() != set.drives.len()
     {

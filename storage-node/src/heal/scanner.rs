@@ -5,10 +5,18 @@
 //! Why deep: bitrot on a shard nobody reads is only found by reading it; the MRF queue
 //! and repair-on-read only see what clients touch. The pace is a number of objects and
 //! of shard bytes per second (`CAIRN_SCANNER_SPEED`); a cycle is followed by a pause
-//! (`CAIRN_SCANNER_CYCLE`), and [`super::HealState::scan_now`] skips the pause.
+//! (`CAIRN_SCANNER_CYCLE`), and [`super::HealState::scan_now`] skips the pause. The
+//! first cycle starts `CAIRN_SCANNER_START_DELAY` after start-up (10 s by default, at most
+//! the cycle pause), so that the data usage is known soon.
+//!
+//! The same walk accounts data usage ([`super::usage`]): a set is walked over every
+//! bucket, the size of every object that exists is counted, and the set's usage is
+//! saved on its drives when its walk completed.
 
 use super::object::{self, HealMode};
+use super::usage::{self, SetUsage};
 use super::{HealState, MAX_BATCHES, ScannerSpeed, now_rfc3339, walk::SetWalk};
+use crate::objects::set::ErasureSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,16 +64,22 @@ impl Pacer {
 /// The scanner task: cycles until shutdown.
 pub async fn run(state: Arc<HealState>) {
     let mut shutdown = state.shutdown.clone();
+    // Never later than a regular pause would start it.
+    let mut pause = state
+        .config
+        .scanner_start_delay
+        .min(state.config.scanner_cycle);
     // The daemon loop ends at shutdown; every wait is bounded by the cycle pause.
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(state.config.scanner_cycle) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = state.scan_trigger.notified() => {}
             _ = shutdown.changed() => {}
         }
         if state.is_shutting_down() {
             return;
         }
+        pause = state.config.scanner_cycle;
         if let Err(e) = cycle(&state).await {
             tracing::warn!(error = %e, "scanner cycle ended early");
         }
@@ -114,62 +128,100 @@ pub(crate) async fn scans_here(set: &crate::objects::set::ErasureSet) -> bool {
 async fn scan_all(state: &HealState) -> Result<(), super::HealError> {
     let started = Instant::now();
     super::heal_buckets(&state.objects).await?;
+    let buckets = super::bucket_names(&state.objects).await?;
     let mut pacer = Pacer::new(state.config.scanner_speed);
-    let (mut scanned, mut healed, mut failed) = (0u64, 0u64, 0u64);
-    for bucket in super::bucket_names(&state.objects).await? {
-        for set in state.objects.sets() {
-            if !scans_here(set).await {
-                continue;
-            }
-            let mut walk = SetWalk::new(set, &bucket, "", "");
-            for _ in 0..MAX_BATCHES {
-                let keys = match walk.next_batch().await {
-                    Ok(k) => k,
-                    Err(e) => {
-                        tracing::debug!(%bucket, set = set.index, error = %e, "scanner cannot walk set");
-                        break;
-                    }
-                };
-                if keys.is_empty() {
-                    break;
-                }
-                for key in keys {
-                    if state.is_shutting_down() {
-                        return Err(super::HealError::Shutdown);
-                    }
-                    let r = object::heal_object(set, &bucket, &key, HealMode::Deep).await;
-                    state.record(&r);
-                    scanned += 1;
-                    with_status(state, |s| s.objects_scanned_this_cycle += 1);
-                    let bytes = match &r {
-                        Ok(r) => {
-                            if r.changed() {
-                                healed += 1;
-                            }
-                            r.bytes_read
-                        }
-                        Err(e) => {
-                            failed += 1;
-                            tracing::warn!(%bucket, %key, error = %e, "scanner could not heal object");
-                            0
-                        }
-                    };
-                    let wait = pacer.account(bytes);
-                    if !wait.is_zero() && !state.sleep(wait).await {
-                        return Err(super::HealError::Shutdown);
-                    }
-                }
+    let mut totals = Totals::default();
+    for set in state.objects.sets() {
+        if !scans_here(set).await {
+            continue;
+        }
+        let mut usage = SetUsage::default();
+        let mut complete = true;
+        for bucket in &buckets {
+            usage.bucket(bucket);
+            complete &=
+                scan_bucket(state, set, bucket, &mut pacer, &mut totals, &mut usage).await?;
+        }
+        if complete {
+            usage.last_update_ms = chrono::Utc::now().timestamp_millis();
+            if !usage::save(set, &usage).await {
+                tracing::warn!(
+                    set = set.index,
+                    "scanner could not save the set's data usage"
+                );
             }
         }
     }
     tracing::info!(
-        scanned,
-        healed,
-        failed,
+        scanned = totals.scanned,
+        healed = totals.healed,
+        failed = totals.failed,
         took_ms = started.elapsed().as_millis() as u64,
         "scanner cycle done"
     );
     Ok(())
+}
+
+#[derive(Default)]
+struct Totals {
+    scanned: u64,
+    healed: u64,
+    failed: u64,
+}
+
+/// Heals every object of `bucket` in `set` and counts its size in `usage`; false when
+/// the walk could not finish (the set's usage would be incomplete).
+async fn scan_bucket(
+    state: &HealState,
+    set: &ErasureSet,
+    bucket: &str,
+    pacer: &mut Pacer,
+    totals: &mut Totals,
+    usage: &mut SetUsage,
+) -> Result<bool, super::HealError> {
+    let mut walk = SetWalk::new(set, bucket, "", "");
+    for _ in 0..MAX_BATCHES {
+        let keys = match walk.next_batch().await {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::debug!(%bucket, set = set.index, error = %e, "scanner cannot walk set");
+                return Ok(false);
+            }
+        };
+        if keys.is_empty() {
+            return Ok(true);
+        }
+        for key in keys {
+            if state.is_shutting_down() {
+                return Err(super::HealError::Shutdown);
+            }
+            let r = object::heal_object(set, bucket, &key, HealMode::Deep).await;
+            state.record(&r);
+            totals.scanned += 1;
+            with_status(state, |s| s.objects_scanned_this_cycle += 1);
+            let bytes = match &r {
+                Ok(r) => {
+                    if r.changed() {
+                        totals.healed += 1;
+                    }
+                    if r.exists {
+                        usage.add(bucket, r.size);
+                    }
+                    r.bytes_read
+                }
+                Err(e) => {
+                    totals.failed += 1;
+                    tracing::warn!(%bucket, %key, error = %e, "scanner could not heal object");
+                    0
+                }
+            };
+            let wait = pacer.account(bytes);
+            if !wait.is_zero() && !state.sleep(wait).await {
+                return Err(super::HealError::Shutdown);
+            }
+        }
+    }
+    Ok(false)
 }
 
 #[cfg(test)]

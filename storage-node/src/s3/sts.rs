@@ -254,13 +254,21 @@ pub async fn serve(
     body: BodyStream,
     request_id: &str,
 ) -> Response<RespBody> {
-    match assume_role(s, parts, body, request_id).await {
+    // The audit log's facts (`crate::audit`): MinIO names the call `AssumeRole` and
+    // records the signer; the answer's credentials never leave the body.
+    let mut call = super::call::ApiCall {
+        name: "AssumeRole",
+        ..Default::default()
+    };
+    let mut resp = match assume_role(s, parts, body, request_id, &mut call).await {
         Ok(xml) => response(StatusCode::OK, xml),
         Err(e) => {
             tracing::debug!(request_id, code = e.code, message = %e.message, "STS request refused");
             response(e.status, e.to_xml(request_id))
         }
-    }
+    };
+    resp.extensions_mut().insert(call);
+    resp
 }
 
 async fn assume_role(
@@ -268,6 +276,7 @@ async fn assume_role(
     parts: http::request::Parts,
     raw_body: BodyStream,
     request_id: &str,
+    call: &mut super::call::ApiCall,
 ) -> Result<String, StsError> {
     let raw_query = parts.uri.query().unwrap_or("");
     // The form is small and read whole first: STS clients (botocore's generic SigV4 signer
@@ -314,6 +323,10 @@ async fn assume_role(
     let (_, caller) = secrets
         .take_found()
         .ok_or_else(|| StsError::from(S3Error::internal("signed request without a caller")))?;
+    call.access_key.clone_from(&auth.access_key);
+    if caller.user != auth.access_key {
+        call.parent_user.clone_from(&caller.user);
+    }
     match &auth.payload {
         PayloadMode::Unsigned => {}
         PayloadMode::SignedSha256(h) if *h == body_hash => {}

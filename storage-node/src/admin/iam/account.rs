@@ -14,9 +14,11 @@
 //!    `s3:delimiter` `/`).
 //! 4. `Server`: the erasure layout per pool.
 //!
-//! Sizes and object counts are 0: the object layer keeps no per-bucket usage that could
-//! be read without walking the bucket. Versioning, replication, tags and quotas do not
-//! exist in Cairn and are reported off; `locking` is the bucket's object-lock flag.
+//! Sizes, object counts and the object-size histogram come from the scanner's last
+//! complete data-usage figures ([`crate::heal::usage`]), as MinIO's come from its usage
+//! cache: 0 for a bucket no scan has seen yet. Versions equal objects (no versioning).
+//! Versioning, replication, tags and quotas do not exist in Cairn and are reported off;
+//! `locking` is the bucket's object-lock flag.
 
 use super::effective::effective_policy;
 use super::{Ctx, clear, time};
@@ -39,14 +41,26 @@ pub(super) async fn info(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> 
     let snap = ctx.svc.iam.snapshot();
     let account_name = ctx.caller.user.clone();
     let policy = effective_policy(&snap.state, ctx.root(), &account_name);
+    let names = buckets.iter().map(|b| b.name.clone()).collect();
+    let usage = crate::heal::usage::load(&ctx.svc.objects, Some(&names)).await;
     let mut reachable = Vec::new();
     for b in buckets {
         let access = access(&ctx.caller, &b.name);
         if !(access.read || access.write) {
             continue;
         }
+        let used = usage.buckets.get(&b.name).cloned().unwrap_or_default();
+        let histogram = used
+            .histogram()
+            .into_iter()
+            .map(|(range, n)| (range.to_string(), n))
+            .collect();
         reachable.push(BucketAccessInfo {
             name: b.name.clone(),
+            size: used.size,
+            objects: used.objects,
+            versions: used.objects,
+            object_histogram: Some(histogram),
             created: time(b.created_ms),
             details: Some(BucketDetails {
                 locking: b.object_lock,

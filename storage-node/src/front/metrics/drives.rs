@@ -27,7 +27,7 @@ pub fn render(
     // MinIO's names: these gauges end in `_total`, which promtool's lint flags;
     // dashboards query these names, so they stay.
     match scope {
-        Scope::Cluster => cluster(page, objects, state),
+        Scope::Cluster | Scope::Bucket => cluster(page, objects, state),
         Scope::Node => {
             let online = drives.iter().filter(|d| d.online).count();
             let me = [("server", server)];

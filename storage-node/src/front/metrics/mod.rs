@@ -7,6 +7,8 @@
 //!   (its drives' space, S3 requests, traffic, time to first byte, process, healing,
 //!   audit).
 //! - `/minio/v2/metrics/node`: this server only (its drives, S3 counters, process).
+//! - `/minio/v2/metrics/bucket`: per-bucket data usage (also on the cluster page, with
+//!   the cluster's totals; see `usage`).
 //!
 //! MinIO's cluster page also merges every peer's counters; Cairn's does not ask its
 //! peers, so Prometheus scrapes every server (as the operator's ServiceMonitor does)
@@ -18,7 +20,8 @@
 //! A client that sends invented methods or paths cannot grow the page.
 //!
 //! Files by concept: `s3` (requests, errors, traffic, TTFB), `drives` (capacity,
-//! drives, nodes), `process` (`/proc`), `heal` (healing and erasure repair counters).
+//! drives, nodes), `process` (`/proc`), `heal` (healing and erasure repair counters),
+//! `usage` (the scanner's data usage per bucket and in total).
 
 pub mod auth;
 pub mod drives;
@@ -26,6 +29,7 @@ pub mod heal;
 pub mod process;
 pub mod s3;
 pub mod token;
+pub mod usage;
 
 use super::App;
 use crate::body::{RespBody, full};
@@ -37,6 +41,7 @@ use std::fmt::Write;
 
 pub const PATH: &str = "/minio/v2/metrics/cluster";
 pub const NODE_PATH: &str = "/minio/v2/metrics/node";
+pub const BUCKET_PATH: &str = "/minio/v2/metrics/bucket";
 
 /// What the front keeps for the metrics pages.
 #[derive(Debug, Default)]
@@ -47,6 +52,8 @@ pub struct Metrics {
     pub server: String,
     /// Who may read the pages.
     pub auth: PrometheusAuth,
+    /// The scanner's data usage, read from the drives at most every few seconds.
+    pub usage: usage::UsageCache,
 }
 
 /// Which page.
@@ -54,6 +61,7 @@ pub struct Metrics {
 pub enum Scope {
     Cluster,
     Node,
+    Bucket,
 }
 
 impl Scope {
@@ -62,6 +70,7 @@ impl Scope {
         match path {
             PATH => Some(Scope::Cluster),
             NODE_PATH => Some(Scope::Node),
+            BUCKET_PATH => Some(Scope::Bucket),
             _ => None,
         }
     }
@@ -92,9 +101,19 @@ pub async fn serve(
 /// The text of the page of `scope`.
 pub async fn render(app: &App, scope: Scope) -> String {
     let mut page = Page::default();
+    let server = app.metrics.server.as_str();
+    if scope != Scope::Node {
+        let usage = app.metrics.usage.get(&app.objects).await;
+        if scope == Scope::Cluster {
+            usage::render_cluster(&mut page, &usage, server);
+        }
+        usage::render_buckets(&mut page, &usage, server);
+    }
+    if scope == Scope::Bucket {
+        return page.out;
+    }
     // Probed at most once a second, shared by concurrent scrapes and health probes.
     let state = app.drive_state.get(&app.objects).await;
-    let server = app.metrics.server.as_str();
     drives::render(&mut page, &app.objects, &state, server, scope);
     app.metrics.s3.render(&mut page, server);
     process::render(&mut page, server);
@@ -215,6 +234,7 @@ mod tests {
         assert_eq!(authority("/data/d1"), None);
         assert_eq!(Scope::of(PATH), Some(Scope::Cluster));
         assert_eq!(Scope::of(NODE_PATH), Some(Scope::Node));
-        assert_eq!(Scope::of("/minio/v2/metrics/bucket"), None);
+        assert_eq!(Scope::of("/minio/v2/metrics/bucket"), Some(Scope::Bucket));
+        assert_eq!(Scope::of("/minio/v2/metrics/resource"), None);
     }
 }
