@@ -36,6 +36,8 @@
 use super::direct::ShardFile;
 use super::dirsync::DirSync;
 use super::keypath::{self, DATA_PREFIX, DIR_DATA_PREFIX, DIR_META_FILE, META_FILE, ObjectPath};
+use super::local_walk;
+use super::sorted_dirs::SortedDirs;
 use super::trash::{self, Trash};
 use super::{
     Drive, DriveError, DriveInfo, SYSTEM_VOLUME, ShardWriter, StageId, WalkEntry, WalkOptions,
@@ -43,7 +45,7 @@ use super::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -74,6 +76,8 @@ struct Inner {
     dirsync: DirSync,
     /// Removed data directories that a streaming GET may still read.
     trash: Trash,
+    /// Sorted names of large key directories, so listings seek instead of scanning.
+    sorted: SortedDirs,
 }
 
 impl LocalDrive {
@@ -95,12 +99,19 @@ impl LocalDrive {
                 name,
                 dirsync: DirSync::default(),
                 trash,
+                sorted: SortedDirs::default(),
             }),
         }
     }
 
     pub fn root(&self) -> &Path {
         &self.inner.root
+    }
+
+    /// Bytes of sorted directory names this drive keeps for listings (tests check that a
+    /// large directory is walked from the cache).
+    pub fn listing_cache_bytes(&self) -> usize {
+        self.inner.sorted.bytes()
     }
 
     /// Clears the staging area left by a previous run (writes that never committed) and
@@ -261,9 +272,12 @@ impl Inner {
         }
     }
 
-    /// Creates `dir` and its missing parents below `stop`, durably (see [`DirSync`]).
+    /// Creates `dir` and its missing parents below `stop`, durably (see [`DirSync`]), and
+    /// tells the listing cache about them (after they exist, as [`SortedDirs`] requires).
     fn create_dirs(&self, dir: &Path, stop: &Path) -> Result<(), DriveError> {
-        self.dirsync.create_all(dir, stop, self.sync)
+        self.dirsync.create_all(dir, stop, self.sync)?;
+        self.sorted.note_created(dir, stop);
+        Ok(())
     }
 
     /// Moves data directory `path` (named `~d.<uuid>` or `~dd.<uuid>`) to the trash, where
@@ -308,8 +322,9 @@ impl Inner {
         result
     }
 
-    /// Removes `dir` and its empty parents up to (not including) `stop`.
-    fn prune_empty_parents(dir: &Path, stop: &Path) {
+    /// Removes `dir` and its empty parents up to (not including) `stop`, and their names
+    /// from the listing cache.
+    fn prune_empty_parents(&self, dir: &Path, stop: &Path) {
         let mut cur = Some(dir.to_path_buf());
         while let Some(d) = cur {
             if d == stop || !d.starts_with(stop) {
@@ -318,6 +333,7 @@ impl Inner {
             if fs::remove_dir(&d).is_err() {
                 break;
             }
+            self.sorted.forget(&d);
             cur = d.parent().map(Path::to_path_buf);
         }
     }
@@ -405,7 +421,7 @@ impl Inner {
             // removed at once rather than through the trash.
             let _ = fs::remove_dir_all(dir.join(format!("{}{dd}", op.data_prefix)));
         }
-        Self::prune_empty_parents(&dir, &vol);
+        self.prune_empty_parents(&dir, &vol);
         Ok(())
     }
 
@@ -438,7 +454,7 @@ impl Inner {
                 return Err(e);
             }
         }
-        Self::prune_empty_parents(&dir, &vol);
+        self.prune_empty_parents(&dir, &vol);
         Ok(())
     }
 
@@ -505,178 +521,8 @@ impl Inner {
 
     fn walk(&self, volume: &str, opts: &WalkOptions) -> Result<Vec<WalkEntry>, DriveError> {
         let vol = self.existing_volume(volume)?;
-        // Start in the deepest directory that the prefix fully names.
-        let (start_rel, _) = match opts.prefix.rfind('/') {
-            Some(i) => opts.prefix.split_at(i + 1),
-            None => ("", opts.prefix.as_str()),
-        };
-        let mut start = vol.clone();
-        for seg in start_rel.split('/').filter(|s| !s.is_empty()) {
-            if seg == "." || seg == ".." {
-                return Ok(Vec::new());
-            }
-            start.push(keypath::encode_segment(seg));
-        }
-        let mut out = Vec::new();
-        let mut walker = Walker {
-            opts,
-            out: &mut out,
-        };
-        walker.dir(&start, start_rel, 0)?;
-        Ok(out)
+        local_walk::walk(&self.sorted, &vol, opts)
     }
-}
-
-/// Reads only the JSON header of a metadata file, skipping any inline data, so that
-/// listings stay cheap even for small objects stored inline.
-fn read_meta_header(path: &Path) -> io::Result<Option<Bytes>> {
-    let mut f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let mut head = vec![0u8; 4096];
-    let mut filled = 0;
-    while filled < head.len() {
-        let n = f.read(&mut head[filled..])?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    head.truncate(filled);
-    let needed = crate::objects::meta::header_len(&head).unwrap_or(filled);
-    if needed > filled {
-        let mut rest = vec![0u8; needed - filled];
-        f.read_exact(&mut rest)?;
-        head.extend_from_slice(&rest);
-    } else {
-        head.truncate(needed);
-    }
-    Ok(Some(Bytes::from(head)))
-}
-
-/// Depth-first walk in S3 order. Entries of a directory are ordered by the key they
-/// stand for: an object `x` sorts as `x`, the subtree under it as `x/`, so that keys
-/// like `x!` (`!` < `/`) land between them as byte order requires.
-struct Walker<'a> {
-    opts: &'a WalkOptions,
-    out: &'a mut Vec<WalkEntry>,
-}
-
-enum Item {
-    Object(String, PathBuf),
-    Subtree(String, PathBuf),
-}
-
-impl Walker<'_> {
-    fn full(&self) -> bool {
-        self.out.len() >= self.opts.limit
-    }
-
-    fn wanted_key(&self, key: &str) -> bool {
-        key.starts_with(&self.opts.prefix) && key > self.opts.marker.as_str()
-    }
-
-    /// A subtree `p/` can hold wanted keys only if it overlaps the prefix and is not
-    /// entirely at or before the marker.
-    fn wanted_subtree(&self, p: &str) -> bool {
-        let overlaps = p.starts_with(&self.opts.prefix) || self.opts.prefix.starts_with(p);
-        let before_marker = p <= self.opts.marker.as_str() && !self.opts.marker.starts_with(p);
-        overlaps && !before_marker
-    }
-
-    fn dir(&mut self, dir: &Path, rel: &str, depth: usize) -> Result<(), DriveError> {
-        if depth > keypath::MAX_KEY_LEN / 2 || self.full() {
-            return Ok(());
-        }
-        let rd = match fs::read_dir(dir) {
-            Ok(rd) => rd,
-            Err(e)
-                if e.kind() == io::ErrorKind::NotFound
-                    || e.kind() == io::ErrorKind::NotADirectory =>
-            {
-                return Ok(());
-            }
-            Err(e) => return Err(DriveError::Io(e.to_string())),
-        };
-        let mut items = Vec::new();
-        let mut dir_marker = false;
-        for entry in rd {
-            let entry = entry.map_err(|e| DriveError::Io(e.to_string()))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name == DIR_META_FILE {
-                dir_marker = true;
-                continue;
-            }
-            let Some(seg) = keypath::decode_entry(name) else {
-                continue;
-            };
-            let key = format!("{rel}{seg}");
-            items.push(Item::Object(key.clone(), entry.path()));
-            items.push(Item::Subtree(format!("{key}/"), entry.path()));
-        }
-        // A folder marker `rel` (ending in `/`) sorts before everything under it.
-        if dir_marker && !rel.is_empty() && self.wanted_key(rel) {
-            if let Some(meta) = read_meta_header(&dir.join(DIR_META_FILE))
-                .map_err(|e| DriveError::Io(e.to_string()))?
-            {
-                self.out.push(WalkEntry::Object {
-                    key: rel.to_string(),
-                    meta,
-                });
-            }
-        }
-        items.sort_by(|a, b| item_key(a).as_bytes().cmp(item_key(b).as_bytes()));
-        for item in items {
-            if self.full() {
-                break;
-            }
-            match item {
-                Item::Object(key, path) => {
-                    if !self.wanted_key(&key) {
-                        continue;
-                    }
-                    if let Some(meta) = read_meta_header(&path.join(META_FILE))
-                        .map_err(|e| DriveError::Io(e.to_string()))?
-                    {
-                        self.out.push(WalkEntry::Object { key, meta });
-                    }
-                }
-                Item::Subtree(p, path) => {
-                    if !self.wanted_subtree(&p) {
-                        continue;
-                    }
-                    let descend = self.opts.recursive || self.opts.prefix.len() >= p.len();
-                    if descend {
-                        self.dir(&path, &p, depth + 1)?;
-                    } else if p.as_str() > self.opts.marker.as_str() && has_entries(&path) {
-                        self.out.push(WalkEntry::Prefix(p));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-fn item_key(i: &Item) -> &str {
-    match i {
-        Item::Object(k, _) | Item::Subtree(k, _) => k,
-    }
-}
-
-/// True when a key directory holds anything under it besides its own object.
-fn has_entries(dir: &Path) -> bool {
-    let Ok(rd) = fs::read_dir(dir) else {
-        return false;
-    };
-    rd.flatten().any(|e| {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        name == DIR_META_FILE || keypath::decode_entry(&name).is_some()
-    })
 }
 
 struct LocalShardWriter {
@@ -785,7 +631,7 @@ impl Drive for LocalDrive {
         let volume = volume.to_string();
         self.run(move |inner| {
             let dir = inner.existing_volume(&volume)?;
-            match fs::remove_dir(&dir) {
+            let removed = match fs::remove_dir(&dir) {
                 Ok(()) => inner.sync_dir(&inner.root),
                 Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {
                     // Empty key directories left by a crash do not make a bucket
@@ -797,7 +643,11 @@ impl Drive for LocalDrive {
                     }
                 }
                 Err(e) => Err(io_err(e)),
+            };
+            if removed.is_ok() {
+                inner.sorted.forget_tree(&dir);
             }
+            removed
         })
         .await
     }

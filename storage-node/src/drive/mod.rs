@@ -10,7 +10,9 @@ pub mod direct;
 pub mod dirsync;
 pub mod keypath;
 pub mod local;
+pub mod local_walk;
 pub mod remote;
+pub mod sorted_dirs;
 pub mod trash;
 
 use async_trait::async_trait;

@@ -59,9 +59,18 @@ impl ObjectLayer {
         };
         let mut count = 0;
         for _ in 0..MAX_ROUNDS {
+            // Keys under a common prefix already listed are skipped by the walk itself:
+            // its marker jumps past them instead of reading every one.
+            let mut walk_marker = marker.clone();
+            if let Some(sp) = &skip_prefix {
+                let end = format!("{sp}{}", char::MAX);
+                if end > walk_marker {
+                    walk_marker = end;
+                }
+            }
             let opts = WalkOptions {
                 prefix: p.prefix.clone(),
-                marker: marker.clone(),
+                marker: walk_marker,
                 recursive: !dir_mode,
                 limit: p.max_keys - count + 1,
             };

@@ -1,4 +1,8 @@
 //! ListObjects (V1) and ListObjectsV2.
+//!
+//! Continuation tokens carry the last key or common prefix returned (base64), nothing
+//! about the server that answered: any server of the deployment, before or after a
+//! restart, resumes from them, since the walk seeks to that name.
 
 use super::super::error::{S3Error, S3Result};
 use super::super::headers::{iso_date, quoted};
@@ -81,7 +85,12 @@ fn contents(w: &mut XmlWriter, r: &ListResult, enc: &Enc, owner: bool) {
 fn params(req: &S3Request, marker: String, max: usize) -> ListParams {
     ListParams {
         prefix: req.query.get("prefix").unwrap_or("").to_string(),
-        delimiter: req.query.get("delimiter").map(str::to_string),
+        // An empty delimiter is no delimiter: it neither groups keys nor is echoed back.
+        delimiter: req
+            .query
+            .get("delimiter")
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
         marker,
         max_keys: max,
     }
