@@ -456,6 +456,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         tx.subscribe(),
     )
     .await;
+    crate::front::metrics::peers::connect(&front, &app, cluster.peers.values().cloned().collect());
     let _ = front.app.set(app);
     Ok(Running {
         address,

@@ -34,6 +34,8 @@ pub const DATA_TIMEOUT: Duration = Duration::from_secs(30);
 const STREAM_LIMIT: Duration = Duration::from_secs(6 * 3600);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const PROBE_INTERVAL: Duration = Duration::from_millis(500);
+/// Largest metrics page a peer sends.
+const MAX_METRICS: usize = 16 << 20;
 /// The error code of a refused authentication: such answers come unsigned (the refusing
 /// server may not share our key).
 const AUTH_CODE: &str = "auth";
@@ -175,6 +177,45 @@ impl PeerClient {
                 }
             });
         }
+    }
+
+    /// The peer's own metrics series (`node/metrics`), within `deadline`. Unlike drive
+    /// calls, a slow or failed answer does not mark the peer offline: a page that takes
+    /// long to render says nothing about the peer's drives.
+    pub async fn metrics(&self, deadline: Duration) -> Result<String, DriveError> {
+        if !self.is_online() {
+            return Err(self.offline_error());
+        }
+        let ask = async {
+            let (req, sig) = self.request(
+                Method::POST,
+                "node/metrics",
+                "",
+                empty_body(),
+                BodyDigest::of(b""),
+            )?;
+            let r = self.http.request(req).await.map_err(|e| {
+                DriveError::Offline(format!("{}: {}", self.name, transport_error(&e)))
+            })?;
+            if !r.status().is_success() {
+                return Err(self.answer_error(r, &sig).await);
+            }
+            let (status, headers) = (r.status(), r.headers().clone());
+            let body = read_limited(r.into_body(), MAX_METRICS)
+                .await
+                .map_err(|why| DriveError::Offline(format!("{}: {why}", self.name)))?;
+            self.check_answer(&sig, status, &headers, &body)?;
+            String::from_utf8(body.to_vec())
+                .map_err(|_| DriveError::Io(format!("{}: metrics are not UTF-8", self.name)))
+        };
+        tokio::time::timeout(deadline, ask)
+            .await
+            .unwrap_or_else(|_| {
+                Err(DriveError::Offline(format!(
+                    "{}: no metrics within {deadline:?}",
+                    self.name
+                )))
+            })
     }
 
     /// Whether the peer answers at all; bypasses the offline state (used by the probe).

@@ -49,6 +49,24 @@ pub struct RpcService {
     drives: HashMap<String, ServedDrive>,
     node: wire::NodeInfo,
     pub locks: Arc<LockTable>,
+    /// This server's own metrics series for a peer's cluster page (`node/metrics`); set
+    /// once the application that counts them exists.
+    metrics: std::sync::OnceLock<MetricsSource>,
+}
+
+struct MetricsSource(Arc<dyn NodeMetrics>);
+
+impl std::fmt::Debug for MetricsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NodeMetrics")
+    }
+}
+
+/// What a server tells a peer that builds the cluster-wide metrics page: its own series
+/// (each labelled with its `server`), in the Prometheus text format.
+#[async_trait::async_trait]
+pub trait NodeMetrics: Send + Sync {
+    async fn own_series(&self) -> String;
 }
 
 type Q = HashMap<String, String>;
@@ -176,7 +194,14 @@ impl RpcService {
             drives,
             node,
             locks,
+            metrics: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Answers `node/metrics` with `source`'s series from now on (the first source set
+    /// stays).
+    pub fn serve_metrics(&self, source: Arc<dyn NodeMetrics>) {
+        let _ = self.metrics.set(MetricsSource(source));
     }
 
     pub fn handles(path: &str) -> bool {
@@ -234,6 +259,10 @@ impl RpcService {
             match op.as_str() {
                 "node/ping" => ok(),
                 "node/info" => json_response(&self.node),
+                "node/metrics" => match self.metrics.get() {
+                    Some(m) => bytes_response(Bytes::from(m.0.own_series().await)),
+                    None => drive_error(DriveError::Offline("the server is starting".into())),
+                },
                 _ => match self.drive_call(&op, &q, body).await {
                     Ok(r) => r,
                     Err(CallError::Auth(e)) => refused(e),

@@ -22,6 +22,7 @@ pub fn render(
     state: &DriveState,
     server: &str,
     scope: Scope,
+    unreachable: &[String],
 ) {
     let drives: Vec<&DriveReport> = state.drives.iter().filter(|d| d.local).collect();
     // MinIO's names: these gauges end in `_total`, which promtool's lint flags;
@@ -54,7 +55,13 @@ pub fn render(
             );
         }
     }
-    nodes(page, state, server);
+    nodes(page, state, server, unreachable);
+    per_drive(page, &drives, server);
+}
+
+/// This server's own drive series, for a peer's cluster page (`super::peers`).
+pub fn render_own(page: &mut Page, state: &DriveState, server: &str) {
+    let drives: Vec<&DriveReport> = state.drives.iter().filter(|d| d.local).collect();
     per_drive(page, &drives, server);
 }
 
@@ -183,12 +190,17 @@ fn erasure_sets(page: &mut Page, objects: &ObjectLayer, state: &DriveState) {
     }
 }
 
-/// Nodes online and offline, a node being the `server` of its drives.
-fn nodes(page: &mut Page, state: &DriveState, server: &str) {
+/// Nodes online and offline, a node being the `server` of its drives: online when one of
+/// its drives answered and it is not among the peers that did not answer the cluster
+/// page's question (`unreachable`).
+fn nodes(page: &mut Page, state: &DriveState, server: &str, unreachable: &[String]) {
     let mut up: BTreeMap<&str, bool> = BTreeMap::new();
     up.insert(server, true);
     for d in &state.drives {
         *up.entry(node_of(d, server)).or_default() |= d.online;
+    }
+    for name in unreachable {
+        up.insert(name.as_str(), false);
     }
     let online = up.values().filter(|u| **u).count();
     page.single(
@@ -282,7 +294,7 @@ mod tests {
             ..Default::default()
         };
         let mut page = Page::default();
-        nodes(&mut page, &state, "n1:9000");
+        nodes(&mut page, &state, "n1:9000", &[]);
         let drives: Vec<&DriveReport> = state.drives.iter().collect();
         per_drive(&mut page, &drives, "n1:9000");
         let out = page.out;
@@ -299,5 +311,13 @@ mod tests {
         assert!(!out.contains("export1"), "{out}");
         assert!(!out.contains("n3:9000"), "{out}");
         assert_eq!(drive_path("/data/d1"), "/data/d1");
+        // A peer whose drives answer but which did not answer the page's question.
+        let mut page = Page::default();
+        nodes(&mut page, &state, "n1:9000", &["n2:9000".to_string()]);
+        assert!(
+            page.out.contains("minio_cluster_nodes_offline_total 2\n"),
+            "{}",
+            page.out
+        );
     }
 }

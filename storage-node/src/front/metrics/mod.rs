@@ -10,9 +10,10 @@
 //! - `/minio/v2/metrics/bucket`: per-bucket data usage (also on the cluster page, with
 //!   the cluster's totals; see `usage`).
 //!
-//! MinIO's cluster page also merges every peer's counters; Cairn's does not ask its
-//! peers, so Prometheus scrapes every server (as the operator's ServiceMonitor does)
-//! and sums by `server`.
+//! In a distributed deployment the cluster page also merges every peer's own series
+//! (asked over the peer RPC, see `peers`), as MinIO's does: a Prometheus that scrapes
+//! every server's cluster page (the operator's ServiceMonitor) sees each server's series
+//! from every target and takes the `max by (server, ...)` before summing.
 //!
 //! Who may read them is `auth`'s decision (a bearer token by default, see `token`).
 //! Every label value comes from a fixed set, never from the request as sent: `api` is
@@ -21,11 +22,13 @@
 //!
 //! Files by concept: `s3` (requests, errors, traffic, TTFB), `drives` (capacity,
 //! drives, nodes), `process` (`/proc`), `heal` (healing and erasure repair counters),
-//! `usage` (the scanner's data usage per bucket and in total).
+//! `usage` (the scanner's data usage per bucket and in total), `peers` (the other
+//! servers' series on the cluster page).
 
 pub mod auth;
 pub mod drives;
 pub mod heal;
+pub mod peers;
 pub mod process;
 pub mod s3;
 pub mod token;
@@ -54,6 +57,8 @@ pub struct Metrics {
     pub auth: PrometheusAuth,
     /// The scanner's data usage, read from the drives at most every few seconds.
     pub usage: usage::UsageCache,
+    /// The other servers, asked for their own series on the cluster page.
+    pub peers: peers::Peers,
 }
 
 /// Which page.
@@ -112,16 +117,35 @@ pub async fn render(app: &App, scope: Scope) -> String {
     if scope == Scope::Bucket {
         return page.out;
     }
-    // Probed at most once a second, shared by concurrent scrapes and health probes.
-    let state = app.drive_state.get(&app.objects).await;
-    drives::render(&mut page, &app.objects, &state, server, scope);
+    // Probed at most once a second, shared by concurrent scrapes and health probes;
+    // the peers are asked meanwhile (cluster page only).
+    let ask = async {
+        match scope {
+            Scope::Cluster => app.metrics.peers.ask().await,
+            _ => peers::PeerSeries::default(),
+        }
+    };
+    let (state, peer_series) = tokio::join!(app.drive_state.get(&app.objects), ask);
+    drives::render(
+        &mut page,
+        &app.objects,
+        &state,
+        server,
+        scope,
+        &peer_series.unreachable,
+    );
     app.metrics.s3.render(&mut page, server);
     process::render(&mut page, server);
     heal::render(&mut page, &app.objects, &app.drive_state);
     if let Some(audit) = &app.audit {
         audit.render_metrics(&mut page.out);
     }
-    page.out
+    if peer_series.pages.is_empty() {
+        return page.out;
+    }
+    let mut all: Vec<&str> = vec![page.out.as_str()];
+    all.extend(peer_series.pages.iter().map(String::as_str));
+    peers::merge(&all)
 }
 
 /// The name of this server in the `server` label, as MinIO's `globalLocalNodeName`:
