@@ -111,10 +111,11 @@ async fn application(
             domains: cfg.domains.clone(),
         },
     )
-    .with_sse(crate::s3::sse::Sse::new(kms, tls));
+    .with_sse(crate::crypto::sse::Sse::new(kms.clone(), tls));
     // The address this server listens on names it in the metrics when no endpoint does.
     let address = admin.address.clone();
-    let admin = crate::admin::AdminService::new(objects.clone(), heal, iam.clone(), admin);
+    let admin = crate::admin::AdminService::new(objects.clone(), heal, iam.clone(), admin)
+        .with_sse(crate::crypto::sse::Sse::new(kms, tls));
     let app = Arc::new(
         App::new(s3, objects)
             .with_limits(&cfg.front)

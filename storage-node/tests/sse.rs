@@ -100,7 +100,7 @@ async fn get_c(
         .body
         .collect()
         .await
-        .expect("body")
+        .map_err(|e| format!("body of {key}: {e:?}"))?
         .into_bytes()
         .to_vec())
 }
@@ -610,4 +610,174 @@ async fn tampered_ciphertext_is_an_error_never_wrong_bytes() {
             ),
         },
     }
+}
+
+/// Key rotation: with a new key first in KMS_SECRET_KEY, `reseal` moves every SSE-S3
+/// and SSE-KMS object key to it without touching the data; afterwards the server runs
+/// with the new key alone and every object still reads. SSE-C objects are left alone.
+#[tokio::test]
+async fn kms_status_and_reseal_rotate_keys_without_rewriting_data() {
+    use cairn::admin::kms::{KmsStatus, ResealReport};
+    use http::Method;
+    const OLD: &str = "old-key:bmV3MzJieXRlc2xvbmdzZWNyZXRrZXltdXN0YmVnaXY=";
+    const NEW: &str = "new-key:MzJieXRlc2xvbmdzZWNyZXRrZXltdXN0YmVnaXZlbjE=";
+    let t = std::time::Duration::from_secs(30);
+    let mut srv = TlsServer::start(4, Some(OLD)).await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("bucket");
+    let mut bodies = Vec::new();
+    for i in 0..5 {
+        let body = marked(&format!("ROTATE-{i}"), 10_000 + i * 70_000);
+        let put = c
+            .put_object()
+            .bucket(BUCKET)
+            .key(format!("o{i}"))
+            .body(ByteStream::from(body.clone()));
+        let put = if i % 2 == 0 {
+            put.server_side_encryption(ServerSideEncryption::Aes256)
+        } else {
+            put.server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_encryption_context(
+                    base64::engine::general_purpose::STANDARD.encode(r#"{"n":"x"}"#),
+                )
+        };
+        put.send().await.expect("put");
+        bodies.push(body);
+    }
+    let k = ckey(9);
+    c.put_object()
+        .bucket(BUCKET)
+        .key("customer")
+        .body(ByteStream::from_static(b"sse-c data"))
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&k.key)
+        .sse_customer_key_md5(&k.md5)
+        .send()
+        .await
+        .expect("sse-c put");
+    c.put_object()
+        .bucket(BUCKET)
+        .key("plain")
+        .body(ByteStream::from_static(b"p"))
+        .send()
+        .await
+        .expect("plain");
+    let stored_before = std::fs::read(find_shard(&srv.server.drives, "o4")).expect("shard");
+    for (i, body) in bodies.iter().enumerate() {
+        let got = get_c(&c, &format!("o{i}"), None, None).await;
+        assert_eq!(
+            got.as_ref().map(|b| b.len()),
+            Ok(body.len()),
+            "o{i} before restart"
+        );
+    }
+
+    // The new key first, the old one kept to open what it sealed.
+    srv.restart_with_kms(Some(&format!("{NEW},{OLD}"))).await;
+    let c0 = srv.client();
+    for (i, body) in bodies.iter().enumerate() {
+        let got = get_c(&c0, &format!("o{i}"), None, None).await;
+        assert_eq!(
+            got.as_ref().map(|b| b.len()),
+            Ok(body.len()),
+            "o{i} after restart"
+        );
+    }
+    let admin = srv.admin();
+    let status: KmsStatus = admin
+        .json(Method::GET, cairn::admin::kms::STATUS_PATH, &[], t)
+        .await
+        .expect("status");
+    assert_eq!(status.default_key_id, "new-key");
+    assert_eq!(
+        status.keys,
+        vec!["new-key".to_string(), "old-key".to_string()]
+    );
+    let report: ResealReport = admin
+        .json(
+            Method::POST,
+            cairn::admin::kms::RESEAL_PATH,
+            &[("bucket", BUCKET)],
+            t,
+        )
+        .await
+        .expect("reseal");
+    assert_eq!(
+        (
+            report.scanned,
+            report.resealed,
+            report.unchanged,
+            report.failed
+        ),
+        (7, 5, 2, 0),
+        "{report:?}"
+    );
+    let again: ResealReport = admin
+        .json(
+            Method::POST,
+            cairn::admin::kms::RESEAL_PATH,
+            &[("bucket", BUCKET)],
+            t,
+        )
+        .await
+        .expect("reseal again");
+    assert_eq!(again.resealed, 0, "{again:?}");
+    let c1 = srv.client();
+    for (i, body) in bodies.iter().enumerate() {
+        let got = get_c(&c1, &format!("o{i}"), None, None).await;
+        assert_eq!(
+            got.as_ref().map(|b| b.len()),
+            Ok(body.len()),
+            "o{i} after reseal"
+        );
+    }
+    // The data was not rewritten.
+    assert_eq!(
+        std::fs::read(find_shard(&srv.server.drives, "o4")).expect("shard"),
+        stored_before
+    );
+
+    // The old key gone: everything still reads.
+    srv.restart_with_kms(Some(NEW)).await;
+    let c = srv.client();
+    for (i, body) in bodies.iter().enumerate() {
+        assert_eq!(
+            get_c(&c, &format!("o{i}"), None, None).await.unwrap(),
+            *body,
+            "o{i}"
+        );
+    }
+    assert_eq!(
+        get_c(&c, "customer", Some(&k), None).await.unwrap(),
+        b"sse-c data"
+    );
+}
+
+/// The first shard file of `key` (a data directory's `part.1`) on any drive.
+fn find_shard(drives: &[std::path::PathBuf], key: &str) -> std::path::PathBuf {
+    fn walk(dir: &Path, key: &str, out: &mut Option<std::path::PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, key, out);
+            } else if out.is_none()
+                && p.file_name().is_some_and(|n| n == "part.1")
+                && p.to_string_lossy().contains(&format!("/{BUCKET}/{key}/"))
+            {
+                *out = Some(p);
+            }
+        }
+    }
+    let mut out = None;
+    for d in drives {
+        walk(d, key, &mut out);
+    }
+    out.expect("a shard file")
 }

@@ -1,6 +1,6 @@
 //! `cairn admin info` and `cairn admin heal`: the command-line client of the admin API
 //! (`user`, `group`, `policy` and `svcacct` are in `iam_cli`, `prometheus` in
-//! `prometheus_cli`).
+//! `prometheus_cli`, `kms` in `kms_cli`).
 //!
 //! Exit codes: 0 success (for `heal`: the heal finished, no object failed and every
 //! drive is online), 1 an error answer, a failed heal, objects that could not be healed
@@ -51,6 +51,8 @@ pub enum AdminCommand {
     Svcacct(super::iam_cli::SvcacctArgs),
     /// Prometheus: print a scrape configuration with a bearer token for the metrics.
     Prometheus(super::prometheus_cli::PrometheusArgs),
+    /// Server-side encryption's KMS: status, key self-test, key rotation (reseal).
+    Kms(super::kms_cli::KmsArgs),
 }
 
 /// How to reach the server.
@@ -140,6 +142,7 @@ pub async fn run(args: AdminArgs, defaults: Defaults) -> u8 {
         AdminCommand::Policy(a) => super::iam_cli::policy(a, &defaults).await,
         AdminCommand::Svcacct(a) => super::iam_cli::svcacct(a, &defaults).await,
         AdminCommand::Prometheus(a) => super::prometheus_cli::run(a, &defaults),
+        AdminCommand::Kms(a) => super::kms_cli::run(a, &defaults).await,
     }
 }
 

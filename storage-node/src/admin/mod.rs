@@ -34,6 +34,8 @@ pub mod cli;
 pub mod client;
 mod heal;
 mod iam;
+pub mod kms;
+pub mod kms_cli;
 pub mod iam_cli;
 mod info;
 pub mod prometheus_cli;
@@ -187,6 +189,8 @@ pub struct AdminService {
     pub(crate) peers: Vec<(String, AdminClient)>,
     /// The deployment id, read from a local drive's format on first use.
     deployment_id: std::sync::OnceLock<String>,
+    /// Server-side encryption's KMS, for the KMS status and key rotation calls.
+    pub(crate) sse: crate::crypto::sse::Sse,
 }
 
 impl std::fmt::Debug for AdminService {
@@ -261,7 +265,14 @@ impl AdminService {
             distributed,
             peers,
             deployment_id: std::sync::OnceLock::new(),
+            sse: crate::crypto::sse::Sse::default(),
         }
+    }
+
+    /// Serves the KMS calls with `sse`'s KMS (none: they answer 501).
+    pub fn with_sse(mut self, sse: crate::crypto::sse::Sse) -> Self {
+        self.sse = sse;
+        self
     }
 
     /// The deployment id from the format of the first readable local drive.
@@ -384,6 +395,12 @@ impl AdminService {
             }
             require(&auth.caller, "admin:DataUsageInfo")?;
             return Ok(json(StatusCode::OK, &usage::serve(self).await));
+        }
+        let kms_query = parse_query(parts.uri.query().unwrap_or(""));
+        if let Some(r) =
+            kms::dispatch(self, &auth.caller, &parts.method, parts.uri.path(), &kms_query).await
+        {
+            return r;
         }
         if parts.uri.path().starts_with(V3_PREFIX) {
             return iam::dispatch(self, auth, &parts, body).await;

@@ -1,8 +1,9 @@
 //! Server-side encryption: a KMS trait with a built-in static key ([`kms`]), per-object
 //! keys sealed by it or derived from an SSE-C key ([`keys`]), authenticated encryption
 //! in fixed-size packages ([`package`]), the mapping of plaintext ranges onto stored
-//! ones ([`range`]) and the streams that encrypt a body and decrypt a read
-//! ([`stream`]).
+//! ones ([`range`]), the streams that encrypt a body and decrypt a read ([`stream`]),
+//! the encryption record an object keeps in its stored headers ([`record`]) and the key
+//! management that S3 requests and admin key rotation share ([`sse`]).
 //!
 //! This layer knows neither S3 nor the object layer: the S3 layer encrypts a body
 //! before it reaches the object layer and decrypts what the object layer reads, so the
@@ -17,6 +18,8 @@ pub mod keys;
 pub mod kms;
 pub mod package;
 pub mod range;
+pub mod record;
+pub mod sse;
 pub mod stream;
 
 use ring::rand::{SecureRandom, SystemRandom};

@@ -105,6 +105,7 @@ pub fn open(stored: ByteStream, key: &ObjectKey, plan: &Plan) -> Result<ByteStre
                             return Some((Err(e), st));
                         }
                         None => {
+                            tracing::warn!(have = st.buf.len(), want, "encrypted data ended early");
                             st.failed = true;
                             let e = io(CryptoError::Corrupt("encrypted data ended early"));
                             return Some((Err(e), st));
@@ -115,6 +116,7 @@ pub fn open(stored: ByteStream, key: &ObjectKey, plan: &Plan) -> Result<ByteStre
                 let plain = match opener.open(&mut package) {
                     Ok(p) => p,
                     Err(e) => {
+                        tracing::warn!(error = %e, "encrypted package does not open: the read stops");
                         st.failed = true;
                         return Some((Err(io(e)), st));
                     }

@@ -330,6 +330,47 @@ impl TlsServer {
         }
     }
 
+    /// Restarts on the same drives, certificate and port with another KMS setting.
+    pub async fn restart_with_kms(&mut self, kms: Option<&str>) {
+        if let Some(r) = self.server.running.take() {
+            r.stop().await;
+        }
+        let mut cfg = config(&self.server.drives, &self.server.addr.to_string());
+        cfg.certs_dir = Some(self.server.dir.path().join("certs"));
+        cfg.kms = kms.map(|k| {
+            std::sync::Arc::new(
+                cairn::crypto::kms::static_key::StaticKms::parse(k).expect("kms key"),
+            )
+        });
+        let mut last = None;
+        for _ in 0..50 {
+            match cairn::server::start(&cfg).await {
+                Ok(r) => {
+                    self.server.running = Some(r);
+                    return;
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("restart failed: {last:?}");
+    }
+
+    /// A root admin API client that trusts this server's certificate.
+    pub fn admin(&self) -> cairn::admin::client::AdminClient {
+        let ca = self.server.dir.path().join("certs").join("public.crt");
+        cairn::admin::client::AdminClient::new(
+            &self.server.endpoint,
+            cairn::s3::auth::sigv4::Credentials {
+                access_key: USER.into(),
+                secret_key: PASSWORD.into(),
+            },
+            "us-east-1",
+            &cairn::admin::client::TlsTrust::CaFile(ca),
+        )
+        .expect("admin client")
+    }
+
     /// An SDK client that trusts this server's certificate.
     pub fn client(&self) -> aws_sdk_s3::Client {
         use aws_smithy_http_client::tls::{

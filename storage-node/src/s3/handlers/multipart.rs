@@ -3,12 +3,13 @@
 use super::super::error::{S3Error, S3Result};
 use super::super::headers::{self, iso_date, quoted};
 use super::super::owner::Owner;
-use super::super::sse::{self, Opening, request as sse_request, stored::Stored};
+use super::super::sse::{self, Opening, request as sse_request};
 use super::super::xml::{self, XmlWriter};
 use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
 use super::object::{
     check_declared_size, content_md5, open_copy_source, read_plain, seal_with, sealing_for_write,
 };
+use crate::crypto::record::Stored;
 use crate::objects::PutOptions;
 use http::{HeaderValue, Response, StatusCode};
 use std::collections::BTreeMap;
@@ -95,7 +96,7 @@ fn seal_part(
     opts: &mut PutOptions,
 ) -> S3Result<crate::objects::BodyStream> {
     match opening {
-        Some(o) => seal_with(&o.key, o.masks_etag(), body, number, opts),
+        Some(o) => seal_with(&o.key, sse::masks_etag(&o.stored), body, number, opts),
         None => Ok(body),
     }
 }

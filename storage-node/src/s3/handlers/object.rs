@@ -3,10 +3,11 @@
 use super::super::authorize;
 use super::super::error::{S3Error, S3Result};
 use super::super::headers::{self, RangeSpec, iso_date, quoted};
-use super::super::sse::{self, Opening, Sealing, request as sse_request, stored::Stored};
+use super::super::sse::{self, Opening, Sealing, request as sse_request};
 use super::super::xml::{self, XmlWriter};
 use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
 use crate::crypto::keys::ObjectKey;
+use crate::crypto::record::Stored;
 use crate::objects::read::ObjectReader;
 use crate::objects::{BodyStream, ObjectError, ObjectInfo, PutOptions};
 use base64::Engine;
@@ -144,7 +145,7 @@ pub fn seal_body(
         return Ok(body);
     };
     sl.stored.store(&mut opts.headers);
-    seal_with(&sl.key, sl.masks_etag(), body, part, opts)
+    seal_with(&sl.key, sse::masks_etag(&sl.stored), body, part, opts)
 }
 
 /// Seals `body` as part `part` under `key` (the object layer gets the plaintext's
@@ -415,7 +416,7 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
     } else {
         // The copy gets its own encryption record (or none), never the source's.
         let mut h = src.headers.clone();
-        sse::stored::strip(&mut h);
+        sse::strip_for_copy(&mut h);
         h
     };
     // A copy gets the ACL its request sets, not the source's.

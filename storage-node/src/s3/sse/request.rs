@@ -4,6 +4,7 @@
 
 use super::super::error::S3Error;
 use crate::crypto::kms::Context;
+pub use crate::crypto::sse::{CustomerKey, Requested};
 use base64::Engine;
 use http::{HeaderMap, StatusCode};
 use md5::{Digest, Md5};
@@ -23,31 +24,6 @@ const COPY_PREFIX: &str = "x-amz-copy-source-server-side-encryption-customer-";
 /// stored as object metadata). Header names in an `http::HeaderMap` are lower-case.
 pub fn is_encryption_header(name: &str) -> bool {
     name.starts_with(SSE) || name.starts_with("x-amz-copy-source-server-side-encryption")
-}
-
-/// An SSE-C key as the client sent it.
-#[derive(Clone)]
-pub struct CustomerKey {
-    pub key: [u8; 32],
-    /// Base64 MD5 of the key, echoed in responses.
-    pub key_md5: String,
-}
-
-impl std::fmt::Debug for CustomerKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CustomerKey(md5 {})", self.key_md5)
-    }
-}
-
-/// The encryption a write asks for.
-#[derive(Debug, Clone)]
-pub enum Requested {
-    S3,
-    Kms {
-        key_id: Option<String>,
-        context: Context,
-    },
-    C(CustomerKey),
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -1,5 +1,5 @@
-//! How an encrypted object records its encryption, in reserved stored headers (never
-//! returned to clients, never copied by CopyObject):
+//! How an encrypted object records its encryption, in reserved stored headers (the S3
+//! layer never returns them to clients, and CopyObject never copies them):
 //!
 //! | header | value |
 //! |---|---|
@@ -8,13 +8,13 @@
 //! | `x-cairn-internal-sse-data-key` | the KMS data key, sealed by the KMS |
 //! | `x-cairn-internal-sse-kms-context` | SSE-KMS: the client's context, JSON |
 //! | `x-cairn-internal-sse-object-key` | the object key sealed by the data key or the SSE-C key |
-//! | `x-cairn-internal-content-size` | the plaintext size (the object layer's) |
 //!
+//! (The object layer keeps the plaintext size beside it, `x-cairn-internal-content-size`.)
 //! Multipart uploads carry the same headers in their upload record from
 //! CreateMultipartUpload, so every part is sealed under the one object key.
 
-use super::super::error::S3Error;
-use crate::crypto::kms::Context;
+use super::CryptoError;
+use super::kms::Context;
 use std::collections::BTreeMap;
 
 const KIND: &str = "x-cairn-internal-sse";
@@ -51,13 +51,13 @@ pub struct Stored {
     pub sealed_object_key: String,
 }
 
-fn corrupt(what: &str) -> S3Error {
-    S3Error::internal(format!("the object's encryption record is damaged: {what}"))
+fn corrupt(what: &'static str) -> CryptoError {
+    CryptoError::Corrupt(what)
 }
 
 impl Stored {
     /// The record in `headers`, if the object is encrypted.
-    pub fn from_headers(h: &BTreeMap<String, String>) -> Result<Option<Self>, S3Error> {
+    pub fn from_headers(h: &BTreeMap<String, String>) -> Result<Option<Self>, CryptoError> {
         let Some(kind) = h.get(KIND) else {
             return Ok(None);
         };
@@ -65,12 +65,12 @@ impl Stored {
             "SSE-S3" => Kind::S3,
             "SSE-KMS" => Kind::Kms,
             "SSE-C" => Kind::C,
-            _ => return Err(corrupt("unknown kind")),
+            _ => return Err(corrupt("unknown encryption kind")),
         };
         let sealed_object_key = h
             .get(OBJECT_KEY)
             .cloned()
-            .ok_or_else(|| corrupt("no key"))?;
+            .ok_or_else(|| corrupt("no sealed object key"))?;
         let kms = match kind {
             Kind::C => None,
             _ => Some((
@@ -81,7 +81,7 @@ impl Stored {
             )),
         };
         let context = match h.get(CONTEXT) {
-            Some(c) => serde_json::from_str(c).map_err(|_| corrupt("context"))?,
+            Some(c) => serde_json::from_str(c).map_err(|_| corrupt("unreadable KMS context"))?,
             None => Context::new(),
         };
         Ok(Some(Self {
@@ -112,14 +112,7 @@ impl Stored {
 
 /// Removes an encryption record (a copy gets its own).
 pub fn strip(h: &mut BTreeMap<String, String>) {
-    for k in [
-        KIND,
-        KEY_ID,
-        DATA_KEY,
-        CONTEXT,
-        OBJECT_KEY,
-        crate::objects::CONTENT_SIZE_HEADER,
-    ] {
+    for k in [KIND, KEY_ID, DATA_KEY, CONTEXT, OBJECT_KEY] {
         h.remove(k);
     }
 }
