@@ -287,7 +287,7 @@ async fn errors_are_recorded_without_secret_headers() {
         .send()
         .await
         .unwrap();
-    // SSE-C is refused (no KMS), and the entry must not carry the key.
+    // SSE-C is refused (only over TLS), and the entry must not carry the key.
     let req = common::signed_request(
         srv.addr,
         "PUT",
@@ -304,11 +304,11 @@ async fn errors_are_recorded_without_secret_headers() {
         PASSWORD,
     );
     let resp = common::raw(srv.addr, &req).await;
-    assert_eq!(resp.status, 501, "{}", resp.text());
+    assert_eq!(resp.status, 400, "{}", resp.text());
     let e = receiver
         .wait_for("refused PutObject", |e| is_api(e, "PutObject", "ssec"))
         .await;
-    assert_eq!(api(&e, "statusCode"), 501);
+    assert_eq!(api(&e, "statusCode"), 400);
     assert_eq!(e["requestID"].as_str(), resp.header("x-amz-request-id"));
     // A session token that the server does not know.
     let req = common::signed_request(
