@@ -1,7 +1,8 @@
 //! The cluster metrics page of a distributed deployment (four servers on 127.0.0.1-4, two
 //! drives each): every server's cluster page holds every server's own series (S3
 //! requests, process, drive space), each under its `server` label, as MinIO's does, while
-//! the node page stays this server's; a server that does not answer is counted offline
+//! the node page stays this server's; every server serves the same data usage, which one
+//! server's scanner saved on the set's drives; a server that does not answer is counted offline
 //! and the scrape waits for it no longer than the peer timeout.
 
 mod common;
@@ -40,6 +41,9 @@ async fn start_cluster(root: &Path, port: u16) -> Vec<Running> {
     let starts = (1..=4).map(|n| {
         let mut cfg = config(&[], &format!("127.0.0.{n}:{port}"));
         cfg.drives = eps.clone();
+        // A brisk scanner, for the data usage: first pass at once, then every second.
+        cfg.heal.scanner_start_delay = Duration::from_millis(100);
+        cfg.heal.scanner_cycle = Duration::from_secs(1);
         async move { cairn::server::start(&cfg).await }
     });
     tokio::time::timeout(Duration::from_secs(60), futures::future::join_all(starts))
@@ -163,6 +167,43 @@ async fn the_cluster_page_merges_every_server_and_survives_a_hung_one() {
         ),
         Some(1.0)
     );
+    // The data usage: the one set is scanned by one server and saved on its drives;
+    // every server serves the same figures (4 + 3 + 2 + 1 objects of 1000 bytes).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for s in &servers {
+        loop {
+            let page = scrape(s.address, PATH).await;
+            let objects = value(
+                &page,
+                "minio_bucket_usage_object_total",
+                &["bucket=\"merged\""],
+            );
+            if objects == Some(10.0) {
+                assert_eq!(
+                    value(
+                        &page,
+                        "minio_bucket_usage_total_bytes",
+                        &["bucket=\"merged\""]
+                    ),
+                    Some(10_000.0)
+                );
+                // Usage families once, though every server's page was merged in.
+                assert_eq!(
+                    page.matches("# TYPE minio_bucket_usage_object_total ")
+                        .count(),
+                    1
+                );
+                assert_eq!(samples(&page, "minio_cluster_usage_object_total").len(), 1);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "usage not seen on {}: {objects:?}",
+                s.address
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
     // The node page is this server's alone.
     let node = scrape(servers[0].address, NODE_PATH).await;
     assert_eq!(
