@@ -3,6 +3,7 @@
 //! tests share; see `bench/README.md` for how to run them and how to read the figures.
 
 pub mod identity;
+pub mod listing;
 pub mod load;
 pub mod micro;
 pub mod procinfo;

@@ -335,6 +335,29 @@ impl S3Client {
         .await
     }
 
+    /// ListObjectsV2 with the given query pairs (`prefix`, `delimiter`, `start-after`,
+    /// `continuation-token`, `max-keys`); returns the XML body.
+    pub async fn list_objects_v2(&self, bucket: &str, query: &[(&str, &str)]) -> Result<Bytes> {
+        let path = format!("/{bucket}");
+        let what = format!("GET {path}?list-type=2");
+        let mut q: Vec<(&str, &str)> = vec![("list-type", "2")];
+        q.extend_from_slice(query);
+        self.bounded(&what, async {
+            let resp = self
+                .send(
+                    Method::GET,
+                    &path,
+                    &q,
+                    Payload::empty(),
+                    sigv4::EMPTY_SHA256,
+                )
+                .await?;
+            let resp = Self::check(resp, &what).await?;
+            Ok(resp.into_body().collect().await?.to_bytes())
+        })
+        .await
+    }
+
     /// HEAD bucket: `Ok(true)` on 2xx, `Ok(false)` on any other answer except 403, which is
     /// an error because it means the credentials (or the region in the scope) are wrong.
     ///

@@ -1,0 +1,167 @@
+//! Listing at scale (issue 13): fills prefixes with empty objects, then lists them to the
+//! end with ListObjectsV2 pages and reports keys/s, page p50/p99/max, the median page of
+//! the first and last tenth of the listing (a cost that grows with the position in the
+//! prefix shows as last > first) and the server's peak RSS while listing.
+//!
+//! ```sh
+//! cairn-bench-list --endpoint http://127.0.0.1:9400 fill --prefix flat10k/ --count 10000
+//! cairn-bench-list --endpoint http://127.0.0.1:9400 list --prefix flat10k/ --label after \
+//!     --server-pid $PID --json out.json
+//! ```
+//!
+//! `bench/list.sh` runs the whole comparison (two server binaries over the same data).
+
+use anyhow::{Context, Result};
+use cairn_bench::listing::{self, Layout};
+use cairn_bench::procinfo::RssSampler;
+use cairn_bench::s3::{ClientConfig, S3Client};
+use cairn_bench::sigv4::{Credentials, Signer};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(about = "Listing benchmark: fill prefixes, then time paginated ListObjectsV2")]
+struct Cli {
+    #[arg(long, default_value = "http://127.0.0.1:9400")]
+    endpoint: String,
+    #[arg(long, default_value = "bench-list")]
+    bucket: String,
+    #[arg(long, env = "CAIRN_ROOT_USER")]
+    access_key: String,
+    #[arg(long, env = "CAIRN_ROOT_PASSWORD", hide_env_values = true)]
+    secret_key: String,
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// PUT `count` empty objects under `prefix` (keys `from..from+count` of the layout).
+    Fill {
+        #[arg(long)]
+        prefix: String,
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[arg(long, value_enum, default_value = "flat")]
+        layout: Layout,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+    /// List everything under `prefix` and print one Markdown table row.
+    List {
+        #[arg(long)]
+        prefix: String,
+        #[arg(long)]
+        delimiter: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        page: usize,
+        /// Name of the row (e.g. the server build).
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Sample this process's RSS while listing.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// Append the figures (with every page time) as one JSON line here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let signer = Signer::new(
+        Credentials {
+            access_key: cli.access_key.clone(),
+            secret_key: cli.secret_key.clone(),
+        },
+        &cli.region,
+        "s3",
+    );
+    let client = S3Client::new(
+        &ClientConfig {
+            endpoint: cli.endpoint.clone(),
+            timeout: Duration::from_secs(600),
+            max_idle: 64,
+        },
+        signer,
+    )?;
+    match cli.cmd {
+        Cmd::Fill {
+            prefix,
+            count,
+            from,
+            layout,
+            concurrency,
+        } => {
+            client.ensure_bucket(&cli.bucket, &cli.region).await?;
+            let rate = listing::fill(
+                &client,
+                &cli.bucket,
+                layout,
+                &prefix,
+                from..from + count,
+                concurrency,
+            )
+            .await?;
+            eprintln!("filled {count} keys under {prefix} at {rate:.0} PUT/s");
+        }
+        Cmd::List {
+            prefix,
+            delimiter,
+            page,
+            label,
+            server_pid,
+            json,
+        } => {
+            let sampler = server_pid.map(|p| RssSampler::start(p, Duration::from_millis(50)));
+            let l = listing::list_all(&client, &cli.bucket, &prefix, delimiter.as_deref(), page)
+                .await?;
+            let rss = sampler.and_then(RssSampler::finish);
+            let s = listing::summarize(&l);
+            let rss_mib = rss.map(|r| r.peak_sampled as f64 / (1 << 20) as f64);
+            println!(
+                "| {label} | `{prefix}`{} | {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} | {} |",
+                delimiter.map(|d| format!(" d=`{d}`")).unwrap_or_default(),
+                l.keys + l.prefixes,
+                l.pages,
+                l.seconds,
+                s.keys_per_s,
+                s.p50_ms,
+                s.p99_ms,
+                s.max_ms,
+                s.first_tenth_ms,
+                s.last_tenth_ms,
+                rss_mib
+                    .map(|m| format!("{m:.0}"))
+                    .unwrap_or_else(|| "-".into()),
+            );
+            if let Some(path) = json {
+                use std::io::Write;
+                let line = serde_json::json!({
+                    "label": label, "prefix": prefix, "listing": l, "summary": s,
+                    "peak_rss_mib": rss_mib,
+                });
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .with_context(|| format!("opening {}", path.display()))?;
+                writeln!(f, "{line}")?;
+            }
+        }
+    }
+    Ok(())
+}
