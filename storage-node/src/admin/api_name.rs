@@ -2,7 +2,8 @@
 //! `adminMiddleware` records it (the Go function name without `Handler`, e.g.
 //! `AddUser`, `GetUserInfo`, `SetPolicyForUserOrGroup`), so that audit consumers
 //! written for MinIO see the same `api.name`. Cairn's own paths get the name of the
-//! MinIO call that does the same (`ServerInfo`, `Heal`, `BackgroundHealStatus`).
+//! MinIO call that does the same (`ServerInfo`, `Heal`, `BackgroundHealStatus`), or
+//! MinIO's naming pattern (`KMSKeyReseal`).
 
 use super::{HEAL_PATH, INFO_PATH, V3_SERVER_INFO};
 use cairn_madmin::paths::Call;
@@ -18,6 +19,10 @@ pub fn api_name(path: &str, method: &Method) -> &'static str {
         super::usage::PATH => "DataUsageInfo",
         HEAL_PATH if method == Method::POST => "Heal",
         HEAL_PATH => "BackgroundHealStatus",
+        super::kms::STATUS_PATH => "KMSStatus",
+        super::kms::KEY_STATUS_PATH => "KMSKeyStatus",
+        // Cairn's own (re-seals object keys under the current KMS key).
+        super::kms::RESEAL_PATH => "KMSKeyReseal",
         _ => "",
     }
 }
@@ -68,6 +73,10 @@ mod tests {
             "DataUsageInfo"
         );
         assert_eq!(api_name("/cairn/admin/v1/heal", &Method::POST), "Heal");
+        assert_eq!(
+            api_name("/minio/admin/v3/kms/key/status", &get),
+            "KMSKeyStatus"
+        );
         assert_eq!(api_name("/cairn/admin/v1/nope", &get), "");
         for call in Call::ALL {
             assert!(!call_name(call).is_empty());
