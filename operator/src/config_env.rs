@@ -157,6 +157,9 @@ pub struct ServerSettings {
     pub root_password: Option<String>,
     /// `EC:N` storage class, if set.
     pub storage_class: Option<String>,
+    /// The built-in KMS's master keys (`MINIO_KMS_SECRET_KEY`), if set: server-side
+    /// encryption with SSE-S3 and SSE-KMS needs it.
+    pub kms_secret_key: Option<String>,
 }
 
 impl ServerSettings {
@@ -187,6 +190,7 @@ impl ServerSettings {
                 "CAIRN_STORAGE_CLASS_STANDARD",
                 "MINIO_STORAGE_CLASS_STANDARD",
             ]),
+            kms_secret_key: lookup(&["CAIRN_KMS_SECRET_KEY", "MINIO_KMS_SECRET_KEY"]),
         }
     }
 }
@@ -202,7 +206,49 @@ pub const SECRET_NAMES: &[&str] = &[
     "MINIO_SECRET_KEY",
     "CAIRN_CLUSTER_SECRET",
     "MINIO_CLUSTER_SECRET",
+    "CAIRN_KMS_SECRET_KEY",
+    "MINIO_KMS_SECRET_KEY",
 ];
+
+/// What is wrong with a `KMS_SECRET_KEY` value (`<name>:<base64 of 32 bytes>`, comma
+/// separated; the server's own parser says the same at start-up), if anything.
+pub fn kms_key_problem(value: &str) -> Option<String> {
+    use base64::Engine;
+    let mut names = std::collections::BTreeSet::new();
+    let entries: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    if entries.is_empty() {
+        return Some("is empty".into());
+    }
+    for entry in entries {
+        let Some((name, key)) = entry.split_once(':') else {
+            return Some("must be `<key-name>:<base64 of 32 bytes>`".into());
+        };
+        let name = name.trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Some(format!(
+                "key name `{name}` may only have letters, digits, '-', '_' and '.'"
+            ));
+        }
+        let decoded = base64::engine::general_purpose::STANDARD.decode(key.trim());
+        if decoded.map(|k| k.len()) != Ok(32) {
+            return Some(format!(
+                "key `{name}` is not base64 of exactly 32 bytes (make one with `head -c 32 /dev/urandom | base64`)"
+            ));
+        }
+        if !names.insert(name) {
+            return Some(format!("key `{name}` is given twice"));
+        }
+    }
+    None
+}
 
 #[cfg(test)]
 mod tests {

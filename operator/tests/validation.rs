@@ -162,6 +162,35 @@ fn configuration_secret_problems() {
     );
     assert!(!p[0].contains("hunter2"));
 
+    // The KMS key of server-side encryption: refused with the reason before pods start.
+    let creds = "export MINIO_ROOT_USER=admin\nexport MINIO_ROOT_PASSWORD=hunter2hunter2\n";
+    for (kms, why) in [
+        ("tenant-key", "must be `<key-name>:<base64 of 32 bytes>`"),
+        ("tenant-key:c2hvcnQ=", "not base64 of exactly 32 bytes"),
+        (
+            "bad name:MzJieXRlc2xvbmdzZWNyZXRrZXltdXN0YmVnaXZlbjE=",
+            "may only have letters",
+        ),
+    ] {
+        let secret = config_secret(
+            "ns",
+            "t-env",
+            &format!("{creds}export MINIO_KMS_SECRET_KEY=\"{kms}\"\n"),
+        );
+        let p = problems(&t, &[secret]);
+        assert_one(&p, "spec.configuration.name", why);
+        assert!(
+            !p[0].contains("c2hvcnQ"),
+            "no key material in the message: {p:#?}"
+        );
+    }
+    assert_eq!(
+        cairn_operator::config_env::kms_key_problem(
+            "new:MzJieXRlc2xvbmdzZWNyZXRrZXltdXN0YmVnaXZlbjE=,old:bmV3MzJieXRlc2xvbmdzZWNyZXRrZXltdXN0YmVnaXY="
+        ),
+        None
+    );
+
     let mut none = simple_tenant(&[("p", 4, 1)], "");
     none.spec.configuration = None;
     assert_one(

@@ -277,6 +277,16 @@ fn check_config(
         )),
         Some(_) => {}
     }
+    if let Some(problem) = settings
+        .kms_secret_key
+        .as_deref()
+        .and_then(config_env::kms_key_problem)
+    {
+        problems.push(Problem::new(
+            FIELD,
+            format!("MINIO_KMS_SECRET_KEY in `config.env` of Secret `{secret}` {problem}"),
+        ));
+    }
     Some(settings)
 }
 
