@@ -221,6 +221,17 @@ async fn scanner_usage_is_served_as_minio_serves_it() {
     assert_eq!(hist.get("BETWEEN_1024B_AND_1_MB"), Some(&4));
     assert_eq!(hist.get("LESS_THAN_1024_B"), Some(&3));
 
+    // ServerInfo (`mc admin info`): objects and usage from the same figures.
+    let (status, body) = a
+        .call(Method::GET, "/minio/admin/v3/info", &[], T)
+        .await
+        .expect("info");
+    assert_eq!(status.as_u16(), 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(v["objects"]["count"], 12);
+    assert_eq!(v["usage"]["size"], photos_bytes + logs_bytes);
+    assert_eq!(v["buckets"]["count"], 3);
+
     // datausageinfo, MinIO's JSON.
     let v: serde_json::Value = a
         .json(Method::GET, "/minio/admin/v3/datausageinfo", &[], T)

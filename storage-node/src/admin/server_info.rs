@@ -1,8 +1,10 @@
 //! `GET /minio/admin/v3/info`: MinIO's ServerInfo (madmin's `InfoMessage`), as `mc admin
 //! info`, minio-py's `MinioAdmin.info()` and MinIO's console read it, built from this
 //! server's own view (`info::info`). Field names and types follow madmin-go's
-//! `info-commands.go`; what Cairn does not track (versions, delete markers, object
-//! counts, memory statistics) is left out or zero, as MinIO leaves out what it lacks.
+//! `info-commands.go`. Objects, versions and the usage size are the scanner's data usage
+//! (`crate::heal::usage`), as MinIO takes them from its usage cache (zero before the
+//! first scan); what Cairn does not track (delete markers, memory statistics) is left out
+//! or zero, as MinIO leaves out what it lacks.
 
 use super::types::{DriveState, Info, ServerState};
 use super::{AdminService, info};
@@ -10,7 +12,12 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// The InfoMessage for `info` (one server's merged view of the deployment).
-pub(crate) fn info_message(info: &Info, buckets: usize, region: &str) -> Value {
+pub(crate) fn info_message(
+    info: &Info,
+    buckets: usize,
+    usage: &crate::heal::usage::DataUsage,
+    region: &str,
+) -> Value {
     let scheme_of = |endpoint: &str| {
         endpoint
             .split_once("://")
@@ -99,8 +106,10 @@ pub(crate) fn info_message(info: &Info, buckets: usize, region: &str) -> Value {
         "region": region,
         "deploymentID": info.deployment_id.clone().unwrap_or_default(),
         "buckets": {"count": buckets},
-        "objects": {"count": 0},
-        "usage": {"size": info.usage.raw_used},
+        "objects": {"count": usage.objects()},
+        "versions": {"count": usage.objects()},
+        "deletemarkers": {"count": 0},
+        "usage": {"size": usage.size()},
         "services": {},
         "backend": {
             "backendType": "Erasure",
@@ -120,5 +129,6 @@ pub(crate) fn info_message(info: &Info, buckets: usize, region: &str) -> Value {
 pub(crate) async fn serve(svc: &AdminService) -> Value {
     let merged = info::info(svc, false).await;
     let buckets = svc.objects.list_buckets().await.map_or(0, |b| b.len());
-    info_message(&merged, buckets, &svc.cfg.region)
+    let usage = crate::heal::usage::load_current(&svc.objects).await;
+    info_message(&merged, buckets, &usage, &svc.cfg.region)
 }
