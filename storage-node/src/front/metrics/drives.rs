@@ -6,9 +6,10 @@
 //! the node page counts this server's drives (`minio_node_drive_{online,offline}_total`,
 //! `minio_node_drive_total`). Both list the space of this server's drives that answer
 //! (`minio_node_drive_{free,used,total}_bytes`, labels `drive`, the drive's directory,
-//! and `server`): each server reports its own, so a Prometheus that scrapes every
-//! server's cluster page (the operator's ServiceMonitor) gets every drive once. A node
-//! counts as online when one of its drives answered (this server always does). Erasure
+//! and `server`): each server reports its own, and a distributed server's cluster page
+//! adds its peers' (`super::peers`). A node counts as online when one of its drives
+//! answered (this server always does) and, on the cluster page, when it answered the
+//! page's question. Erasure
 //! sets are labelled `pool` and `set`, both counted from 0 as MinIO does.
 
 use super::{Kind, Page, Scope, authority};
