@@ -9,8 +9,8 @@
 //! and `server`): each server reports its own, and a distributed server's cluster page
 //! adds its peers' (`super::peers`). A node counts as online when one of its drives
 //! answered (this server always does) and, on the cluster page, when it answered the
-//! page's question. Erasure
-//! sets are labelled `pool` and `set`, both counted from 0 as MinIO does.
+//! page's question. Erasure sets are labelled `pool` and `set`, both counted from 0 as
+//! MinIO does.
 
 use super::{Kind, Page, Scope, authority};
 use crate::front::drive_state::{DriveReport, DriveState, SetHealth};
