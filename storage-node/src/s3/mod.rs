@@ -60,6 +60,20 @@ impl S3Service {
         }
     }
 
+    /// Stores (`None`: removes) one of a bucket's configurations (policy, ACL, CORS,
+    /// default encryption, ...) and forgets this server's cached copy, so the change
+    /// applies here at once (other servers within a second).
+    pub async fn set_bucket_config(
+        &self,
+        bucket: &str,
+        name: &str,
+        value: Option<String>,
+    ) -> Result<(), error::S3Error> {
+        self.objects.set_bucket_config(bucket, name, value).await?;
+        self.policies.forget(bucket);
+        Ok(())
+    }
+
     /// Encrypts with `sse` (SSE-S3 and SSE-KMS need its KMS; SSE-C needs TLS).
     pub fn with_sse(mut self, sse: sse::Sse) -> Self {
         self.sse = sse;

@@ -460,10 +460,8 @@ pub async fn put_bucket(s: &S3Service, req: &mut S3Request) -> S3Result<Response
     let bucket = req.bucket()?.to_string();
     let meta = s.objects.bucket_meta(&bucket).await?;
     let acl = acl_of_put(s, req, &bucket, &Owner::of_bucket(&meta.config)).await?;
-    s.objects
-        .set_bucket_config(&bucket, ACL_CONFIG, acl.to_stored())
+    s.set_bucket_config(&bucket, ACL_CONFIG, acl.to_stored())
         .await?;
-    s.policies.forget(&bucket);
     Ok(empty(StatusCode::OK))
 }
 

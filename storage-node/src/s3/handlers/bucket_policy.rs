@@ -74,10 +74,8 @@ pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
     if pab.block_public_policy && is_public(&policy) {
         return Err(blocked());
     }
-    s.objects
-        .set_bucket_config(&bucket, POLICY_CONFIG, Some(text))
+    s.set_bucket_config(&bucket, POLICY_CONFIG, Some(text))
         .await?;
-    s.policies.forget(&bucket);
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -98,10 +96,7 @@ pub async fn get(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
 
 pub async fn delete(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let bucket = req.bucket()?.to_string();
-    s.objects
-        .set_bucket_config(&bucket, POLICY_CONFIG, None)
-        .await?;
-    s.policies.forget(&bucket);
+    s.set_bucket_config(&bucket, POLICY_CONFIG, None).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

@@ -181,20 +181,15 @@ pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
     let config = CorsConfig::parse_xml(&body)?;
     let stored = serde_json::to_string(&config)
         .map_err(|e| S3Error::internal(format!("cannot store the CORS rules: {e}")))?;
-    s.objects
-        .set_bucket_config(&bucket, CORS_CONFIG, Some(stored))
+    s.set_bucket_config(&bucket, CORS_CONFIG, Some(stored))
         .await?;
-    s.policies.forget(&bucket);
     Ok(empty(StatusCode::OK))
 }
 
 pub async fn delete(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let bucket = req.bucket()?.to_string();
     s.objects.require_bucket(&bucket).await?;
-    s.objects
-        .set_bucket_config(&bucket, CORS_CONFIG, None)
-        .await?;
-    s.policies.forget(&bucket);
+    s.set_bucket_config(&bucket, CORS_CONFIG, None).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

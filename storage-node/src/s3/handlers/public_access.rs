@@ -78,19 +78,15 @@ pub async fn put_block(s: &S3Service, req: &mut S3Request) -> S3Result<Response<
     let body = req.small_body(xml::MAX_XML_BODY).await?;
     let c: PublicAccessBlock = xml::parse(&body)?;
     let stored = serde_json::to_string(&c).map_err(|e| S3Error::internal(e.to_string()))?;
-    s.objects
-        .set_bucket_config(&bucket, PUBLIC_ACCESS_CONFIG, Some(stored))
+    s.set_bucket_config(&bucket, PUBLIC_ACCESS_CONFIG, Some(stored))
         .await?;
-    s.policies.forget(&bucket);
     Ok(empty(StatusCode::OK))
 }
 
 pub async fn delete_block(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let bucket = req.bucket()?.to_string();
-    s.objects
-        .set_bucket_config(&bucket, PUBLIC_ACCESS_CONFIG, None)
+    s.set_bucket_config(&bucket, PUBLIC_ACCESS_CONFIG, None)
         .await?;
-    s.policies.forget(&bucket);
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -139,18 +135,13 @@ pub async fn put_ownership(s: &S3Service, req: &mut S3Request) -> S3Result<Respo
         return Err(S3Error::malformed_xml());
     };
     let rule = ownership_rule(&rule.object_ownership).map_err(|_| S3Error::malformed_xml())?;
-    s.objects
-        .set_bucket_config(&bucket, OWNERSHIP_CONFIG, Some(rule.to_string()))
+    s.set_bucket_config(&bucket, OWNERSHIP_CONFIG, Some(rule.to_string()))
         .await?;
-    s.policies.forget(&bucket);
     Ok(empty(StatusCode::OK))
 }
 
 pub async fn delete_ownership(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let bucket = req.bucket()?.to_string();
-    s.objects
-        .set_bucket_config(&bucket, OWNERSHIP_CONFIG, None)
-        .await?;
-    s.policies.forget(&bucket);
+    s.set_bucket_config(&bucket, OWNERSHIP_CONFIG, None).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -249,8 +249,7 @@ pub async fn put_bucket(s: &S3Service, req: &mut S3Request) -> S3Result<Response
     s.objects.require_bucket(&bucket).await?;
     let body = req.small_body(xml::MAX_XML_BODY).await?;
     let tags = Tags::parse_xml(&body, true)?;
-    s.objects
-        .set_bucket_config(&bucket, BUCKET_TAGS_CONFIG, tags.to_stored())
+    s.set_bucket_config(&bucket, BUCKET_TAGS_CONFIG, tags.to_stored())
         .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -258,8 +257,7 @@ pub async fn put_bucket(s: &S3Service, req: &mut S3Request) -> S3Result<Response
 pub async fn delete_bucket(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let bucket = req.bucket()?.to_string();
     s.objects.require_bucket(&bucket).await?;
-    s.objects
-        .set_bucket_config(&bucket, BUCKET_TAGS_CONFIG, None)
+    s.set_bucket_config(&bucket, BUCKET_TAGS_CONFIG, None)
         .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
