@@ -4,7 +4,9 @@ S3 semantics those clients rely on (errors, listing, multipart, copy, presigned 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import io
 import socket
 import urllib.error
@@ -187,19 +189,22 @@ def test_acl_private_and_multipart_accepted_like_barman(server):
 KMS_NOT_CONFIGURED = "Server side encryption specified but KMS is not configured"
 
 
-def test_sse_requests_refused_and_nothing_stored(server, bucket):
-    """Objects are stored in plaintext, so barman-cloud's `--encryption AES256` (SSE-S3) and
-    Synapse's `sse_customer_key` (SSE-C) get MinIO's no-KMS error instead of a false promise,
-    and nothing is written: not the new key, not over an existing one, not an upload."""
+def test_sse_without_kms_or_tls_is_refused_and_nothing_stored(server, bucket):
+    """The plain HTTP server has no KMS key: barman-cloud's `--encryption AES256` (SSE-S3)
+    and SSE-KMS get MinIO's no-KMS error, and an SSE-C key sent in the clear (Synapse's
+    `sse_customer_key` without TLS) gets S3's "secure connection" refusal, before anything
+    is written: not the new key, not over an existing one, not an upload."""
     s3 = server.client()
     key = "main/pg-main/wals/0000000100000000/000000010000000000000002"
     sse_c = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}
-    for extra in ({"ServerSideEncryption": "AES256"}, {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "key"},
-                  sse_c):
+    for extra in ({"ServerSideEncryption": "AES256"}, {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "key"}):
         e = raises_s3("NotImplemented", 501, s3.put_object, Bucket=bucket, Key=key, Body=data(100_000, "x"),
                       **extra)
         assert e.response["Error"]["Message"].startswith(KMS_NOT_CONFIGURED), e.response["Error"]
         raises_s3("NotImplemented", 501, s3.create_multipart_upload, Bucket=bucket, Key=key, **extra)
+    e = raises_s3("InvalidRequest", 400, s3.put_object, Bucket=bucket, Key=key, Body=b"x", **sse_c)
+    assert "secure connection" in e.response["Error"]["Message"], e.response["Error"]
+    raises_s3("InvalidRequest", 400, s3.create_multipart_upload, Bucket=bucket, Key=key, **sse_c)
     raises_s3(None, 404, s3.head_object, Bucket=bucket, Key=key)
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
@@ -207,8 +212,8 @@ def test_sse_requests_refused_and_nothing_stored(server, bucket):
     s3.put_object(Bucket=bucket, Key="kept", Body=b"original")
     raises_s3("NotImplemented", 501, s3.put_object, Bucket=bucket, Key="kept", Body=b"replacement",
               ServerSideEncryption="AES256")
-    raises_s3("NotImplemented", 501, s3.put_object, Bucket=bucket, Key="kept", Body=b"replacement", **sse_c)
-    raises_s3("NotImplemented", 501, s3.get_object, Bucket=bucket, Key="kept", **sse_c)
+    raises_s3("InvalidRequest", 400, s3.put_object, Bucket=bucket, Key="kept", Body=b"replacement", **sse_c)
+    raises_s3("InvalidRequest", 400, s3.get_object, Bucket=bucket, Key="kept", **sse_c)
     raises_s3("NotImplemented", 501, s3.copy_object, Bucket=bucket, Key="copy",
               CopySource={"Bucket": bucket, "Key": "kept"}, ServerSideEncryption="AES256")
     raises_s3(None, 404, s3.head_object, Bucket=bucket, Key="copy")
@@ -218,6 +223,61 @@ def test_sse_requests_refused_and_nothing_stored(server, bucket):
     raises_s3("NotImplemented", 501, s3.put_bucket_encryption, Bucket=bucket, ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
     raises_s3("ServerSideEncryptionConfigurationNotFoundError", 404, s3.get_bucket_encryption, Bucket=bucket)
+
+
+def test_sse_over_tls_with_boto3_as_barman_and_synapse_send_it(tls_server, tls_bucket):
+    """boto3's own SSE wire, against the TLS server with a KMS key: barman-cloud's
+    `--encryption AES256` path (put_object and upload_file's multipart with
+    ServerSideEncryption), Synapse's SSE-C path (ExtraArgs SSECustomerKey, boto3 adding the
+    key's MD5), a presigned GET that carries the SSE-C headers, copies between kinds, and
+    bucket default encryption."""
+    s3 = tls_server.client()
+    b = tls_bucket
+    wal = data(300_000, "wal-sse")
+    r = s3.put_object(Bucket=b, Key="wal", Body=wal, ServerSideEncryption="AES256")
+    assert r["ServerSideEncryption"] == "AES256" and r["ETag"] == quoted_md5(wal)
+    got = s3.get_object(Bucket=b, Key="wal", Range="bytes=65530-65545")
+    assert body_of(got) == wal[65530:65546] and got["ServerSideEncryption"] == "AES256"
+    big = data(12 * MiB + 5, "base-sse")
+    s3.upload_fileobj(io.BytesIO(big), b, "base.tar", ExtraArgs={"ServerSideEncryption": "AES256"},
+                      Config=TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB))
+    head = s3.head_object(Bucket=b, Key="base.tar")
+    assert head["ContentLength"] == len(big) and head["ServerSideEncryption"] == "AES256"
+    assert body_of(s3.get_object(Bucket=b, Key="base.tar")) == big
+
+    key = "synapse-sse-c-key-32-bytes-long!"
+    c = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+    media = data(200_000, "media")
+    s3.upload_fileobj(io.BytesIO(media), b, "media/local_content/ab/cd/ef", ExtraArgs=dict(c))
+    raises_s3("InvalidRequest", 400, s3.get_object, Bucket=b, Key="media/local_content/ab/cd/ef")
+    raises_s3("AccessDenied", 403, s3.get_object, Bucket=b, Key="media/local_content/ab/cd/ef",
+              SSECustomerAlgorithm="AES256", SSECustomerKey="another-key-of-32-bytes-length!!")
+    got = s3.get_object(Bucket=b, Key="media/local_content/ab/cd/ef", **c)
+    assert body_of(got) == media and got["SSECustomerAlgorithm"] == "AES256"
+    # A presigned GET: the SSE-C headers are signed, and the client sends them.
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": b, "Key": "media/local_content/ab/cd/ef", **c},
+                                    ExpiresIn=300)
+    raw = key.encode()
+    req = urllib.request.Request(url, headers={
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(raw).decode(),
+        "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(hashlib.md5(raw).digest()).decode()})
+    with urllib.request.urlopen(req, timeout=30, context=tls_server.ssl_context()) as resp:
+        assert resp.read() == media
+    # SSE-C to SSE-S3 and back to plain, by copies naming the source's key.
+    s3.copy_object(Bucket=b, Key="copied", CopySource={"Bucket": b, "Key": "media/local_content/ab/cd/ef"},
+                   CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=key,
+                   ServerSideEncryption="AES256")
+    assert body_of(s3.get_object(Bucket=b, Key="copied")) == media
+    assert s3.head_object(Bucket=b, Key="copied")["ServerSideEncryption"] == "AES256"
+
+    s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    rule = s3.get_bucket_encryption(Bucket=b)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert s3.put_object(Bucket=b, Key="by-default", Body=b"d")["ServerSideEncryption"] == "AES256"
+    s3.delete_bucket_encryption(Bucket=b)
+    assert "ServerSideEncryption" not in s3.put_object(Bucket=b, Key="plain-again", Body=b"p")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -229,6 +229,21 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 BARMAN_BIN = REPO / ".e2e-barman" / "bin"
 
 
+# Counts the objects under a prefix by their server-side encryption (HEAD of each), with the
+# barman venv's boto3 and the caller's keys from the environment.
+SSE_OF_OBJECTS = r'''
+import collections, json, sys
+import boto3
+endpoint, bucket, prefix = sys.argv[1:4]
+s3 = boto3.client("s3", endpoint_url=endpoint)
+kinds = collections.Counter()
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    for o in page.get("Contents", []):
+        kinds[s3.head_object(Bucket=bucket, Key=o["Key"]).get("ServerSideEncryption", "none")] += 1
+print(json.dumps(kinds))
+'''
+
+
 def test_barman_cloud_backs_up_and_restores_postgresql_to_a_point_in_time(matrix_tenant):
     t = matrix_tenant
     for need in (PG_BIN / "initdb", BARMAN_BIN / "barman-cloud-backup"):
@@ -271,14 +286,14 @@ unix_socket_directories = '{work / "sock"}'
 wal_level = replica
 archive_mode = on
 archive_timeout = 60
-archive_command = '{BARMAN_BIN}/barman-cloud-wal-archive --gzip {" ".join(cloud)} {dest} {server} %p'
+archive_command = '{BARMAN_BIN}/barman-cloud-wal-archive --gzip --encryption AES256 {" ".join(cloud)} {dest} {server} %p'
 """)
         pg(PG_BIN / "pg_ctl", "-D", main, "-l", work / "main.log", "-w", "start")
         sql("create table t(id int primary key, note text);"
             " insert into t select g, md5(g::text) from generate_series(1, 10000) g")
         sql("select pg_switch_wal()")
         backup = [BARMAN_BIN / "barman-cloud-backup", *cloud, "-h", work / "sock", "-p", "55432", "-U", "postgres",
-                  "--immediate-checkpoint", "--gzip", "--jobs", "2"]
+                  "--immediate-checkpoint", "--gzip", "--jobs", "2", "--encryption", "AES256"]
         pg(*backup, "--name", "backup-1", dest, server)
         listed = json.loads(pg(BARMAN_BIN / "barman-cloud-backup-list", *cloud, "--format", "json", dest,
                                server).stdout)["backups_list"]
@@ -286,6 +301,10 @@ archive_command = '{BARMAN_BIN}/barman-cloud-wal-archive --gzip {" ".join(cloud)
         first = listed[0]["backup_id"]
         shown = pg(BARMAN_BIN / "barman-cloud-backup-show", *cloud, dest, server, first).stdout
         assert first in shown and "backup-1" in shown, shown
+        # `--encryption AES256`: every object of the backup and the WAL archive is SSE-S3.
+        kinds = json.loads(pg(BARMAN_BIN / "python", "-c", SSE_OF_OBJECTS, t.app.endpoint, "postgresql-backups",
+                              "e2e/").stdout)
+        assert set(kinds) == {"AES256"} and sum(kinds.values()) >= 3, kinds
 
         # More writes, archived while one pod is down; the target time falls between them.
         down = t.c.pods[-1].name
@@ -356,7 +375,10 @@ import hashlib, io, json, os, re, shutil, signal, subprocess, sys, time
 import boto3, requests
 from botocore.config import Config
 from PIL import Image
-WORK, BIN, ENDPOINT, KEY, SECRET = sys.argv[1:6]
+WORK, BIN, ENDPOINT, KEY, SECRET, PREFIX, SSEC = sys.argv[1:8]
+# With an SSE-C key (32 characters, as the provider's sse_customer_key takes it), every
+# object is encrypted with it and every read of S3 must send it.
+SSE = {"SSECustomerKey": SSEC, "SSECustomerAlgorithm": "AES256"} if SSEC else {}
 os.chdir(WORK)
 py = os.path.join(BIN, "python")
 subprocess.run([py, "-m", "synapse.app.homeserver", "--server-name", "localtest", "--config-path", "homeserver.yaml",
@@ -377,7 +399,11 @@ media_storage_providers:
       endpoint_url: {ENDPOINT}
       access_key_id: {KEY}
       secret_access_key: {SECRET}
-      prefix: media/
+      prefix: {PREFIX}
+"""
+if SSEC:
+    cfg += f"""      sse_customer_key: {SSEC}
+      sse_customer_algo: AES256
 """
 open("homeserver.yaml", "w").write(cfg)
 log_config = "localtest.log.config"
@@ -418,11 +444,18 @@ try:
     mid = upload(png, "noise.png", "image/png")
     s3 = boto3.client("s3", endpoint_url=ENDPOINT, aws_access_key_id=KEY, aws_secret_access_key=SECRET,
                       region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
-    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="synapse-media", Prefix="media/")["Contents"])
-    original = f"media/local_content/{mid[:2]}/{mid[2:4]}/{mid[4:]}"
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="synapse-media", Prefix=PREFIX)["Contents"])
+    original = f"{PREFIX}local_content/{mid[:2]}/{mid[2:4]}/{mid[4:]}"
     seen["original_in_s3"] = original in keys
-    seen["thumbnails_in_s3"] = len([k for k in keys if k.startswith(f"media/local_thumbnails/{mid[:2]}/{mid[2:4]}/{mid[4:]}/")])
-    seen["s3_bytes_match"] = s3.get_object(Bucket="synapse-media", Key=original)["Body"].read() == png
+    seen["thumbnails_in_s3"] = len([k for k in keys if k.startswith(f"{PREFIX}local_thumbnails/{mid[:2]}/{mid[2:4]}/{mid[4:]}/")])
+    seen["s3_bytes_match"] = s3.get_object(Bucket="synapse-media", Key=original, **SSE)["Body"].read() == png
+    if SSEC:
+        # Encrypted with the customer key: a read without it is refused.
+        try:
+            s3.get_object(Bucket="synapse-media", Key=original)
+            seen["read_without_key"] = "allowed"
+        except s3.exceptions.ClientError as e:
+            seen["read_without_key"] = e.response["ResponseMetadata"]["HTTPStatusCode"]
     # The local copy goes: the download must come from S3.
     os.remove(f"media_store/local_content/{mid[:2]}/{mid[2:4]}/{mid[4:]}")
     r = requests.get(base + f"/_matrix/client/v1/media/download/localtest/{mid}", headers=auth, timeout=60)
@@ -434,7 +467,7 @@ try:
     # The migration tool, for media that stayed local (a provider added to a running server).
     later = os.urandom(100_000)
     mid2 = upload(later, "later.bin", "application/octet-stream")
-    s3.delete_object(Bucket="synapse-media", Key=f"media/local_content/{mid2[:2]}/{mid2[2:4]}/{mid2[4:]}")
+    s3.delete_object(Bucket="synapse-media", Key=f"{PREFIX}local_content/{mid2[:2]}/{mid2[2:4]}/{mid2[4:]}")
     time.sleep(2)
     os.makedirs("mu", exist_ok=True)
     env = dict(os.environ, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET, AWS_DEFAULT_REGION="us-east-1")
@@ -446,9 +479,11 @@ try:
     tool("update", "../media_store", "1s", "--homeserver-config-path", "../homeserver.yaml")
     written = tool("write")
     seen["write_lists_it"] = f"local_content/{mid2[:2]}/{mid2[2:4]}/{mid2[4:]}" in written
-    tool("upload", "../media_store", "synapse-media", "--prefix", "media/", "--endpoint-url", ENDPOINT, "--delete")
-    key2 = f"media/local_content/{mid2[:2]}/{mid2[2:4]}/{mid2[4:]}"
-    seen["uploaded"] = s3.get_object(Bucket="synapse-media", Key=key2)["Body"].read() == later
+    ssec_args = ["--sse-customer-key", SSEC, "--sse-customer-algo", "AES256"] if SSEC else []
+    tool("upload", "../media_store", "synapse-media", "--prefix", PREFIX, "--endpoint-url", ENDPOINT, "--delete",
+         *ssec_args)
+    key2 = f"{PREFIX}local_content/{mid2[:2]}/{mid2[2:4]}/{mid2[4:]}"
+    seen["uploaded"] = s3.get_object(Bucket="synapse-media", Key=key2, **SSE)["Body"].read() == later
     seen["local_deleted"] = not os.path.exists(f"media_store/local_content/{mid2[:2]}/{mid2[2:4]}/{mid2[4:]}")
     r = requests.get(base + f"/_matrix/client/v1/media/download/localtest/{mid2}", headers=auth, timeout=60)
     seen["download_after_upload"] = [r.status_code, r.content == later]
@@ -462,19 +497,27 @@ print("SYNAPSE-RESULT " + json.dumps(seen))
 '''
 
 
-def test_synapse_keeps_its_media_in_the_tenant(matrix_tenant, tmp_path):
+@pytest.mark.parametrize("sse_customer_key", ["", "synapse-sse-c-key-32-bytes-long!"], ids=["plain", "sse-c"])
+def test_synapse_keeps_its_media_in_the_tenant(matrix_tenant, tmp_path, sse_customer_key):
+    """Synapse's media through its S3 storage provider, plain and with `sse_customer_key`
+    (SSE-C: the tenant encrypts every object with Synapse's key, and only reads that send
+    it get the media)."""
     t = matrix_tenant
     if not (SYNAPSE_BIN / "python").exists():
         pytest.fail("the Synapse venv is missing: e2e/setup.sh installs it", pytrace=False)
     ak, sk = t.keys(SYNAPSE)
+    prefix = "media-ssec/" if sse_customer_key else "media/"
     r = t.run([str(SYNAPSE_BIN / "python"), "-c", SYNAPSE_FLOW, str(tmp_path), str(SYNAPSE_BIN), t.app.endpoint,
-               ak, sk], env={"AWS_CA_BUNDLE": t.app.ca, "HOME": str(tmp_path)}, timeout=400, check=False)
+               ak, sk, prefix, sse_customer_key], env={"AWS_CA_BUNDLE": t.app.ca, "HOME": str(tmp_path)},
+              timeout=400, check=False)
     line = next((x for x in r.stdout.splitlines() if x.startswith("SYNAPSE-RESULT ")), None)
     log = tmp_path / "homeserver.log"
     assert r.returncode == 0 and line, r.stdout[-3000:] + r.stderr[-5000:] + (
         log.read_text()[-5000:] if log.exists() else "")
     seen = json.loads(line.split(" ", 1)[1])
     assert seen.pop("thumbnails_in_s3") >= 2, seen
+    if sse_customer_key:
+        assert seen.pop("read_without_key") == 400, seen
     assert seen == {
         "original_in_s3": True, "s3_bytes_match": True, "download": [200, True], "thumbnail": [200, "image/png"],
         "write_lists_it": True, "uploaded": True, "local_deleted": True, "download_after_upload": [200, True],
