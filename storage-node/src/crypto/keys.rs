@@ -174,6 +174,6 @@ mod tests {
         let p1 = s1.finish().unwrap();
         let mut o2 =
             crate::crypto::package::Opener::new(a.part_key(2).unwrap(), 0, p1.len() as u64);
-        assert!(o2.open(&mut p1.to_vec()).is_err());
+        assert!(o2.open(bytes::BytesMut::from(&p1[..])).is_err());
     }
 }

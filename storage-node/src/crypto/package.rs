@@ -106,7 +106,15 @@ impl Sealer {
         while !data.is_empty() {
             if self.pending.len() == PACKAGE {
                 let full = self.pending.split();
+                self.pending.reserve(PACKAGE);
                 out.push(self.seal(&full, false)?);
+            }
+            // Whole packages straight from the input, when more follows them: one copy
+            // (into the sealed package) instead of two.
+            if self.pending.is_empty() && data.len() > PACKAGE {
+                out.push(self.seal(&data[..PACKAGE], false)?);
+                data = &data[PACKAGE..];
+                continue;
             }
             let take = (PACKAGE - self.pending.len()).min(data.len());
             self.pending.put_slice(&data[..take]);
@@ -147,9 +155,10 @@ impl Opener {
         self.left_in_part.min(SEALED_PACKAGE as u64) as usize
     }
 
-    /// Decrypts one whole package in place and returns its plaintext; any change to the
-    /// stored bytes, their order or their number fails here.
-    pub fn open(&mut self, package: &mut [u8]) -> Result<Bytes, CryptoError> {
+    /// Decrypts one whole package in place and returns its plaintext (a view of the same
+    /// buffer, no copy); any change to the stored bytes, their order or their number
+    /// fails here.
+    pub fn open(&mut self, mut package: BytesMut) -> Result<Bytes, CryptoError> {
         if package.len() != self.next_len() || package.len() < OVERHEAD {
             return Err(CryptoError::Corrupt("encrypted package has the wrong size"));
         }
@@ -162,16 +171,20 @@ impl Opener {
         }
         self.stream = Some(stream);
         let last = package.len() as u64 == self.left_in_part;
-        let plain = self
+        let stored = package.len();
+        let plain_len = self
             .key
             .open_in_place(
                 nonce(&stream, self.seq),
                 aad(last),
                 &mut package[STREAM_NONCE..],
             )
-            .map_err(|_| CryptoError::Tampered)?;
-        let out = Bytes::copy_from_slice(plain);
-        self.left_in_part -= package.len() as u64;
+            .map_err(|_| CryptoError::Tampered)?
+            .len();
+        let out = package
+            .freeze()
+            .slice(STREAM_NONCE..STREAM_NONCE + plain_len);
+        self.left_in_part -= stored as u64;
         self.seq = self.seq.wrapping_add(1);
         Ok(out)
     }
@@ -209,11 +222,10 @@ mod tests {
         let mut out = Vec::new();
         while o.next_len() > 0 {
             let n = o.next_len();
-            let mut pkg = stored
+            let pkg = stored
                 .get(at..at + n)
-                .ok_or(CryptoError::Corrupt("short"))?
-                .to_vec();
-            out.extend_from_slice(&o.open(&mut pkg)?);
+                .ok_or(CryptoError::Corrupt("short"))?;
+            out.extend_from_slice(&o.open(BytesMut::from(pkg))?);
             at += n;
         }
         Ok(out)

@@ -112,8 +112,8 @@ pub fn open(stored: ByteStream, key: &ObjectKey, plan: &Plan) -> Result<ByteStre
                         }
                     }
                 }
-                let mut package = st.buf.split_to(want);
-                let plain = match opener.open(&mut package) {
+                let package = st.buf.split_to(want);
+                let plain = match opener.open(package) {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::warn!(error = %e, "encrypted package does not open: the read stops");
