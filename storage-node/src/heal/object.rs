@@ -149,7 +149,8 @@ async fn heal_pass(
             _ => None,
         })
         .ok_or_else(|| HealError::Invalid("quorum without copies".into()))?;
-    result.size = latest.size;
+    // Data usage counts what clients stored (as MinIO's scanner counts actual sizes).
+    result.size = latest.content_size();
     let geometry = latest.erasure.geometry;
     if latest.erasure.distribution.len() != set.drives.len() || geometry.total() != set.drives.len()
     {

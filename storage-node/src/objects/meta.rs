@@ -51,6 +51,17 @@ pub struct ObjectMeta {
     pub meta_version: u64,
 }
 
+impl ObjectMeta {
+    /// The object's size as clients see it: [`super::CONTENT_SIZE_HEADER`] when the stored
+    /// bytes are longer (encrypted), else the stored size.
+    pub fn content_size(&self) -> u64 {
+        self.headers
+            .get(super::CONTENT_SIZE_HEADER)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(self.size)
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }

@@ -108,11 +108,7 @@ impl ObjectInfo {
         Self {
             bucket: bucket.to_string(),
             key: key.to_string(),
-            size: m
-                .headers
-                .get(CONTENT_SIZE_HEADER)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(m.size),
+            size: m.content_size(),
             stored_size: m.size,
             etag: m.etag.clone(),
             mod_time_ms: m.mod_time_ms,

@@ -120,7 +120,7 @@ impl From<ObjectError> for S3Error {
                     S3Error::new("KeyTooLongError", S::BAD_REQUEST, "Your key is too long")
                 }
                 other => S3Error::new(
-                    "XCairnInvalidObjectName",
+                    "XMinioInvalidObjectName",
                     S::BAD_REQUEST,
                     format!("Object name contains unsupported characters: {other}"),
                 ),

@@ -68,12 +68,16 @@ pub fn stored_headers(h: &HeaderMap) -> S3Result<BTreeMap<String, String>> {
         if !keep {
             continue;
         }
+        if n.starts_with("x-amz-meta-") {
+            // User metadata may be non-ASCII, as S3 takes it (RFC 2047 or raw).
+            let v = super::metadata_text::decode(value.as_bytes());
+            meta_size += n.len() - "x-amz-meta-".len() + v.len();
+            out.insert(n.to_string(), v);
+            continue;
+        }
         let v = value
             .to_str()
             .map_err(|_| S3Error::invalid_argument(format!("header {n} must be ASCII")))?;
-        if n.starts_with("x-amz-meta-") {
-            meta_size += n.len() - "x-amz-meta-".len() + v.len();
-        }
         if n == "content-encoding" {
             // aws-chunked is transport framing, not a property of the object.
             let rest: Vec<&str> = v
@@ -144,7 +148,11 @@ pub fn object_headers(info: &ObjectInfo, with_checksums: bool) -> HeaderMap {
     for (k, v) in info.headers.iter().filter(|(k, _)| {
         !encryption::is_encryption_header(k) && !k.starts_with(RESERVED_HEADER_PREFIX)
     }) {
-        put(k, v);
+        if k.starts_with("x-amz-meta-") {
+            put(k, &super::metadata_text::encode(v));
+        } else {
+            put(k, v);
+        }
     }
     let tags = super::handlers::tagging::Tags::of_object(&info.headers);
     if !tags.0.is_empty() {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod handlers;
 pub mod headers;
 pub mod identity;
+pub mod metadata_text;
 pub mod operation;
 pub mod owner;
 pub mod request;

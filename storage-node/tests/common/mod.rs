@@ -224,15 +224,17 @@ pub fn signed_request(
     } else {
         format!("{raw_path}?{raw_query}")
     };
-    let mut out = format!("{method} {target} HTTP/1.1\r\n");
+    // Header values as raw bytes: a test may send non-ASCII (UTF-8) text.
+    let mut bytes = format!("{method} {target} HTTP/1.1\r\n").into_bytes();
     for (k, v) in &headers {
-        out.push_str(&format!("{k}: {}\r\n", v.to_str().expect("ascii")));
+        bytes.extend_from_slice(format!("{k}: ").as_bytes());
+        bytes.extend_from_slice(v.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
     }
     if !headers.contains_key("content-length") {
-        out.push_str(&format!("content-length: {}\r\n", body.len()));
+        bytes.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
     }
-    out.push_str("connection: close\r\n\r\n");
-    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(b"connection: close\r\n\r\n");
     bytes.extend_from_slice(body);
     bytes
 }
