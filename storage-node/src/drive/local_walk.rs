@@ -123,6 +123,20 @@ impl Walker<'_> {
         let Some((from, candidates)) = self.seek(rel) else {
             return Ok(());
         };
+        if depth > 0 && no_subdirectories(dir) {
+            // Every key under `rel` is a directory, so a key directory without
+            // subdirectories (a leaf: most of them) can hold only its folder marker. One
+            // stat instead of reading the directory, for every key a recursive walk passes.
+            if self.wanted_key(rel) {
+                if let Some(meta) = read_meta_header(&dir.join(DIR_META_FILE)).map_err(io_err)? {
+                    self.out.push(WalkEntry::Object {
+                        key: rel.to_string(),
+                        meta,
+                    });
+                }
+            }
+            return Ok(());
+        }
         let batch = (self.opts.limit - self.out.len() + 1).clamp(16, 4096);
         let mut children = Children::open(self.sorted, dir, from.as_deref(), batch)?;
         // A folder marker `rel` (ending in `/`) sorts before everything under it.
@@ -203,6 +217,14 @@ impl Walker<'_> {
 
 fn io_err(e: io::Error) -> DriveError {
     DriveError::Io(e.to_string())
+}
+
+/// True when `dir` certainly has no subdirectory: its link count is 2 (itself and its
+/// entry in the parent). File systems that do not count subdirectory links (btrfs reports
+/// 1, ext4 1 past 65,000 subdirectories) answer false, and the directory is read.
+fn no_subdirectories(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(dir).is_ok_and(|m| m.is_dir() && m.nlink() == 2)
 }
 
 /// The key segments of one directory in order, from a seek point on.
@@ -431,7 +453,8 @@ mod tests {
     #[tokio::test]
     async fn keys_between_an_object_and_its_subtree_keep_byte_order() {
         let keys: Vec<String> = [
-            ".-", "..-", "a", "a!", "a-b", "a/c", "a/c!", "a/c/d", "a.", "a0", "b/", "b/x",
+            ".-", "..-", "a", "a!", "a-b", "a/c", "a/c!", "a/c/d", "a.", "a0", "b/", "b/x", "c/",
+            "d/e/",
         ]
         .iter()
         .map(|s| s.to_string())
