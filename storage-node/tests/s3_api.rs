@@ -597,7 +597,8 @@ async fn multipart_upload_complete_abort_and_rules() {
         &r.body.collect().await.unwrap().into_bytes()[..],
         &parts_data[1][..]
     );
-    // The upload is gone, and so are its files.
+    // The upload is gone, and so are its parts' files: only the record of the completion
+    // stays (for a retried CompleteMultipartUpload) until the upload would have expired.
     let e = c
         .list_parts()
         .bucket("bkt")
@@ -608,7 +609,15 @@ async fn multipart_upload_complete_abort_and_rules() {
         .unwrap_err();
     assert_eq!(code(&e.into_service_error()), "NoSuchUpload");
     for d in &srv.drives {
-        assert!(!d.join(format!(".cairn.sys/multipart/bkt/{id}")).exists());
+        let dir = d.join(format!(".cairn.sys/multipart/bkt/{id}"));
+        let left: Vec<String> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(left.iter().all(|n| n == "upload.json"), "{left:?}");
     }
     // EntityTooSmall for a small non-last part; abort cleans up.
     let up = c

@@ -47,6 +47,20 @@ pub struct UploadRecord {
     pub distribution: Vec<usize>,
     #[serde(default)]
     pub checksum_algorithm: Option<String>,
+    /// Set once the upload completed: the record stays (without parts) until the upload
+    /// would have expired, so that a client retrying CompleteMultipartUpload after a
+    /// timeout gets the same answer instead of `NoSuchUpload`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<Completion>,
+}
+
+/// What a completion produced, to answer its retries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Completion {
+    /// The object version it committed.
+    pub version_id: String,
+    /// The parts it was asked for: (number, ETag without quotes).
+    pub parts: Vec<(u32, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -69,6 +83,35 @@ fn upload_dir(bucket: &str, upload_id: &str) -> String {
 /// The client-visible size of a part from its stored size, for uploads whose parts are
 /// stored transformed (encrypted); `None` for a size no such part can have.
 pub type ContentSize = fn(u64) -> Option<u64>;
+
+/// Requested parts as recorded: ETags without quotes or spaces.
+fn normalized(requested: &[(u32, String)]) -> Vec<(u32, String)> {
+    requested
+        .iter()
+        .map(|(n, e)| (*n, e.trim().trim_matches('"').to_string()))
+        .collect()
+}
+
+/// A retried CompleteMultipartUpload: the same answer when it asks for the same parts
+/// and the version it committed is still the key's current one; else the upload is gone.
+async fn completed_again(
+    set: &ErasureSet,
+    bucket: &str,
+    key: &str,
+    done: &Completion,
+    requested: &[(u32, String)],
+) -> ObjectResult<ObjectInfo> {
+    if normalized(requested) != done.parts {
+        return Err(ObjectError::NoSuchUpload);
+    }
+    match set.resolve(bucket, key).await {
+        Ok(r) if r.meta.version_id == done.version_id => {
+            Ok(ObjectInfo::from_meta(bucket, key, &r.meta))
+        }
+        Ok(_) | Err(ObjectError::NoSuchKey) => Err(ObjectError::NoSuchUpload),
+        Err(e) => Err(e),
+    }
+}
 
 pub fn completed_size(parts: &[PartRecord]) -> ObjectResult<u64> {
     parts
@@ -144,7 +187,22 @@ impl ObjectLayer {
         self.pools[0].set_for(key)
     }
 
+    /// An upload in progress (a completed one does not exist any more for parts, listings
+    /// and aborts).
     async fn load_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> ObjectResult<(&Arc<ErasureSet>, UploadRecord)> {
+        match self.load_upload_record(bucket, key, upload_id).await? {
+            (_, rec) if rec.completed.is_some() => Err(ObjectError::NoSuchUpload),
+            found => Ok(found),
+        }
+    }
+
+    /// An upload's record, in progress or completed.
+    async fn load_upload_record(
         &self,
         bucket: &str,
         key: &str,
@@ -168,7 +226,11 @@ impl ObjectLayer {
         key: &str,
         upload_id: &str,
     ) -> ObjectResult<BTreeMap<String, String>> {
-        Ok(self.load_upload(bucket, key, upload_id).await?.1.headers)
+        Ok(self
+            .load_upload_record(bucket, key, upload_id)
+            .await?
+            .1
+            .headers)
     }
 
     pub async fn new_multipart(
@@ -195,6 +257,7 @@ impl ObjectLayer {
             geometry: set.geometry,
             distribution: set.distribution(key),
             checksum_algorithm,
+            completed: None,
         };
         let body = to_json(&rec)?;
         let path = format!("{}/upload.json", upload_dir(bucket, &upload_id));
@@ -424,8 +487,13 @@ impl ObjectLayer {
         condition: Option<&WriteCondition>,
         content_size: Option<ContentSize>,
     ) -> ObjectResult<ObjectInfo> {
-        let (set, rec) = self.load_upload(bucket, key, upload_id).await?;
+        let (set, _) = self.load_upload_record(bucket, key, upload_id).await?;
         let _upload_guard = set.locks.write(&upload_lock(upload_id)).await?;
+        // Read again under the lock: a concurrent completion may have just finished.
+        let (set, rec) = self.load_upload_record(bucket, key, upload_id).await?;
+        if let Some(done) = &rec.completed {
+            return completed_again(set, bucket, key, done, requested).await;
+        }
         if requested.is_empty() {
             return Err(ObjectError::InvalidPart(
                 "you must specify at least one part".into(),
@@ -522,6 +590,24 @@ impl ObjectLayer {
             return Err(e);
         }
         join_all(set.drives.iter().map(|d| d.delete_sys_path(&dir))).await;
+        // The record of the completion, for retries (best effort: without it a retry
+        // gets NoSuchUpload, as before).
+        let done = UploadRecord {
+            completed: Some(Completion {
+                version_id: base.version_id.clone(),
+                parts: normalized(requested),
+            }),
+            ..rec
+        };
+        if let Ok(body) = to_json(&done) {
+            let path = format!("{dir}/upload.json");
+            join_all(
+                set.drives
+                    .iter()
+                    .map(|d| d.write_sys_file(&path, body.clone())),
+            )
+            .await;
+        }
         Ok(ObjectInfo::from_meta(bucket, key, &base))
     }
 
@@ -552,7 +638,7 @@ impl ObjectLayer {
                 if let Some(rec) =
                     quorum_record::<UploadRecord>(set, &format!("{dir}/{id}/upload.json")).await?
                 {
-                    if rec.key.starts_with(prefix) {
+                    if rec.key.starts_with(prefix) && rec.completed.is_none() {
                         uploads.push(rec);
                     }
                 }
