@@ -3,7 +3,10 @@
 # two-level fan-out, then lists every prefix to the end with each server binary given, over
 # the same drives, one after the other, and writes bench/results/<date>-listing.md (+ JSONL).
 #
-# Usage: bench/list.sh [--sizes 10000,100000] [--fanout 30000] [--keep-tmp]
+# Usage: bench/list.sh [--sizes 10000,100000] [--fanout 30000] [--keep-tmp] [--drives DIR]
+#                     [--once LABEL]
+#   --drives DIR  reuse the 8 drives kept by an earlier run (--keep-tmp) instead of filling
+#   --once LABEL  list with that binary once (cold) instead of cold and warm (a slow build)
 # Environment: CAIRN_BINS="before=/path/a after=/path/b" (label=binary pairs, listed in this
 # order; default: after=target/release/cairn), CAIRN_BENCH_PORT (default 9410),
 # CAIRN_BENCH_TMP (directory for the drives, default $TMPDIR or /tmp).
@@ -17,12 +20,16 @@ PORT="${CAIRN_BENCH_PORT:-9410}"
 SIZES="10000,100000"
 FANOUT=30000
 KEEP_TMP=0
+REUSE=""
+ONCE=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --sizes) SIZES="$2"; shift ;;
         --fanout) FANOUT="$2"; shift ;;
         --keep-tmp) KEEP_TMP=1 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --drives) REUSE="$2"; shift ;;
+        --once) ONCE="$2"; shift ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "list.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -34,7 +41,12 @@ export CAIRN_ROOT_PASSWORD="${CAIRN_ROOT_PASSWORD:-bench-$(od -An -N8 -tx8 /dev/
 STAMP="$(date -u +%Y-%m-%d-%H%M%S)"
 OUT="$HERE/results/$STAMP-listing.md"
 JSON="$HERE/results/$STAMP-listing.jsonl"
-TMP="$(mktemp -d "${CAIRN_BENCH_TMP:-${TMPDIR:-/tmp}}/cairn-list.XXXXXX")"
+if [ -n "$REUSE" ]; then
+    TMP="$REUSE"
+    KEEP_TMP=1
+else
+    TMP="$(mktemp -d "${CAIRN_BENCH_TMP:-${TMPDIR:-/tmp}}/cairn-list.XXXXXX")"
+fi
 SERVER_PID=""
 log() { echo "list.sh: $*" >&2; }
 
@@ -75,14 +87,16 @@ bench() { "$LIST" --endpoint "http://127.0.0.1:$PORT" "$@"; }
 
 IFS=, read -r -a SIZE_LIST <<< "$SIZES"
 FIRST_BIN="${BINS##* }"; FIRST_BIN="${FIRST_BIN#*=}"
-log "filling with $FIRST_BIN: flat ${SIZES}, fan-out $FANOUT (empty objects, 32 PUTs in flight)"
-start_server "$FIRST_BIN"
 FILL_LOG="$TMP/fill.log"
-for n in "${SIZE_LIST[@]}"; do
-    bench fill --prefix "flat$n/" --count "$n" 2>&1 | tee -a "$FILL_LOG" >&2
-done
-bench fill --prefix "local_content/" --layout fanout --count "$FANOUT" 2>&1 | tee -a "$FILL_LOG" >&2
-stop_server
+if [ -z "$REUSE" ]; then
+    log "filling with $FIRST_BIN: flat ${SIZES}, fan-out $FANOUT (empty objects, 32 PUTs in flight)"
+    start_server "$FIRST_BIN"
+    for n in "${SIZE_LIST[@]}"; do
+        bench fill --prefix "flat$n/" --count "$n" 2>&1 | tee -a "$FILL_LOG" >&2
+    done
+    bench fill --prefix "local_content/" --layout fanout --count "$FANOUT" 2>&1 | tee -a "$FILL_LOG" >&2
+    stop_server
+fi
 
 {
     echo "# Listing benchmark, $STAMP (UTC)"
@@ -101,7 +115,9 @@ for pair in $BINS; do
     label="${pair%%=*}"; bin="${pair#*=}"
     log "listing with $label ($bin)"
     start_server "$bin"
-    for pass in cold warm; do
+    passes="cold warm"
+    [ "$label" = "$ONCE" ] && passes="cold"
+    for pass in $passes; do
         for n in "${SIZE_LIST[@]}"; do
             bench list --prefix "flat$n/" --label "$label $pass" --server-pid "$SERVER_PID" --json "$JSON" >> "$OUT"
         done

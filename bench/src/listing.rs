@@ -58,12 +58,16 @@ fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
 
 /// Lists everything under `prefix` in pages of `page` keys, checking that the keys come in
 /// strictly increasing order across pages (a fast but wrong listing must not pass).
+/// `start_after` starts the listing deep inside the prefix; `max_pages` stops it early
+/// (0: to the end).
 pub async fn list_all(
     client: &S3Client,
     bucket: &str,
     prefix: &str,
     delimiter: Option<&str>,
     page: usize,
+    start_after: &str,
+    max_pages: usize,
 ) -> Result<Listing> {
     let started = Instant::now();
     let mut token: Option<String> = None;
@@ -81,8 +85,10 @@ pub async fn list_all(
         if let Some(d) = delimiter {
             q.push(("delimiter", d));
         }
-        if let Some(t) = &token {
-            q.push(("continuation-token", t));
+        match &token {
+            Some(t) => q.push(("continuation-token", t)),
+            None if !start_after.is_empty() => q.push(("start-after", start_after)),
+            None => {}
         }
         let t0 = Instant::now();
         let body = client.list_objects_v2(bucket, &q).await?;
@@ -98,7 +104,7 @@ pub async fn list_all(
             out.keys += 1;
         }
         out.prefixes += xml.matches("<CommonPrefixes>").count() as u64;
-        if element(&xml, "IsTruncated") != Some("true") {
+        if element(&xml, "IsTruncated") != Some("true") || out.pages == max_pages {
             break;
         }
         match element(&xml, "NextContinuationToken") {

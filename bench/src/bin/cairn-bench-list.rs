@@ -60,6 +60,12 @@ enum Cmd {
         delimiter: Option<String>,
         #[arg(long, default_value_t = 1000)]
         page: usize,
+        /// Start after this key (a page deep inside the prefix).
+        #[arg(long, default_value = "")]
+        start_after: String,
+        /// Stop after this many pages (0: list to the end).
+        #[arg(long, default_value_t = 0)]
+        max_pages: usize,
         /// Name of the row (e.g. the server build).
         #[arg(long, default_value = "")]
         label: String,
@@ -122,19 +128,34 @@ async fn run(cli: Cli) -> Result<()> {
             prefix,
             delimiter,
             page,
+            start_after,
+            max_pages,
             label,
             server_pid,
             json,
         } => {
             let sampler = server_pid.map(|p| RssSampler::start(p, Duration::from_millis(50)));
-            let l = listing::list_all(&client, &cli.bucket, &prefix, delimiter.as_deref(), page)
-                .await?;
+            let l = listing::list_all(
+                &client,
+                &cli.bucket,
+                &prefix,
+                delimiter.as_deref(),
+                page,
+                &start_after,
+                max_pages,
+            )
+            .await?;
             let rss = sampler.and_then(RssSampler::finish);
             let s = listing::summarize(&l);
             let rss_mib = rss.map(|r| r.peak_sampled as f64 / (1 << 20) as f64);
             println!(
-                "| {label} | `{prefix}`{} | {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} | {} |",
+                "| {label} | `{prefix}`{}{} | {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} | {} |",
                 delimiter.map(|d| format!(" d=`{d}`")).unwrap_or_default(),
+                if start_after.is_empty() {
+                    String::new()
+                } else {
+                    format!(" after `{start_after}`")
+                },
                 l.keys + l.prefixes,
                 l.pages,
                 l.seconds,
