@@ -3,6 +3,7 @@
 //! operation already worked out, so that it can be authorized first.
 
 pub mod acl;
+mod attributes;
 mod bucket;
 pub mod bucket_encryption;
 pub mod bucket_policy;
@@ -113,6 +114,7 @@ async fn dispatch(
         O::PutObject => object::put(s, req).await,
         O::CopyObject { .. } => object::copy(s, req).await,
         O::GetObject { .. } => object::get(s, req, false).await,
+        O::GetObjectAttributes { .. } => attributes::get(s, req).await,
         O::HeadObject { .. } => object::get(s, req, true).await,
         O::DeleteObject { .. } => object::delete(s, req).await,
 
