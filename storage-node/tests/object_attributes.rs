@@ -151,3 +151,50 @@ async fn attributes_of_plain_and_multipart_objects() {
         .expect_err("no such key");
     assert_eq!(code(&err), "NoSuchKey");
 }
+
+/// SHA-1 flexible checksums, as the SDK sends them (a trailer over aws-chunked).
+#[tokio::test]
+async fn sha1_checksums_are_verified_stored_and_returned() {
+    let srv = TestServer::start(4).await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("sha1")
+        .send()
+        .await
+        .expect("bucket");
+    let body = data(200_000, 9);
+    let put = c
+        .put_object()
+        .bucket("sha1")
+        .key("k")
+        .body(ByteStream::from(body.clone()))
+        .checksum_algorithm(ChecksumAlgorithm::Sha1)
+        .send()
+        .await
+        .expect("put with SHA1");
+    let want = {
+        use base64::Engine;
+        use sha1::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(&body))
+    };
+    assert_eq!(put.checksum_sha1(), Some(want.as_str()));
+    let got = c
+        .get_object()
+        .bucket("sha1")
+        .key("k")
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(got.checksum_sha1(), Some(want.as_str()));
+    let wrong = c
+        .put_object()
+        .bucket("sha1")
+        .key("bad")
+        .body(ByteStream::from_static(b"data"))
+        .checksum_sha1("qZk+NkcGgWq6PiVxeFDCbJzQ2J0=")
+        .send()
+        .await
+        .expect_err("a wrong SHA1 is refused");
+    assert_eq!(wrong.raw_response().map(|r| r.status().as_u16()), Some(400));
+}

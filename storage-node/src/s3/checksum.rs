@@ -7,8 +7,7 @@
 //! whose body does not match what the client declared is never committed. Only the
 //! hashes something asked for are computed: the ETag MD5 is the object layer's job.
 //!
-//! Supported algorithms are CRC32, CRC32C, CRC64NVME and SHA256. SHA1 is refused
-//! with a clear error because no SHA-1 implementation is among our dependencies.
+//! Supported algorithms are CRC32, CRC32C, CRC64NVME, SHA1 and SHA256, as in S3.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -40,12 +39,19 @@ pub enum ChecksumAlgorithm {
     Crc32,
     Crc32c,
     Crc64Nvme,
+    Sha1,
     Sha256,
 }
 
 impl ChecksumAlgorithm {
     /// Every supported algorithm, for scanning headers.
-    pub const ALL: [Self; 4] = [Self::Crc32, Self::Crc32c, Self::Crc64Nvme, Self::Sha256];
+    pub const ALL: [Self; 5] = [
+        Self::Crc32,
+        Self::Crc32c,
+        Self::Crc64Nvme,
+        Self::Sha1,
+        Self::Sha256,
+    ];
 
     /// Parses an algorithm name as in `x-amz-sdk-checksum-algorithm` (`CRC32`, ...),
     /// case-insensitively.
@@ -55,23 +61,16 @@ impl ChecksumAlgorithm {
             .into_iter()
             .find(|algo| algo.name().eq_ignore_ascii_case(name))
             .ok_or_else(|| {
-                if name.eq_ignore_ascii_case("SHA1") {
-                    ChecksumError::UnsupportedAlgorithm("SHA1".to_owned())
-                } else {
-                    ChecksumError::InvalidRequest(
-                        "Value for x-amz-checksum-algorithm header is invalid.".to_owned(),
-                    )
-                }
+                ChecksumError::InvalidRequest(
+                    "Value for x-amz-checksum-algorithm header is invalid.".to_owned(),
+                )
             })
     }
 
     /// The algorithm named by an `x-amz-checksum-<algo>` header name, if it is one
-    /// (`x-amz-checksum-type` and `-mode` are not). SHA1 yields an error.
+    /// (`x-amz-checksum-type` and `-mode` are not).
     pub fn from_header_name(name: &str) -> Option<Result<Self, ChecksumError>> {
         let name = name.trim().to_ascii_lowercase();
-        if name == "x-amz-checksum-sha1" {
-            return Some(Err(ChecksumError::UnsupportedAlgorithm("SHA1".to_owned())));
-        }
         Self::ALL
             .into_iter()
             .find(|algo| algo.header_name() == name)
@@ -84,6 +83,7 @@ impl ChecksumAlgorithm {
             Self::Crc32 => "CRC32",
             Self::Crc32c => "CRC32C",
             Self::Crc64Nvme => "CRC64NVME",
+            Self::Sha1 => "SHA1",
             Self::Sha256 => "SHA256",
         }
     }
@@ -94,6 +94,7 @@ impl ChecksumAlgorithm {
             Self::Crc32 => "x-amz-checksum-crc32",
             Self::Crc32c => "x-amz-checksum-crc32c",
             Self::Crc64Nvme => "x-amz-checksum-crc64nvme",
+            Self::Sha1 => "x-amz-checksum-sha1",
             Self::Sha256 => "x-amz-checksum-sha256",
         }
     }
@@ -103,6 +104,7 @@ impl ChecksumAlgorithm {
         match self {
             Self::Crc32 | Self::Crc32c => 4,
             Self::Crc64Nvme => 8,
+            Self::Sha1 => 20,
             Self::Sha256 => 32,
         }
     }
@@ -135,9 +137,6 @@ pub enum ChecksumError {
     /// A trailer checksum was declared in `x-amz-trailer` but never sent.
     #[error("declared {0} trailer is missing")]
     MissingTrailer(ChecksumAlgorithm),
-    /// An algorithm S3 knows but we cannot compute (SHA1).
-    #[error("unsupported checksum algorithm {0}")]
-    UnsupportedAlgorithm(String),
     /// More than one flexible checksum declared.
     #[error("multiple checksums declared")]
     MultipleChecksums,
@@ -166,7 +165,6 @@ impl ChecksumError {
             Self::InvalidDecodedLength => "InvalidArgument",
             Self::InvalidChecksumValue(_)
             | Self::MissingTrailer(_)
-            | Self::UnsupportedAlgorithm(_)
             | Self::MultipleChecksums
             | Self::TooLong { .. }
             | Self::InvalidRequest(_) => "InvalidRequest",
@@ -199,9 +197,6 @@ impl ChecksumError {
                 "The {} trailer was declared in x-amz-trailer but not sent.",
                 algo.header_name()
             ),
-            Self::UnsupportedAlgorithm(name) => {
-                format!("The {name} checksum algorithm is not supported by this server.")
-            }
             Self::MultipleChecksums => "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.".to_owned(),
             Self::IncompleteBody { .. } => "You did not provide the number of bytes specified by the Content-Length HTTP header.".to_owned(),
             Self::TooLong { .. } => {
@@ -239,6 +234,7 @@ enum ChecksumState {
     Crc32(crc32fast::Hasher),
     Crc32c(u32),
     Crc64Nvme(u64),
+    Sha1(sha1::Sha1),
     Sha256(Sha256),
 }
 
@@ -248,6 +244,7 @@ impl Checksummer {
             ChecksumAlgorithm::Crc32 => ChecksumState::Crc32(crc32fast::Hasher::new()),
             ChecksumAlgorithm::Crc32c => ChecksumState::Crc32c(0),
             ChecksumAlgorithm::Crc64Nvme => ChecksumState::Crc64Nvme(0),
+            ChecksumAlgorithm::Sha1 => ChecksumState::Sha1(sha1::Sha1::new()),
             ChecksumAlgorithm::Sha256 => ChecksumState::Sha256(Sha256::new()),
         };
         Self { state }
@@ -258,6 +255,7 @@ impl Checksummer {
             ChecksumState::Crc32(_) => ChecksumAlgorithm::Crc32,
             ChecksumState::Crc32c(_) => ChecksumAlgorithm::Crc32c,
             ChecksumState::Crc64Nvme(_) => ChecksumAlgorithm::Crc64Nvme,
+            ChecksumState::Sha1(_) => ChecksumAlgorithm::Sha1,
             ChecksumState::Sha256(_) => ChecksumAlgorithm::Sha256,
         }
     }
@@ -267,6 +265,7 @@ impl Checksummer {
             ChecksumState::Crc32(hasher) => hasher.update(data),
             ChecksumState::Crc32c(crc) => *crc = crc32c::crc32c_append(*crc, data),
             ChecksumState::Crc64Nvme(crc) => *crc = crc64nvme_append(*crc, data),
+            ChecksumState::Sha1(hasher) => hasher.update(data),
             ChecksumState::Sha256(hasher) => hasher.update(data),
         }
     }
@@ -277,6 +276,7 @@ impl Checksummer {
             ChecksumState::Crc32(hasher) => hasher.finalize().to_be_bytes().to_vec(),
             ChecksumState::Crc32c(crc) => crc.to_be_bytes().to_vec(),
             ChecksumState::Crc64Nvme(crc) => crc.to_be_bytes().to_vec(),
+            ChecksumState::Sha1(hasher) => hasher.finalize().to_vec(),
             ChecksumState::Sha256(hasher) => hasher.finalize().to_vec(),
         }
     }
@@ -304,6 +304,10 @@ pub fn crc32c_base64(data: &[u8]) -> String {
 
 pub fn crc64nvme_base64(data: &[u8]) -> String {
     encode_checksum(ChecksumAlgorithm::Crc64Nvme, data)
+}
+
+pub fn sha1_base64(data: &[u8]) -> String {
+    encode_checksum(ChecksumAlgorithm::Sha1, data)
 }
 
 pub fn sha256_base64(data: &[u8]) -> String {
@@ -845,6 +849,15 @@ mod tests {
             base64_of(&hex::decode(crate::s3::auth::sigv4::EMPTY_SHA256).expect("hex"))
         );
         assert_eq!(md5_base64(b""), "1B2M2Y8AsgTpgAmY7PhCfg==");
+        // FIPS 180's "abc": a9993e36 4706816a ba3e2571 7850c26c 9cd0d89d.
+        assert_eq!(
+            sha1_base64(b"abc"),
+            base64_of(&hex::decode("a9993e364706816aba3e25717850c26c9cd0d89d").expect("hex"))
+        );
+        assert_eq!(
+            ChecksumAlgorithm::parse("sha1"),
+            Ok(ChecksumAlgorithm::Sha1)
+        );
     }
 
     fn base64_of(raw: &[u8]) -> String {
@@ -904,11 +917,6 @@ mod tests {
             ),
             (
                 vec![("x-amz-checksum-crc32", "AAAAAAAA")],
-                unsigned.clone(),
-                "InvalidRequest",
-            ),
-            (
-                vec![("x-amz-checksum-sha1", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=")],
                 unsigned.clone(),
                 "InvalidRequest",
             ),
