@@ -62,18 +62,30 @@ fn ring_cell(secs: f64, alg: &'static ring::aead::Algorithm) -> Result<[(f64, f6
     let mut buf = vec![5u8; PACKAGE];
     let seal = rate(secs, || {
         let tag = key
-            .seal_in_place_separate_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from([0u8]), &mut buf)
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key([1; 12]),
+                Aad::from([0u8]),
+                &mut buf,
+            )
             .map(|t| t.as_ref()[0]);
         black_box(tag.ok());
     });
     let mut sealed = vec![5u8; PACKAGE];
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from([0u8]), &mut sealed)
-        .map_err(|_| anyhow!("seal"))?;
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key([1; 12]),
+        Aad::from([0u8]),
+        &mut sealed,
+    )
+    .map_err(|_| anyhow!("seal"))?;
     let mut work = sealed.clone();
     let open = rate(secs, || {
         work.copy_from_slice(&sealed);
         let ok = key
-            .open_in_place(Nonce::assume_unique_for_key([1; 12]), Aad::from([0u8]), &mut work)
+            .open_in_place(
+                Nonce::assume_unique_for_key([1; 12]),
+                Aad::from([0u8]),
+                &mut work,
+            )
             .is_ok();
         assert!(ok, "package opens");
     });
@@ -139,7 +151,10 @@ async fn stream_cell(len: usize) -> Result<[(f64, f64); 2]> {
 
 fn measured(len: usize, cpu0: Duration, wall0: Instant) -> (f64, f64) {
     let cpu = (process_cpu_time() - cpu0).as_secs_f64().max(1e-9);
-    (len as f64 / cpu / 1e9, cpu / wall0.elapsed().as_secs_f64().max(1e-9))
+    (
+        len as f64 / cpu / 1e9,
+        cpu / wall0.elapsed().as_secs_f64().max(1e-9),
+    )
 }
 
 fn cpu_flags() -> String {
@@ -173,13 +188,24 @@ async fn main() -> ExitCode {
 
 async fn run(cli: &Cli) -> Result<()> {
     println!("CPU: {}\n", cpu_flags());
-    println!("| cipher (64 KiB packages, 1 core) | seal GB/s (CPU) | open GB/s (CPU) | CPU share |");
+    println!(
+        "| cipher (64 KiB packages, 1 core) | seal GB/s (CPU) | open GB/s (CPU) | CPU share |"
+    );
     println!("|---|---|---|---|");
     let s = cli.seconds;
     let cells: Vec<(&str, [(f64, f64); 2])> = vec![
-        ("ring AES-256-GCM (the server's)", ring_cell(s, &ring::aead::AES_256_GCM)?),
-        ("ring ChaCha20-Poly1305", ring_cell(s, &ring::aead::CHACHA20_POLY1305)?),
-        ("RustCrypto aes-gcm 0.10 AES-256-GCM", rustcrypto_cell::<aes_gcm::Aes256Gcm>(s)?),
+        (
+            "ring AES-256-GCM (the server's)",
+            ring_cell(s, &ring::aead::AES_256_GCM)?,
+        ),
+        (
+            "ring ChaCha20-Poly1305",
+            ring_cell(s, &ring::aead::CHACHA20_POLY1305)?,
+        ),
+        (
+            "RustCrypto aes-gcm 0.10 AES-256-GCM",
+            rustcrypto_cell::<aes_gcm::Aes256Gcm>(s)?,
+        ),
         (
             "RustCrypto chacha20poly1305 0.10",
             rustcrypto_cell::<chacha20poly1305::ChaCha20Poly1305>(s)?,
