@@ -12,7 +12,11 @@ use common::{TestServer, code, data, get_bytes, one_part};
 async fn a_retried_completion_answers_the_same_and_the_upload_stays_gone() {
     let srv = TestServer::start(4).await;
     let c = srv.client();
-    c.create_bucket().bucket("mpu").send().await.expect("bucket");
+    c.create_bucket()
+        .bucket("mpu")
+        .send()
+        .await
+        .expect("bucket");
     let id = c
         .create_multipart_upload()
         .bucket("mpu")

@@ -34,10 +34,10 @@ pub mod cli;
 pub mod client;
 mod heal;
 mod iam;
-pub mod kms;
-pub mod kms_cli;
 pub mod iam_cli;
 mod info;
+pub mod kms;
+pub mod kms_cli;
 pub mod prometheus_cli;
 mod server_info;
 pub mod types;
@@ -397,8 +397,14 @@ impl AdminService {
             return Ok(json(StatusCode::OK, &usage::serve(self).await));
         }
         let kms_query = parse_query(parts.uri.query().unwrap_or(""));
-        if let Some(r) =
-            kms::dispatch(self, &auth.caller, &parts.method, parts.uri.path(), &kms_query).await
+        if let Some(r) = kms::dispatch(
+            self,
+            &auth.caller,
+            &parts.method,
+            parts.uri.path(),
+            &kms_query,
+        )
+        .await
         {
             return r;
         }
