@@ -5,8 +5,11 @@
 # 64 MiB against each, alternating plain/encrypted rounds so that both see the same machine.
 # Writes bench/results/<date>-sse.md with the ratios encrypted/plain.
 #
-# Usage: bench/sse.sh [--duration D] [--rounds N] [--concurrency C]
-#   --duration D     time per load cell (default 8s)
+# Usage: bench/sse.sh [--duration D] [--count N] [--rounds N] [--concurrency C]
+#   --duration D     time per GET cell (default 8s)
+#   --count N        PUTs per PUT cell (default 12; a count, not a time: deleted data
+#                    stays in the drives' trash for 5 minutes, so timed 64 MiB PUT cells
+#                    would fill a small disk)
 #   --rounds N       plain/encrypted pairs per operation (default 3)
 #   --concurrency C  requests in flight (default 4)
 # Needs: cargo (builds the release binaries), python3 with boto3 (.e2e-venv from
@@ -15,14 +18,16 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DURATION=8s
+COUNT=12
 ROUNDS=3
 CONC=4
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) DURATION="$2"; shift 2 ;;
+        --count) COUNT="$2"; shift 2 ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         --concurrency) CONC="$2"; shift 2 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "bench/sse.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -83,10 +88,11 @@ EOF
 
 # One cell: prints "MiB/s p50_ms" for op on bucket.
 cell() {
-    local op="$1" bucket="$2"
+    local op="$1" bucket="$2" amount
+    if [ "$op" = put ]; then amount=(--count "$COUNT"); else amount=(--duration "$DURATION" --get-keys 2); fi
     "$BIN/cairn-bench-load" --endpoint "http://127.0.0.1:$PORT" --access-key "$CAIRN_ROOT_USER" \
         --secret-key "$CAIRN_ROOT_PASSWORD" --bucket "$bucket" --op "$op" --size 64MiB \
-        --concurrency "$CONC" --duration "$DURATION" --server-pid "$SERVER_PID" \
+        --concurrency "$CONC" "${amount[@]}" --server-pid "$SERVER_PID" \
         --json "$TMP/cell.json" > "$TMP/cell.md" 2>> "$TMP/load.log"
     "$PY" - "$TMP/cell.json" <<'EOF'
 import json, sys
@@ -109,7 +115,7 @@ EOF
 
 {
     echo
-    echo "## SSE-S3 PUT and GET of 64 MiB (cairn-bench-load, $DURATION per cell, concurrency $CONC, 8 drives, loopback)"
+    echo "## SSE-S3 PUT and GET of 64 MiB (cairn-bench-load: $COUNT PUTs or $DURATION of GETs per cell, concurrency $CONC, 8 drives, loopback)"
     echo
     echo "Plain and encrypted rounds alternate; ratio = encrypted / plain MiB/s of the same round."
     echo
