@@ -65,6 +65,32 @@ fn ckey(b: u8) -> CKey {
     }
 }
 
+/// Adds an SSE-C key's three headers (algorithm, key, key MD5) to a request.
+trait WithKey {
+    fn with_key(self, k: &CKey) -> Self;
+}
+
+macro_rules! with_key {
+    ($($builder:ty),*) => {$(
+        impl WithKey for $builder {
+            fn with_key(self, k: &CKey) -> Self {
+                self.sse_customer_algorithm("AES256")
+                    .sse_customer_key(&k.key)
+                    .sse_customer_key_md5(&k.md5)
+            }
+        }
+    )*};
+}
+
+with_key!(
+    aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+    aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder,
+    aws_sdk_s3::operation::head_object::builders::HeadObjectFluentBuilder,
+    aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder,
+    aws_sdk_s3::operation::upload_part::builders::UploadPartFluentBuilder,
+    aws_sdk_s3::operation::upload_part_copy::builders::UploadPartCopyFluentBuilder
+);
+
 async fn setup() -> (TlsServer, Client) {
     let srv = TlsServer::start(8, Some(KMS)).await;
     let c = srv.client();
@@ -84,10 +110,7 @@ async fn get_c(
 ) -> Result<Vec<u8>, String> {
     let mut g = c.get_object().bucket(BUCKET).key(key);
     if let Some(k) = k {
-        g = g
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(&k.key)
-            .sse_customer_key_md5(&k.md5);
+        g = g.with_key(k);
     }
     if let Some(r) = range {
         g = g.range(r);
@@ -234,9 +257,7 @@ async fn sse_c_needs_the_right_key_and_reads_any_range() {
         .bucket(BUCKET)
         .key("c")
         .body(ByteStream::from(body.clone()))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.key)
-        .sse_customer_key_md5(&k.md5)
+        .with_key(&k)
         .send()
         .await
         .expect("sse-c put");
@@ -266,9 +287,7 @@ async fn sse_c_needs_the_right_key_and_reads_any_range() {
         .head_object()
         .bucket(BUCKET)
         .key("c")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.key)
-        .sse_customer_key_md5(&k.md5)
+        .with_key(&k)
         .send()
         .await
         .expect("HEAD with key");
@@ -303,9 +322,7 @@ async fn multipart_and_copies_across_encryption_kinds() {
         .create_multipart_upload()
         .bucket(BUCKET)
         .key("mp")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.key)
-        .sse_customer_key_md5(&k.md5)
+        .with_key(&k)
         .send()
         .await
         .expect("create");
@@ -319,9 +336,7 @@ async fn multipart_and_copies_across_encryption_kinds() {
             .upload_id(&id)
             .part_number(n)
             .body(ByteStream::from(p.clone()))
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(&k.key)
-            .sse_customer_key_md5(&k.md5)
+            .with_key(&k)
             .send()
             .await
             .expect("part");
@@ -384,9 +399,7 @@ async fn multipart_and_copies_across_encryption_kinds() {
         .bucket(BUCKET)
         .key("mp")
         .part_number(2)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.key)
-        .sse_customer_key_md5(&k.md5)
+        .with_key(&k)
         .send()
         .await
         .expect("part 2");
@@ -442,9 +455,7 @@ async fn multipart_and_copies_across_encryption_kinds() {
         .create_multipart_upload()
         .bucket(BUCKET)
         .key("mp2")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k2.key)
-        .sse_customer_key_md5(&k2.md5)
+        .with_key(&k2)
         .send()
         .await
         .expect("create 2");
@@ -457,9 +468,7 @@ async fn multipart_and_copies_across_encryption_kinds() {
         .part_number(1)
         .copy_source(format!("{BUCKET}/to-s3"))
         .copy_source_range("bytes=1000-300999")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k2.key)
-        .sse_customer_key_md5(&k2.md5)
+        .with_key(&k2)
         .send()
         .await
         .expect("part copy");
@@ -653,9 +662,7 @@ async fn kms_status_and_reseal_rotate_keys_without_rewriting_data() {
         .bucket(BUCKET)
         .key("customer")
         .body(ByteStream::from_static(b"sse-c data"))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.key)
-        .sse_customer_key_md5(&k.md5)
+        .with_key(&k)
         .send()
         .await
         .expect("sse-c put");
