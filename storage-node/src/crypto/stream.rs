@@ -12,11 +12,6 @@ use std::pin::Pin;
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
-/// Plaintext handed on per frame at most. Joining packages into larger frames costs a
-/// copy of every byte and measured no faster (bench/sse.sh), so each opened package
-/// is its own frame.
-const GATHER: usize = 1;
-
 fn io(e: CryptoError) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, e)
 }
@@ -92,26 +87,15 @@ pub fn open(stored: ByteStream, key: &ObjectKey, plan: &Plan) -> Result<ByteStre
     Ok(Box::pin(futures::stream::unfold(
         state,
         |mut st| async move {
-            // Packages opened since the last yield are handed on together (up to GATHER
-            // bytes), so the client gets frames as large as an unencrypted read's instead
-            // of one per 64 KiB package.
-            let mut out: Vec<Bytes> = Vec::new();
-            let mut out_len = 0usize;
             loop {
-                if st.left == 0 || st.failed || out_len >= GATHER {
-                    break;
+                if st.left == 0 || st.failed {
+                    return None;
                 }
-                let Some((opener, seg_left)) = st.segments.front_mut() else {
-                    break;
-                };
+                let (opener, seg_left) = st.segments.front_mut()?;
                 let want = (opener.next_len() as u64).min(*seg_left) as usize;
                 if want == 0 {
                     st.segments.pop_front();
                     continue;
-                }
-                if st.buf.len() < want && !out.is_empty() {
-                    // Hand on what is open before waiting for more stored bytes.
-                    break;
                 }
                 while st.buf.len() < want {
                     match st.stored.next().await {
@@ -151,21 +135,10 @@ pub fn open(stored: ByteStream, key: &ObjectKey, plan: &Plan) -> Result<ByteStre
                     continue;
                 }
                 st.left -= (to - from) as u64;
-                out_len += to - from;
-                out.push(plain.slice(from..to));
+                // One frame per package: joining packages into larger frames costs a copy of
+                // every byte and measured no faster (bench/sse.sh).
+                return Some((Ok(plain.slice(from..to)), st));
             }
-            let frame = match out.len() {
-                0 => return None,
-                1 => out.pop()?,
-                _ => {
-                    let mut joined = BytesMut::with_capacity(out_len);
-                    for b in &out {
-                        joined.extend_from_slice(b);
-                    }
-                    joined.freeze()
-                }
-            };
-            Some((Ok(frame), st))
         },
     )))
 }
