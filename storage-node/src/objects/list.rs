@@ -91,6 +91,13 @@ impl ObjectLayer {
                 marker = name.clone();
                 match (entry, delim.filter(|_| !dir_mode)) {
                     (Merged::Object(info), Some(d)) => match common_prefix(&name, &p.prefix, d) {
+                        // A common prefix that sorts at or before the marker (delimiter
+                        // "b", start-after "b-", key "ba") was not asked for: only
+                        // entries strictly after the marker are listed.
+                        Some(cp) if cp.as_str() <= p.marker.as_str() => {
+                            skip_prefix = Some(cp);
+                            continue;
+                        }
                         Some(cp) => {
                             skip_prefix = Some(cp.clone());
                             out.prefixes.push(cp.clone());
