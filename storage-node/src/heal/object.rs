@@ -1,18 +1,24 @@
-//! Healing one object of one erasure set.
+//! Healing one object (a key with all its versions) of one erasure set.
 //!
-//! 1. Read the metadata from every drive of the set and pick the version a read quorum
-//!    agrees on, with the same rule as reads ([`crate::objects::set::pick_version`]).
-//! 2. Classify every drive: holds that version with good shards; lacks it (no metadata,
-//!    an older version, corrupt metadata, no bucket directory) or holds it with missing
-//!    or corrupt shards (a *target*); or did not answer (offline, retried later).
-//! 3. Rebuild the targets: decode each block from the healthy drives with the
-//!    [`ErasureReader`] (which verifies bitrot and falls back to parity), re-encode it
-//!    with the codec and append just the target's shard to a staged file on the target
-//!    drive; then commit with the same data directory name and the same metadata (only
-//!    the shard index differs), exactly as a PUT commits. Inline objects only get their
-//!    metadata file, which carries their shard.
-//! 4. An object without a quorum version that can never reach one (too few copies even
-//!    if every offline drive had it) was deleted with quorum or never committed: its
+//! 1. Read the metadata file from every drive of the set and pick the file (the version
+//!    list) a read quorum agrees on, with the same rule as reads
+//!    ([`crate::objects::set::pick_file`]).
+//! 2. Classify every drive: holds that file with good shards for every version; lacks
+//!    it (no metadata, another version list, corrupt metadata, no bucket directory) or
+//!    holds some version with missing or corrupt shards (a *target*); or did not answer
+//!    (offline, retried later). A target's copy of a version that it does hold intact
+//!    (same version id, good shards) is kept: a drive that missed one new version gets
+//!    only that one rebuilt.
+//! 3. Rebuild each version a target lacks: decode each block from the drives with good
+//!    shards of it using the [`ErasureReader`] (which verifies bitrot and falls back to
+//!    parity), re-encode it with the codec and append just the target's shard to a
+//!    staged file on the target drive, committed under the version's own data directory
+//!    name (with an interim metadata file under a heal-only write id, which no read
+//!    counts); inline versions are decoded and re-encoded in memory. Then every target
+//!    gets the agreed file itself (only shard indexes and inline bytes differ), and data
+//!    directories of its old file that the agreed one does not name are removed.
+//! 4. An object without a quorum file that can never reach one (too few copies even if
+//!    every offline drive had it) was deleted with quorum or never committed: its
 //!    leftover copies are removed (dangling).
 //!
 //! The key's read lock is held throughout: it keeps writers (whose commits take the
@@ -22,8 +28,8 @@
 use super::HealError;
 use crate::drive::{DriveError, DriveRef, ShardWriter, StageId};
 use crate::erasure::{BLOCK_SIZE, Codec, Geometry, bitrot};
-use crate::objects::meta::{self, ObjectMeta};
-use crate::objects::set::{ErasureSet, Resolved, pick_version};
+use crate::objects::meta::{self, MetaFile, ObjectMeta};
+use crate::objects::set::{ErasureSet, Resolved, pick_file};
 use bytes::{Bytes, BytesMut};
 use futures::future::join_all;
 use serde::Serialize;
@@ -53,7 +59,8 @@ pub struct ObjectHealResult {
     pub dangling_removed: usize,
     /// Shard bytes read to verify or rebuild the object (for scanner pacing).
     pub bytes_read: u64,
-    /// Size of the quorum version when it exists (for the scanner's data usage).
+    /// Size of the latest version when it exists and is not a delete marker (for the
+    /// scanner's data usage).
     pub size: u64,
 }
 
@@ -72,7 +79,7 @@ impl ObjectHealResult {
 /// One drive's answer to "your metadata of this key".
 #[allow(clippy::large_enum_variant)] // a handful per heal, never stored
 enum DriveCopy {
-    Meta(ObjectMeta, Bytes),
+    Meta(MetaFile),
     /// No metadata file (or no such key directory).
     Missing,
     /// The drive has no directory for the bucket.
@@ -125,87 +132,111 @@ async fn heal_pass(
     result: &mut ObjectHealResult,
 ) -> Result<bool, HealError> {
     let copies = read_copies(set, bucket, key).await;
-    let metas = copies.iter().filter_map(|c| match c {
-        DriveCopy::Meta(m, _) => Some(m),
+    let files = copies.iter().filter_map(|c| match c {
+        DriveCopy::Meta(f) => Some(f),
         _ => None,
     });
-    let picked = pick_version(metas, set.geometry.data);
+    let picked = pick_file(files, set.geometry.data);
     let offline = copies
         .iter()
         .filter(|c| matches!(c, DriveCopy::Offline))
         .count();
-    let Some((version, count, quorum)) =
+    let Some((write_id, _count, _quorum)) =
         picked.clone().filter(|(_, count, quorum)| count >= quorum)
     else {
         heal_dangling(set, bucket, key, &copies, picked, offline, result).await;
         return Ok(false);
     };
-    let _ = count;
     result.exists = true;
-    let latest = copies
+    let agreed = copies
         .iter()
-        .find_map(|c| match c {
-            DriveCopy::Meta(m, _) if m.version_id == version => Some(m.clone()),
+        .filter_map(|c| match c {
+            DriveCopy::Meta(f) if f.write_id == write_id => Some(f),
             _ => None,
         })
+        .max_by_key(|f| f.meta_generation())
+        .cloned()
         .ok_or_else(|| HealError::Invalid("quorum without copies".into()))?;
     // Data usage counts what clients stored (as MinIO's scanner counts actual sizes).
-    result.size = latest.content_size();
-    let geometry = latest.erasure.geometry;
-    if latest.erasure.distribution.len() != set.drives.len() || geometry.total() != set.drives.len()
-    {
-        return Err(HealError::Invalid(format!(
-            "{bucket}/{key}: layout of {} shards does not fit a set of {} drives",
-            geometry.total(),
-            set.drives.len()
-        )));
+    result.size = agreed
+        .latest()
+        .filter(|m| !m.delete_marker)
+        .map_or(0, ObjectMeta::content_size);
+    for v in &agreed.versions {
+        let e = &v.meta.erasure;
+        if e.distribution.len() != set.drives.len() || e.geometry.total() != set.drives.len() {
+            return Err(HealError::Invalid(format!(
+                "{bucket}/{key}: layout of {} shards does not fit a set of {} drives",
+                e.geometry.total(),
+                set.drives.len()
+            )));
+        }
     }
 
-    // Which drives need rewriting.
-    let mut targets: Vec<usize> = Vec::new();
-    let mut no_volume: Vec<usize> = Vec::new();
-    let mut healthy: Vec<Option<(ObjectMeta, Bytes)>> = vec![None; set.drives.len()];
+    // Per drive and version: the drive's good copy of it, if any.
+    let n = set.drives.len();
     let checks = join_all(copies.iter().enumerate().map(|(pos, c)| {
         let drive = set.drives[pos].clone();
-        let version = version.as_str();
+        let agreed = &agreed;
         async move {
-            match c {
-                DriveCopy::Meta(m, inline) if m.version_id == version => {
-                    Some(check_copy(&drive, bucket, key, m, inline, mode).await)
+            let DriveCopy::Meta(f) = c else {
+                return Ok((Vec::new(), 0));
+            };
+            let mut good = Vec::with_capacity(agreed.versions.len());
+            let mut bytes = 0;
+            for want in &agreed.versions {
+                let mine = f
+                    .versions
+                    .iter()
+                    .find(|v| v.meta.version_id == want.meta.version_id);
+                let Some(mine) = mine else {
+                    good.push(None);
+                    continue;
+                };
+                if mine.meta.delete_marker {
+                    good.push(Some((mine.meta.clone(), mine.inline.clone())));
+                    continue;
                 }
-                _ => None,
+                let (ok, read) =
+                    check_copy(&drive, bucket, key, &mine.meta, &mine.inline, mode).await?;
+                bytes += read;
+                good.push(ok.then(|| (mine.meta.clone(), mine.inline.clone())));
             }
+            Ok::<_, DriveError>((good, bytes))
         }
     }))
     .await;
+    let mut targets: Vec<usize> = Vec::new();
+    let mut no_volume: Vec<usize> = Vec::new();
+    let mut have: Vec<Vec<Option<(ObjectMeta, Bytes)>>> = vec![Vec::new(); n];
     let mut offline_now = 0;
     for (pos, (c, check)) in copies.iter().zip(checks).enumerate() {
         match (c, check) {
-            (DriveCopy::Offline, _) => offline_now += 1,
+            (DriveCopy::Offline, _) | (DriveCopy::Meta(_), Err(_)) => offline_now += 1,
             (DriveCopy::NoVolume, _) => {
                 no_volume.push(pos);
                 targets.push(pos);
             }
-            (DriveCopy::Meta(m, inline), Some(Ok((true, bytes)))) => {
+            (DriveCopy::Meta(f), Ok((good, bytes))) => {
                 result.bytes_read += bytes;
-                healthy[pos] = Some((m.clone(), inline.clone()));
+                let complete = f.write_id == write_id
+                    && f.meta_generation() >= agreed.meta_generation()
+                    && good.iter().all(Option::is_some);
+                have[pos] = good;
+                if !complete {
+                    targets.push(pos);
+                }
             }
-            (DriveCopy::Meta(..), Some(Err(_))) => offline_now += 1,
-            (DriveCopy::Meta(_, _), Some(Ok((false, bytes)))) => {
-                result.bytes_read += bytes;
-                targets.push(pos);
-            }
-            // Missing, corrupt or another version.
+            // Missing or corrupt.
             _ => targets.push(pos),
+        }
+        if have[pos].is_empty() {
+            have[pos] = vec![None; agreed.versions.len()];
         }
     }
     result.drives_offline = offline_now;
     if targets.is_empty() {
         return Ok(false);
-    }
-    let good = healthy.iter().filter(|h| h.is_some()).count();
-    if good < quorum {
-        return Err(HealError::TooFewShards { good, need: quorum });
     }
     for pos in &no_volume {
         match set.drives[*pos].make_volume(bucket).await {
@@ -215,18 +246,136 @@ async fn heal_pass(
             }
         }
     }
-    let resolved = Resolved {
-        meta: latest.clone(),
-        copies: healthy,
-    };
-    let outcome = rebuild(set, bucket, key, &resolved, &targets).await?;
-    result.bytes_read += outcome.bytes_read;
-    result.drives_healed += outcome.healed;
-    result.drives_offline += outcome.failed;
-    if outcome.healed > 0 {
-        tracing::info!(%bucket, %key, drives = outcome.healed, "healed object");
+    let mut alive = targets.clone();
+    let mut more_bad = false;
+    let heal_id = format!("heal-{}", uuid::Uuid::new_v4());
+    for (i, version) in agreed.versions.iter().enumerate() {
+        let m = &version.meta;
+        let need: Vec<usize> = alive
+            .iter()
+            .copied()
+            .filter(|&pos| have[pos][i].is_none())
+            .collect();
+        if need.is_empty() {
+            continue;
+        }
+        if m.delete_marker {
+            for pos in need {
+                let mut mine = m.clone();
+                mine.erasure.index = shard_of(m, pos);
+                have[pos][i] = Some((mine, Bytes::new()));
+            }
+            continue;
+        }
+        let healthy: Vec<Option<(ObjectMeta, Bytes)>> =
+            (0..n).map(|pos| have[pos][i].clone()).collect();
+        let good = healthy.iter().filter(|h| h.is_some()).count();
+        let quorum = m.erasure.geometry.data.max(1);
+        if good < quorum {
+            return Err(HealError::TooFewShards { good, need: quorum });
+        }
+        let resolved = Resolved {
+            meta: m.clone(),
+            copies: healthy,
+        };
+        // The interim file a data directory is committed with: the agreed versions under
+        // a write id no read counts, so that the data directories it names are not
+        // orphaned if the heal stops here.
+        let interim = |pos: usize| {
+            let file = file_for(&agreed, pos, &have[pos], &heal_id);
+            meta::encode(&file).map_err(|e| DriveError::Io(e.to_string()))
+        };
+        let outcome = rebuild(set, bucket, key, &resolved, &need, &interim).await?;
+        result.bytes_read += outcome.bytes_read;
+        more_bad |= outcome.more_bad;
+        for pos in &need {
+            if !outcome.done.contains(pos) {
+                alive.retain(|p| p != pos);
+                result.drives_offline += 1;
+                continue;
+            }
+            let mut mine = m.clone();
+            mine.erasure.index = shard_of(m, *pos);
+            let inline = outcome
+                .inline_shards
+                .as_ref()
+                .and_then(|s| s.get(mine.erasure.index))
+                .cloned()
+                .unwrap_or_default();
+            have[*pos][i] = Some((mine, inline));
+        }
     }
-    Ok(outcome.more_bad)
+
+    // Every target that has every version now gets the agreed file.
+    let commits = join_all(alive.iter().map(|&pos| {
+        let drive = set.drives[pos].clone();
+        let file = file_for(&agreed, pos, &have[pos], &agreed.write_id);
+        let old_dirs: Vec<String> = match &copies[pos] {
+            DriveCopy::Meta(f) => f.data_dirs().map(str::to_string).collect(),
+            _ => Vec::new(),
+        };
+        async move {
+            let bytes = meta::encode(&file).map_err(|e| DriveError::Io(e.to_string()))?;
+            drive.commit_object(bucket, key, None, None, bytes).await?;
+            for dd in old_dirs {
+                if !file.data_dirs().any(|k| k == dd) {
+                    let _ = drive.delete_data_dir(bucket, key, &dd).await;
+                }
+            }
+            Ok::<_, DriveError>(())
+        }
+    }))
+    .await;
+    for (pos, r) in alive.iter().zip(commits) {
+        match r {
+            Ok(()) => result.drives_healed += 1,
+            Err(e) => {
+                tracing::warn!(drive = %set.drives[*pos].endpoint(), %bucket, %key, error = %e, "cannot commit healed object");
+                result.drives_offline += 1;
+            }
+        }
+    }
+    if result.drives_healed > 0 {
+        tracing::info!(%bucket, %key, drives = result.drives_healed, versions = agreed.versions.len(), "healed object");
+    }
+    Ok(more_bad)
+}
+
+/// Drive `pos`'s copy of `agreed` under `write_id`: each version with the drive's shard
+/// index and its inline bytes from `have` (empty where not rebuilt yet).
+fn file_for(
+    agreed: &MetaFile,
+    pos: usize,
+    have: &[Option<(ObjectMeta, Bytes)>],
+    write_id: &str,
+) -> MetaFile {
+    MetaFile {
+        write_id: write_id.to_string(),
+        versions: agreed
+            .versions
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let mut m = v.meta.clone();
+                m.erasure.index = shard_of(&v.meta, pos);
+                let inline = have
+                    .get(i)
+                    .and_then(|h| h.as_ref())
+                    .map(|(_, b)| b.clone())
+                    .unwrap_or_default();
+                meta::Version { meta: m, inline }
+            })
+            .collect(),
+    }
+}
+
+/// The shard index drive position `pos` holds of version `m`.
+fn shard_of(m: &ObjectMeta, pos: usize) -> usize {
+    m.erasure
+        .distribution
+        .get(pos)
+        .copied()
+        .unwrap_or(usize::MAX)
 }
 
 /// Reads every drive's metadata of the key.
@@ -237,7 +386,7 @@ async fn read_copies(set: &ErasureSet, bucket: &str, key: &str) -> Vec<DriveCopy
         .enumerate()
         .map(|(pos, r)| match r {
             Ok(file) => match meta::decode(&file) {
-                Ok((m, inline)) => DriveCopy::Meta(m, inline),
+                Ok(f) => DriveCopy::Meta(f),
                 Err(e) => {
                     tracing::warn!(drive = %set.drives[pos].endpoint(), %bucket, %key, error = %e, "corrupt metadata, will be rewritten");
                     DriveCopy::Corrupt
@@ -383,20 +532,26 @@ fn block_run(g: &Geometry, size: u64, b: u64, blocks: u64) -> (u64, Vec<usize>) 
 }
 
 struct Rebuilt {
-    healed: usize,
+    /// Targets that have the version's data now: its data directory committed, or (an
+    /// inline version) its shard in `inline_shards`.
+    done: Vec<usize>,
     failed: usize,
     bytes_read: u64,
     more_bad: bool,
+    /// Every shard of an inline version, by shard index.
+    inline_shards: Option<Vec<Bytes>>,
 }
 
-/// Re-creates the shards and metadata of drive positions `targets` from the healthy
-/// copies in `resolved`.
+/// Re-creates the shards of one version (`resolved`, with its healthy copies) for drive
+/// positions `targets`. A version with a data directory is committed on each target
+/// with the metadata file `interim(position)`; an inline one only returns its shards.
 async fn rebuild(
     set: &ErasureSet,
     bucket: &str,
     key: &str,
     resolved: &Resolved,
     targets: &[usize],
+    interim: &(dyn Fn(usize) -> Result<Bytes, DriveError> + Sync),
 ) -> Result<Rebuilt, HealError> {
     let m = &resolved.meta;
     let g = m.erasure.geometry;
@@ -409,15 +564,14 @@ async fn rebuild(
             .unwrap_or(usize::MAX)
     };
     let mut out = Rebuilt {
-        healed: 0,
+        done: Vec::new(),
         failed: 0,
         bytes_read: 0,
         more_bad: false,
+        inline_shards: None,
     };
     let mut alive: Vec<usize> = targets.to_vec();
     let stage = StageId(uuid::Uuid::new_v4().to_string());
-    let mut inline_shards: Option<Vec<Bytes>> = None;
-
     if m.data_dir.is_none() {
         // Inline: decode the (single) block and re-encode every shard.
         let mut reader = crate::erasure::read::ErasureReader::new(
@@ -431,11 +585,13 @@ async fn rebuild(
         }
         out.bytes_read += data.len() as u64;
         out.more_bad |= newly_bad(resolved, &reader, m);
-        inline_shards = Some(
+        out.inline_shards = Some(
             codec
                 .encode_block(&data)
                 .map_err(|e| HealError::Invalid(e.to_string()))?,
         );
+        out.done = alive;
+        return Ok(out);
     } else {
         for (i, part) in m.parts.iter().enumerate() {
             if alive.is_empty() {
@@ -529,61 +685,45 @@ async fn rebuild(
     }
 
     // Commit on every target that received all its shards.
+    let Some(data_dir) = m.data_dir.as_deref() else {
+        return Ok(out);
+    };
     let commits = join_all(alive.iter().map(|pos| {
         let pos = *pos;
         let drive = set.drives[pos].clone();
         let stage = &stage;
-        let inline_shards = inline_shards.as_ref();
         async move {
-            let mut mine = m.clone();
-            mine.erasure.index = shard_of(pos);
-            let inline = inline_shards
-                .and_then(|s| s.get(mine.erasure.index))
-                .map(|b| &b[..]);
-            let file = meta::encode(&mine, inline).map_err(|e| DriveError::Io(e.to_string()))?;
-            if let Some(dd) = &m.data_dir {
-                // A stale or partial copy of this data directory would block the rename.
-                match drive.delete_data_dir(bucket, key, dd).await {
-                    Ok(()) => {}
-                    Err(e) if e.is_not_found() => {}
-                    Err(e) => return Err(e),
-                }
+            let file = interim(pos)?;
+            // A stale or partial copy of this data directory would block the rename.
+            match drive.delete_data_dir(bucket, key, data_dir).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
             }
-            let stage_ref = m.data_dir.as_ref().map(|_| stage);
-            let previous = drive
-                .commit_object(bucket, key, stage_ref, m.data_dir.as_deref(), file)
+            drive
+                .commit_object(bucket, key, Some(stage), Some(data_dir), file)
                 .await?;
-            if let Some(prev) = previous {
-                if let Ok((old, _)) = meta::decode(&prev) {
-                    if let Some(old_dd) = old.data_dir.filter(|o| Some(o) != m.data_dir.as_ref()) {
-                        let _ = drive.delete_data_dir(bucket, key, &old_dd).await;
-                    }
-                }
-            }
             Ok::<_, DriveError>(())
         }
     }))
     .await;
     for (pos, r) in alive.iter().zip(commits) {
         match r {
-            Ok(()) => out.healed += 1,
+            Ok(()) => out.done.push(*pos),
             Err(e) => {
-                tracing::warn!(drive = %set.drives[*pos].endpoint(), %bucket, %key, error = %e, "cannot commit healed object");
+                tracing::warn!(drive = %set.drives[*pos].endpoint(), %bucket, %key, error = %e, "cannot commit healed data");
                 out.failed += 1;
                 let _ = set.drives[*pos].discard_stage(&stage).await;
             }
         }
     }
-    if m.data_dir.is_some() {
-        // Targets that failed before the commit keep a staged directory; drop it.
-        let done: Vec<usize> = alive.clone();
-        let failed: Vec<usize> = targets
-            .iter()
-            .copied()
-            .filter(|t| !done.contains(t))
-            .collect();
-        discard(set, &failed, &stage).await;
-    }
+    // Targets that failed before the commit keep a staged directory; drop it.
+    let failed: Vec<usize> = targets
+        .iter()
+        .copied()
+        .filter(|t| !out.done.contains(t))
+        .collect();
+    discard(set, &failed, &stage).await;
     Ok(out)
 }
 

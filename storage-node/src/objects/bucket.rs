@@ -266,6 +266,9 @@ impl ObjectLayer {
         }))
         .await;
         self.check_each_set(&written)?;
+        if kind == super::versioning::VERSIONING_CONFIG {
+            self.versioning_cache.forget(name);
+        }
         Ok(meta)
     }
 

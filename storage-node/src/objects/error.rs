@@ -16,6 +16,14 @@ pub enum ObjectError {
     NoSuchKey,
     #[error("{0}")]
     InvalidKey(#[from] KeyError),
+    #[error("the specified version does not exist")]
+    NoSuchVersion,
+    #[error("invalid version id specified")]
+    InvalidVersionId,
+    /// The latest version of the key is a delete marker (`by_id: false`), or the version
+    /// asked for is one (`by_id: true`).
+    #[error("the specified key does not exist")]
+    DeleteMarker { version_id: String, by_id: bool },
     #[error("the specified multipart upload does not exist")]
     NoSuchUpload,
     #[error("{0}")]

@@ -1,9 +1,12 @@
 //! Listing: every drive walks the same window of the key space in S3 order; the walks
 //! are merged and an entry is listed only when a read quorum of its set's drives has it,
-//! so a stale copy on one drive never resurrects a deleted key.
+//! so a stale copy on one drive never resurrects a deleted key. A key's size and ETag
+//! come from the metadata file a read quorum agrees on (its latest version); a key whose
+//! latest version is a delete marker is not listed (`list_versions` lists it).
 
 use super::error::{ObjectError, ObjectResult};
-use super::meta;
+use super::meta::{self, MetaFile};
+use super::set::pick_file;
 use super::{ObjectInfo, ObjectLayer};
 use crate::drive::{WalkEntry, WalkOptions};
 use futures::future::join_all;
@@ -11,7 +14,7 @@ use std::collections::BTreeMap;
 
 /// At most this many merge rounds per request: a bound for pathological trees (many
 /// keys without quorum, or a custom delimiter collapsing huge subtrees).
-const MAX_ROUNDS: usize = 64;
+pub(super) const MAX_ROUNDS: usize = 64;
 
 #[derive(Debug, Clone, Default)]
 pub struct ListParams {
@@ -31,13 +34,15 @@ pub struct ListResult {
     pub next_marker: Option<String>,
 }
 
-enum Merged {
-    Object(ObjectInfo),
+/// One entry of the merged walk.
+pub(super) enum Merged {
+    /// A key and the metadata file (header only) its set agrees on.
+    File(MetaFile),
     Prefix,
 }
 
 /// The common prefix of `key` under `prefix` for `delim`, if any.
-fn common_prefix(key: &str, prefix: &str, delim: &str) -> Option<String> {
+pub(super) fn common_prefix(key: &str, prefix: &str, delim: &str) -> Option<String> {
     let rest = key.strip_prefix(prefix)?;
     let i = rest.find(delim)?;
     Some(format!("{prefix}{}", &rest[..i + delim.len()]))
@@ -89,8 +94,18 @@ impl ObjectLayer {
                     }
                 }
                 marker = name.clone();
+                let entry = match entry {
+                    Merged::File(f) => match f.latest() {
+                        Some(m) if !m.delete_marker => {
+                            Listed::Object(ObjectInfo::from_meta(bucket, &name, m))
+                        }
+                        // Deleted (a delete marker on top): not listed.
+                        _ => continue,
+                    },
+                    Merged::Prefix => Listed::Prefix,
+                };
                 match (entry, delim.filter(|_| !dir_mode)) {
-                    (Merged::Object(info), Some(d)) => match common_prefix(&name, &p.prefix, d) {
+                    (Listed::Object(info), Some(d)) => match common_prefix(&name, &p.prefix, d) {
                         // A common prefix that sorts at or before the marker (delimiter
                         // "b", start-after "b-", key "ba") was not asked for: only
                         // entries strictly after the marker are listed.
@@ -108,11 +123,11 @@ impl ObjectLayer {
                             out.objects.push(info);
                         }
                     },
-                    (Merged::Object(info), None) => {
+                    (Listed::Object(info), None) => {
                         out.next_marker = Some(name);
                         out.objects.push(info);
                     }
-                    (Merged::Prefix, _) => {
+                    (Listed::Prefix, _) => {
                         out.prefixes.push(name.clone());
                         out.next_marker = Some(name);
                     }
@@ -140,7 +155,7 @@ impl ObjectLayer {
     /// Walks every set and returns the quorum-agreed entries up to the point where all
     /// drives' answers are complete, and that point (`None` when the key space is
     /// exhausted).
-    async fn merged_window(
+    pub(super) async fn merged_window(
         &self,
         bucket: &str,
         opts: &WalkOptions,
@@ -152,8 +167,8 @@ impl ObjectLayer {
             let need = set.geometry.read_quorum();
             let mut answered = 0;
             let mut missing_bucket = 0;
-            // name -> (drives that have it, header of one copy)
-            let mut seen: BTreeMap<String, (usize, Option<bytes::Bytes>)> = BTreeMap::new();
+            // name -> (drives that have it, their metadata headers)
+            let mut seen: BTreeMap<String, (usize, Vec<bytes::Bytes>)> = BTreeMap::new();
             for w in walks {
                 let entries = match w {
                     Ok(e) => e,
@@ -178,12 +193,12 @@ impl ObjectLayer {
                 for e in entries {
                     match e {
                         WalkEntry::Object { key, meta } => {
-                            let slot = seen.entry(key).or_insert((0, None));
+                            let slot = seen.entry(key).or_insert((0, Vec::new()));
                             slot.0 += 1;
-                            slot.1.get_or_insert(meta);
+                            slot.1.push(meta);
                         }
                         WalkEntry::Prefix(p) => {
-                            seen.entry(p).or_insert((0, None)).0 += 1;
+                            seen.entry(p).or_insert((0, Vec::new())).0 += 1;
                         }
                     }
                 }
@@ -203,21 +218,22 @@ impl ObjectLayer {
                     need,
                 });
             }
-            for (name, (n, header)) in seen {
+            for (name, (n, headers)) in seen {
                 if n < need {
                     continue;
                 }
-                let merged = match header {
-                    None => Merged::Prefix,
-                    Some(h) => match meta::decode(&h) {
-                        Ok((m, _)) => Merged::Object(ObjectInfo::from_meta(bucket, &name, &m)),
-                        Err(e) => {
-                            tracing::warn!(%bucket, key = %name, error = %e, "unreadable metadata in listing");
-                            continue;
-                        }
-                    },
-                };
-                all.insert(name, merged);
+                if headers.is_empty() {
+                    all.insert(name, Merged::Prefix);
+                    continue;
+                }
+                match agreed(&headers, need) {
+                    Some(f) => {
+                        all.insert(name, Merged::File(f));
+                    }
+                    None => {
+                        tracing::debug!(%bucket, key = %name, "no agreed metadata in listing");
+                    }
+                }
             }
         }
         let entries = all
@@ -226,6 +242,34 @@ impl ObjectLayer {
             .collect();
         Ok((entries, boundary))
     }
+}
+
+/// The file a read quorum of `headers` (one per drive that has the key) agrees on.
+fn agreed(headers: &[bytes::Bytes], default_quorum: usize) -> Option<MetaFile> {
+    let files: Vec<MetaFile> = headers
+        .iter()
+        .filter_map(|h| match meta::decode_header(h) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable metadata in listing");
+                None
+            }
+        })
+        .collect();
+    let (write_id, count, quorum) = pick_file(files.iter(), default_quorum)?;
+    if count < quorum {
+        return None;
+    }
+    files
+        .into_iter()
+        .filter(|f| f.write_id == write_id)
+        .max_by_key(MetaFile::meta_generation)
+}
+
+/// An entry as `list_objects` lists it.
+enum Listed {
+    Object(ObjectInfo),
+    Prefix,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod bucket;
 pub mod error;
 pub mod ingest;
 pub mod list;
+pub mod list_versions;
 pub mod lock;
 pub mod meta;
 pub mod multipart;
@@ -13,6 +14,7 @@ pub mod placement;
 pub mod read;
 pub mod set;
 pub mod system;
+pub mod versioning;
 
 pub use error::{ObjectError, ObjectResult};
 pub use ingest::{BodyStream, DigestSlot, Digests};
@@ -101,6 +103,8 @@ pub struct ObjectInfo {
     pub checksums: BTreeMap<String, String>,
     /// (part number, size) of a multipart object; one entry for a plain PUT.
     pub parts: Vec<(u32, u64)>,
+    /// S3's version id of this version (`null` for a version written unversioned).
+    pub version_id: String,
 }
 
 impl ObjectInfo {
@@ -115,6 +119,7 @@ impl ObjectInfo {
             headers: m.headers.clone(),
             checksums: m.checksums.clone(),
             parts: m.parts.iter().map(|p| (p.number, p.size)).collect(),
+            version_id: m.s3_version_id().to_string(),
         }
     }
 
@@ -156,6 +161,7 @@ pub struct ObjectLayer {
     /// layer's MRF worker drains it.
     pub mrf: Arc<MrfQueue>,
     bucket_cache: bucket::BucketCache,
+    versioning_cache: versioning::VersioningCache,
     placement: placement::Placement,
     /// New objects go to the first this-many pools only: while a pool is being added and
     /// some server still runs without it, that server must not miss new objects.
@@ -217,6 +223,7 @@ impl ObjectLayer {
             metrics,
             mrf,
             bucket_cache: bucket::BucketCache::default(),
+            versioning_cache: versioning::VersioningCache::default(),
             placement: placement::Placement::default(),
             writable_pools: AtomicUsize::new(usize::MAX),
         })
@@ -249,15 +256,16 @@ impl ObjectLayer {
         }
         let found = futures::future::join_all(self.pools.iter().map(|pool| async move {
             let set = pool.set_for(key);
-            (set, set.resolve(bucket, key).await)
+            (set, set.resolve_file(bucket, key).await)
         }))
         .await;
         let mut newest: Option<(&Arc<ErasureSet>, i64)> = None;
         for (index, (set, r)) in found.into_iter().enumerate() {
             match absent_in_added_pool(index, r) {
                 Ok(r) => {
-                    if newest.is_none_or(|(_, t)| r.meta.mod_time_ms > t) {
-                        newest = Some((set, r.meta.mod_time_ms));
+                    let t = r.file.latest().map_or(0, |m| m.mod_time_ms);
+                    if newest.is_none_or(|(_, n)| t > n) {
+                        newest = Some((set, t));
                     }
                 }
                 Err(ObjectError::NoSuchKey) => {}
@@ -277,7 +285,7 @@ impl ObjectLayer {
         let mut out = Vec::new();
         for (index, pool) in self.pools.iter().enumerate() {
             let set = pool.set_for(key);
-            match absent_in_added_pool(index, set.resolve(bucket, key).await) {
+            match absent_in_added_pool(index, set.resolve_file(bucket, key).await) {
                 Ok(_) => out.push(set),
                 Err(ObjectError::NoSuchKey) => {}
                 Err(e) => return Err(e),
@@ -286,6 +294,7 @@ impl ObjectLayer {
         Ok(out)
     }
 
+    /// Writes a new version of `key` as the bucket's versioning state says.
     pub async fn put_object(
         &self,
         bucket: &str,
@@ -294,13 +303,25 @@ impl ObjectLayer {
         opts: PutOptions,
     ) -> ObjectResult<ObjectInfo> {
         self.require_bucket(bucket).await?;
+        let versioning = self.versioning(bucket).await?;
         let set = self.locate(bucket, key).await?;
-        set.put_object(bucket, key, body, opts).await
+        set.put_object(bucket, key, body, opts, versioning).await
     }
 
+    /// Opens the latest version of `key` for reading.
     pub async fn open_object(&self, bucket: &str, key: &str) -> ObjectResult<read::ObjectReader> {
+        self.open_version(bucket, key, None).await
+    }
+
+    /// Opens version `version` of `key` (S3's id; the latest when `None`).
+    pub async fn open_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> ObjectResult<read::ObjectReader> {
         let set = self.locate(bucket, key).await?;
-        match set.open(bucket, key).await {
+        match set.open(bucket, key, version).await {
             Err(ObjectError::NoSuchKey) => {
                 self.require_bucket(bucket).await?;
                 Err(ObjectError::NoSuchKey)
@@ -310,9 +331,25 @@ impl ObjectLayer {
     }
 
     pub async fn object_info(&self, bucket: &str, key: &str) -> ObjectResult<ObjectInfo> {
+        match self.version_info(bucket, key, None).await {
+            Err(ObjectError::DeleteMarker { .. }) => Err(ObjectError::NoSuchKey),
+            other => other,
+        }
+    }
+
+    /// The metadata of version `version` of `key` (the latest when `None`).
+    pub async fn version_info(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> ObjectResult<ObjectInfo> {
         crate::drive::keypath::validate_key(key)?;
+        if let Some(v) = version {
+            versioning::validate_version_id(v)?;
+        }
         let set = self.locate(bucket, key).await?;
-        match set.resolve(bucket, key).await {
+        match set.resolve_version(bucket, key, version).await {
             Ok(r) => Ok(ObjectInfo::from_meta(bucket, key, &r.meta)),
             Err(ObjectError::NoSuchKey) => {
                 self.require_bucket(bucket).await?;
@@ -343,18 +380,41 @@ impl ObjectLayer {
 
     /// Deletes `key`; deleting a missing key succeeds, as in S3.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> ObjectResult<()> {
+        self.delete_version(bucket, key, None).await.map(|_| ())
+    }
+
+    /// Deletes `key` as the bucket's versioning state says, or version `version` of
+    /// it for good; see [`ErasureSet::delete_object`].
+    pub async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> ObjectResult<set::DeleteOutcome> {
         self.require_bucket(bucket).await?;
+        let versioning = self.versioning(bucket).await?;
         let sets = if self.pools.len() == 1 {
             vec![self.pools[0].set_for(key)]
         } else {
-            self.holders(bucket, key).await?
+            let held = self.holders(bucket, key).await?;
+            if held.is_empty()
+                && version.is_none()
+                && versioning != versioning::Versioning::Unversioned
+            {
+                // A delete marker for a key that exists nowhere still goes somewhere.
+                vec![self.locate(bucket, key).await?]
+            } else {
+                held
+            }
         };
+        let mut outcome = set::DeleteOutcome::default();
         for set in sets {
-            match set.delete_object(bucket, key).await {
-                Ok(()) | Err(ObjectError::NoSuchKey) => {}
+            match set.delete_object(bucket, key, version, versioning).await {
+                Ok(o) => outcome = o,
+                Err(ObjectError::NoSuchKey) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(outcome)
     }
 }

@@ -580,15 +580,29 @@ impl ObjectLayer {
                 })
                 .collect(),
             meta_version: 0,
+            null_version: true,
+            delete_marker: false,
         };
-        let files = set.encode_metas(&base, &written, None)?;
+        let versioning = self.versioning(bucket).await?;
         let result = set
-            .commit(bucket, key, Some(&stage), Some(&data_dir), files, condition)
+            .commit_version(
+                bucket,
+                key,
+                Some(&stage),
+                base,
+                &written,
+                None,
+                condition,
+                versioning,
+            )
             .await;
-        if let Err(e) = result {
-            set.discard(&stage).await;
-            return Err(e);
-        }
+        let base = match result {
+            Ok(committed) => committed,
+            Err(e) => {
+                set.discard(&stage).await;
+                return Err(e);
+            }
+        };
         join_all(set.drives.iter().map(|d| d.delete_sys_path(&dir))).await;
         // The record of the completion, for retries (best effort: without it a retry
         // gets NoSuchUpload, as before).

@@ -4,7 +4,8 @@
 use super::error::{ObjectError, ObjectResult};
 use super::ingest::{self, BodyStream};
 use super::lock::NsLock;
-use super::meta::{self, ErasureInfo, ObjectMeta, PartInfo};
+use super::meta::{self, ErasureInfo, MetaFile, ObjectMeta, PartInfo};
+use super::versioning::Versioning;
 use super::{Metrics, ObjectInfo, PutOptions, WriteCondition};
 use crate::drive::{DriveError, DriveRef, StageId, keypath};
 use crate::erasure::Geometry;
@@ -32,7 +33,7 @@ pub struct ErasureSet {
 }
 
 /// The agreed version of an object and, per drive position, that drive's copy of it
-/// (`None` where the drive is offline, lacks the object or holds another version).
+/// (`None` where the drive is offline, lacks the object or disagrees on its file).
 pub struct Resolved {
     pub meta: ObjectMeta,
     pub copies: Vec<Option<(ObjectMeta, Bytes)>>,
@@ -68,20 +69,75 @@ impl Resolved {
     }
 }
 
-/// The version a read quorum agrees on among `metas` (one per drive that answered with
-/// readable metadata): the most common `version_id`, ties going to the newest, and only
-/// if at least `data` shards of its geometry agree. Shared by reads and the heal layer,
-/// so that both always pick the same version.
-pub fn pick_version<'a>(
-    metas: impl Iterator<Item = &'a ObjectMeta>,
+/// The metadata file of a key a read quorum agrees on, and per drive position that
+/// drive's copy of it (`None` where the drive is offline, lacks the key, or holds
+/// another file: it missed a change).
+pub struct ResolvedFile {
+    pub file: MetaFile,
+    pub copies: Vec<Option<MetaFile>>,
+}
+
+impl ResolvedFile {
+    /// The version S3 calls `id` (the latest when `None`) with every agreeing drive's
+    /// copy of it. The latest being a delete marker, or `id` naming one, is
+    /// [`ObjectError::DeleteMarker`].
+    pub fn version(&self, id: Option<&str>) -> ObjectResult<Resolved> {
+        let found = match id {
+            None => self.file.versions.first(),
+            Some(id) => self.file.find(id),
+        };
+        let Some(v) = found else {
+            return Err(match id {
+                None => ObjectError::NoSuchKey,
+                Some(_) => ObjectError::NoSuchVersion,
+            });
+        };
+        if v.meta.delete_marker {
+            return Err(ObjectError::DeleteMarker {
+                version_id: v.meta.s3_version_id().to_string(),
+                by_id: id.is_some(),
+            });
+        }
+        let wanted = v.meta.version_id.as_str();
+        let copies = self
+            .copies
+            .iter()
+            .map(|c| {
+                c.as_ref()?
+                    .versions
+                    .iter()
+                    .find(|cv| cv.meta.version_id == wanted)
+                    .map(|cv| (cv.meta.clone(), cv.inline.clone()))
+            })
+            .collect();
+        Ok(Resolved {
+            meta: v.meta.clone(),
+            copies,
+        })
+    }
+
+    /// The latest version unless it is a delete marker.
+    pub fn current(&self) -> Option<&ObjectMeta> {
+        self.file.latest().filter(|m| !m.delete_marker)
+    }
+}
+
+/// The file a read quorum agrees on among `files` (one per drive that answered with
+/// readable metadata): the most common `write_id`, ties going to the newest latest
+/// version; returns it with its count and the quorum it needs (the data shards of its
+/// latest version's geometry). Shared by reads, listings and the heal layer, so that all
+/// pick the same file.
+pub fn pick_file<'a>(
+    files: impl Iterator<Item = &'a MetaFile>,
     default_quorum: usize,
 ) -> Option<(String, usize, usize)> {
     let mut groups: HashMap<&str, (usize, i64, usize)> = HashMap::new();
-    for m in metas {
-        let e = groups.entry(m.version_id.as_str()).or_insert((
+    for f in files {
+        let Some(latest) = f.latest() else { continue };
+        let e = groups.entry(f.write_id.as_str()).or_insert((
             0,
-            m.mod_time_ms,
-            m.erasure.geometry.data,
+            latest.mod_time_ms,
+            latest.erasure.geometry.data,
         ));
         e.0 += 1;
     }
@@ -94,12 +150,33 @@ pub fn pick_version<'a>(
         })
 }
 
+/// What a delete did, for the `x-amz-version-id` and `x-amz-delete-marker` answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    /// The version removed or the delete marker made (S3's id); `None` unversioned.
+    pub version_id: Option<String>,
+    /// A delete marker was made, or the version removed was one.
+    pub delete_marker: bool,
+}
+
 /// How many agreeing drives prove a version committed and newest without a lock: a write
 /// quorum, which also overlaps every other write quorum and holds enough shards to decode.
 fn quorum_look(g: Geometry) -> usize {
     g.write_quorum()
         .max((g.total() + 1).saturating_sub(g.write_quorum()))
         .max(g.read_quorum())
+}
+
+/// Whether `condition` holds for `current`, the key's current version (`None`: no
+/// object, or a delete marker on top); the caller holds the key's commit lock.
+fn check_condition(current: Option<&ObjectMeta>, condition: &WriteCondition) -> ObjectResult<()> {
+    match (condition, current) {
+        (WriteCondition::IfNoneMatch, None) => Ok(()),
+        (WriteCondition::IfNoneMatch, Some(_)) => Err(ObjectError::PreconditionFailed),
+        (WriteCondition::IfMatch(_), None) => Err(ObjectError::NoSuchKey),
+        (WriteCondition::IfMatch(etag), Some(m)) if *etag == m.etag => Ok(()),
+        (WriteCondition::IfMatch(_), Some(_)) => Err(ObjectError::PreconditionFailed),
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -119,10 +196,11 @@ impl ErasureSet {
         self.geometry.write_quorum()
     }
 
-    /// Reads every drive's metadata of `key` and picks the version a read quorum agrees on.
-    pub async fn resolve(&self, bucket: &str, key: &str) -> ObjectResult<Resolved> {
+    /// Reads every drive's metadata file of `key` and picks the one a read quorum
+    /// agrees on.
+    pub async fn resolve_file(&self, bucket: &str, key: &str) -> ObjectResult<ResolvedFile> {
         let results = join_all(self.drives.iter().map(|d| d.read_meta(bucket, key))).await;
-        let mut parsed: Vec<Option<(ObjectMeta, Bytes)>> = Vec::with_capacity(results.len());
+        let mut parsed: Vec<Option<MetaFile>> = Vec::with_capacity(results.len());
         let mut offline = 0;
         let mut bucket_missing = 0;
         for (pos, r) in results.into_iter().enumerate() {
@@ -149,23 +227,24 @@ impl ErasureSet {
                 }
             }
         }
-        let best = pick_version(parsed.iter().flatten().map(|(m, _)| m), self.geometry.data);
+        let best = pick_file(parsed.iter().flatten(), self.geometry.data);
         let total = self.drives.len();
         let responded = total - offline;
-        if let Some((version, count, quorum)) = best {
+        if let Some((write_id, count, quorum)) = best {
             if count >= quorum {
-                let copies: Vec<Option<(ObjectMeta, Bytes)>> = parsed
+                let copies: Vec<Option<MetaFile>> = parsed
                     .into_iter()
-                    .map(|c| c.filter(|(m, _)| m.version_id == version))
+                    .map(|c| c.filter(|f| f.write_id == write_id))
                     .collect();
-                // A metadata-only change may not have reached every copy yet.
-                let meta = copies
+                // A metadata-only change of a format-1 file may not have reached every
+                // copy yet.
+                let file = copies
                     .iter()
                     .flatten()
-                    .max_by_key(|(m, _)| m.meta_version)
-                    .map(|(m, _)| m.clone())
+                    .max_by_key(|f| f.meta_generation())
+                    .cloned()
                     .ok_or_else(|| ObjectError::Internal("quorum without copies".into()))?;
-                return Ok(Resolved { meta, copies });
+                return Ok(ResolvedFile { file, copies });
             }
         }
         if responded < self.geometry.read_quorum() {
@@ -181,12 +260,32 @@ impl ErasureSet {
         Err(ObjectError::NoSuchKey)
     }
 
+    /// The version S3 calls `id` of `key` (its latest when `None`).
+    pub async fn resolve_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: Option<&str>,
+    ) -> ObjectResult<Resolved> {
+        self.resolve_file(bucket, key).await?.version(id)
+    }
+
+    /// The latest version of `key`; a key whose latest version is a delete marker is
+    /// `NoSuchKey` here.
+    pub async fn resolve(&self, bucket: &str, key: &str) -> ObjectResult<Resolved> {
+        match self.resolve_version(bucket, key, None).await {
+            Err(ObjectError::DeleteMarker { .. }) => Err(ObjectError::NoSuchKey),
+            other => other,
+        }
+    }
+
     /// The lock-free look of [`open`](Self::open) at an inline object: the metadata of a
-    /// write quorum of drives, this server's own first. When they all hold the same inline
-    /// version, that version was committed (a commit that fails leaves it on fewer drives,
-    /// and rolls it back) and no newer acknowledged write or delete exists (any write
-    /// quorum overlaps this one), so it is the answer, without the quorum lock and with
-    /// half the remote calls of a full look. `None`: look the usual way.
+    /// write quorum of drives, this server's own first. When they all hold the same file
+    /// (one `write_id`) whose latest version is inline, that file was committed (a commit
+    /// that fails leaves it on fewer drives, and rolls it back) and no newer acknowledged
+    /// write or delete exists (any write quorum overlaps this one), so it is the answer,
+    /// without the quorum lock and with half the remote calls of a full look. `None`:
+    /// look the usual way.
     async fn resolve_inline_nearby(&self, bucket: &str, key: &str) -> Option<Resolved> {
         let n = self.drives.len();
         let want = quorum_look(self.geometry);
@@ -202,8 +301,9 @@ impl ErasureSet {
         // Own drives answer first and in-process: when they show a large object (or none),
         // the remote calls are not made at all, so large GETs pay nothing for this look.
         let inline_copy = |r: Result<Bytes, DriveError>| {
-            let (m, inline) = meta::decode(&r.ok()?).ok()?;
-            m.data_dir.is_none().then_some((m, inline))
+            let f = meta::decode(&r.ok()?).ok()?;
+            let latest = f.latest()?;
+            (latest.data_dir.is_none() && !latest.delete_marker).then_some(f)
         };
         let mut found = Vec::with_capacity(want);
         for r in join_all(near.iter().map(|&i| self.drives[i].read_meta(bucket, key))).await {
@@ -212,32 +312,35 @@ impl ErasureSet {
         for r in join_all(far.iter().map(|&i| self.drives[i].read_meta(bucket, key))).await {
             found.push(inline_copy(r)?);
         }
-        let first = found.first().map(|(m, _)| m.clone());
-        let mut copies: Vec<Option<(ObjectMeta, Bytes)>> = vec![None; n];
-        for (&pos, (m, inline)) in self.nearby.iter().zip(found) {
-            if first
-                .as_ref()
-                .is_some_and(|f| f.version_id != m.version_id || f.meta_version != m.meta_version)
-            {
+        let first = found.first().cloned()?;
+        let mut copies: Vec<Option<MetaFile>> = vec![None; n];
+        for (&pos, f) in self.nearby.iter().zip(found) {
+            if f.write_id != first.write_id || f.meta_generation() != first.meta_generation() {
                 return None;
             }
-            copies[pos] = Some((m, inline));
+            copies[pos] = Some(f);
         }
-        let meta = first?;
         // Quorums of the object's own geometry (the storage class may have changed since).
-        if want < quorum_look(meta.erasure.geometry) {
+        if want < quorum_look(first.latest()?.erasure.geometry) {
             return None;
         }
-        Some(Resolved { meta, copies })
+        ResolvedFile {
+            file: first,
+            copies,
+        }
+        .version(None)
+        .ok()
     }
 
-    /// Writes a new version of `key` from `body`.
+    /// Writes a new version of `key` from `body`: it replaces the key's `null` version
+    /// (unversioned and suspended buckets) or goes on top of the others (enabled).
     pub async fn put_object(
         &self,
         bucket: &str,
         key: &str,
         body: BodyStream,
         opts: PutOptions,
+        versioning: Versioning,
     ) -> ObjectResult<ObjectInfo> {
         keypath::validate_key(key)?;
         let geometry = self.geometry;
@@ -302,70 +405,156 @@ impl ErasureSet {
                 checksums,
             }],
             meta_version: 0,
+            null_version: true,
+            delete_marker: false,
         };
-        let files = self.encode_metas(&base, &ingested.written, ingested.inline.as_deref())?;
         let stage_ref = ingested.inline.is_none().then_some(&stage);
         let result = self
-            .commit(
+            .commit_version(
                 bucket,
                 key,
                 stage_ref,
-                base.data_dir.as_deref(),
-                files,
+                base,
+                &ingested.written,
+                ingested.inline.as_deref(),
                 opts.condition.as_ref(),
+                versioning,
             )
             .await;
         if result.is_err() {
             self.discard(&stage).await;
         }
-        result?;
-        Ok(ObjectInfo::from_meta(bucket, key, &base))
-    }
-
-    /// One metadata file per drive position (`None` for drives without their shard).
-    pub fn encode_metas(
-        &self,
-        base: &ObjectMeta,
-        written: &[bool],
-        inline: Option<&[Bytes]>,
-    ) -> ObjectResult<Vec<Option<Bytes>>> {
-        let mut files = Vec::with_capacity(self.drives.len());
-        for (pos, ok) in written.iter().enumerate() {
-            if !ok {
-                files.push(None);
-                continue;
-            }
-            let mut m = base.clone();
-            m.erasure.index = base.erasure.distribution[pos];
-            let inline_shard = inline.and_then(|s| s.get(m.erasure.index)).map(|b| &b[..]);
-            files.push(Some(
-                meta::encode(&m, inline_shard).map_err(|e| ObjectError::Internal(e.to_string()))?,
-            ));
-        }
-        Ok(files)
+        Ok(ObjectInfo::from_meta(bucket, key, &result?))
     }
 
     pub async fn discard(&self, stage: &StageId) {
         join_all(self.drives.iter().map(|d| d.discard_stage(stage))).await;
     }
 
-    /// Commits metadata (and staged data) on every drive under the key's write lock.
-    /// Below write quorum every drive that did commit is rolled back, so a failed write
-    /// leaves the previous version in place.
-    pub async fn commit(
+    /// Commits `new` (its shards staged as `stage` on the drives `written` marks, or
+    /// inline as `inline[shard]`) as the newest version of `key`, under the key's commit
+    /// lock, after checking `condition`. Unversioned buckets overwrite the key: the new
+    /// file holds only this version (as before versioning, without reading first).
+    /// Otherwise the agreed file is read and the version goes on top of it, replacing its
+    /// `null` version unless versioning is enabled; drives that disagree on the file get
+    /// nothing (heal brings them up to date). Returns the version as committed.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn commit_version(
         &self,
         bucket: &str,
         key: &str,
         stage: Option<&StageId>,
-        data_dir: Option<&str>,
-        files: Vec<Option<Bytes>>,
+        mut new: ObjectMeta,
+        written: &[bool],
+        inline: Option<&[Bytes]>,
         condition: Option<&WriteCondition>,
-    ) -> ObjectResult<()> {
+        versioning: Versioning,
+    ) -> ObjectResult<ObjectMeta> {
         // The key exclusively and its bucket shared, so DeleteBucket cannot remove the
         // bucket's directories during the commit (drives answer VolumeNotFound after it).
         let guard = self.locks.commit(bucket, key).await?;
+        let current = if versioning == Versioning::Unversioned && condition.is_none() {
+            None
+        } else {
+            match self.resolve_file(bucket, key).await {
+                Ok(r) => Some(r),
+                Err(ObjectError::NoSuchKey) => None,
+                Err(e) => return Err(e),
+            }
+        };
         if let Some(c) = condition {
-            self.check_condition(bucket, key, c).await?;
+            check_condition(current.as_ref().and_then(ResolvedFile::current), c)?;
+        }
+        new.null_version = versioning != Versioning::Enabled;
+        let base = match versioning {
+            Versioning::Unversioned => None,
+            _ => Some(current.as_ref()),
+        };
+        let data_dir = new.data_dir.clone();
+        let version = new.clone();
+        let edit = |versions: &mut Vec<meta::Version>, pos: usize| {
+            if new.null_version {
+                versions.retain(|v| !v.meta.null_version);
+            }
+            let mut m = new.clone();
+            m.erasure.index = new.erasure.distribution.get(pos).copied().unwrap_or(0);
+            let inline = inline
+                .and_then(|s| s.get(m.erasure.index))
+                .cloned()
+                .unwrap_or_default();
+            versions.insert(0, meta::Version { meta: m, inline });
+        };
+        self.commit_edit(
+            bucket,
+            key,
+            guard,
+            base,
+            Some(written),
+            stage,
+            data_dir.as_deref(),
+            edit,
+        )
+        .await?;
+        Ok(version)
+    }
+
+    /// Writes a changed version list of `key` on every drive, the caller holding the
+    /// key's commit lock (`guard`, released before the clean-up). Each drive's list is
+    /// `edit(list, position)` of its own copy of `base`'s agreed file (its shard indexes
+    /// and inline bytes); an empty list where `base` is `None` (a new key, or an
+    /// unversioned overwrite); nothing on drives that disagree with `base` or that
+    /// `written` leaves out. An edit that leaves no version removes the key from every
+    /// drive. Below write quorum every drive that did commit is rolled back, so a failed
+    /// change leaves the previous file in place.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn commit_edit(
+        &self,
+        bucket: &str,
+        key: &str,
+        guard: super::lock::Guard,
+        base: Option<Option<&ResolvedFile>>,
+        written: Option<&[bool]>,
+        stage: Option<&StageId>,
+        data_dir: Option<&str>,
+        edit: impl Fn(&mut Vec<meta::Version>, usize),
+    ) -> ObjectResult<()> {
+        let write_id = uuid::Uuid::new_v4().to_string();
+        let mut files: Vec<Option<Bytes>> = Vec::with_capacity(self.drives.len());
+        let mut new_dirs: Vec<Vec<String>> = Vec::with_capacity(self.drives.len());
+        let mut emptied = false;
+        for pos in 0..self.drives.len() {
+            new_dirs.push(Vec::new());
+            if written.is_some_and(|w| !w.get(pos).copied().unwrap_or(false)) {
+                files.push(None);
+                continue;
+            }
+            let mut versions = match base {
+                None | Some(None) => Vec::new(),
+                Some(Some(r)) => match r.copies.get(pos) {
+                    Some(Some(f)) => f.versions.clone(),
+                    _ => {
+                        files.push(None);
+                        continue;
+                    }
+                },
+            };
+            edit(&mut versions, pos);
+            if versions.is_empty() {
+                emptied = true;
+                files.push(None);
+                continue;
+            }
+            let file = MetaFile {
+                write_id: write_id.clone(),
+                versions,
+            };
+            new_dirs[pos] = file.data_dirs().map(str::to_string).collect();
+            files.push(Some(
+                meta::encode(&file).map_err(|e| ObjectError::Internal(e.to_string()))?,
+            ));
+        }
+        if emptied {
+            return self.delete_everywhere(bucket, key, guard).await;
         }
         let results = self
             .commit_files(bucket, key, stage, data_dir, &files)
@@ -394,20 +583,76 @@ impl ErasureSet {
             // Committed with quorum but not everywhere: heal the drives that missed it.
             self.mrf.push(bucket, key);
         }
-        // Old data directories are unreachable for new readers now. A GET that resolved
-        // the old version before this commit may still be streaming it (GETs do not hold the
-        // lock across the body): the drive moves the directory to its trash, where that
-        // reader still finds it (`drive::trash`).
-        join_all(self.drives.iter().zip(results).map(|(d, r)| async move {
-            if let Some(Ok(Some(prev))) = r {
-                if let Ok((m, _)) = meta::decode(&prev) {
-                    if let Some(old) = m.data_dir.filter(|o| Some(o.as_str()) != data_dir) {
-                        let _ = d.delete_data_dir(bucket, key, &old).await;
-                    }
-                }
+        if let Some(stage) = stage {
+            // Drives that took the shards but not the file (they disagreed on it).
+            let skipped = files
+                .iter()
+                .zip(written.unwrap_or_default())
+                .any(|(f, w)| *w && f.is_none());
+            if skipped {
+                self.discard(stage).await;
             }
-        }))
+        }
+        // Data directories no version refers to any more are unreachable for new
+        // readers now. A GET that resolved such a version before this commit may still
+        // be streaming it (GETs do not hold the lock across the body): the drive moves
+        // the directory to its trash, where that reader still finds it (`drive::trash`).
+        join_all(
+            self.drives
+                .iter()
+                .zip(results)
+                .zip(new_dirs)
+                .map(|((d, r), keep)| async move {
+                    let Some(Ok(Some(prev))) = r else { return };
+                    let Ok(old) = meta::decode(&prev) else { return };
+                    for dd in old.data_dirs() {
+                        if !keep.iter().any(|k| k == dd) {
+                            let _ = d.delete_data_dir(bucket, key, dd).await;
+                        }
+                    }
+                }),
+        )
         .await;
+        Ok(())
+    }
+
+    /// Removes `key` (every version and data directory) from every drive; the caller
+    /// holds the key's lock (`guard`).
+    async fn delete_everywhere(
+        &self,
+        bucket: &str,
+        key: &str,
+        guard: super::lock::Guard,
+    ) -> ObjectResult<()> {
+        let results = join_all(self.drives.iter().map(|d| d.delete_object(bucket, key))).await;
+        drop(guard);
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        let not_found = results
+            .iter()
+            .filter(|r| matches!(r, Err(e) if e.is_not_found()))
+            .count();
+        let bucket_missing = results
+            .iter()
+            .filter(|r| matches!(r, Err(DriveError::VolumeNotFound)))
+            .count();
+        let need = self.write_quorum();
+        if ok + not_found < need {
+            return Err(ObjectError::WriteQuorum {
+                have: ok + not_found,
+                total: self.drives.len(),
+                need,
+            });
+        }
+        if bucket_missing >= need {
+            return Err(ObjectError::NoSuchBucket);
+        }
+        if ok == 0 {
+            return Err(ObjectError::NoSuchKey);
+        }
+        if ok + not_found < self.drives.len() {
+            // A drive that missed the delete still has the object: heal removes it.
+            self.mrf.push(bucket, key);
+        }
         Ok(())
     }
 
@@ -455,32 +700,10 @@ impl ErasureSet {
         .await;
     }
 
-    /// Whether `condition` holds for the current version of `key`; the caller holds the
-    /// key's commit lock.
-    async fn check_condition(
-        &self,
-        bucket: &str,
-        key: &str,
-        condition: &WriteCondition,
-    ) -> ObjectResult<()> {
-        let current = match self.resolve(bucket, key).await {
-            Ok(r) => Some(r.meta),
-            Err(ObjectError::NoSuchKey) => None,
-            Err(e) => return Err(e),
-        };
-        match (condition, current) {
-            (WriteCondition::IfNoneMatch, None) => Ok(()),
-            (WriteCondition::IfNoneMatch, Some(_)) => Err(ObjectError::PreconditionFailed),
-            (WriteCondition::IfMatch(_), None) => Err(ObjectError::NoSuchKey),
-            (WriteCondition::IfMatch(etag), Some(m)) if *etag == m.etag => Ok(()),
-            (WriteCondition::IfMatch(_), Some(_)) => Err(ObjectError::PreconditionFailed),
-        }
-    }
-
     /// Changes the stored headers of the current version of `key` without rewriting its
-    /// data: `change` edits them and says whether anything changed. Every copy of the
-    /// version is rewritten with its own shard index and inline data, under the key's
-    /// commit lock; below write quorum the copies that changed are put back. The
+    /// data: `change` edits them and says whether anything changed. Every agreeing copy
+    /// of the file is rewritten with its own shard indexes and inline data, under the
+    /// key's commit lock; below write quorum the copies that changed are put back. The
     /// version id, ETag and modification time stay.
     pub async fn update_headers(
         &self,
@@ -490,79 +713,149 @@ impl ErasureSet {
     ) -> ObjectResult<ObjectInfo> {
         keypath::validate_key(key)?;
         let guard = self.locks.commit(bucket, key).await?;
-        let resolved = self.resolve(bucket, key).await?;
-        let mut latest = resolved.meta.clone();
+        let resolved = self.resolve_file(bucket, key).await?;
+        let Some(current) = resolved.current() else {
+            return Err(ObjectError::NoSuchKey);
+        };
+        let mut latest = current.clone();
         if !change(&mut latest.headers) {
-            return Ok(ObjectInfo::from_meta(bucket, key, &resolved.meta));
+            return Ok(ObjectInfo::from_meta(bucket, key, current));
         }
-        latest.meta_version = resolved.meta.meta_version.saturating_add(1);
-        let mut files = Vec::with_capacity(self.drives.len());
-        for copy in &resolved.copies {
-            files.push(match copy {
-                Some((m, inline)) => {
-                    let mut m2 = latest.clone();
-                    m2.erasure.index = m.erasure.index;
-                    let inline = (!inline.is_empty()).then_some(&inline[..]);
-                    Some(
-                        meta::encode(&m2, inline)
-                            .map_err(|e| ObjectError::Internal(e.to_string()))?,
-                    )
+        latest.meta_version = current.meta_version.saturating_add(1);
+        let edit = |versions: &mut Vec<meta::Version>, _pos: usize| {
+            for v in versions.iter_mut() {
+                if v.meta.version_id == latest.version_id {
+                    v.meta.headers = latest.headers.clone();
+                    v.meta.meta_version = latest.meta_version;
                 }
-                None => None,
-            });
-        }
-        let data_dir = latest.data_dir.as_deref();
-        let results = self.commit_files(bucket, key, None, data_dir, &files).await;
-        let ok = results.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
-        let need = self.write_quorum();
-        if ok < need {
-            // Put the old metadata back; the data directory is shared, so it stays.
-            self.roll_back(bucket, key, &results, None).await;
-            return Err(ObjectError::WriteQuorum {
-                have: ok,
-                total: self.drives.len(),
-                need,
-            });
-        }
-        drop(guard);
-        if ok < self.drives.len() {
-            self.mrf.push(bucket, key);
-        }
+            }
+        };
+        self.commit_edit(
+            bucket,
+            key,
+            guard,
+            Some(Some(&resolved)),
+            None,
+            None,
+            None,
+            edit,
+        )
+        .await?;
         Ok(ObjectInfo::from_meta(bucket, key, &latest))
     }
 
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> ObjectResult<()> {
+    /// Deletes `key` as S3 does under `versioning`: without `version`, an unversioned
+    /// bucket removes the key (every drive's file and data), a versioned one puts a
+    /// delete marker on top (a suspended one in place of the `null` version); with
+    /// `version`, that version alone is removed for good, with its data. Removing a
+    /// version that does not exist succeeds, as in S3.
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        versioning: Versioning,
+    ) -> ObjectResult<DeleteOutcome> {
         keypath::validate_key(key)?;
-        let _guard = self.locks.write(&format!("{bucket}/{key}")).await?;
-        let results = join_all(self.drives.iter().map(|d| d.delete_object(bucket, key))).await;
-        let ok = results.iter().filter(|r| r.is_ok()).count();
-        let not_found = results
-            .iter()
-            .filter(|r| matches!(r, Err(e) if e.is_not_found()))
-            .count();
-        let bucket_missing = results
-            .iter()
-            .filter(|r| matches!(r, Err(DriveError::VolumeNotFound)))
-            .count();
-        let need = self.write_quorum();
-        if ok + not_found < need {
-            return Err(ObjectError::WriteQuorum {
-                have: ok + not_found,
-                total: self.drives.len(),
-                need,
-            });
+        if let Some(v) = version {
+            super::versioning::validate_version_id(v)?;
         }
-        if bucket_missing >= need {
-            return Err(ObjectError::NoSuchBucket);
+        let guard = self.locks.commit(bucket, key).await?;
+        if versioning == Versioning::Unversioned && version.is_none_or(|v| v == meta::NULL_VERSION)
+        {
+            self.delete_everywhere(bucket, key, guard).await?;
+            return Ok(DeleteOutcome::default());
         }
-        if ok == 0 {
-            return Err(ObjectError::NoSuchKey);
+        let current = match self.resolve_file(bucket, key).await {
+            Ok(r) => Some(r),
+            Err(ObjectError::NoSuchKey) => None,
+            Err(e) => return Err(e),
+        };
+        match version {
+            None => {
+                let mut marker = ObjectMeta {
+                    format: meta::FORMAT_VERSION,
+                    version_id: uuid::Uuid::new_v4().to_string(),
+                    size: 0,
+                    etag: String::new(),
+                    mod_time_ms: now_ms(),
+                    headers: BTreeMap::new(),
+                    checksums: BTreeMap::new(),
+                    erasure: ErasureInfo {
+                        geometry: self.geometry,
+                        index: 0,
+                        distribution: self.distribution(key),
+                        bitrot: BITROT_ALGO.to_string(),
+                    },
+                    data_dir: None,
+                    parts: Vec::new(),
+                    meta_version: 0,
+                    null_version: versioning != Versioning::Enabled,
+                    delete_marker: true,
+                };
+                if let Some(t) = current.as_ref().and_then(|c| c.file.latest()) {
+                    // Newer than what it hides, even with a clock behind.
+                    marker.mod_time_ms = marker.mod_time_ms.max(t.mod_time_ms + 1);
+                }
+                let edit = |versions: &mut Vec<meta::Version>, pos: usize| {
+                    if marker.null_version {
+                        versions.retain(|v| !v.meta.null_version);
+                    }
+                    let mut m = marker.clone();
+                    m.erasure.index = m.erasure.distribution.get(pos).copied().unwrap_or(0);
+                    versions.insert(
+                        0,
+                        meta::Version {
+                            meta: m,
+                            inline: Bytes::new(),
+                        },
+                    );
+                };
+                self.commit_edit(
+                    bucket,
+                    key,
+                    guard,
+                    Some(current.as_ref()),
+                    None,
+                    None,
+                    None,
+                    edit,
+                )
+                .await?;
+                Ok(DeleteOutcome {
+                    version_id: Some(marker.s3_version_id().to_string()),
+                    delete_marker: true,
+                })
+            }
+            Some(id) => {
+                let Some(found) = current.as_ref().and_then(|c| c.file.find(id)) else {
+                    return Ok(DeleteOutcome {
+                        version_id: Some(id.to_string()),
+                        delete_marker: false,
+                    });
+                };
+                let gone = found.meta.version_id.clone();
+                let outcome = DeleteOutcome {
+                    version_id: Some(id.to_string()),
+                    delete_marker: found.meta.delete_marker,
+                };
+                let edit = |versions: &mut Vec<meta::Version>, _pos: usize| {
+                    versions.retain(|v| v.meta.version_id != gone);
+                };
+                self.commit_edit(
+                    bucket,
+                    key,
+                    guard,
+                    Some(current.as_ref()),
+                    None,
+                    None,
+                    None,
+                    edit,
+                )
+                .await?;
+                Ok(outcome)
+            }
         }
-        if ok + not_found < self.drives.len() {
-            // A drive that missed the delete still has the object: heal removes it.
-            self.mrf.push(bucket, key);
-        }
-        Ok(())
     }
 
     /// Opens an object for reading: the version is resolved under the key's read lock,
@@ -576,15 +869,19 @@ impl ErasureSet {
         self: &Arc<Self>,
         bucket: &str,
         key: &str,
+        version: Option<&str>,
     ) -> ObjectResult<super::read::ObjectReader> {
         keypath::validate_key(key)?;
+        if let Some(v) = version {
+            super::versioning::validate_version_id(v)?;
+        }
         // An inline object's bytes arrive with its metadata: a look without the lock that
         // finds an inline version agreed by a read quorum already holds everything it will
         // return, and no commit can delete it from under us. In a distributed deployment
         // that saves the quorum lock's round trips to every server on most small GETs.
         // Anything else (shards in data directories that an overwrite may delete, no
         // quorum yet, not found) is looked at again under the read lock.
-        if self.locks.is_distributed() {
+        if self.locks.is_distributed() && version.is_none() {
             if let Some(resolved) = self.resolve_inline_nearby(bucket, key).await {
                 return Ok(super::read::ObjectReader::new(
                     self.clone(),
@@ -595,7 +892,7 @@ impl ErasureSet {
             }
         }
         let guard = self.locks.read(&format!("{bucket}/{key}")).await?;
-        let resolved = self.resolve(bucket, key).await;
+        let resolved = self.resolve_version(bucket, key, version).await;
         drop(guard);
         let resolved = resolved?;
         if resolved.copies.iter().any(Option::is_none) {

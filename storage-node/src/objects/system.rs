@@ -27,7 +27,13 @@ impl ObjectLayer {
     pub async fn put_system_object(&self, key: &str, data: Bytes) -> ObjectResult<ObjectInfo> {
         let body: super::BodyStream = Box::pin(futures::stream::once(async move { Ok(data) }));
         self.system_set(key)?
-            .put_object(SYSTEM_BUCKET, key, body, PutOptions::default())
+            .put_object(
+                SYSTEM_BUCKET,
+                key,
+                body,
+                PutOptions::default(),
+                super::versioning::Versioning::Unversioned,
+            )
             .await
     }
 
@@ -38,7 +44,7 @@ impl ObjectLayer {
         key: &str,
         limit: usize,
     ) -> ObjectResult<(ObjectInfo, Bytes)> {
-        let reader = self.system_set(key)?.open(SYSTEM_BUCKET, key).await?;
+        let reader = self.system_set(key)?.open(SYSTEM_BUCKET, key, None).await?;
         let info = reader.info.clone();
         if info.size > limit as u64 {
             return Err(ObjectError::Internal(format!(

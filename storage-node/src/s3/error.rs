@@ -10,6 +10,8 @@ pub struct S3Error {
     pub status: StatusCode,
     /// Extra XML elements (already escaped), e.g. `<BucketName>`.
     pub extra: Vec<(&'static str, String)>,
+    /// Response headers the error carries (`x-amz-delete-marker` of a deleted key).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 pub type S3Result<T> = Result<T, S3Error>;
@@ -21,7 +23,14 @@ impl S3Error {
             message: message.into(),
             status,
             extra: Vec::new(),
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds a response header to the error.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -110,6 +119,25 @@ impl From<ObjectError> for S3Error {
                 S3Error::new("InvalidBucketName", S::BAD_REQUEST, msg)
             }
             ObjectError::NoSuchKey => S3Error::new("NoSuchKey", S::NOT_FOUND, msg),
+            ObjectError::NoSuchVersion => S3Error::new(
+                "NoSuchVersion",
+                S::NOT_FOUND,
+                "The specified version does not exist.",
+            ),
+            ObjectError::InvalidVersionId => {
+                S3Error::invalid_argument("Invalid version id specified")
+            }
+            // S3: the latest version a delete marker is 404 NoSuchKey; a delete marker
+            // asked for by its id is 405; both say so in headers.
+            ObjectError::DeleteMarker { version_id, by_id } => {
+                let e = if by_id {
+                    S3Error::method_not_allowed()
+                } else {
+                    S3Error::new("NoSuchKey", S::NOT_FOUND, msg)
+                };
+                e.with_header("x-amz-delete-marker", "true")
+                    .with_header("x-amz-version-id", version_id)
+            }
             ObjectError::PreconditionFailed => S3Error::new(
                 "PreconditionFailed",
                 S::PRECONDITION_FAILED,

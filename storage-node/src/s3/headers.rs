@@ -334,6 +334,7 @@ mod tests {
             headers: BTreeMap::new(),
             checksums: BTreeMap::new(),
             parts: vec![(1, 1)],
+            version_id: "null".into(),
         }
     }
 

@@ -197,6 +197,11 @@ impl S3Service {
                 } else {
                     xml_response(e.status, e.to_xml(&resource, request_id))
                 };
+                for (name, value) in &e.headers {
+                    if let Ok(v) = http::HeaderValue::from_str(value) {
+                        r.headers_mut().insert(*name, v);
+                    }
+                }
                 if e.code == "SlowDown" {
                     r.headers_mut().insert(
                         http::header::RETRY_AFTER,

@@ -88,6 +88,8 @@ pub struct CompleteMultipartUpload {
 #[derive(Debug)]
 pub struct DeleteObject {
     pub key: String,
+    /// `<VersionId>`: delete that version for good.
+    pub version_id: Option<String>,
 }
 
 /// The DeleteObjects request document.
@@ -103,7 +105,8 @@ const MAX_DELETE_DEPTH: usize = 8;
 impl Delete {
     /// Parses `<Delete><Quiet>..</Quiet><Object><Key>..</Key>..</Object>..</Delete>`,
     /// keeping every character of a key (text and CDATA, entities resolved). Namespaces
-    /// are ignored, as S3 does; unknown elements (`VersionId`, `ETag`, ...) are skipped.
+    /// are ignored, as S3 does; `VersionId` is kept, unknown elements (`ETag`, ...) are
+    /// skipped.
     pub fn parse(body: &[u8]) -> S3Result<Delete> {
         use quick_xml::events::Event;
         if body.len() > MAX_XML_BODY {
@@ -123,6 +126,7 @@ impl Delete {
         };
         let mut text_buf = String::new();
         let mut key: Option<String> = None;
+        let mut version_id: Option<String> = None;
         let mut seen_root = false;
         loop {
             match reader.read_event().map_err(|_| bad("syntax"))? {
@@ -139,6 +143,7 @@ impl Delete {
                     }
                     if path.len() == 1 && name == "Object" {
                         key = None;
+                        version_id = None;
                     }
                     path.push(name);
                     text_buf.clear();
@@ -175,6 +180,9 @@ impl Delete {
                             }
                             key = Some(std::mem::take(&mut text_buf));
                         }
+                        (2, "VersionId") if path[1] == "Object" => {
+                            version_id = Some(std::mem::take(&mut text_buf).trim().to_string());
+                        }
                         (1, "Quiet") => {
                             doc.quiet = match text_buf.trim() {
                                 "true" => true,
@@ -184,7 +192,10 @@ impl Delete {
                         }
                         (1, "Object") => {
                             let key = key.take().ok_or_else(|| bad("object without key"))?;
-                            doc.objects.push(DeleteObject { key });
+                            doc.objects.push(DeleteObject {
+                                key,
+                                version_id: version_id.take(),
+                            });
                         }
                         _ => {}
                     }

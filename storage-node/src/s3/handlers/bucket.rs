@@ -9,6 +9,7 @@ use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
 use super::acl::{ACL_CONFIG, Acl};
 use super::public_access;
 use crate::objects::bucket::BucketMeta;
+use crate::objects::versioning::Versioning;
 use http::{Response, StatusCode};
 use std::collections::BTreeMap;
 
@@ -157,11 +158,58 @@ pub async fn location(s: &S3Service, req: &mut S3Request) -> S3Result<Response<R
     Ok(xml_response(StatusCode::OK, xml))
 }
 
+/// GetBucketVersioning: `Status` once versioning was ever set, nothing before.
 pub async fn versioning(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
-    s.objects.bucket_meta(req.bucket()?).await?;
-    let w = XmlWriter::new("VersioningConfiguration");
+    let bucket = req.bucket()?;
+    s.objects.bucket_meta(bucket).await?;
+    let state = s.objects.versioning(bucket).await?;
+    let mut w = XmlWriter::new("VersioningConfiguration");
+    if let Some(status) = state.status() {
+        w.elem("Status", status);
+    }
     Ok(xml_response(
         StatusCode::OK,
         w.finish("VersioningConfiguration"),
     ))
+}
+
+/// The PutBucketVersioning document.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VersioningConfiguration {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default, rename = "MfaDelete")]
+    mfa_delete: Option<String>,
+}
+
+/// PutBucketVersioning: `Enabled` or `Suspended`. MFA delete is refused (Cairn has no
+/// MFA devices); a document without `Status` changes nothing.
+pub async fn put_versioning(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
+    let bucket = req.bucket()?.to_string();
+    s.objects.require_bucket(&bucket).await?;
+    let body = req.small_body(xml::MAX_XML_BODY).await?;
+    let doc: VersioningConfiguration = xml::parse(&body)?;
+    match doc.mfa_delete.as_deref().map(str::trim) {
+        None | Some("Disabled") => {}
+        Some("Enabled") => {
+            return Err(S3Error::not_implemented(
+                "MFA Delete (MfaDelete Enabled in PutBucketVersioning)",
+            ));
+        }
+        Some(_) => return Err(S3Error::malformed_xml()),
+    }
+    let state = match doc.status.as_deref().map(str::trim) {
+        None => return Ok(empty(StatusCode::OK)),
+        Some("Enabled") => Versioning::Enabled,
+        Some("Suspended") => Versioning::Suspended,
+        Some(_) => return Err(S3Error::malformed_xml()),
+    };
+    s.set_bucket_config(
+        &bucket,
+        crate::objects::versioning::VERSIONING_CONFIG,
+        state.status().map(str::to_string),
+    )
+    .await?;
+    Ok(empty(StatusCode::OK))
 }

@@ -25,10 +25,10 @@ const URL_KEEP: &AsciiSet = &NON_ALPHANUMERIC
 
 pub const MAX_KEYS: usize = 1000;
 
-struct Enc(bool);
+pub(super) struct Enc(pub(super) bool);
 
 impl Enc {
-    fn s(&self, v: &str) -> String {
+    pub(super) fn s(&self, v: &str) -> String {
         if self.0 {
             utf8_percent_encode(v, URL_KEEP).to_string()
         } else {
@@ -37,7 +37,7 @@ impl Enc {
     }
 }
 
-fn max_keys(req: &S3Request, name: &str) -> S3Result<usize> {
+pub(super) fn max_keys(req: &S3Request, name: &str) -> S3Result<usize> {
     match req.query.get(name) {
         None => Ok(MAX_KEYS),
         Some(v) => v
@@ -53,7 +53,7 @@ fn max_keys(req: &S3Request, name: &str) -> S3Result<usize> {
     }
 }
 
-fn encoding(req: &S3Request) -> S3Result<Enc> {
+pub(super) fn encoding(req: &S3Request) -> S3Result<Enc> {
     match req.query.get("encoding-type") {
         None => Ok(Enc(false)),
         Some(v) if v.eq_ignore_ascii_case("url") => Ok(Enc(true)),

@@ -9,6 +9,7 @@ pub mod bucket_encryption;
 pub mod bucket_policy;
 pub mod cors;
 mod list;
+mod list_versions;
 mod multipart;
 mod object;
 pub mod public_access;
@@ -28,6 +29,7 @@ pub fn operation(req: &S3Request) -> S3Result<Operation> {
 pub async fn route(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     refuse_unsupported(s, req)?;
     let op = operation(req)?;
+    refuse_version(req, &op)?;
     dispatch(s, req, op).await
 }
 
@@ -39,6 +41,7 @@ pub async fn route_op(
     op: Operation,
 ) -> S3Result<Response<RespBody>> {
     refuse_unsupported(s, req)?;
+    refuse_version(req, &op)?;
     dispatch(s, req, op).await
 }
 
@@ -57,11 +60,29 @@ fn refuse_unsupported(s: &S3Service, req: &S3Request) -> S3Result<()> {
             "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.",
         ));
     }
+    Ok(())
+}
+
+/// A malformed `versionId` is refused (400), and one other than `null` on an object
+/// operation that does not act on versions yet (501), before anything is read.
+fn refuse_version(req: &S3Request, op: &Operation) -> S3Result<()> {
     if req.target.bucket.is_some() && req.target.key.is_some() {
-        // Buckets are unversioned: the only version id that exists is "null".
-        match req.query.get("versionId") {
-            None | Some("null") => {}
-            Some(_) => return Err(S3Error::invalid_argument("Invalid version id specified")),
+        if let Some(v) = req.query.get("versionId") {
+            crate::objects::versioning::validate_version_id(v)?;
+            // GET, HEAD and DELETE read or remove any version; the other object
+            // operations act on the latest version only, which `null` may name.
+            let by_version = matches!(
+                op,
+                Operation::GetObject { .. }
+                    | Operation::HeadObject { .. }
+                    | Operation::DeleteObject { .. }
+            );
+            if !by_version && v != crate::objects::meta::NULL_VERSION {
+                return Err(S3Error::not_implemented(&format!(
+                    "{} of a version other than null",
+                    op.name()
+                )));
+            }
         }
     }
     Ok(())
@@ -80,6 +101,8 @@ async fn dispatch(
         O::DeleteBucket => bucket::delete(s, req).await,
         O::GetBucketLocation => bucket::location(s, req).await,
         O::GetBucketVersioning => bucket::versioning(s, req).await,
+        O::PutBucketVersioning => bucket::put_versioning(s, req).await,
+        O::ListObjectVersions => list_versions::list(s, req).await,
         O::GetBucketAcl => acl::get_bucket(s, req).await,
         O::PutBucketAcl => acl::put_bucket(s, req).await,
         O::GetObjectAcl { .. } => acl::get_object(s, req).await,
@@ -146,7 +169,6 @@ async fn dispatch(
             let msg = "The replication configuration was not found";
             not_configured(s, req, code, msg).await
         }
-        O::PutBucketVersioning => Err(S3Error::not_implemented("bucket versioning")),
         // Browser form uploads are not served; a POST without `?delete` never was.
         O::PostObject => Err(S3Error::method_not_allowed()),
         other => Err(not_implemented(&req.method, other)),

@@ -286,6 +286,8 @@ pub async fn complete(s: &S3Service, req: &mut S3Request) -> S3Result<Response<R
         .elem("Key", &key)
         .elem("ETag", &quoted(&info.etag));
     let mut r = xml_response(StatusCode::OK, w.finish("CompleteMultipartUploadResult"));
+    let versioning = s.objects.versioning(&bucket).await?;
+    super::object::version_header(r.headers_mut(), versioning, &info.version_id);
     if let Some(st) = &stored {
         let md5 = sse_request::request_customer_key(&req.headers)?.map(|c| c.key_md5);
         sse::response_headers(r.headers_mut(), st, md5.as_deref());

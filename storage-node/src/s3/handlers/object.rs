@@ -9,6 +9,7 @@ use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
 use crate::crypto::keys::ObjectKey;
 use crate::crypto::record::Stored;
 use crate::objects::read::ObjectReader;
+use crate::objects::versioning::Versioning;
 use crate::objects::{BodyStream, ObjectError, ObjectInfo, PutOptions};
 use base64::Engine;
 use bytes::Bytes;
@@ -89,6 +90,21 @@ fn put_response(info: &ObjectInfo) -> Response<RespBody> {
     r
 }
 
+/// `x-amz-version-id` of a version written, read or deleted in a bucket that has (or
+/// had) versioning; unversioned buckets never name versions, as in S3.
+pub fn version_header(r: &mut http::HeaderMap, versioning: Versioning, version_id: &str) {
+    if versioning != Versioning::Unversioned {
+        if let Ok(v) = HeaderValue::from_str(version_id) {
+            r.insert("x-amz-version-id", v);
+        }
+    }
+}
+
+/// The `versionId` query parameter of a request, if any.
+fn requested_version(req: &S3Request) -> Option<String> {
+    req.query.get("versionId").map(str::to_string)
+}
+
 pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
     check_declared_size(req, MAX_PUT_SIZE)?;
@@ -113,6 +129,8 @@ pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
     let stream = seal_body(sealing.as_ref(), body.stream, 1, &mut opts)?;
     let info = s.objects.put_object(&bucket, &key, stream, opts).await?;
     let mut r = put_response(&info);
+    let versioning = s.objects.versioning(&bucket).await?;
+    version_header(r.headers_mut(), versioning, &info.version_id);
     if let Some(sl) = &sealing {
         sse::response_headers(r.headers_mut(), &sl.stored, sl.customer_md5.as_deref());
     }
@@ -210,8 +228,13 @@ pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Res
         ));
     }
     let customer = sse_request::request_customer_key(&req.headers)?;
-    let reader = s.objects.open_object(&bucket, &key).await?;
+    let version = requested_version(req);
+    let reader = s
+        .objects
+        .open_version(&bucket, &key, version.as_deref())
+        .await?;
     let info = reader.info.clone();
+    let versioning = s.objects.versioning(&bucket).await?;
     let opening = opening_for_read(s, &info, customer.as_ref()).await?;
     let parts = client_parts(&info, opening.as_ref())?;
     let mut out_headers = headers::object_headers(
@@ -279,6 +302,12 @@ pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Res
         None => (StatusCode::OK, info.size),
     };
     out_headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(length));
+    let named = if version.is_some() {
+        Versioning::Enabled
+    } else {
+        versioning
+    };
+    version_header(&mut out_headers, named, &info.version_id);
     if let Some(o) = &opening {
         sse::response_headers(&mut out_headers, &o.stored, o.customer_md5.as_deref());
     }
@@ -315,11 +344,26 @@ impl RetainChecksums for http::HeaderMap {
 }
 
 pub async fn delete(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
-    match s.objects.delete_object(req.bucket()?, req.key()?).await {
+    let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
+    let version = requested_version(req);
+    let outcome = match s
+        .objects
+        .delete_version(&bucket, &key, version.as_deref())
+        .await
+    {
+        Ok(o) => o,
         // A key that cannot exist does not exist: deleting it succeeds, as in S3.
-        Ok(()) | Err(ObjectError::InvalidKey(_)) => Ok(empty(StatusCode::NO_CONTENT)),
-        Err(e) => Err(e.into()),
+        Err(ObjectError::InvalidKey(_)) => Default::default(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut r = empty(StatusCode::NO_CONTENT);
+    if let Some(v) = &outcome.version_id {
+        set_header(&mut r, "x-amz-version-id", v);
     }
+    if outcome.delete_marker {
+        set_header(&mut r, "x-amz-delete-marker", "true");
+    }
+    Ok(r)
 }
 
 pub async fn delete_many(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
@@ -338,31 +382,57 @@ pub async fn delete_many(s: &S3Service, req: &mut S3Request) -> S3Result<Respons
     }
     s.objects.require_bucket(&bucket).await?;
     let mut w = XmlWriter::new("DeleteResult");
+    let error = |w: &mut XmlWriter, o: &xml::DeleteObject, e: S3Error| {
+        w.open("Error").elem("Key", &o.key);
+        if let Some(v) = &o.version_id {
+            w.elem("VersionId", v);
+        }
+        w.elem("Code", e.code)
+            .elem("Message", &e.message)
+            .close("Error");
+    };
     for o in &doc.objects {
-        if !authorize::permitted(s, &req.access, "s3:DeleteObject", &bucket, Some(&o.key)).await {
-            let e = S3Error::access_denied();
-            w.open("Error")
-                .elem("Key", &o.key)
-                .elem("Code", e.code)
-                .elem("Message", &e.message)
-                .close("Error");
+        let action = match o.version_id {
+            Some(_) => "s3:DeleteObjectVersion",
+            None => "s3:DeleteObject",
+        };
+        if !authorize::permitted(s, &req.access, action, &bucket, Some(&o.key)).await {
+            error(&mut w, o, S3Error::access_denied());
             continue;
         }
-        match s.objects.delete_object(&bucket, &o.key).await {
-            Ok(()) | Err(ObjectError::InvalidKey(_)) => {
-                if !doc.quiet {
-                    w.open("Deleted").elem("Key", &o.key).close("Deleted");
+        let outcome = match s
+            .objects
+            .delete_version(&bucket, &o.key, o.version_id.as_deref())
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(ObjectError::InvalidKey(_)) => Default::default(),
+            Err(e) => {
+                error(&mut w, o, S3Error::from(e));
+                continue;
+            }
+        };
+        if doc.quiet {
+            continue;
+        }
+        w.open("Deleted").elem("Key", &o.key);
+        match (&o.version_id, &outcome.version_id) {
+            // A version removed by its id (a delete marker among them).
+            (Some(v), _) => {
+                w.elem("VersionId", v);
+                if outcome.delete_marker {
+                    w.elem("DeleteMarker", "true")
+                        .elem("DeleteMarkerVersionId", v);
                 }
             }
-            Err(e) => {
-                let e = S3Error::from(e);
-                w.open("Error")
-                    .elem("Key", &o.key)
-                    .elem("Code", e.code)
-                    .elem("Message", &e.message)
-                    .close("Error");
+            // A delete marker made.
+            (None, Some(made)) if outcome.delete_marker => {
+                w.elem("DeleteMarker", "true")
+                    .elem("DeleteMarkerVersionId", made);
             }
+            _ => {}
         }
+        w.close("Deleted");
     }
     Ok(xml_response(StatusCode::OK, w.finish("DeleteResult")))
 }
@@ -370,6 +440,30 @@ pub async fn delete_many(s: &S3Service, req: &mut S3Request) -> S3Result<Respons
 /// Parses `x-amz-copy-source` (`[/]bucket/key[?versionId=...]`, URL-encoded).
 pub fn copy_source(req: &S3Request) -> S3Result<(String, String)> {
     headers::copy_source(&req.headers)
+}
+
+/// `x-amz-copy-source` of a CopyObject: bucket, key and the version named by
+/// `?versionId=` (any version; UploadPartCopy takes only `null`, through
+/// [`copy_source`]).
+fn copy_source_version(req: &S3Request) -> S3Result<(String, String, Option<String>)> {
+    let raw = req
+        .header("x-amz-copy-source")
+        .ok_or_else(|| S3Error::invalid_argument("x-amz-copy-source is required"))?;
+    let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
+    let version = query.strip_prefix("versionId=").map(|v| {
+        percent_encoding::percent_decode_str(v)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
+    if let Some(v) = &version {
+        crate::objects::versioning::validate_version_id(v)?;
+    }
+    let mut without = req.headers.clone();
+    let path = HeaderValue::from_str(path)
+        .map_err(|_| S3Error::invalid_argument("x-amz-copy-source is not valid"))?;
+    without.insert("x-amz-copy-source", path);
+    let (b, k) = headers::copy_source(&without)?;
+    Ok((b, k, version))
 }
 
 /// Opens the source of a copy, with the key to decrypt it (an SSE-C source needs the
@@ -380,8 +474,29 @@ pub async fn open_copy_source(
     req: &S3Request,
 ) -> S3Result<(ObjectReader, Option<Opening>)> {
     let (sb, sk) = copy_source(req)?;
+    open_source(s, req, &sb, &sk, None).await
+}
+
+/// Opens version `version` (the latest when `None`) of the copy source `sb/sk`; see
+/// [`open_copy_source`].
+async fn open_source(
+    s: &S3Service,
+    req: &S3Request,
+    sb: &str,
+    sk: &str,
+    version: Option<&str>,
+) -> S3Result<(ObjectReader, Option<Opening>)> {
     let customer = sse_request::copy_source_key(&req.headers)?;
-    let reader = s.objects.open_object(&sb, &sk).await?;
+    let reader = match s.objects.open_version(sb, sk, version).await {
+        // A delete marker is not a source (S3: 404 without a version, 400 with one).
+        Err(ObjectError::DeleteMarker { by_id: true, .. }) => {
+            return Err(S3Error::invalid_request(
+                "The source of a copy request may not specifically refer to a delete marker by version id.",
+            ));
+        }
+        Err(ObjectError::DeleteMarker { .. }) => return Err(ObjectError::NoSuchKey.into()),
+        other => other?,
+    };
     let opening = opening_for_read(s, &reader.info, customer.as_ref()).await?;
     headers::check_conditions(&req.headers, &reader.info, "x-amz-copy-source-", false)?;
     Ok((reader, opening))
@@ -389,7 +504,7 @@ pub async fn open_copy_source(
 
 pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
-    let (sb, sk) = copy_source(req)?;
+    let (sb, sk, source_version) = copy_source_version(req)?;
     let replace = match req.header("x-amz-metadata-directive") {
         None => false,
         Some(v) if v.eq_ignore_ascii_case("COPY") => false,
@@ -401,12 +516,12 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
         }
     };
     let changes_encryption = sse_request::requested(&req.headers)?.is_some();
-    if sb == bucket && sk == key && !replace && !changes_encryption {
+    if sb == bucket && sk == key && !replace && !changes_encryption && source_version.is_none() {
         return Err(S3Error::invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
-    let (reader, opening) = open_copy_source(s, req).await?;
+    let (reader, opening) = open_source(s, req, &sb, &sk, source_version.as_deref()).await?;
     let src = reader.info.clone();
     if src.size > MAX_PUT_SIZE {
         return Err(ObjectError::EntityTooLarge.into());
@@ -445,6 +560,15 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
     w.elem("LastModified", &iso_date(info.mod_time_ms))
         .elem("ETag", &quoted(&info.etag));
     let mut r = xml_response(StatusCode::OK, w.finish("CopyObjectResult"));
+    let versioning = s.objects.versioning(&bucket).await?;
+    version_header(r.headers_mut(), versioning, &info.version_id);
+    let source_versioning = match source_version {
+        Some(_) => Versioning::Enabled,
+        None => s.objects.versioning(&sb).await?,
+    };
+    if source_versioning != Versioning::Unversioned {
+        set_header(&mut r, "x-amz-copy-source-version-id", &src.version_id);
+    }
     if let Some(sl) = &sealing {
         sse::response_headers(r.headers_mut(), &sl.stored, sl.customer_md5.as_deref());
     }
