@@ -62,6 +62,9 @@ pub struct ObjectHealResult {
     /// Size of the latest version when it exists and is not a delete marker (for the
     /// scanner's data usage).
     pub size: u64,
+    /// The key's latest version is a delete marker: its older versions exist, but it is
+    /// not an object clients see (data usage does not count it).
+    pub deleted: bool,
 }
 
 impl ObjectHealResult {
@@ -158,6 +161,7 @@ async fn heal_pass(
         .cloned()
         .ok_or_else(|| HealError::Invalid("quorum without copies".into()))?;
     // Data usage counts what clients stored (as MinIO's scanner counts actual sizes).
+    result.deleted = agreed.latest().is_some_and(|m| m.delete_marker);
     result.size = agreed
         .latest()
         .filter(|m| !m.delete_marker)

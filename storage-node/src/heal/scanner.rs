@@ -204,7 +204,7 @@ async fn scan_bucket(
                     if r.changed() {
                         totals.healed += 1;
                     }
-                    if r.exists {
+                    if r.exists && !r.deleted {
                         usage.add(bucket, r.size);
                     }
                     r.bytes_read
