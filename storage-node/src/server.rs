@@ -264,6 +264,7 @@ async fn buckets_on_every_pool(objects: &ObjectLayer) {
 /// Starts the server and returns once it is listening and, in a distributed deployment,
 /// once the servers agreed on the formats (it waits for its peers until then).
 pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
+    crate::drive::sorted_dirs::ListingCache::server().set_limit(cfg.list_cache_bytes);
     let specs = endpoints::parse_pools(&cfg.drives)?;
     let distributed = specs
         .iter()

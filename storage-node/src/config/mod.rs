@@ -167,6 +167,9 @@ pub struct ServerConfig {
     /// `<name>:<base64 of 32 bytes>[,<name>:<base64>...]`, the first the default; without
     /// it SSE-S3 and SSE-KMS are refused (SSE-C needs no KMS).
     pub kms: Option<std::sync::Arc<crate::crypto::kms::static_key::StaticKms>>,
+    /// `LIST_CACHE_SIZE`: bytes of sorted directory names the server keeps for listings,
+    /// over all its drives (`64MiB` by default; plain bytes or a KiB/MiB/GiB suffix).
+    pub list_cache_bytes: usize,
 }
 
 /// Who may read the metrics pages (`PROMETHEUS_AUTH_TYPE`, MinIO's
@@ -226,6 +229,7 @@ impl ServerConfig {
             audit: crate::audit::AuditConfig::default(),
             prometheus_auth: PrometheusAuth::Jwt,
             kms: None,
+            list_cache_bytes: crate::drive::sorted_dirs::DEFAULT_BUDGET,
         }
     }
 
@@ -313,6 +317,9 @@ impl ServerConfig {
                 )),
                 None => None,
             },
+            list_cache_bytes: crate::drive::sorted_dirs::budget_from_setting(
+                env.setting("LIST_CACHE_SIZE").as_deref(),
+            ),
         })
     }
 }
@@ -362,6 +369,7 @@ mod tests {
              export MINIO_AUDIT_WEBHOOK_QUEUE_SIZE_FILE=\"20\"\n\
              export MINIO_AUDIT_WEBHOOK_HTTP_TIMEOUT_FILE=\"3s\"\n\
              export MINIO_PROMETHEUS_AUTH_TYPE=\"public\"\n\
+             export CAIRN_LIST_CACHE_SIZE=\"16MiB\"\n\
              export MINIO_KMS_SECRET_KEY=\"file-key:MzJieXRlc2xvbmdzZWNyZXRrZXltdXN0YmVnaXZlbjE=\"\n",
         )
         .unwrap();
@@ -413,6 +421,7 @@ mod tests {
         assert_eq!(cfg.front.send_timeout, secs(16));
         assert_eq!(cfg.front.receive_timeout, secs(17));
         assert_eq!(cfg.cluster_secret.as_deref(), Some("file-cluster-secret"));
+        assert_eq!(cfg.list_cache_bytes, 16 << 20);
         let audit = &cfg.audit.targets;
         assert_eq!(audit.len(), 1, "{audit:?}");
         assert_eq!(audit[0].id, "FILE");

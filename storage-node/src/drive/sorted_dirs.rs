@@ -20,22 +20,60 @@
 //!    creating it, which takes the same lock, so the check and the drop cannot hide it.
 //!
 //! A stale extra name is harmless (the walk finds no metadata and no directory there and
-//! drops it); a missing name would lose a key, and the two rules prevent that. Memory is
-//! bounded per drive ([`BUDGET`]): the least recently used directories are dropped and
-//! read again on their next listing.
+//! drops it); a missing name would lose a key, and the two rules prevent that.
+//!
+//! Memory is bounded per *server*, not per drive: every drive of the process shares one
+//! [`ListingCache`] (one map, one LRU clock, one byte limit, [`DEFAULT_BUDGET`] unless
+//! `CAIRN_LIST_CACHE_SIZE` says otherwise), so eight drives listing the same prefix cannot
+//! take eight budgets. The least recently used directory of any drive is dropped first and
+//! read again on its next listing. Sorting and encoding a directory happen outside the
+//! shared lock, so one drive's fill does not stall the others' pages.
 
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 /// Directories with at least this many entries are kept sorted in memory; smaller ones
 /// are cheaper to read and sort on every walk than to keep.
 pub const LARGE_DIR: usize = 1024;
 
-/// Most bytes of names one drive keeps; beyond it the least recently used directories
-/// are dropped.
-pub const BUDGET: usize = 32 << 20;
+/// Most bytes of names a server keeps over all its drives unless configured otherwise
+/// (`CAIRN_LIST_CACHE_SIZE`); beyond it the least recently used directories are dropped.
+/// A flat prefix of a million short keys takes about 4 MiB per drive.
+pub const DEFAULT_BUDGET: usize = 64 << 20;
+
+/// The server's budget from its `LIST_CACHE_SIZE` setting: plain bytes or a number with a
+/// `K`/`M`/`G` suffix (`KiB`, `MB`, ... read as powers of 1,024). Unset or unreadable
+/// keeps [`DEFAULT_BUDGET`] (an unreadable value is logged); `0` turns the cache off.
+pub fn budget_from_setting(value: Option<&str>) -> usize {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return DEFAULT_BUDGET;
+    };
+    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+    let (num, unit) = v.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => Some(0),
+        "k" | "kb" | "kib" => Some(10),
+        "m" | "mb" | "mib" => Some(20),
+        "g" | "gb" | "gib" => Some(30),
+        _ => None,
+    };
+    match (num.parse::<usize>(), shift) {
+        (Ok(n), Some(shift)) => n
+            .checked_shl(shift)
+            .filter(|b| b >> shift == n)
+            .unwrap_or(usize::MAX),
+        _ => {
+            tracing::warn!(
+                value = v,
+                "LIST_CACHE_SIZE is not a size; using the default"
+            );
+            DEFAULT_BUDGET
+        }
+    }
+}
 
 /// Names per front-coded chunk; a chunk is re-encoded on every insert or removal.
 const CHUNK: usize = 128;
@@ -229,15 +267,73 @@ enum Slot {
 
 #[derive(Debug, Default)]
 struct State {
-    dirs: HashMap<PathBuf, Slot>,
+    /// Keyed by absolute path, so the drives of a server (distinct roots) share the map.
+    dirs: HashMap<PathBuf, Entry>,
     bytes: usize,
     clock: u64,
 }
 
-/// The per-drive cache of sorted large directories (see the module documentation).
-#[derive(Debug, Default)]
-pub struct SortedDirs {
+#[derive(Debug)]
+struct Entry {
+    /// The [`SortedDirs`] (drive) that filled it, for its own byte count.
+    owner: u64,
+    slot: Slot,
+}
+
+/// The sorted directories of all the drives of one server, under one byte limit.
+#[derive(Debug)]
+pub struct ListingCache {
     state: Mutex<State>,
+    limit: AtomicUsize,
+    next_owner: AtomicU64,
+}
+
+/// The process's cache: every [`SortedDirs::default`] (every local drive) shares it.
+static SERVER: LazyLock<Arc<ListingCache>> =
+    LazyLock::new(|| Arc::new(ListingCache::new(DEFAULT_BUDGET)));
+
+impl ListingCache {
+    pub fn new(limit: usize) -> ListingCache {
+        ListingCache {
+            state: Mutex::new(State::default()),
+            limit: AtomicUsize::new(limit),
+            next_owner: AtomicU64::new(0),
+        }
+    }
+
+    /// The cache shared by the drives of this server process.
+    pub fn server() -> Arc<ListingCache> {
+        SERVER.clone()
+    }
+
+    /// Sets the byte limit (start-up, from the configuration); directories beyond it are
+    /// dropped at the next fill.
+    pub fn set_limit(&self, bytes: usize) {
+        self.limit.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of names held now, over every drive.
+    pub fn bytes(&self) -> usize {
+        lock(&self.state).bytes
+    }
+}
+
+/// One drive's view of a [`ListingCache`] (see the module documentation).
+#[derive(Debug)]
+pub struct SortedDirs {
+    cache: Arc<ListingCache>,
+    id: u64,
+}
+
+impl Default for SortedDirs {
+    /// A drive of this server: shares the server's cache and its budget.
+    fn default() -> Self {
+        SortedDirs::in_cache(ListingCache::server())
+    }
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -250,23 +346,42 @@ fn segment_of(path: &Path) -> Option<String> {
 }
 
 impl SortedDirs {
+    /// A drive's handle on `cache` (tests give drives a cache of their own).
+    pub fn in_cache(cache: Arc<ListingCache>) -> SortedDirs {
+        let id = cache.next_owner.fetch_add(1, Ordering::Relaxed);
+        SortedDirs { cache, id }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.cache.state)
+    }
+
     /// Up to `max` names of `dir` after `from`, or `None` when `dir` is not cached.
     pub fn range(&self, dir: &Path, from: Bound<&str>, max: usize) -> Option<Vec<String>> {
-        let mut st = lock(&self.state);
-        // Only a cached directory costs a stat (most walks visit small ones).
-        let current = match st.dirs.get(dir) {
-            Some(Slot::Ready { .. }) => inode(dir),
+        // Only a cached directory costs a stat (most walks visit small ones); it is made
+        // outside the server-wide lock.
+        match self.state().dirs.get(dir) {
+            Some(Entry {
+                slot: Slot::Ready { .. },
+                ..
+            }) => {}
             _ => return None,
-        };
+        }
+        let current = inode(dir);
+        let mut st = self.state();
         st.clock += 1;
         let now = st.clock;
-        match st.dirs.get_mut(dir) {
+        match st.dirs.get_mut(dir).map(|e| &mut e.slot) {
             Some(Slot::Ready { names, used, ino }) if Some(*ino) == current => {
                 *used = now;
                 Some(names.range(from, max))
             }
             Some(Slot::Ready { .. }) => {
-                if let Some(Slot::Ready { names, .. }) = st.dirs.remove(dir) {
+                if let Some(Entry {
+                    slot: Slot::Ready { names, .. },
+                    ..
+                }) = st.dirs.remove(dir)
+                {
                     st.bytes = st.bytes.saturating_sub(names.bytes());
                 }
                 None
@@ -277,7 +392,7 @@ impl SortedDirs {
 
     /// Whether `name` is in cached directory `dir` (`None` when `dir` is not cached).
     pub fn contains(&self, dir: &Path, name: &str) -> Option<bool> {
-        match lock(&self.state).dirs.get(dir) {
+        match self.state().dirs.get(dir).map(|e| &e.slot) {
             Some(Slot::Ready { names, .. }) => Some(names.contains(name)),
             _ => None,
         }
@@ -292,11 +407,17 @@ impl SortedDirs {
         read: impl FnOnce() -> Result<Vec<String>, E>,
     ) -> Result<Vec<String>, E> {
         let mine = {
-            let mut st = lock(&self.state);
+            let mut st = self.state();
             match st.dirs.get(dir) {
                 Some(_) => false,
                 None => {
-                    st.dirs.insert(dir.to_path_buf(), Slot::Filling(Vec::new()));
+                    st.dirs.insert(
+                        dir.to_path_buf(),
+                        Entry {
+                            owner: self.id,
+                            slot: Slot::Filling(Vec::new()),
+                        },
+                    );
                     true
                 }
             }
@@ -306,37 +427,56 @@ impl SortedDirs {
         if !mine {
             return result.map(sorted);
         }
-        let mut st = lock(&self.state);
-        let created = match st.dirs.remove(dir) {
+        let names = match result {
+            Ok(names) => sorted(names),
+            Err(e) => {
+                self.state().dirs.remove(dir);
+                return Err(e);
+            }
+        };
+        // Sorted and encoded before taking the lock the other drives share.
+        let mut set = NameSet::from_names(names.clone());
+        let limit = self.cache.limit();
+        let mut st = self.state();
+        let created = match st.dirs.remove(dir).map(|e| e.slot) {
             Some(Slot::Filling(c)) => c,
             _ => Vec::new(),
         };
-        let mut names = result?;
-        names.extend(created);
-        let names = sorted(names);
-        let set = NameSet::from_names(names.clone());
+        for c in &created {
+            set.insert(c);
+        }
         let size = set.bytes();
-        if let (true, Some(ino)) = (size <= BUDGET, ino) {
+        if let (true, Some(ino)) = (size <= limit, ino) {
             st.clock += 1;
             let used = st.clock;
             st.bytes += size;
             st.dirs.insert(
                 dir.to_path_buf(),
-                Slot::Ready {
-                    names: set,
-                    used,
-                    ino,
+                Entry {
+                    owner: self.id,
+                    slot: Slot::Ready {
+                        names: set,
+                        used,
+                        ino,
+                    },
                 },
             );
-            evict(&mut st, dir);
+            evict(&mut st, dir, limit);
         }
-        Ok(names)
+        drop(st);
+        if created.is_empty() {
+            Ok(names)
+        } else {
+            let mut names = names;
+            names.extend(created);
+            Ok(sorted(names))
+        }
     }
 
     /// Reports that every directory from below `stop` down to `dir` exists now (called
     /// after creating them).
     pub fn note_created(&self, dir: &Path, stop: &Path) {
-        let mut st = lock(&self.state);
+        let mut st = self.state();
         if st.dirs.is_empty() {
             return;
         }
@@ -346,7 +486,7 @@ impl SortedDirs {
                 break;
             };
             let mut grown = 0;
-            match st.dirs.get_mut(parent) {
+            match st.dirs.get_mut(parent).map(|e| &mut e.slot) {
                 Some(Slot::Filling(created)) => created.push(name),
                 Some(Slot::Ready { names, .. }) => {
                     let before = names.bytes();
@@ -367,8 +507,8 @@ impl SortedDirs {
         let (Some(parent), Some(name)) = (path.parent(), segment_of(path)) else {
             return;
         };
-        let mut st = lock(&self.state);
-        let Some(Slot::Ready { names, .. }) = st.dirs.get_mut(parent) else {
+        let mut st = self.state();
+        let Some(Slot::Ready { names, .. }) = st.dirs.get_mut(parent).map(|e| &mut e.slot) else {
             return;
         };
         // Checked under the lock: a creator reports after creating, through this lock.
@@ -383,7 +523,7 @@ impl SortedDirs {
 
     /// Drops every cached directory at or under `dir` (a removed volume).
     pub fn forget_tree(&self, dir: &Path) {
-        let mut st = lock(&self.state);
+        let mut st = self.state();
         let gone: Vec<PathBuf> = st
             .dirs
             .keys()
@@ -391,15 +531,28 @@ impl SortedDirs {
             .cloned()
             .collect();
         for p in gone {
-            if let Some(Slot::Ready { names, .. }) = st.dirs.remove(&p) {
+            if let Some(Entry {
+                slot: Slot::Ready { names, .. },
+                ..
+            }) = st.dirs.remove(&p)
+            {
                 st.bytes = st.bytes.saturating_sub(names.bytes());
             }
         }
     }
 
-    /// Bytes of names held now.
+    /// Bytes of names this drive holds now (the server's total is
+    /// [`ListingCache::bytes`]).
     pub fn bytes(&self) -> usize {
-        lock(&self.state).bytes
+        self.state()
+            .dirs
+            .values()
+            .filter(|e| e.owner == self.id)
+            .map(|e| match &e.slot {
+                Slot::Ready { names, .. } => names.bytes(),
+                Slot::Filling(_) => 0,
+            })
+            .sum()
     }
 }
 
@@ -414,20 +567,24 @@ fn sorted(mut names: Vec<String>) -> Vec<String> {
     names
 }
 
-/// Drops least recently used directories (never `keep`) until the budget holds.
-fn evict(st: &mut State, keep: &Path) {
-    while st.bytes > BUDGET {
+/// Drops least recently used directories of any drive (never `keep`) until `limit` holds.
+fn evict(st: &mut State, keep: &Path, limit: usize) {
+    while st.bytes > limit {
         let victim = st
             .dirs
             .iter()
             .filter(|(p, _)| p.as_path() != keep)
-            .filter_map(|(p, s)| match s {
+            .filter_map(|(p, e)| match &e.slot {
                 Slot::Ready { used, .. } => Some((*used, p.clone())),
                 Slot::Filling(_) => None,
             })
             .min();
         let Some((_, p)) = victim else { break };
-        if let Some(Slot::Ready { names, .. }) = st.dirs.remove(&p) {
+        if let Some(Entry {
+            slot: Slot::Ready { names, .. },
+            ..
+        }) = st.dirs.remove(&p)
+        {
             st.bytes = st.bytes.saturating_sub(names.bytes());
         }
     }
@@ -441,6 +598,83 @@ mod tests {
 
     fn names(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("k{i:07}")).collect()
+    }
+
+    /// A drive with a cache of its own (tests run in parallel; the server's is shared).
+    fn own_cache() -> SortedDirs {
+        SortedDirs::in_cache(Arc::new(ListingCache::new(DEFAULT_BUDGET)))
+    }
+
+    /// The drives of a server share one budget: filling a directory on one drive drops
+    /// the least recently used directory of another, and the total never passes it.
+    #[test]
+    fn one_budget_holds_across_the_drives_of_a_server() {
+        let tmp = tempfile::tempdir().unwrap();
+        let one = NameSet::from_names(names(5_000)).bytes();
+        // Room for two directories of 5,000 names, not three.
+        let cache = Arc::new(ListingCache::new(one * 5 / 2));
+        let drives: Vec<SortedDirs> = (0..3)
+            .map(|_| SortedDirs::in_cache(cache.clone()))
+            .collect();
+        let dirs: Vec<PathBuf> = (0..3)
+            .map(|i| {
+                let d = tmp.path().join(format!("drive{i}/bucket/flat"));
+                std::fs::create_dir_all(&d).unwrap();
+                d
+            })
+            .collect();
+        for (drive, dir) in drives.iter().zip(&dirs).take(2) {
+            drive.fill(dir, || Ok::<_, ()>(names(5_000))).unwrap();
+        }
+        assert_eq!(cache.bytes(), 2 * one);
+        assert_eq!(drives[0].bytes(), one, "each drive counts its own");
+        // Drive 0's directory is used again, so drive 1's is now the least recent.
+        assert!(drives[0].range(&dirs[0], Bound::Unbounded, 1).is_some());
+        drives[2]
+            .fill(&dirs[2], || Ok::<_, ()>(names(5_000)))
+            .unwrap();
+        assert!(cache.bytes() <= cache.limit(), "{} bytes", cache.bytes());
+        assert_eq!(drives[1].range(&dirs[1], Bound::Unbounded, 1), None);
+        assert_eq!(drives[1].bytes(), 0);
+        assert!(drives[0].range(&dirs[0], Bound::Unbounded, 1).is_some());
+        assert!(drives[2].range(&dirs[2], Bound::Unbounded, 1).is_some());
+        // A lower limit applies at the next fill: only the newest directory stays.
+        cache.set_limit(one * 3 / 2);
+        drives[1]
+            .fill(&dirs[1], || Ok::<_, ()>(names(5_000)))
+            .unwrap();
+        assert_eq!(cache.bytes(), one);
+        assert!(drives[1].range(&dirs[1], Bound::Unbounded, 1).is_some());
+        // A directory larger than the whole budget is not kept at all.
+        cache.set_limit(one / 2);
+        let got = drives[0]
+            .fill(&dirs[0], || Ok::<_, ()>(names(5_000)))
+            .unwrap();
+        assert_eq!(got.len(), 5_000, "the walk still gets every name");
+        assert_eq!(drives[0].range(&dirs[0], Bound::Unbounded, 1), None);
+        assert!(cache.bytes() <= one);
+    }
+
+    #[test]
+    fn budget_settings() {
+        assert_eq!(budget_from_setting(None), DEFAULT_BUDGET);
+        assert_eq!(budget_from_setting(Some("")), DEFAULT_BUDGET);
+        assert_eq!(budget_from_setting(Some("1000")), 1000);
+        assert_eq!(budget_from_setting(Some("16MiB")), 16 << 20);
+        assert_eq!(budget_from_setting(Some("2 GB")), 2 << 30);
+        assert_eq!(budget_from_setting(Some("512k")), 512 << 10);
+        assert_eq!(budget_from_setting(Some("0")), 0);
+        assert_eq!(budget_from_setting(Some("lots")), DEFAULT_BUDGET);
+        assert_eq!(budget_from_setting(Some("-5MiB")), DEFAULT_BUDGET);
+        assert_eq!(budget_from_setting(Some("5TiB")), DEFAULT_BUDGET);
+    }
+
+    #[test]
+    fn the_drives_of_a_process_share_its_cache() {
+        let (a, b) = (SortedDirs::default(), SortedDirs::default());
+        assert!(Arc::ptr_eq(&a.cache, &b.cache));
+        assert!(Arc::ptr_eq(&a.cache, &ListingCache::server()));
+        assert_ne!(a.id, b.id);
     }
 
     #[test]
@@ -498,7 +732,7 @@ mod tests {
     #[test]
     fn names_created_while_filling_are_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = SortedDirs::default();
+        let cache = own_cache();
         let root = dir.path();
         let got = cache
             .fill(root, || {
@@ -517,7 +751,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().join("d");
         std::fs::create_dir(&d).unwrap();
-        let cache = SortedDirs::default();
+        let cache = own_cache();
         cache.fill(&d, || Ok::<_, ()>(vec!["x".into()])).unwrap();
         assert!(cache.range(&d, Bound::Unbounded, 1).is_some());
         // Move it aside (its inode stays in use, so the new one gets another number).
@@ -533,7 +767,7 @@ mod tests {
         let root = dir.path();
         std::fs::create_dir(root.join("a")).unwrap();
         std::fs::create_dir(root.join("~~t")).unwrap();
-        let cache = SortedDirs::default();
+        let cache = own_cache();
         cache
             .fill(root, || {
                 Ok::<_, ()>(vec!["a".into(), "b".into(), "~t".into()])
