@@ -117,3 +117,147 @@ async fn get_status(s: &TestServer, query: &str) -> u16 {
     let req = signed_request(s.addr, "GET", "/lst", query, &[], b"", PASSWORD);
     raw(s.addr, &req).await.status
 }
+
+/// Every (key, upload id) ListMultipartUploads returns, paged `max` at a time with the
+/// markers of each page, and the number of pages.
+async fn all_uploads(
+    c: &aws_sdk_s3::Client,
+    prefix: &str,
+    max: i32,
+) -> (Vec<(String, String)>, usize) {
+    let (mut out, mut pages) = (Vec::new(), 0);
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    loop {
+        let r = c
+            .list_multipart_uploads()
+            .bucket("lst")
+            .prefix(prefix)
+            .max_uploads(max)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .unwrap();
+        pages += 1;
+        for u in r.uploads() {
+            out.push((
+                u.key().unwrap().to_string(),
+                u.upload_id().unwrap().to_string(),
+            ));
+        }
+        if r.is_truncated() != Some(true) {
+            return (out, pages);
+        }
+        key_marker = r.next_key_marker().map(str::to_string);
+        id_marker = r.next_upload_id_marker().map(str::to_string);
+        assert!(pages < 100, "no end");
+    }
+}
+
+/// ListMultipartUploads comes from the key-ordered index (issue 13): pages in key order,
+/// uploads of one key in initiation order, aborted and completed uploads gone, a stale
+/// index entry skipped, and uploads made before the index (no entries, no marker) still
+/// listed once their bucket is indexed by the first listing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_uploads_are_listed_in_key_order_from_their_index() {
+    let s = server_with(&[]).await;
+    let c = s.client();
+    let long = format!("deep/{}", "x".repeat(250));
+    let keys = ["b", "a/2", "a/1", "a!", "a", "b", long.as_str(), "c/é"];
+    let mut made = Vec::new();
+    for k in keys {
+        let id = c
+            .create_multipart_upload()
+            .bucket("lst")
+            .key(k)
+            .send()
+            .await
+            .unwrap()
+            .upload_id()
+            .unwrap()
+            .to_string();
+        made.push((k.to_string(), id));
+        // Distinct initiation times, so the two uploads of "b" have an order.
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let mut want = made.clone();
+    // S3 order: by key (bytes), then initiation (the order they were made in).
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    for max in [1, 2, 3, 1000] {
+        let (got, pages) = all_uploads(&c, "", max).await;
+        assert_eq!(got, want, "max-uploads {max}");
+        assert_eq!(pages, want.len().div_ceil(max as usize).max(1), "max {max}");
+    }
+    let (got, _) = all_uploads(&c, "a/", 1).await;
+    assert_eq!(
+        got.iter().map(|u| u.0.as_str()).collect::<Vec<_>>(),
+        ["a/1", "a/2"]
+    );
+
+    // Abort one, complete another: neither is listed any more.
+    let (ak, aid) = made.iter().find(|u| u.0 == "a!").unwrap().clone();
+    c.abort_multipart_upload()
+        .bucket("lst")
+        .key(&ak)
+        .upload_id(&aid)
+        .send()
+        .await
+        .unwrap();
+    let (ck, cid) = made.iter().find(|u| u.0 == "c/é").unwrap().clone();
+    let part = c
+        .upload_part()
+        .bucket("lst")
+        .key(&ck)
+        .upload_id(&cid)
+        .part_number(1)
+        .body(b"tail".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(1)
+                .e_tag(part.e_tag().unwrap())
+                .build(),
+        )
+        .build();
+    c.complete_multipart_upload()
+        .bucket("lst")
+        .key(&ck)
+        .upload_id(&cid)
+        .multipart_upload(done)
+        .send()
+        .await
+        .unwrap();
+    want.retain(|u| u.1 != aid && u.1 != cid);
+    assert_eq!(all_uploads(&c, "", 2).await.0, want);
+
+    // A record removed behind the index's back (a crash between the two): its entry is
+    // skipped and dropped.
+    let sys = |d: &std::path::Path| d.join(cairn::drive::SYSTEM_VOLUME);
+    let (gk, gid) = want.remove(0);
+    for d in &s.drives {
+        std::fs::remove_dir_all(sys(d).join("multipart/lst").join(&gid)).unwrap();
+    }
+    assert_eq!(all_uploads(&c, "", 1000).await.0, want, "{gk} gone");
+    let entries = |d: &std::path::Path| {
+        std::fs::read_dir(sys(d).join("multipart-index/lst"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(&gid))
+            .count()
+    };
+    assert_eq!(entries(&s.drives[0]), 0, "the stale entry was removed");
+
+    // Uploads made before the index: no entries and no marker on any drive.
+    for d in &s.drives {
+        std::fs::remove_dir_all(sys(d).join("multipart-index")).unwrap();
+    }
+    assert_eq!(all_uploads(&c, "", 2).await.0, want);
+    assert!(
+        sys(&s.drives[0])
+            .join("multipart-index/lst/indexed")
+            .is_file()
+    );
+}

@@ -14,6 +14,7 @@ pub mod placement;
 pub mod read;
 pub mod set;
 pub mod system;
+pub mod upload_list;
 pub mod versioning;
 
 pub use error::{ObjectError, ObjectResult};

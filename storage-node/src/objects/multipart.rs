@@ -74,7 +74,7 @@ pub struct PartRecord {
     pub checksums: BTreeMap<String, String>,
 }
 
-fn upload_dir(bucket: &str, upload_id: &str) -> String {
+pub(super) fn upload_dir(bucket: &str, upload_id: &str) -> String {
     format!("multipart/{bucket}/{upload_id}")
 }
 
@@ -135,7 +135,7 @@ fn valid_upload_id(id: &str) -> ObjectResult<()> {
 }
 
 /// Reads a JSON record from every drive and returns the value a read quorum agrees on.
-async fn quorum_record<T>(set: &ErasureSet, path: &str) -> ObjectResult<Option<T>>
+pub(super) async fn quorum_record<T>(set: &ErasureSet, path: &str) -> ObjectResult<Option<T>>
 where
     T: for<'de> Deserialize<'de> + PartialEq + Clone,
 {
@@ -277,6 +277,7 @@ impl ObjectLayer {
                 need: set.write_quorum(),
             });
         }
+        super::upload_list::index(set, bucket, &rec).await;
         Ok(upload_id)
     }
 
@@ -471,10 +472,11 @@ impl ObjectLayer {
         key: &str,
         upload_id: &str,
     ) -> ObjectResult<()> {
-        let (set, _) = self.load_upload(bucket, key, upload_id).await?;
+        let (set, rec) = self.load_upload(bucket, key, upload_id).await?;
         let _guard = set.locks.write(&upload_lock(upload_id)).await?;
         let dir = upload_dir(bucket, upload_id);
         join_all(set.drives.iter().map(|d| d.delete_sys_path(&dir))).await;
+        super::upload_list::unindex(set, bucket, &rec).await;
         Ok(())
     }
 
@@ -604,6 +606,7 @@ impl ObjectLayer {
             }
         };
         join_all(set.drives.iter().map(|d| d.delete_sys_path(&dir))).await;
+        super::upload_list::unindex(set, bucket, &rec).await;
         // The record of the completion, for retries (best effort: without it a retry
         // gets NoSuchUpload, as before).
         let done = UploadRecord {
@@ -625,7 +628,8 @@ impl ObjectLayer {
         Ok(ObjectInfo::from_meta(bucket, key, &base))
     }
 
-    /// In-progress uploads of a bucket, sorted by key then initiation time.
+    /// In-progress uploads of a bucket, sorted by key then initiation time; a page reads
+    /// only the records it returns (`upload_list`).
     pub async fn list_uploads(
         &self,
         bucket: &str,
@@ -634,54 +638,13 @@ impl ObjectLayer {
         upload_id_marker: &str,
         max: usize,
     ) -> ObjectResult<(Vec<UploadRecord>, bool)> {
-        self.require_bucket(bucket).await?;
-        let dir = format!("multipart/{bucket}");
-        let mut uploads = Vec::new();
-        for set in self.pools[0].sets.iter() {
-            let listings = join_all(set.drives.iter().map(|d| d.list_sys_dir(&dir))).await;
-            let mut counts: HashMap<String, usize> = HashMap::new();
-            for names in listings.into_iter().flatten() {
-                for n in names {
-                    *counts.entry(n).or_default() += 1;
-                }
-            }
-            for (id, n) in counts {
-                if n < set.geometry.read_quorum() || valid_upload_id(&id).is_err() {
-                    continue;
-                }
-                if let Some(rec) =
-                    quorum_record::<UploadRecord>(set, &format!("{dir}/{id}/upload.json")).await?
-                {
-                    if rec.key.starts_with(prefix) && rec.completed.is_none() {
-                        uploads.push(rec);
-                    }
-                }
-            }
-        }
-        uploads.sort_by(|a, b| {
-            (a.key.as_str(), a.initiated_ms, a.upload_id.as_str()).cmp(&(
-                b.key.as_str(),
-                b.initiated_ms,
-                b.upload_id.as_str(),
-            ))
-        });
-        // Skip what the markers say was already returned.
-        let marker_time = uploads
-            .iter()
-            .find(|u| u.key == key_marker && u.upload_id == upload_id_marker)
-            .map(|u| u.initiated_ms);
-        uploads.retain(|u| match (key_marker.is_empty(), marker_time) {
-            (true, _) => true,
-            (false, Some(t)) => {
-                u.key.as_str() > key_marker
-                    || (u.key == key_marker
-                        && (u.initiated_ms, u.upload_id.as_str()) > (t, upload_id_marker))
-            }
-            (false, None) => u.key.as_str() > key_marker,
-        });
-        let truncated = uploads.len() > max;
-        uploads.truncate(max);
-        Ok((uploads, truncated))
+        let page = super::upload_list::Page {
+            prefix,
+            key_marker,
+            upload_id_marker,
+            max,
+        };
+        self.list_upload_page(bucket, page).await
     }
 }
 
