@@ -4,6 +4,7 @@
 
 pub mod identity;
 pub mod listing;
+pub mod listing_clone;
 pub mod load;
 pub mod micro;
 pub mod procinfo;

@@ -59,9 +59,10 @@ fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
 /// Lists everything under `prefix` in pages of `page` keys, checking that the keys come in
 /// strictly increasing order across pages (a fast but wrong listing must not pass).
 /// `start_after` starts the listing deep inside the prefix; `max_pages` stops it early
-/// (0: to the end).
+/// (0: to the end). Page `i` goes to `clients[i % n]`: with the servers of a cluster, every
+/// continuation token is taken by another server than the one that made it.
 pub async fn list_all(
-    client: &S3Client,
+    clients: &[S3Client],
     bucket: &str,
     prefix: &str,
     delimiter: Option<&str>,
@@ -69,6 +70,9 @@ pub async fn list_all(
     start_after: &str,
     max_pages: usize,
 ) -> Result<Listing> {
+    if clients.is_empty() {
+        bail!("no endpoint to list from");
+    }
     let started = Instant::now();
     let mut token: Option<String> = None;
     let mut out = Listing {
@@ -91,6 +95,7 @@ pub async fn list_all(
             None => {}
         }
         let t0 = Instant::now();
+        let client = &clients[out.pages % clients.len()];
         let body = client.list_objects_v2(bucket, &q).await?;
         out.page_ms.push(t0.elapsed().as_secs_f64() * 1e3);
         out.pages += 1;

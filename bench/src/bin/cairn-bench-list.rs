@@ -9,10 +9,14 @@
 //!     --server-pid $PID --json out.json
 //! ```
 //!
+//! A prefix of a million keys is filled by PUTting one object and cloning its on-disk
+//! directory with the server stopped (`clone`), see `listing_clone`.
+//!
 //! `bench/list.sh` runs the whole comparison (two server binaries over the same data).
 
 use anyhow::{Context, Result};
 use cairn_bench::listing::{self, Layout};
+use cairn_bench::listing_clone;
 use cairn_bench::procinfo::RssSampler;
 use cairn_bench::s3::{ClientConfig, S3Client};
 use cairn_bench::sigv4::{Credentials, Signer};
@@ -23,8 +27,9 @@ use std::time::Duration;
 #[derive(Parser, Debug)]
 #[command(about = "Listing benchmark: fill prefixes, then time paginated ListObjectsV2")]
 struct Cli {
-    #[arg(long, default_value = "http://127.0.0.1:9400")]
-    endpoint: String,
+    /// Server URL; several (comma-separated) take the listing's pages in turn.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:9400")]
+    endpoint: Vec<String>,
     #[arg(long, default_value = "bench-list")]
     bucket: String,
     #[arg(long, env = "CAIRN_ROOT_USER")]
@@ -52,6 +57,35 @@ enum Cmd {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// With the server stopped: copy the on-disk directory of the object `template`
+    /// (PUT it first) to keys `from..from+count` of the layout under `prefix`, on every
+    /// drive of `drives` (comma-separated, in any order). Minutes instead of an hour of
+    /// PUTs for a million keys; every copy has the template's metadata.
+    Clone {
+        #[arg(long, value_delimiter = ',', required = true)]
+        drives: Vec<PathBuf>,
+        #[arg(long)]
+        template: String,
+        #[arg(long)]
+        prefix: String,
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[arg(long, value_enum, default_value = "flat")]
+        layout: Layout,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+    /// Print key number `index` of the layout under `prefix` (for scripts).
+    Key {
+        #[arg(long)]
+        prefix: String,
+        #[arg(long, value_enum, default_value = "flat")]
+        layout: Layout,
+        #[arg(long, default_value_t = 0)]
+        index: u64,
+    },
     /// List everything under `prefix` and print one Markdown table row.
     List {
         #[arg(long)]
@@ -69,9 +103,10 @@ enum Cmd {
         /// Name of the row (e.g. the server build).
         #[arg(long, default_value = "")]
         label: String,
-        /// Sample this process's RSS while listing.
-        #[arg(long)]
-        server_pid: Option<u32>,
+        /// Sample these processes' RSS while listing (comma-separated; the largest
+        /// peak is reported).
+        #[arg(long, value_delimiter = ',')]
+        server_pid: Vec<u32>,
         /// Append the figures (with every page time) as one JSON line here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -88,6 +123,36 @@ fn main() -> Result<()> {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    if let Cmd::Clone {
+        drives,
+        template,
+        prefix,
+        count,
+        from,
+        layout,
+        threads,
+    } = &cli.cmd
+    {
+        let rate = listing_clone::clone_keys(
+            drives,
+            &cli.bucket,
+            template,
+            *from..*from + *count,
+            |i| listing::key(*layout, prefix, i),
+            *threads,
+        )?;
+        eprintln!("cloned {template} to {count} keys under {prefix} at {rate:.0} keys/s");
+        return Ok(());
+    }
+    if let Cmd::Key {
+        prefix,
+        layout,
+        index,
+    } = &cli.cmd
+    {
+        println!("{}", listing::key(*layout, prefix, *index));
+        return Ok(());
+    }
     let signer = Signer::new(
         Credentials {
             access_key: cli.access_key.clone(),
@@ -96,14 +161,21 @@ async fn run(cli: Cli) -> Result<()> {
         &cli.region,
         "s3",
     );
-    let client = S3Client::new(
-        &ClientConfig {
-            endpoint: cli.endpoint.clone(),
-            timeout: Duration::from_secs(600),
-            max_idle: 64,
-        },
-        signer,
-    )?;
+    let clients = cli
+        .endpoint
+        .iter()
+        .map(|e| {
+            S3Client::new(
+                &ClientConfig {
+                    endpoint: e.clone(),
+                    timeout: Duration::from_secs(600),
+                    max_idle: 64,
+                },
+                signer.clone(),
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let client = &clients[0];
     match cli.cmd {
         Cmd::Fill {
             prefix,
@@ -114,7 +186,7 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             client.ensure_bucket(&cli.bucket, &cli.region).await?;
             let rate = listing::fill(
-                &client,
+                client,
                 &cli.bucket,
                 layout,
                 &prefix,
@@ -124,6 +196,7 @@ async fn run(cli: Cli) -> Result<()> {
             .await?;
             eprintln!("filled {count} keys under {prefix} at {rate:.0} PUT/s");
         }
+        Cmd::Clone { .. } | Cmd::Key { .. } => {}
         Cmd::List {
             prefix,
             delimiter,
@@ -134,9 +207,12 @@ async fn run(cli: Cli) -> Result<()> {
             server_pid,
             json,
         } => {
-            let sampler = server_pid.map(|p| RssSampler::start(p, Duration::from_millis(50)));
+            let samplers: Vec<RssSampler> = server_pid
+                .iter()
+                .map(|p| RssSampler::start(*p, Duration::from_millis(50)))
+                .collect();
             let l = listing::list_all(
-                &client,
+                &clients,
                 &cli.bucket,
                 &prefix,
                 delimiter.as_deref(),
@@ -145,9 +221,13 @@ async fn run(cli: Cli) -> Result<()> {
                 max_pages,
             )
             .await?;
-            let rss = sampler.and_then(RssSampler::finish);
+            let rss = samplers
+                .into_iter()
+                .filter_map(RssSampler::finish)
+                .map(|r| r.peak_sampled)
+                .max();
             let s = listing::summarize(&l);
-            let rss_mib = rss.map(|r| r.peak_sampled as f64 / (1 << 20) as f64);
+            let rss_mib = rss.map(|r| r as f64 / (1 << 20) as f64);
             println!(
                 "| {label} | `{prefix}`{}{} | {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} | {} |",
                 delimiter.map(|d| format!(" d=`{d}`")).unwrap_or_default(),
