@@ -246,6 +246,49 @@ impl ObjectLayer {
 
 /// The file a read quorum of `headers` (one per drive that has the key) agrees on.
 fn agreed(headers: &[bytes::Bytes], default_quorum: usize) -> Option<MetaFile> {
+    match agreed_by_peeking(headers, default_quorum) {
+        Some(found) => found,
+        None => agreed_by_decoding(headers, default_quorum),
+    }
+}
+
+/// [`agreed`] decoding one header per write id instead of every drive's (the JSON parse
+/// is most of a listing's CPU per key): the copies are grouped by the write id at the
+/// start of each header, and the same rule as [`pick_file`] picks the group. `None`
+/// when some header is not in the current format or its write id cannot be read that
+/// way (format-1 copies of one write may differ in their metadata generation).
+fn agreed_by_peeking(headers: &[bytes::Bytes], default_quorum: usize) -> Option<Option<MetaFile>> {
+    // (write id, copies, index of the first copy)
+    let mut groups: Vec<(&str, usize, usize)> = Vec::with_capacity(2);
+    for (i, h) in headers.iter().enumerate() {
+        if !meta::is_current_format(h) {
+            return None;
+        }
+        let id = meta::peek_write_id(h)?;
+        match groups.iter_mut().find(|g| g.0 == id) {
+            Some(g) => g.1 += 1,
+            None => groups.push((id, 1, i)),
+        }
+    }
+    let mut best: Option<(usize, i64, MetaFile)> = None;
+    for (_, count, first) in groups {
+        let f = meta::decode_header(headers.get(first)?).ok()?;
+        let time = f.latest()?.mod_time_ms;
+        if best
+            .as_ref()
+            .is_none_or(|(c, t, _)| (count, time) > (*c, *t))
+        {
+            best = Some((count, time, f));
+        }
+    }
+    let (count, _, f) = best?;
+    let data = f.latest()?.erasure.geometry.data;
+    let quorum = if data == 0 { default_quorum } else { data };
+    Some((count >= quorum).then_some(f))
+}
+
+/// [`agreed`] by decoding every header.
+fn agreed_by_decoding(headers: &[bytes::Bytes], default_quorum: usize) -> Option<MetaFile> {
     let files: Vec<MetaFile> = headers
         .iter()
         .filter_map(|h| match meta::decode_header(h) {
@@ -275,6 +318,62 @@ enum Listed {
 #[cfg(test)]
 mod tests {
     use super::common_prefix;
+    use super::{agreed, agreed_by_decoding, agreed_by_peeking};
+    use crate::objects::meta::{self, ErasureInfo, MetaFile, ObjectMeta, Version};
+
+    fn header(write_id: &str, size: u64, time: i64) -> bytes::Bytes {
+        let m = ObjectMeta {
+            format: meta::FORMAT_VERSION,
+            version_id: format!("v-{write_id}"),
+            size,
+            etag: "e".into(),
+            mod_time_ms: time,
+            headers: Default::default(),
+            checksums: Default::default(),
+            erasure: ErasureInfo {
+                geometry: crate::erasure::Geometry::new(2, 2),
+                index: 0,
+                distribution: vec![0, 1, 2, 3],
+                bitrot: "xxh3-128".into(),
+            },
+            data_dir: None,
+            parts: vec![],
+            meta_version: 0,
+            null_version: false,
+            delete_marker: false,
+        };
+        let f = MetaFile {
+            write_id: write_id.into(),
+            versions: vec![Version {
+                meta: m,
+                inline: bytes::Bytes::from_static(b"shard"),
+            }],
+        };
+        let b = meta::encode(&f).unwrap();
+        b.slice(..meta::header_len(&b).unwrap())
+    }
+
+    #[test]
+    fn listings_take_the_copy_a_quorum_agrees_on() {
+        let (a, b) = (header("a", 1, 10), header("b", 2, 20));
+        let size = |f: Option<MetaFile>| f.map(|f| f.versions[0].meta.size);
+        // Two of three agree on a (2+2 needs two), though b is newer and came first.
+        let hs = [b.clone(), a.clone(), a.clone()];
+        assert_eq!(size(agreed(&hs, 2)), Some(1));
+        assert_eq!(size(agreed_by_decoding(&hs, 2)), Some(1));
+        assert!(agreed_by_peeking(&hs, 2).is_some(), "format 2 is peeked");
+        // A tie goes to the newer; one copy alone is no quorum.
+        assert_eq!(size(agreed(&[a.clone(), b.clone()], 2)), None);
+        assert_eq!(
+            size(agreed(&[a.clone(), b.clone(), b.clone(), a.clone()], 2)),
+            Some(2)
+        );
+        assert_eq!(size(agreed(std::slice::from_ref(&a), 2)), None);
+        // Anything not in the current format is decoded instead.
+        let mut old = a.to_vec();
+        old[..8].copy_from_slice(b"CAIRNMT1");
+        assert!(agreed_by_peeking(&[bytes::Bytes::from(old)], 2).is_none());
+    }
 
     #[test]
     fn common_prefixes_cut_at_the_delimiter() {

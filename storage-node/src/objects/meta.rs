@@ -221,6 +221,32 @@ pub fn header_len(head: &[u8]) -> Option<usize> {
     (n <= MAX_HEADER).then_some(PREFIX_LEN + n)
 }
 
+/// Whether `head` starts a file in the current format (format 2).
+pub fn is_current_format(head: &[u8]) -> bool {
+    head.starts_with(MAGIC)
+}
+
+/// The `write_id` of a metadata file (header) without parsing its JSON: the header starts
+/// `{"format":2,"write_id":"<id>"` (format 2, fields in declaration order) or
+/// `{"format":1,"version_id":"<id>"` (format 1, whose write id is its version id). `None`
+/// when the bytes do not start that way; callers then decode the whole header. Listings
+/// use it to group the drives' copies of a key cheaply.
+pub fn peek_write_id(head: &[u8]) -> Option<&str> {
+    let end = header_len(head)?.min(head.len());
+    let json = head.get(PREFIX_LEN..end)?;
+    let lead: &[u8] = if &head[..8] == MAGIC {
+        br#"{"format":2,"write_id":""#
+    } else {
+        br#"{"format":1,"version_id":""#
+    };
+    let rest = json.strip_prefix(lead)?;
+    let close = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
+    if rest[close] != b'"' {
+        return None;
+    }
+    std::str::from_utf8(&rest[..close]).ok()
+}
+
 /// Encodes a file in format 2.
 pub fn encode(file: &MetaFile) -> Result<Bytes, MetaError> {
     if file.versions.is_empty() {
@@ -382,6 +408,7 @@ mod tests {
         );
         assert!(back.latest().unwrap().delete_marker);
         assert_eq!(back.data_dirs().collect::<Vec<_>>(), vec!["dd"]);
+        assert_eq!(peek_write_id(&bytes), Some("w"));
         // The listing walk reads only the header.
         let head = bytes.slice(..header_len(&bytes).unwrap());
         let h = decode_header(&head).unwrap();
@@ -397,6 +424,10 @@ mod tests {
     fn format_1_files_read_as_a_single_null_version() {
         let bytes = Bytes::from_static(FORMAT_1_FILE);
         assert_eq!(header_len(&bytes), Some(bytes.len() - 5));
+        assert_eq!(
+            peek_write_id(&bytes),
+            Some("6f1c2a52-3c1e-4b7e-9a55-0d5b8c2e1f00")
+        );
         let f = decode(&bytes).unwrap();
         assert_eq!(f.write_id, "6f1c2a52-3c1e-4b7e-9a55-0d5b8c2e1f00");
         assert_eq!(f.versions.len(), 1);
@@ -430,6 +461,7 @@ mod tests {
             b"CAIRNMT2\x0c\0\0\0{\"format\":9}",
         ] {
             assert!(decode(&Bytes::copy_from_slice(bad)).is_err(), "{bad:?}");
+            let _ = peek_write_id(bad);
         }
         let mut truncated = encode(&three_versions()).unwrap().to_vec();
         truncated.truncate(truncated.len() - 3);
