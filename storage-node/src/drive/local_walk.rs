@@ -259,10 +259,24 @@ impl Children {
                 size,
             });
         }
-        let (mut names, dir_marker) = read_segments(dir)?;
+        // Reading stops at the threshold: a large directory is read in full only under
+        // the cache's watch (one copy of its names at a time, one such read per server).
+        let (mut names, dir_marker) = read_segments(dir, Some(sorted_dirs::LARGE_DIR))?;
         if names.len() >= sorted_dirs::LARGE_DIR {
+            drop(names);
             // Read again under the cache's watch, so names created meanwhile are kept.
-            names = sorted.fill(dir, || read_segments(dir).map(|(n, _)| n))?;
+            let all = sorted.fill(dir, || read_segments(dir, None).map(|(n, _)| n))?;
+            if let Some(batch) = sorted.range(dir, bound, size) {
+                drop(all);
+                return Ok(Children::Cached {
+                    dir: dir.to_path_buf(),
+                    last: batch.last().cloned(),
+                    batch: batch.into_iter(),
+                    size,
+                });
+            }
+            // Not kept (above the budget): this walk goes on from its own copy.
+            names = all;
         } else {
             names.sort_unstable();
         }
@@ -317,7 +331,7 @@ impl Children {
                     }
                     None => {
                         // Dropped from the cache meanwhile: read the directory instead.
-                        let (mut names, dir_marker) = read_segments(dir)?;
+                        let (mut names, dir_marker) = read_segments(dir, None)?;
                         names.sort_unstable();
                         *self = Self::listed_from(names, dir_marker, Bound::Excluded(&after));
                         self.next(sorted)
@@ -329,8 +343,9 @@ impl Children {
 }
 
 /// The key segments of directory `dir` (decoded, unordered) and whether it holds a folder
-/// marker; a missing directory is empty.
-fn read_segments(dir: &Path) -> Result<(Vec<String>, bool), DriveError> {
+/// marker; a missing directory is empty. With `limit`, reading stops once that many
+/// segments are found (the folder marker is then unknown: false).
+fn read_segments(dir: &Path, limit: Option<usize>) -> Result<(Vec<String>, bool), DriveError> {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e)
@@ -350,6 +365,9 @@ fn read_segments(dir: &Path) -> Result<(Vec<String>, bool), DriveError> {
             dir_marker = true;
         } else if let Some(seg) = keypath::decode_entry(name) {
             names.push(seg);
+            if limit.is_some_and(|l| names.len() >= l) {
+                break;
+            }
         }
     }
     Ok((names, dir_marker))

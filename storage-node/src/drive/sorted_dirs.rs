@@ -147,9 +147,16 @@ impl NameSet {
     pub fn from_names(mut names: Vec<String>) -> NameSet {
         names.sort_unstable();
         names.dedup();
-        let len = names.len();
+        NameSet::from_sorted(&names)
+    }
+
+    /// Builds the set from sorted names without duplicates (no copy of the list).
+    pub fn from_sorted(names: &[String]) -> NameSet {
         let chunks = names.chunks(CHUNK).map(Chunk::encode).collect();
-        NameSet { chunks, len }
+        NameSet {
+            chunks,
+            len: names.len(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -284,6 +291,10 @@ struct Entry {
 #[derive(Debug)]
 pub struct ListingCache {
     state: Mutex<State>,
+    /// Held while a directory is read in full for the cache: one such read per server at
+    /// a time, so eight drives filling the same million-name directory hold one list of
+    /// names in memory, not eight.
+    fill_gate: Mutex<()>,
     limit: AtomicUsize,
     next_owner: AtomicU64,
 }
@@ -296,6 +307,7 @@ impl ListingCache {
     pub fn new(limit: usize) -> ListingCache {
         ListingCache {
             state: Mutex::new(State::default()),
+            fill_gate: Mutex::new(()),
             limit: AtomicUsize::new(limit),
             next_owner: AtomicU64::new(0),
         }
@@ -422,6 +434,11 @@ impl SortedDirs {
                 }
             }
         };
+        let gate = self
+            .cache
+            .fill_gate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let ino = inode(dir);
         let result = read();
         if !mine {
@@ -435,7 +452,8 @@ impl SortedDirs {
             }
         };
         // Sorted and encoded before taking the lock the other drives share.
-        let mut set = NameSet::from_names(names.clone());
+        let mut set = NameSet::from_sorted(&names);
+        drop(gate);
         let limit = self.cache.limit();
         let mut st = self.state();
         let created = match st.dirs.remove(dir).map(|e| e.slot) {
@@ -653,6 +671,37 @@ mod tests {
         assert_eq!(got.len(), 5_000, "the walk still gets every name");
         assert_eq!(drives[0].range(&dirs[0], Bound::Unbounded, 1), None);
         assert!(cache.bytes() <= one);
+    }
+
+    /// Drives read large directories for the cache one at a time, so a server holds one
+    /// full list of names at once however many drives fill the same prefix.
+    #[test]
+    fn one_directory_is_read_for_the_cache_at_a_time() {
+        use std::sync::atomic::AtomicUsize;
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Arc::new(ListingCache::new(DEFAULT_BUDGET));
+        let (active, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        std::thread::scope(|scope| {
+            for i in 0..4 {
+                let drive = SortedDirs::in_cache(cache.clone());
+                let dir = tmp.path().join(format!("drive{i}/flat"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let (active, most) = (&active, &most);
+                scope.spawn(move || {
+                    drive
+                        .fill(&dir, || {
+                            let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(30));
+                            active.fetch_sub(1, Ordering::SeqCst);
+                            Ok::<_, ()>(names(2_000))
+                        })
+                        .unwrap();
+                });
+            }
+        });
+        assert_eq!(most.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.bytes(), 4 * NameSet::from_names(names(2_000)).bytes());
     }
 
     #[test]
