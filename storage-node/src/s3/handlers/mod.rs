@@ -13,6 +13,7 @@ mod list_versions;
 mod multipart;
 mod object;
 pub mod public_access;
+mod snowball;
 pub mod tagging;
 
 use super::error::{S3Error, S3Result};

@@ -106,6 +106,9 @@ fn requested_version(req: &S3Request) -> Option<String> {
 }
 
 pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
+    if super::snowball::requested(req) {
+        return super::snowball::extract(s, req).await;
+    }
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
     check_declared_size(req, MAX_PUT_SIZE)?;
     let mut headers = headers::stored_headers(&req.headers)?;
