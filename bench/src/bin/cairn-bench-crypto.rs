@@ -56,79 +56,61 @@ fn rate(secs: f64, mut f: impl FnMut()) -> (f64, f64) {
     (bytes / cpu / 1e9, cpu / wall)
 }
 
-fn ring_cell(secs: f64, alg: &'static ring::aead::Algorithm) -> Result<[(f64, f64); 2]> {
-    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey};
-    let key = LessSafeKey::new(UnboundKey::new(alg, &[7u8; 32]).map_err(|_| anyhow!("key"))?);
-    let mut buf = vec![5u8; PACKAGE];
-    let seal = rate(secs, || {
-        let tag = key
-            .seal_in_place_separate_tag(
+/// One AEAD cell for a crate with ring's `aead` API (ring itself, and aws-lc-rs, which
+/// copies that API): seal and open one package, in place.
+macro_rules! ring_api_cell {
+    ($name:ident, $aead:path) => {
+        pub fn $name(secs: f64, alg: &'static Algorithm) -> Result<[(f64, f64); 2]> {
+            use $aead::{Aad, LessSafeKey, Nonce, UnboundKey};
+            let key =
+                LessSafeKey::new(UnboundKey::new(alg, &[7u8; 32]).map_err(|_| anyhow!("key"))?);
+            let mut buf = vec![5u8; PACKAGE];
+            let seal = rate(secs, || {
+                let tag = key
+                    .seal_in_place_separate_tag(
+                        Nonce::assume_unique_for_key([1; 12]),
+                        Aad::from([0u8]),
+                        &mut buf,
+                    )
+                    .map(|t| t.as_ref()[0]);
+                black_box(tag.ok());
+            });
+            let mut sealed = vec![5u8; PACKAGE];
+            key.seal_in_place_append_tag(
                 Nonce::assume_unique_for_key([1; 12]),
                 Aad::from([0u8]),
-                &mut buf,
+                &mut sealed,
             )
-            .map(|t| t.as_ref()[0]);
-        black_box(tag.ok());
-    });
-    let mut sealed = vec![5u8; PACKAGE];
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key([1; 12]),
-        Aad::from([0u8]),
-        &mut sealed,
-    )
-    .map_err(|_| anyhow!("seal"))?;
-    let mut work = sealed.clone();
-    let open = rate(secs, || {
-        work.copy_from_slice(&sealed);
-        let ok = key
-            .open_in_place(
-                Nonce::assume_unique_for_key([1; 12]),
-                Aad::from([0u8]),
-                &mut work,
-            )
-            .is_ok();
-        assert!(ok, "package opens");
-    });
-    Ok([seal, open])
+            .map_err(|_| anyhow!("seal"))?;
+            let mut work = sealed.clone();
+            let open = rate(secs, || {
+                work.copy_from_slice(&sealed);
+                let ok = key
+                    .open_in_place(
+                        Nonce::assume_unique_for_key([1; 12]),
+                        Aad::from([0u8]),
+                        &mut work,
+                    )
+                    .is_ok();
+                assert!(ok, "package opens");
+            });
+            Ok([seal, open])
+        }
+    };
+}
+
+mod ring_cells {
+    use super::*;
+    use ring::aead::Algorithm;
+    ring_api_cell!(cell, ring::aead);
 }
 
 /// AWS-LC (through aws-lc-rs, the crate rustls uses by default), which has AES-GCM code
-/// for AVX-512 VAES as well as AVX2: the same API as ring's.
-fn aws_lc_cell(secs: f64) -> Result<[(f64, f64); 2]> {
-    use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-    let key =
-        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7u8; 32]).map_err(|_| anyhow!("key"))?);
-    let mut buf = vec![5u8; PACKAGE];
-    let seal = rate(secs, || {
-        let tag = key
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key([1; 12]),
-                Aad::from([0u8]),
-                &mut buf,
-            )
-            .map(|t| t.as_ref()[0]);
-        black_box(tag.ok());
-    });
-    let mut sealed = vec![5u8; PACKAGE];
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key([1; 12]),
-        Aad::from([0u8]),
-        &mut sealed,
-    )
-    .map_err(|_| anyhow!("seal"))?;
-    let mut work = sealed.clone();
-    let open = rate(secs, || {
-        work.copy_from_slice(&sealed);
-        let ok = key
-            .open_in_place(
-                Nonce::assume_unique_for_key([1; 12]),
-                Aad::from([0u8]),
-                &mut work,
-            )
-            .is_ok();
-        assert!(ok, "package opens");
-    });
-    Ok([seal, open])
+/// for AVX-512 VAES as well as AVX2.
+mod aws_lc_cells {
+    use super::*;
+    use aws_lc_rs::aead::Algorithm;
+    ring_api_cell!(cell, aws_lc_rs::aead);
 }
 
 fn rustcrypto_cell<C: KeyInit + AeadInPlace>(secs: f64) -> Result<[(f64, f64); 2]> {
@@ -235,12 +217,15 @@ async fn run(cli: &Cli) -> Result<()> {
     let cells: Vec<(&str, [(f64, f64); 2])> = vec![
         (
             "ring AES-256-GCM (the server's)",
-            ring_cell(s, &ring::aead::AES_256_GCM)?,
+            ring_cells::cell(s, &ring::aead::AES_256_GCM)?,
         ),
-        ("aws-lc-rs AES-256-GCM", aws_lc_cell(s)?),
+        (
+            "aws-lc-rs AES-256-GCM",
+            aws_lc_cells::cell(s, &aws_lc_rs::aead::AES_256_GCM)?,
+        ),
         (
             "ring ChaCha20-Poly1305",
-            ring_cell(s, &ring::aead::CHACHA20_POLY1305)?,
+            ring_cells::cell(s, &ring::aead::CHACHA20_POLY1305)?,
         ),
         (
             "RustCrypto aes-gcm 0.10 AES-256-GCM",
