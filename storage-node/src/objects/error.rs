@@ -28,6 +28,9 @@ pub enum ObjectError {
     NoSuchUpload,
     #[error("{0}")]
     InvalidPart(String),
+    /// A request the object layer cannot carry out as asked (S3's `InvalidRequest`).
+    #[error("{0}")]
+    InvalidRequest(String),
     #[error("the list of parts was not in ascending order")]
     InvalidPartOrder,
     #[error("part {number} is {size} bytes; every part but the last must be at least 5 MiB")]

@@ -309,7 +309,9 @@ fn agreed_by_decoding(headers: &[bytes::Bytes], default_quorum: usize) -> Option
         .max_by_key(MetaFile::meta_generation)
 }
 
-/// An entry as `list_objects` lists it.
+/// An entry as `list_objects` lists it. Unboxed on purpose: entries live for one step
+/// of the walk, and a box would cost an allocation per listed key.
+#[allow(clippy::large_enum_variant)]
 enum Listed {
     Object(ObjectInfo),
     Prefix,

@@ -104,6 +104,8 @@ pub struct ObjectInfo {
     pub checksums: BTreeMap<String, String>,
     /// (part number, size) of a multipart object; one entry for a plain PUT.
     pub parts: Vec<(u32, u64)>,
+    /// The checksums of the parts of a multipart object that have some, by part number.
+    pub part_checksums: BTreeMap<u32, BTreeMap<String, String>>,
     /// S3's version id of this version (`null` for a version written unversioned).
     pub version_id: String,
 }
@@ -120,6 +122,12 @@ impl ObjectInfo {
             headers: m.headers.clone(),
             checksums: m.checksums.clone(),
             parts: m.parts.iter().map(|p| (p.number, p.size)).collect(),
+            part_checksums: m
+                .parts
+                .iter()
+                .filter(|p| !p.checksums.is_empty())
+                .map(|p| (p.number, p.checksums.clone()))
+                .collect(),
             version_id: m.s3_version_id().to_string(),
         }
     }

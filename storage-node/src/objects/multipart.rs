@@ -47,6 +47,10 @@ pub struct UploadRecord {
     pub distribution: Vec<usize>,
     #[serde(default)]
     pub checksum_algorithm: Option<String>,
+    /// How the object checksum is made from the parts' (`COMPOSITE`, `FULL_OBJECT`);
+    /// absent for records written before it was recorded, which read as composite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
     /// Set once the upload completed: the record stays (without parts) until the upload
     /// would have expired, so that a client retrying CompleteMultipartUpload after a
     /// timeout gets the same answer instead of `NoSuchUpload`.
@@ -83,6 +87,22 @@ pub(super) fn upload_dir(bucket: &str, upload_id: &str) -> String {
 /// The client-visible size of a part from its stored size, for uploads whose parts are
 /// stored transformed (encrypted); `None` for a size no such part can have.
 pub type ContentSize = fn(u64) -> Option<u64>;
+
+/// The object checksums (algorithm to value) of an upload completed from the chosen
+/// parts, or why the parts cannot complete it; the S3 layer knows the algorithms.
+pub type ObjectChecksums<'a> = dyn Fn(&UploadRecord, &[PartRecord]) -> ObjectResult<BTreeMap<String, String>>
+    + Send
+    + Sync
+    + 'a;
+
+/// How a CompleteMultipartUpload is carried out, beyond the parts it names.
+pub struct CompleteOptions<'a> {
+    /// `If-Match` / `If-None-Match`, checked under the key's commit lock.
+    pub condition: Option<&'a WriteCondition>,
+    /// For uploads whose parts are stored transformed (encrypted).
+    pub content_size: Option<ContentSize>,
+    pub object_checksums: &'a ObjectChecksums<'a>,
+}
 
 /// Requested parts as recorded: ETags without quotes or spaces.
 fn normalized(requested: &[(u32, String)]) -> Vec<(u32, String)> {
@@ -226,11 +246,17 @@ impl ObjectLayer {
         key: &str,
         upload_id: &str,
     ) -> ObjectResult<BTreeMap<String, String>> {
-        Ok(self
-            .load_upload_record(bucket, key, upload_id)
-            .await?
-            .1
-            .headers)
+        Ok(self.upload_record(bucket, key, upload_id).await?.headers)
+    }
+
+    /// The record of an upload in progress (or just completed).
+    pub async fn upload_record(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> ObjectResult<UploadRecord> {
+        Ok(self.load_upload_record(bucket, key, upload_id).await?.1)
     }
 
     pub async fn new_multipart(
@@ -238,7 +264,7 @@ impl ObjectLayer {
         bucket: &str,
         key: &str,
         headers: BTreeMap<String, String>,
-        checksum_algorithm: Option<String>,
+        checksum: Option<(String, String)>,
     ) -> ObjectResult<String> {
         keypath::validate_key(key)?;
         self.require_bucket(bucket).await?;
@@ -256,7 +282,8 @@ impl ObjectLayer {
             headers,
             geometry: set.geometry,
             distribution: set.distribution(key),
-            checksum_algorithm,
+            checksum_algorithm: checksum.as_ref().map(|c| c.0.clone()),
+            checksum_type: checksum.map(|c| c.1),
             completed: None,
         };
         let body = to_json(&rec)?;
@@ -486,9 +513,13 @@ impl ObjectLayer {
         key: &str,
         upload_id: &str,
         requested: &[(u32, String)],
-        condition: Option<&WriteCondition>,
-        content_size: Option<ContentSize>,
+        opts: CompleteOptions<'_>,
     ) -> ObjectResult<ObjectInfo> {
+        let CompleteOptions {
+            condition,
+            content_size,
+            object_checksums,
+        } = opts;
         let (set, _) = self.load_upload_record(bucket, key, upload_id).await?;
         let _upload_guard = set.locks.write(&upload_lock(upload_id)).await?;
         // Read again under the lock: a concurrent completion may have just finished.
@@ -526,6 +557,7 @@ impl ObjectLayer {
             chosen.push(part.clone());
         }
         let size = completed_size(&chosen)?;
+        let checksums = object_checksums(&rec, &chosen)?;
         let mut headers = rec.headers.clone();
         if let Some(of_part) = content_size {
             let mut total = 0u64;
@@ -564,7 +596,7 @@ impl ObjectLayer {
             etag,
             mod_time_ms: now_ms(),
             headers,
-            checksums: BTreeMap::new(),
+            checksums,
             erasure: ErasureInfo {
                 geometry: rec.geometry,
                 index: 0,

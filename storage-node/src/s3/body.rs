@@ -40,10 +40,15 @@ fn is_aws_chunked(headers: &HeaderMap) -> bool {
         .any(|e| e.trim().eq_ignore_ascii_case("aws-chunked"))
 }
 
+/// The body of a request, decoded and checked as its headers declare. `upload_algorithm`
+/// is the checksum algorithm of the multipart upload a part belongs to: the part's
+/// checksum is computed with it even when the client sends none, and a part declaring
+/// another algorithm is refused, as S3 does.
 pub fn verified(
     raw: BodyStream,
     headers: &HeaderMap,
     auth: &AuthOutcome,
+    upload_algorithm: Option<checksum::ChecksumAlgorithm>,
 ) -> S3Result<VerifiedBody> {
     let trailers = chunked::trailer_slot();
     let mode = match (&auth.payload, &auth.chunk_signing) {
@@ -69,8 +74,21 @@ pub fn verified(
         Some(m) => Box::pin(chunked::decode(raw, m, trailers.clone())),
         None => raw,
     };
-    let expectations = checksum::expectations_from_headers(headers, &auth.payload, trailers)
+    let mut expectations = checksum::expectations_from_headers(headers, &auth.payload, trailers)
         .map_err(|e| S3Error::new(e.s3_code(), e.http_status(), e.message()))?;
+    if let Some(want) = upload_algorithm {
+        match expectations.checksum_algorithm() {
+            None => expectations.requested = Some(want),
+            Some(got) if got != want => {
+                return Err(S3Error::invalid_request(format!(
+                    "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                    want.name().to_ascii_lowercase(),
+                    got.name().to_ascii_lowercase()
+                )));
+            }
+            Some(_) => {}
+        }
+    }
     let verifying = checksum::VerifyingStream::new(decoded, expectations);
     let checksums = verifying.computed();
     Ok(VerifiedBody {

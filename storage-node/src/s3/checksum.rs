@@ -28,7 +28,7 @@ use super::auth::chunked::TrailerSlot;
 use super::auth::sigv4::PayloadMode;
 
 /// Standard alphabet, accepting values with or without `=` padding: clients differ.
-const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+pub(crate) const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );

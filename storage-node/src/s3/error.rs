@@ -159,6 +159,7 @@ impl From<ObjectError> for S3Error {
                 "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
             ),
             ObjectError::InvalidPart(_) => S3Error::new("InvalidPart", S::BAD_REQUEST, msg),
+            ObjectError::InvalidRequest(_) => S3Error::new("InvalidRequest", S::BAD_REQUEST, msg),
             ObjectError::InvalidPartOrder => S3Error::new("InvalidPartOrder", S::BAD_REQUEST, msg),
             ObjectError::EntityTooSmall { .. } => {
                 S3Error::new("EntityTooSmall", S::BAD_REQUEST, msg)

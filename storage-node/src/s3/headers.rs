@@ -162,6 +162,10 @@ pub fn object_headers(info: &ObjectInfo, with_checksums: bool) -> HeaderMap {
         for (algo, v) in &info.checksums {
             put(&format!("x-amz-checksum-{algo}"), v);
         }
+        if let Some(v) = info.checksums.values().next() {
+            let ty = super::multipart_checksum::ChecksumType::of_value(v);
+            put("x-amz-checksum-type", ty.name());
+        }
     }
     if info.parts.len() > 1 || info.is_multipart() {
         put("x-amz-mp-parts-count", &info.parts.len().to_string());
@@ -325,6 +329,7 @@ mod tests {
 
     fn info() -> ObjectInfo {
         ObjectInfo {
+            part_checksums: Default::default(),
             bucket: "b".into(),
             key: "k".into(),
             size: 1,

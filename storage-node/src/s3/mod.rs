@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod headers;
 pub mod identity;
 pub mod metadata_text;
+pub mod multipart_checksum;
 pub mod operation;
 pub mod owner;
 pub mod request;
@@ -115,13 +116,22 @@ impl S3Request {
     /// The request body, decoded (`aws-chunked`) and verified (payload hash, checksums)
     /// while it streams. Can be taken once.
     pub fn take_body(&mut self) -> S3Result<body::VerifiedBody> {
+        self.take_part_body(None)
+    }
+
+    /// The body of an UploadPart, whose upload may fix the checksum algorithm
+    /// ([`body::verified`]).
+    pub fn take_part_body(
+        &mut self,
+        upload_algorithm: Option<checksum::ChecksumAlgorithm>,
+    ) -> S3Result<body::VerifiedBody> {
         let raw = self
             .body
             .get_mut()
             .ok()
             .and_then(Option::take)
             .ok_or_else(|| S3Error::internal("request body already consumed"))?;
-        body::verified(raw, &self.headers, &self.auth)
+        body::verified(raw, &self.headers, &self.auth, upload_algorithm)
     }
 
     /// Reads a small body (an XML document) whole.

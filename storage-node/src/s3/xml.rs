@@ -76,6 +76,33 @@ pub struct CompletePart {
     pub part_number: u32,
     #[serde(rename = "ETag")]
     pub etag: String,
+    #[serde(rename = "ChecksumCRC32")]
+    pub checksum_crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C")]
+    pub checksum_crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME")]
+    pub checksum_crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1")]
+    pub checksum_sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256")]
+    pub checksum_sha256: Option<String>,
+}
+
+impl CompletePart {
+    /// The part checksums the client listed, to be checked against the stored ones.
+    pub fn checksums(&self) -> Vec<(super::checksum::ChecksumAlgorithm, String)> {
+        use super::checksum::ChecksumAlgorithm as A;
+        [
+            (A::Crc32, &self.checksum_crc32),
+            (A::Crc32c, &self.checksum_crc32c),
+            (A::Crc64Nvme, &self.checksum_crc64nvme),
+            (A::Sha1, &self.checksum_sha1),
+            (A::Sha256, &self.checksum_sha256),
+        ]
+        .into_iter()
+        .filter_map(|(a, v)| v.clone().map(|v| (a, v)))
+        .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -241,6 +268,14 @@ mod tests {
         assert_eq!(c.parts.len(), 2);
         assert_eq!(c.parts[1].part_number, 2);
         assert_eq!(c.parts[0].etag, "\"a\"");
+        assert_eq!(
+            c.parts[0].checksums(),
+            vec![(
+                super::super::checksum::ChecksumAlgorithm::Crc32,
+                "AAAA".to_string()
+            )]
+        );
+        assert!(c.parts[1].checksums().is_empty());
     }
 
     #[test]

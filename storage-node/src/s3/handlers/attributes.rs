@@ -5,6 +5,7 @@
 
 use super::super::error::{S3Error, S3Result};
 use super::super::headers::http_date;
+use super::super::multipart_checksum::ChecksumType;
 use super::super::sse::request as sse_request;
 use super::super::xml::XmlWriter;
 use super::super::{RespBody, S3Request, S3Service, xml_response};
@@ -76,10 +77,13 @@ pub async fn get(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
             "ETag" => {
                 w.elem("ETag", &info.etag);
             }
-            "Checksum" if !info.checksums.is_empty() && !info.is_multipart() => {
+            "Checksum" if !info.checksums.is_empty() => {
                 w.open("Checksum");
                 for (algo, v) in &info.checksums {
                     w.elem(&format!("Checksum{}", algo.to_ascii_uppercase()), v);
+                }
+                if let Some(v) = info.checksums.values().next() {
+                    w.elem("ChecksumType", ChecksumType::of_value(v).name());
                 }
                 w.close("Checksum");
             }
@@ -100,8 +104,11 @@ pub async fn get(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
                 for (n, size) in page {
                     w.open("Part")
                         .elem("PartNumber", &n.to_string())
-                        .elem("Size", &size.to_string())
-                        .close("Part");
+                        .elem("Size", &size.to_string());
+                    for (algo, v) in info.part_checksums.get(n).into_iter().flatten() {
+                        w.elem(&format!("Checksum{}", algo.to_ascii_uppercase()), v);
+                    }
+                    w.close("Part");
                 }
                 w.close("ObjectParts");
             }

@@ -1,7 +1,9 @@
 //! Multipart upload operations.
 
+use super::super::checksum::{ChecksumAlgorithm, Expectations, VerifyingStream};
 use super::super::error::{S3Error, S3Result};
 use super::super::headers::{self, iso_date, quoted};
+use super::super::multipart_checksum::{self as mpc, ChecksumType, PartChecksum};
 use super::super::owner::Owner;
 use super::super::sse::{self, Opening, request as sse_request};
 use super::super::xml::{self, XmlWriter};
@@ -10,9 +12,10 @@ use super::object::{
     check_declared_size, content_md5, open_copy_source, read_plain, seal_with, sealing_for_write,
 };
 use crate::crypto::record::Stored;
-use crate::objects::PutOptions;
+use crate::objects::multipart::{PartRecord, UploadRecord};
+use crate::objects::{ObjectError, ObjectResult, PutOptions};
 use http::{HeaderValue, Response, StatusCode};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// S3's largest part.
 const MAX_PART_SIZE: u64 = 5 << 30;
@@ -45,9 +48,7 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
     if let Some(tags) = super::tagging::requested(req)? {
         tags.store_on_object(&mut headers);
     }
-    let algo = req
-        .header("x-amz-checksum-algorithm")
-        .map(|a| a.to_ascii_lowercase());
+    let checksum = upload_checksum(req)?;
     // The upload's object key is made now and recorded with the upload: every part is
     // sealed under it (SSE-C: each UploadPart sends the same customer key again).
     let sealing = sealing_for_write(s, req, &bucket, &key).await?;
@@ -56,17 +57,76 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
     }
     let id = s
         .objects
-        .new_multipart(&bucket, &key, headers, algo)
+        .new_multipart(
+            &bucket,
+            &key,
+            headers,
+            checksum.map(|(a, t)| (a.name().to_ascii_lowercase(), t.name().to_string())),
+        )
         .await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
     w.elem("Bucket", &bucket)
         .elem("Key", &key)
         .elem("UploadId", &id);
     let mut r = xml_response(StatusCode::OK, w.finish("InitiateMultipartUploadResult"));
+    if let Some((algo, ty)) = checksum {
+        let h = r.headers_mut();
+        h.insert(
+            "x-amz-checksum-algorithm",
+            HeaderValue::from_static(algo.name()),
+        );
+        h.insert("x-amz-checksum-type", HeaderValue::from_static(ty.name()));
+    }
     if let Some(sl) = &sealing {
         sse::response_headers(r.headers_mut(), &sl.stored, sl.customer_md5.as_deref());
     }
     Ok(r)
+}
+
+/// The object checksum a CreateMultipartUpload asks for: `x-amz-checksum-algorithm` and
+/// `x-amz-checksum-type` (which needs the algorithm); S3's default type when only the
+/// algorithm is named.
+fn upload_checksum(req: &S3Request) -> S3Result<Option<(ChecksumAlgorithm, ChecksumType)>> {
+    let algo = req
+        .header("x-amz-checksum-algorithm")
+        .map(ChecksumAlgorithm::parse)
+        .transpose()
+        .map_err(|e| S3Error::invalid_request(e.message()))?;
+    let ty = req
+        .header("x-amz-checksum-type")
+        .map(ChecksumType::parse)
+        .transpose()
+        .map_err(|e| S3Error::invalid_request(e.to_string()))?;
+    match (algo, ty) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(S3Error::invalid_request(
+            "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+        )),
+        (Some(a), ty) => {
+            let ty = ty.unwrap_or(ChecksumType::default_for(a));
+            ty.check(a)
+                .map_err(|e| S3Error::invalid_request(e.to_string()))?;
+            Ok(Some((a, ty)))
+        }
+    }
+}
+
+/// The checksum algorithm an upload was created with, if any.
+fn record_algorithm(rec: &UploadRecord) -> S3Result<Option<ChecksumAlgorithm>> {
+    rec.checksum_algorithm
+        .as_deref()
+        .map(ChecksumAlgorithm::parse)
+        .transpose()
+        .map_err(|e| S3Error::internal(format!("upload record: {}", e.message())))
+}
+
+/// The object checksum type of an upload with `algo`; records from before the type was
+/// recorded get S3's default.
+fn record_type(rec: &UploadRecord, algo: ChecksumAlgorithm) -> ChecksumType {
+    rec.checksum_type
+        .as_deref()
+        .and_then(|t| ChecksumType::parse(t).ok())
+        .unwrap_or(ChecksumType::default_for(algo))
 }
 
 /// The key that seals the parts of an encrypted upload; SSE-C needs the request's key.
@@ -75,11 +135,10 @@ async fn upload_opening(
     req: &S3Request,
     bucket: &str,
     key: &str,
-    id: &str,
+    rec: &UploadRecord,
 ) -> S3Result<Option<Opening>> {
     let customer = sse_request::request_customer_key(&req.headers)?;
-    let headers = s.objects.upload_headers(bucket, key, id).await?;
-    match Stored::from_headers(&headers)? {
+    match Stored::from_headers(&rec.headers)? {
         Some(st) => Ok(Some(s.sse.open(&st, customer.as_ref(), bucket, key).await?)),
         None if customer.is_some() => Err(S3Error::invalid_request(
             "The encryption parameters are not applicable to this upload.",
@@ -112,8 +171,9 @@ pub async fn upload_part(s: &S3Service, req: &mut S3Request) -> S3Result<Respons
     let (id, number) = (upload_id(req)?, part_number(req)?);
     check_declared_size(req, MAX_PART_SIZE)?;
     let expected_md5 = content_md5(req)?;
-    let opening = upload_opening(s, req, &bucket, &key, &id).await?;
-    let body = req.take_body()?;
+    let rec = s.objects.upload_record(&bucket, &key, &id).await?;
+    let opening = upload_opening(s, req, &bucket, &key, &rec).await?;
+    let body = req.take_part_body(record_algorithm(&rec)?)?;
     let mut opts = PutOptions {
         checksums: Some(body.checksums),
         expected_md5,
@@ -144,7 +204,8 @@ pub async fn upload_part_copy(s: &S3Service, req: &mut S3Request) -> S3Result<Re
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
     let (id, number) = (upload_id(req)?, part_number(req)?);
     let (reader, source_opening) = open_copy_source(s, req).await?;
-    let opening = upload_opening(s, req, &bucket, &key, &id).await?;
+    let rec = s.objects.upload_record(&bucket, &key, &id).await?;
+    let opening = upload_opening(s, req, &bucket, &key, &rec).await?;
     let size = reader.info.size;
     let range = match req.header("x-amz-copy-source-range") {
         None => None,
@@ -177,6 +238,19 @@ pub async fn upload_part_copy(s: &S3Service, req: &mut S3Request) -> S3Result<Re
         read_plain(reader, source_opening.as_ref(), range).await?
     };
     let mut opts = PutOptions::default();
+    // The upload's algorithm is computed over the copied bytes, as for an UploadPart.
+    let stream = match record_algorithm(&rec)? {
+        Some(algo) => {
+            let expect = Expectations {
+                requested: Some(algo),
+                ..Default::default()
+            };
+            let verifying = VerifyingStream::new(stream, expect);
+            opts.checksums = Some(verifying.computed());
+            Box::pin(verifying)
+        }
+        None => stream,
+    };
     let stream = seal_part(opening.as_ref(), stream, number, &mut opts)?;
     let part = s
         .objects
@@ -185,6 +259,9 @@ pub async fn upload_part_copy(s: &S3Service, req: &mut S3Request) -> S3Result<Re
     let mut w = XmlWriter::new("CopyPartResult");
     w.elem("LastModified", &iso_date(part.mod_time_ms))
         .elem("ETag", &quoted(&part.etag));
+    for (algo, v) in &part.checksums {
+        w.elem(&format!("Checksum{}", algo.to_ascii_uppercase()), v);
+    }
     let mut r = xml_response(StatusCode::OK, w.finish("CopyPartResult"));
     part_sse_headers(&mut r, opening.as_ref());
     Ok(r)
@@ -234,6 +311,9 @@ pub async fn list_parts(s: &S3Service, req: &mut S3Request) -> S3Result<Response
         .elem("IsTruncated", if truncated { "true" } else { "false" });
     if let Some(a) = &rec.checksum_algorithm {
         w.elem("ChecksumAlgorithm", &a.to_ascii_uppercase());
+        if let Some(algo) = record_algorithm(&rec)? {
+            w.elem("ChecksumType", record_type(&rec, algo).name());
+        }
     }
     let encrypted = Stored::from_headers(&rec.headers)?.is_some();
     for p in &parts {
@@ -262,29 +342,50 @@ pub async fn complete(s: &S3Service, req: &mut S3Request) -> S3Result<Response<R
         upload_id(req)?,
     );
     let condition = headers::write_condition(&req.headers)?;
+    let declared = DeclaredChecksums::take(req)?;
     let body = req.small_body(xml::MAX_XML_BODY).await?;
     let doc: xml::CompleteMultipartUpload = xml::parse(&body)?;
     if doc.parts.len() > crate::objects::multipart::MAX_PART_NUMBER as usize {
         return Err(S3Error::malformed_xml());
     }
-    let parts: Vec<(u32, String)> = doc
-        .parts
-        .into_iter()
-        .map(|p| (p.part_number, p.etag))
-        .collect();
+    let mut part_checksums: HashMap<u32, Vec<(ChecksumAlgorithm, String)>> = HashMap::new();
+    let mut parts = Vec::with_capacity(doc.parts.len());
+    for p in doc.parts {
+        part_checksums.insert(p.part_number, p.checksums());
+        parts.push((p.part_number, p.etag));
+    }
     let stored = Stored::from_headers(&s.objects.upload_headers(&bucket, &key, &id).await?)?;
     let content_size = stored
         .is_some()
         .then_some(sse::body::content_size as crate::objects::multipart::ContentSize);
+    let object_checksums = |rec: &UploadRecord, chosen: &[PartRecord]| {
+        declared.object_checksums(rec, chosen, &part_checksums, content_size)
+    };
     let info = s
         .objects
-        .complete_multipart(&bucket, &key, &id, &parts, condition.as_ref(), content_size)
+        .complete_multipart(
+            &bucket,
+            &key,
+            &id,
+            &parts,
+            crate::objects::multipart::CompleteOptions {
+                condition: condition.as_ref(),
+                content_size,
+                object_checksums: &object_checksums,
+            },
+        )
         .await?;
     let mut w = XmlWriter::new("CompleteMultipartUploadResult");
     w.elem("Location", &format!("/{bucket}/{key}"))
         .elem("Bucket", &bucket)
         .elem("Key", &key)
         .elem("ETag", &quoted(&info.etag));
+    for (algo, v) in &info.checksums {
+        w.elem(&format!("Checksum{}", algo.to_ascii_uppercase()), v);
+    }
+    if let Some(v) = info.checksums.values().next() {
+        w.elem("ChecksumType", ChecksumType::of_value(v).name());
+    }
     let mut r = xml_response(StatusCode::OK, w.finish("CompleteMultipartUploadResult"));
     let versioning = s.objects.versioning(&bucket).await?;
     super::object::version_header(r.headers_mut(), versioning, &info.version_id);
@@ -293,6 +394,116 @@ pub async fn complete(s: &S3Service, req: &mut S3Request) -> S3Result<Response<R
         sse::response_headers(r.headers_mut(), st, md5.as_deref());
     }
     Ok(r)
+}
+
+/// What a CompleteMultipartUpload request says about the object's checksum: a value in
+/// `x-amz-checksum-<algo>` and the type in `x-amz-checksum-type`. They describe the object,
+/// not the request's XML body, so they are taken out before the body is read.
+struct DeclaredChecksums {
+    value: Option<(ChecksumAlgorithm, String)>,
+    ty: Option<ChecksumType>,
+}
+
+impl DeclaredChecksums {
+    fn take(req: &mut S3Request) -> S3Result<Self> {
+        let mut value = None;
+        for algo in ChecksumAlgorithm::ALL {
+            if let Some(v) = req.headers.remove(algo.header_name()) {
+                let v = v.to_str().map_err(|_| {
+                    S3Error::invalid_request(format!(
+                        "Value for {} header is invalid.",
+                        algo.header_name()
+                    ))
+                })?;
+                if value.replace((algo, v.trim().to_string())).is_some() {
+                    return Err(S3Error::invalid_request(
+                        "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+                    ));
+                }
+            }
+        }
+        let ty = req
+            .header("x-amz-checksum-type")
+            .map(ChecksumType::parse)
+            .transpose()
+            .map_err(|e| S3Error::invalid_request(e.to_string()))?;
+        Ok(Self { value, ty })
+    }
+
+    /// The object checksums of an upload completed from `chosen`, checking the part
+    /// checksums the client listed against the stored ones and the declared object
+    /// checksum against the computed one.
+    fn object_checksums(
+        &self,
+        rec: &UploadRecord,
+        chosen: &[PartRecord],
+        listed: &HashMap<u32, Vec<(ChecksumAlgorithm, String)>>,
+        content_size: Option<crate::objects::multipart::ContentSize>,
+    ) -> ObjectResult<BTreeMap<String, String>> {
+        for p in chosen {
+            for (algo, v) in listed.get(&p.number).into_iter().flatten() {
+                let name = algo.name().to_ascii_lowercase();
+                if p.checksums.get(&name).map(|s| s.trim()) != Some(v.trim()) {
+                    return Err(ObjectError::InvalidPart(format!(
+                        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. Part {} has no matching {} checksum.",
+                        p.number,
+                        algo.name()
+                    )));
+                }
+            }
+        }
+        let bad = |m: String| ObjectError::InvalidRequest(m);
+        let algo = record_algorithm(rec).map_err(|e| ObjectError::Internal(e.message))?;
+        let Some(algo) = algo else {
+            if let Some((a, _)) = &self.value {
+                return Err(bad(format!(
+                    "The upload was created without a checksum algorithm; the {} checksum cannot be checked.",
+                    a.name().to_ascii_lowercase()
+                )));
+            }
+            return Ok(BTreeMap::new());
+        };
+        let ty = record_type(rec, algo);
+        if self.ty.is_some_and(|t| t != ty) {
+            return Err(bad(format!(
+                "The upload was created using the {} checksum mode. The complete request must use the same checksum mode.",
+                ty.name()
+            )));
+        }
+        let mut parts = Vec::with_capacity(chosen.len());
+        for p in chosen {
+            let name = algo.name().to_ascii_lowercase();
+            let value = p.checksums.get(&name).ok_or_else(|| {
+                bad(format!(
+                    "The upload was created using a {name} checksum. The complete request must include the checksum for each part. It was missing for part {} in the request.",
+                    p.number
+                ))
+            })?;
+            let size = content_size
+                .map_or(Some(p.size), |of| of(p.size))
+                .unwrap_or(p.size);
+            parts.push(PartChecksum {
+                number: p.number,
+                value,
+                size,
+            });
+        }
+        let value = mpc::object_checksum(algo, ty, &parts).map_err(|e| bad(e.to_string()))?;
+        if let Some((a, v)) = &self.value {
+            if *a != algo {
+                return Err(bad(format!(
+                    "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                    algo.name().to_ascii_lowercase(),
+                    a.name().to_ascii_lowercase()
+                )));
+            }
+            if v != &value {
+                let e = super::super::checksum::ChecksumError::ChecksumMismatch(algo);
+                return Err(ObjectError::Body(std::io::Error::other(e)));
+            }
+        }
+        Ok(BTreeMap::from([(algo.name().to_ascii_lowercase(), value)]))
+    }
 }
 
 pub async fn abort(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {

@@ -3,6 +3,7 @@
 use super::super::authorize;
 use super::super::error::{S3Error, S3Result};
 use super::super::headers::{self, RangeSpec, iso_date, quoted};
+use super::super::multipart_checksum::ChecksumType;
 use super::super::sse::{self, Opening, Sealing, request as sse_request};
 use super::super::xml::{self, XmlWriter};
 use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
@@ -240,11 +241,11 @@ pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Res
     let versioning = s.objects.versioning(&bucket).await?;
     let opening = opening_for_read(s, &info, customer.as_ref()).await?;
     let parts = client_parts(&info, opening.as_ref())?;
-    let mut out_headers = headers::object_headers(
-        &info,
-        req.header("x-amz-checksum-mode")
-            .is_some_and(|v| v.eq_ignore_ascii_case("enabled")),
-    );
+    let checksum_mode = req
+        .header("x-amz-checksum-mode")
+        .is_some_and(|v| v.eq_ignore_ascii_case("enabled"));
+    let mut out_headers = headers::object_headers(&info, checksum_mode);
+    let mut part_checksums = None;
     if let Err(mut e) = headers::check_conditions(&req.headers, &info, "", true) {
         if e.status == StatusCode::NOT_MODIFIED {
             // A 304 still carries the validators.
@@ -273,6 +274,13 @@ pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Res
         }
         let start: u64 = parts[..n - 1].iter().map(|p| p.1).sum();
         let len = parts[n - 1].1;
+        // A part read whole has its own checksum, which S3 returns in place of the
+        // object's.
+        part_checksums = info
+            .part_checksums
+            .get(&parts[n - 1].0)
+            .filter(|_| checksum_mode && info.is_multipart())
+            .cloned();
         if len > 0 {
             range = Some(RangeSpec::FromTo(start, Some(start + len - 1)));
         }
@@ -300,6 +308,14 @@ pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Res
             }
             // A part of an object has no whole-object checksum.
             out_headers.retain_checksums();
+            for (algo, v) in part_checksums.iter().flatten() {
+                if let (Ok(n), Ok(v)) = (
+                    http::HeaderName::from_bytes(format!("x-amz-checksum-{algo}").as_bytes()),
+                    HeaderValue::from_str(v),
+                ) {
+                    out_headers.insert(n, v);
+                }
+            }
             (StatusCode::PARTIAL_CONTENT, b - a + 1)
         }
         None => (StatusCode::OK, info.size),
@@ -545,13 +561,14 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
     super::tagging::for_copy(req, &src.headers)?.store_on_object(&mut headers);
     let sealing = sealing_for_write(s, req, &bucket, &key).await?;
     let stream: BodyStream = read_plain(reader, opening.as_ref(), None).await?;
-    // The bytes are the same, so their checksums are too (multipart sources have
-    // per-part checksums only).
-    let checksums: BTreeMap<String, String> = if src.is_multipart() {
-        BTreeMap::new()
-    } else {
-        src.checksums.clone()
-    };
+    // The bytes are the same, so their full-object checksums are too; a composite one
+    // (of a multipart source) describes parts the copy does not have.
+    let checksums: BTreeMap<String, String> = src
+        .checksums
+        .iter()
+        .filter(|(_, v)| ChecksumType::of_value(v) == ChecksumType::FullObject)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let mut opts = PutOptions {
         headers,
         checksums: Some(Arc::new(Mutex::new(checksums))),
@@ -562,6 +579,9 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
     let mut w = XmlWriter::new("CopyObjectResult");
     w.elem("LastModified", &iso_date(info.mod_time_ms))
         .elem("ETag", &quoted(&info.etag));
+    for (algo, v) in &info.checksums {
+        w.elem(&format!("Checksum{}", algo.to_ascii_uppercase()), v);
+    }
     let mut r = xml_response(StatusCode::OK, w.finish("CopyObjectResult"));
     let versioning = s.objects.versioning(&bucket).await?;
     version_header(r.headers_mut(), versioning, &info.version_id);
