@@ -15,12 +15,21 @@ use http::HeaderMap;
 pub enum BodyError {
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
+    #[error(
+        "Your proposed upload exceeds the maximum allowed size of {0} bytes set by the POST policy"
+    )]
+    AboveRange(u64),
+    #[error(
+        "Your proposed upload is smaller than the minimum allowed size of {0} bytes set by the POST policy"
+    )]
+    BelowRange(u64),
 }
 
 impl BodyError {
     pub fn s3_code(&self) -> &'static str {
         match self {
-            BodyError::TooLarge(_) => "EntityTooLarge",
+            BodyError::TooLarge(_) | BodyError::AboveRange(_) => "EntityTooLarge",
+            BodyError::BelowRange(_) => "EntityTooSmall",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod metadata_text;
 pub mod multipart_checksum;
 pub mod operation;
 pub mod owner;
+pub mod post_policy;
 pub mod request;
 pub mod sse;
 pub mod sts;
@@ -265,6 +266,10 @@ impl S3Service {
             call.name = "PreflightCors";
             call.bucket.clone_from(&bucket);
             return handlers::cors::preflight(self, &bucket, &parts.headers).await;
+        }
+        // A form upload carries its credentials in the form, not in headers.
+        if handlers::post_object::is_post_object(&parts, &self.config.domains) {
+            return handlers::post_object::serve(self, parts, body, request_id, call).await;
         }
         let token = security_token(&parts.headers, raw_query);
         let (verified, secrets) = identity::verify(&self.iam, token.as_deref(), |secrets| {

@@ -12,6 +12,7 @@ mod list;
 mod list_versions;
 mod multipart;
 mod object;
+pub mod post_object;
 pub mod public_access;
 mod snowball;
 pub mod tagging;
@@ -170,7 +171,8 @@ async fn dispatch(
             let msg = "The replication configuration was not found";
             not_configured(s, req, code, msg).await
         }
-        // Browser form uploads are not served; a POST without `?delete` never was.
+        // Browser form uploads are served before header authentication
+        // (`post_object::serve`); one cannot reach here.
         O::PostObject => Err(S3Error::method_not_allowed()),
         other => Err(not_implemented(&req.method, other)),
     }

@@ -27,7 +27,7 @@ const MAX_KEY_CHARS: usize = 128;
 const MAX_VALUE_CHARS: usize = 256;
 
 /// What stays unescaped in the stored form (RFC 3986 unreserved).
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -94,7 +94,7 @@ impl Tags {
     }
 
     /// A `Tagging` document.
-    fn parse_xml(body: &[u8], for_bucket: bool) -> S3Result<Self> {
+    pub(crate) fn parse_xml(body: &[u8], for_bucket: bool) -> S3Result<Self> {
         let doc: XTagging = xml::parse(body)?;
         let tags = Self(
             doc.tag_set
