@@ -111,6 +111,7 @@ pub async fn pass(
                     name: &b.name,
                     config: &config,
                     day_ms: settings.day_ms(),
+                    page: PAGE,
                     shutdown,
                 };
                 if let Err(e) = ctx.apply().await {
@@ -193,6 +194,8 @@ struct Bucket<'a> {
     name: &'a str,
     config: &'a LifecycleConfig,
     day_ms: i64,
+    /// Versions or uploads read per page ([`PAGE`]; smaller in tests).
+    page: usize,
     shutdown: &'a watch::Receiver<bool>,
 }
 
@@ -234,7 +237,7 @@ impl Bucket<'_> {
     async fn versions(&self, prefix: &str, versioning: Versioning) -> Result<(), ObjectError> {
         let mut params = VersionParams {
             prefix: prefix.to_string(),
-            max_keys: PAGE,
+            max_keys: self.page,
             ..Default::default()
         };
         let mut state = KeyState::default();
@@ -440,12 +443,14 @@ impl Bucket<'_> {
             if self.stopping() {
                 break;
             }
-            let page =
-                timed(
-                    self.objects
-                        .list_uploads(self.name, prefix, &key_marker, &id_marker, PAGE),
-                )
-                .await;
+            let page = timed(self.objects.list_uploads(
+                self.name,
+                prefix,
+                &key_marker,
+                &id_marker,
+                self.page,
+            ))
+            .await;
             self.abort(std::mem::take(&mut due)).await;
             let (uploads, truncated) = page?;
             let now = now_ms();
@@ -497,5 +502,185 @@ mod tests {
         assert_eq!(p(&["logs/", "logs/a/", "tmp/"]), vec!["logs/", "tmp/"]);
         assert_eq!(p(&["x", "", "y"]), vec![""]);
         assert!(p(&[]).is_empty());
+    }
+
+    use crate::drive::DriveRef;
+    use crate::drive::local::LocalDrive;
+    use crate::lifecycle::config::{Expiration, Filter, FilterShape, NoncurrentExpiration, Rule};
+    use crate::objects::PutOptions;
+    use crate::objects::bucket::BucketMeta;
+
+    /// A 2+2 set over four fresh directories with the buckets `names`.
+    async fn layer(names: &[&str]) -> (tempfile::TempDir, ObjectLayer) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut drives: Vec<DriveRef> = Vec::new();
+        for i in 0..4 {
+            let p = dir.path().join(format!("d{i}"));
+            std::fs::create_dir_all(p.join(".cairn.sys")).unwrap();
+            let d = LocalDrive::new(p, false);
+            d.prepare();
+            drives.push(Arc::new(d));
+        }
+        let layer = ObjectLayer::new(vec![vec![drives]], 2, 7).unwrap();
+        for n in names {
+            let meta = BucketMeta {
+                name: n.to_string(),
+                ..Default::default()
+            };
+            layer.make_bucket(n, meta).await.unwrap();
+        }
+        (dir, layer)
+    }
+
+    async fn put(layer: &ObjectLayer, b: &str, key: &str) -> String {
+        let body = bytes::Bytes::from_static(b"data");
+        let stream: crate::objects::BodyStream =
+            Box::pin(futures::stream::iter(vec![Ok::<_, std::io::Error>(body)]));
+        let info = layer
+            .put_object(b, key, stream, PutOptions::default())
+            .await
+            .unwrap();
+        info.version_id
+    }
+
+    fn rule(id: &str, prefix: &str) -> Rule {
+        Rule {
+            id: id.into(),
+            enabled: true,
+            filter: Filter {
+                shape: FilterShape::Prefix,
+                prefix: prefix.into(),
+                tags: vec![],
+                size_gt: None,
+                size_lt: None,
+            },
+            expiration: None,
+            noncurrent: None,
+            abort_upload_days: None,
+        }
+    }
+
+    /// (key, S3 version id, delete marker) of every version, newest first per key.
+    async fn all(layer: &ObjectLayer, b: &str) -> Vec<(String, String, bool)> {
+        let p = VersionParams {
+            max_keys: 1000,
+            ..Default::default()
+        };
+        let l = layer.list_versions(b, &p).await.unwrap();
+        l.versions
+            .into_iter()
+            .map(|v| {
+                (
+                    v.key,
+                    v.meta.s3_version_id().to_string(),
+                    v.meta.delete_marker,
+                )
+            })
+            .collect()
+    }
+
+    /// Runs one bucket's pass with pages of two, so that keys straddle pages and
+    /// removals happen while the listing goes on.
+    async fn apply(layer: &ObjectLayer, b: &str, config: &LifecycleConfig) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (_tx, rx) = watch::channel(false);
+        let ctx = Bucket {
+            objects: layer,
+            name: b,
+            config,
+            day_ms: 1,
+            page: 2,
+            shutdown: &rx,
+        };
+        ctx.apply().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn small_pages_keep_per_key_state_across_pages() {
+        let (_dir, layer) = layer(&["ver"]).await;
+        layer
+            .set_versioning("ver", Versioning::Enabled)
+            .await
+            .unwrap();
+        let ids: Vec<String> = {
+            let mut v = Vec::new();
+            for _ in 0..5 {
+                v.push(put(&layer, "ver", "k").await);
+            }
+            v
+        };
+        layer.delete_version("ver", "lone", None).await.unwrap();
+        put(&layer, "ver", "covered").await;
+        layer.delete_version("ver", "covered", None).await.unwrap();
+        for _ in 0..3 {
+            put(&layer, "ver", "m").await;
+        }
+        let mut nc = rule("nc", "k");
+        nc.noncurrent = Some(NoncurrentExpiration {
+            days: 1,
+            newer_versions: Some(2),
+        });
+        let mut dm = rule("dm", "");
+        dm.expiration = Some(Expiration::DeleteMarker(true));
+        let config = LifecycleConfig {
+            rules: vec![nc, dm],
+        };
+        apply(&layer, "ver", &config).await;
+        let left = all(&layer, "ver").await;
+        let k: Vec<&str> = left
+            .iter()
+            .filter(|v| v.0 == "k")
+            .map(|v| v.1.as_str())
+            .collect();
+        let want: Vec<&str> = ids[2..].iter().rev().map(String::as_str).collect();
+        assert_eq!(k, want, "current and the two newest noncurrent versions");
+        assert!(!left.iter().any(|v| v.0 == "lone"), "{left:?}");
+        assert_eq!(left.iter().filter(|v| v.0 == "covered").count(), 2);
+        assert_eq!(left.iter().filter(|v| v.0 == "m").count(), 3);
+        let m = &layer.metrics;
+        assert_eq!(m.lifecycle_versions_removed.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            m.lifecycle_delete_markers_removed.load(Ordering::Relaxed),
+            1
+        );
+        // A second pass changes nothing.
+        apply(&layer, "ver", &config).await;
+        assert_eq!(all(&layer, "ver").await, left);
+    }
+
+    #[tokio::test]
+    async fn small_pages_expire_objects_and_abort_uploads() {
+        let (_dir, layer) = layer(&["plain"]).await;
+        for i in 0..5 {
+            put(&layer, "plain", &format!("t/{i}")).await;
+        }
+        put(&layer, "plain", "keep").await;
+        for i in 0..3 {
+            layer
+                .new_multipart("plain", &format!("t/u{i}"), Default::default(), None)
+                .await
+                .unwrap();
+        }
+        layer
+            .new_multipart("plain", "keep-upload", Default::default(), None)
+            .await
+            .unwrap();
+        let mut r = rule("t", "t/");
+        r.expiration = Some(Expiration::Days(1));
+        r.abort_upload_days = Some(1);
+        let config = LifecycleConfig { rules: vec![r] };
+        apply(&layer, "plain", &config).await;
+        let left: Vec<String> = all(&layer, "plain")
+            .await
+            .into_iter()
+            .map(|v| v.0)
+            .collect();
+        assert_eq!(left, vec!["keep"]);
+        let (uploads, _) = layer.list_uploads("plain", "", "", "", 100).await.unwrap();
+        let keys: Vec<&str> = uploads.iter().map(|u| u.key.as_str()).collect();
+        assert_eq!(keys, vec!["keep-upload"]);
+        let m = &layer.metrics;
+        assert_eq!(m.lifecycle_objects_expired.load(Ordering::Relaxed), 5);
+        assert_eq!(m.lifecycle_uploads_aborted.load(Ordering::Relaxed), 3);
     }
 }
