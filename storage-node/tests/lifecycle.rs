@@ -487,6 +487,28 @@ async fn unversioned_objects_expire_and_filters_spare_the_rest() {
     assert_eq!(st.objects_expired, 3, "{st:?}");
     assert!(st.passes >= 2 && st.last_pass.is_some(), "{st:?}");
     assert_eq!(st.buckets_with_rules, Some(1));
+    // And so do the metrics.
+    let bearer = cairn::front::metrics::token::generate(
+        common::USER,
+        common::PASSWORD,
+        Duration::from_secs(600),
+    );
+    let page = common::raw(
+        s.addr,
+        format!(
+            "GET {} HTTP/1.1\r\nhost: cairn\r\nauthorization: Bearer {bearer}\r\nconnection: close\r\n\r\n",
+            cairn::front::metrics::NODE_PATH
+        )
+        .as_bytes(),
+    )
+    .await
+    .text();
+    assert!(
+        page.lines()
+            .any(|l| l == "cairn_lifecycle_objects_expired_total 3"),
+        "{page}"
+    );
+    assert!(page.contains("cairn_lifecycle_scans_total "), "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
