@@ -153,6 +153,9 @@ def _kill_leftovers():
         p.kill9()
 
 
+# Seconds in a lifecycle day of the servers the suite starts (see test_lifecycle.py).
+LIFECYCLE_DAY_SECONDS = "2"
+
 # The built-in KMS key of the TLS server under test (base64 of 32 fixed bytes: a test key).
 E2E_KMS_KEY = "e2e-key:ZTJlLXRlc3Qta2V5LTMyLWJ5dGVzLWxvbmctLS0tLS0="
 
@@ -203,6 +206,9 @@ class CairnProcess:
             # harmless if the server does not read these.
             "CAIRN_DOMAIN": "localhost",
             "MINIO_DOMAIN": "localhost",
+            # A lifecycle "day" of 2 s, so test_lifecycle.py sees rules act; only buckets
+            # with a lifecycle configuration are touched by it.
+            "CAIRN_LIFECYCLE_DAY_SECONDS": LIFECYCLE_DAY_SECONDS,
         })
         if self.certs:
             # The TLS server encrypts (SSE-S3/KMS need a KMS key, SSE-C needs TLS); the plain

@@ -24,6 +24,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the storage server on the given drives.
+    #[command(
+        after_long_help = "Testing aid: CAIRN_LIFECYCLE_DAY_SECONDS=N makes a bucket \
+        lifecycle \"day\" last N seconds and the lifecycle worker run every second (default: \
+        a day is 86400 s and the worker runs hourly). Never set it for data you keep."
+    )]
     Server(ServerArgs),
     /// Administer a running deployment: `info`, `heal`, and identities (`user`, `group`,
     /// `policy`, `svcacct`) through MinIO's admin API.

@@ -12,6 +12,8 @@
 //! and `duration` the one parser of durations in settings;
 //! `cli` is the binary's command line, `config` resolves its settings.
 //! `audit` sits beside the S3 port: one entry per S3 call, posted to webhooks.
+//! `lifecycle` (bucket lifecycle rules and the worker that expires objects) sits above
+//! `objects`, below `s3`.
 //! `crypto` (server-side encryption: KMS, object keys, encrypted packages) sits below
 //! `s3`, which seals bodies before the object layer stores them and opens what it reads.
 
@@ -28,6 +30,7 @@ pub mod erasure;
 pub mod front;
 pub mod heal;
 pub mod iam;
+pub mod lifecycle;
 pub mod objects;
 pub mod remote;
 pub mod rpc;

@@ -81,6 +81,8 @@ async fn application(
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> (Arc<App>, Arc<Iam>) {
     let audit = crate::audit::Audit::start(&cfg.audit, deployment_id, shutdown.clone());
+    // Lifecycle: expires objects by the buckets' rules, once per deployment.
+    crate::lifecycle::worker::start(objects.clone(), cfg.lifecycle, shutdown.clone());
     let iam = Iam::start(
         objects.clone(),
         RootCredentials {
@@ -111,7 +113,8 @@ async fn application(
             domains: cfg.domains.clone(),
         },
     )
-    .with_sse(crate::crypto::sse::Sse::new(kms.clone(), tls));
+    .with_sse(crate::crypto::sse::Sse::new(kms.clone(), tls))
+    .with_lifecycle_day(cfg.lifecycle.day_ms());
     // The address this server listens on names it in the metrics when no endpoint does.
     let address = admin.address.clone();
     let admin = crate::admin::AdminService::new(objects.clone(), heal, iam.clone(), admin)

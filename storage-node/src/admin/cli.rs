@@ -53,6 +53,8 @@ pub enum AdminCommand {
     Prometheus(super::prometheus_cli::PrometheusArgs),
     /// Server-side encryption's KMS: status, key self-test, key rotation (reseal).
     Kms(super::kms_cli::KmsArgs),
+    /// Bucket lifecycle: what this server's lifecycle worker has done (`status`).
+    Lifecycle(super::lifecycle_cli::LifecycleArgs),
 }
 
 /// How to reach the server.
@@ -143,6 +145,7 @@ pub async fn run(args: AdminArgs, defaults: Defaults) -> u8 {
         AdminCommand::Svcacct(a) => super::iam_cli::svcacct(a, &defaults).await,
         AdminCommand::Prometheus(a) => super::prometheus_cli::run(a, &defaults),
         AdminCommand::Kms(a) => super::kms_cli::run(a, &defaults).await,
+        AdminCommand::Lifecycle(a) => super::lifecycle_cli::run(a, &defaults).await,
     }
 }
 

@@ -12,6 +12,8 @@
 //! * `GET  /cairn/admin/v1/info` — servers, drives (online, offline, healing), pools and
 //!   sets with parity and quorums, usage, heal progress ([`types::Info`]).
 //! * `GET  /cairn/admin/v1/heal` — heal progress ([`types::HealProgress`]).
+//! * `GET  /cairn/admin/v1/lifecycle` — this server's lifecycle worker
+//!   ([`lifecycle::LifecycleStatus`]; needs `admin:ServerInfo`).
 //! * `POST /cairn/admin/v1/heal?bucket=B&prefix=P&deep=true` — starts an admin heal
 //!   through the heal layer ([`crate::heal::HealState::start_heal`]) and returns its id;
 //!   409 `HealAlreadyRunning` (with the running task's id) while one runs.
@@ -38,6 +40,8 @@ pub mod iam_cli;
 mod info;
 pub mod kms;
 pub mod kms_cli;
+pub mod lifecycle;
+pub mod lifecycle_cli;
 pub mod prometheus_cli;
 mod server_info;
 pub mod types;
@@ -429,7 +433,11 @@ impl AdminService {
                 require(&auth.caller, "admin:Heal")?;
                 heal::start(self, &query)
             }
-            (INFO_PATH | HEAL_PATH, _) => Err(ApiError::new(
+            (lifecycle::PATH, &Method::GET) => {
+                require(&auth.caller, "admin:ServerInfo")?;
+                Ok(json(StatusCode::OK, &lifecycle::serve(self).await))
+            }
+            (INFO_PATH | HEAL_PATH | lifecycle::PATH, _) => Err(ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed",
                 "The specified method is not allowed against this resource.",

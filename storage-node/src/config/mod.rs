@@ -150,6 +150,8 @@ pub struct ServerConfig {
     pub dev_credentials: bool,
     /// Scanner and healing settings (`SCANNER_*`).
     pub heal: crate::heal::HealConfig,
+    /// Bucket lifecycle: the length of a lifecycle day (`CAIRN_LIFECYCLE_DAY_SECONDS`).
+    pub lifecycle: crate::lifecycle::LifecycleSettings,
     /// Connection limits and timeouts of the HTTP front (`MAX_CONNECTIONS`,
     /// `IDLE_TIMEOUT`, `READ_HEADER_TIMEOUT`, ...; see `limits`).
     pub front: limits::Limits,
@@ -223,6 +225,7 @@ impl ServerConfig {
             root_password: root_password.to_string(),
             dev_credentials: false,
             heal: crate::heal::HealConfig::default(),
+            lifecycle: crate::lifecycle::LifecycleSettings::default(),
             front: limits::Limits::default(),
             cluster_secret: None,
             root_previous: None,
@@ -299,6 +302,7 @@ impl ServerConfig {
             root_password,
             dev_credentials: dev,
             heal: crate::heal::HealConfig::from_settings(|name| env.setting(name)),
+            lifecycle: crate::lifecycle::LifecycleSettings::from_settings(|name| env.get(&[name])),
             front: limits::Limits::from_settings(|name| env.setting(name)),
             cluster_secret: env.setting("CLUSTER_SECRET"),
             root_previous: env

@@ -43,6 +43,24 @@ pub struct Metrics {
     pub heal_objects_failed: AtomicU64,
     /// Drives being rebuilt right now (a gauge).
     pub heal_drives_healing: AtomicU64,
+    /// Lifecycle worker (`crate::lifecycle::worker`): passes completed over the buckets
+    /// this server is responsible for.
+    pub lifecycle_passes: AtomicU64,
+    /// When the last pass ended (ms since the epoch; 0 before the first).
+    pub lifecycle_last_pass_ms: AtomicU64,
+    /// A pass is running now (a gauge, 0 or 1).
+    pub lifecycle_running: AtomicU64,
+    /// Current versions expired (removed, or hidden under a delete marker).
+    pub lifecycle_objects_expired: AtomicU64,
+    /// Noncurrent versions removed.
+    pub lifecycle_versions_removed: AtomicU64,
+    /// Delete markers removed that hid no version.
+    pub lifecycle_delete_markers_removed: AtomicU64,
+    /// Incomplete multipart uploads aborted.
+    pub lifecycle_uploads_aborted: AtomicU64,
+    /// Removals the object layer refused (object lock, quorum, ...): skipped, retried
+    /// on the next pass.
+    pub lifecycle_skipped: AtomicU64,
 }
 
 /// Checksums computed by the S3 layer while the body streamed; read after the body ends.

@@ -68,6 +68,8 @@ pub struct BucketAuth {
     pub cors: Option<Arc<CorsConfig>>,
     /// The bucket's default encryption, applied to writes that name none.
     pub default_encryption: Option<DefaultEncryption>,
+    /// The bucket's lifecycle rules, for `x-amz-expiration` on object answers.
+    pub lifecycle: Option<Arc<crate::lifecycle::config::LifecycleConfig>>,
 }
 
 /// A bucket's authorization settings and when they were read.
@@ -139,6 +141,10 @@ fn read_auth(config: &std::collections::BTreeMap<String, String>, bucket: &str) 
         owner: Owner::of_bucket(config),
         cors: CorsConfig::from_stored(config.get(CORS_CONFIG)).map(Arc::new),
         default_encryption: DefaultEncryption::from_stored(config.get(ENCRYPTION_CONFIG)),
+        lifecycle: crate::lifecycle::config::LifecycleConfig::from_stored(
+            config.get(crate::lifecycle::LIFECYCLE_CONFIG),
+        )
+        .map(Arc::new),
     }
 }
 

@@ -50,6 +50,8 @@ pub struct S3Service {
     pub policies: PolicyCache,
     /// Server-side encryption: the KMS and whether requests come over TLS.
     pub sse: sse::Sse,
+    /// Length of a lifecycle day in ms, for `x-amz-expiration` (see `crate::lifecycle`).
+    pub lifecycle_day_ms: i64,
 }
 
 impl S3Service {
@@ -60,7 +62,14 @@ impl S3Service {
             config,
             policies: PolicyCache::default(),
             sse: sse::Sse::default(),
+            lifecycle_day_ms: crate::lifecycle::LifecycleSettings::default().day_ms(),
         }
+    }
+
+    /// Counts lifecycle days of `day_ms` (shortened for tests).
+    pub fn with_lifecycle_day(mut self, day_ms: i64) -> Self {
+        self.lifecycle_day_ms = day_ms;
+        self
     }
 
     /// Stores (`None`: removes) one of a bucket's configurations (policy, ACL, CORS,

@@ -28,6 +28,7 @@
 pub mod auth;
 pub mod drives;
 pub mod heal;
+pub mod lifecycle;
 pub mod peers;
 pub mod process;
 pub mod s3;
@@ -137,6 +138,7 @@ pub async fn render(app: &App, scope: Scope) -> String {
     app.metrics.s3.render(&mut page, server);
     process::render(&mut page, server);
     heal::render(&mut page, &app.objects, &app.drive_state);
+    lifecycle::render(&mut page, &app.objects);
     if let Some(audit) = &app.audit {
         audit.render_metrics(&mut page.out);
     }

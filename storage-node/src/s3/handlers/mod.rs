@@ -8,6 +8,7 @@ mod bucket;
 pub mod bucket_encryption;
 pub mod bucket_policy;
 pub mod cors;
+pub mod lifecycle;
 mod list;
 mod list_versions;
 mod multipart;
@@ -122,6 +123,9 @@ async fn dispatch(
         O::GetBucketCors => cors::get(s, req).await,
         O::PutBucketCors => cors::put(s, req).await,
         O::DeleteBucketCors => cors::delete(s, req).await,
+        O::GetBucketLifecycleConfiguration => lifecycle::get(s, req).await,
+        O::PutBucketLifecycleConfiguration => lifecycle::put(s, req).await,
+        O::DeleteBucketLifecycle => lifecycle::delete(s, req).await,
         O::GetBucketEncryption => bucket_encryption::get(s, req).await,
         O::PutBucketEncryption => bucket_encryption::put(s, req).await,
         O::DeleteBucketEncryption => bucket_encryption::delete(s, req).await,
@@ -153,10 +157,6 @@ async fn dispatch(
         // Bucket configurations Cairn does not implement yet: the "not configured" error
         // S3 gives for a bucket without one, so that tools probing them (s3cmd `info`,
         // consoles) carry on.
-        O::GetBucketLifecycleConfiguration => {
-            let msg = "The lifecycle configuration does not exist";
-            not_configured(s, req, "NoSuchLifecycleConfiguration", msg).await
-        }
         O::GetBucketWebsite => {
             let msg = "The specified bucket does not have a website configuration";
             not_configured(s, req, "NoSuchWebsiteConfiguration", msg).await

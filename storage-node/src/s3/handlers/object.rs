@@ -135,6 +135,7 @@ pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
     let mut r = put_response(&info);
     let versioning = s.objects.versioning(&bucket).await?;
     version_header(r.headers_mut(), versioning, &info.version_id);
+    super::lifecycle::expiration_header(s, &info, r.headers_mut()).await;
     if let Some(sl) = &sealing {
         sse::response_headers(r.headers_mut(), &sl.stored, sl.customer_md5.as_deref());
     }
@@ -327,6 +328,9 @@ pub async fn get(s: &S3Service, req: &mut S3Request, head: bool) -> S3Result<Res
         versioning
     };
     version_header(&mut out_headers, named, &info.version_id);
+    if version.is_none() {
+        super::lifecycle::expiration_header(s, &info, &mut out_headers).await;
+    }
     if let Some(o) = &opening {
         sse::response_headers(&mut out_headers, &o.stored, o.customer_md5.as_deref());
     }
