@@ -309,7 +309,9 @@ fn agreed_by_decoding(headers: &[bytes::Bytes], default_quorum: usize) -> Option
         .max_by_key(MetaFile::meta_generation)
 }
 
-/// An entry as `list_objects` lists it.
+/// An entry as `list_objects` lists it. Not boxed: each lives only until it is pushed
+/// to the page, and a box would cost an allocation per listed key.
+#[allow(clippy::large_enum_variant)]
 enum Listed {
     Object(ObjectInfo),
     Prefix,
@@ -341,6 +343,8 @@ mod tests {
             meta_version: 0,
             null_version: false,
             delete_marker: false,
+            retention: None,
+            legal_hold: false,
         };
         let f = MetaFile {
             write_id: write_id.into(),

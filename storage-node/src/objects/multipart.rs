@@ -52,6 +52,13 @@ pub struct UploadRecord {
     /// timeout gets the same answer instead of `NoSuchUpload`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed: Option<Completion>,
+    /// Object lock of the object the upload makes (request headers or the bucket's
+    /// default, decided at creation); applied when it completes.
+    #[serde(
+        default,
+        skip_serializing_if = "super::retention::ObjectLock::is_empty"
+    )]
+    pub lock: super::retention::ObjectLock,
 }
 
 /// What a completion produced, to answer its retries.
@@ -233,12 +240,14 @@ impl ObjectLayer {
             .headers)
     }
 
+    /// Starts an upload of `key`; its object will carry `headers` and `lock`.
     pub async fn new_multipart(
         &self,
         bucket: &str,
         key: &str,
         headers: BTreeMap<String, String>,
         checksum_algorithm: Option<String>,
+        lock: super::retention::ObjectLock,
     ) -> ObjectResult<String> {
         keypath::validate_key(key)?;
         self.require_bucket(bucket).await?;
@@ -258,6 +267,7 @@ impl ObjectLayer {
             distribution: set.distribution(key),
             checksum_algorithm,
             completed: None,
+            lock,
         };
         let body = to_json(&rec)?;
         let path = format!("{}/upload.json", upload_dir(bucket, &upload_id));
@@ -584,6 +594,8 @@ impl ObjectLayer {
             meta_version: 0,
             null_version: true,
             delete_marker: false,
+            retention: rec.lock.retention,
+            legal_hold: rec.lock.legal_hold,
         };
         let versioning = self.versioning(bucket).await?;
         let result = set

@@ -28,6 +28,7 @@ use super::handlers::acl::{ACL_CONFIG, Acl, OBJECT_ACL_HEADER, permission_for};
 use super::handlers::bucket_encryption::{DefaultEncryption, ENCRYPTION_CONFIG};
 use super::handlers::bucket_policy;
 use super::handlers::cors::{CORS_CONFIG, CorsConfig};
+use super::handlers::object_lock::{DefaultRetention, LOCK_CONFIG};
 use super::handlers::public_access::{
     BUCKET_OWNER_ENFORCED, OWNERSHIP_CONFIG, PUBLIC_ACCESS_CONFIG, PublicAccessBlock,
 };
@@ -68,6 +69,10 @@ pub struct BucketAuth {
     pub cors: Option<Arc<CorsConfig>>,
     /// The bucket's default encryption, applied to writes that name none.
     pub default_encryption: Option<DefaultEncryption>,
+    /// The bucket was created with object lock (its writes take lock headers).
+    pub object_lock: bool,
+    /// The bucket's default retention, applied to new versions that name none.
+    pub lock_default: Option<DefaultRetention>,
 }
 
 /// A bucket's authorization settings and when they were read.
@@ -96,7 +101,7 @@ impl PolicyCache {
             }
         }
         let auth = match s.objects.bucket_meta(bucket).await {
-            Ok(meta) => Arc::new(read_auth(&meta.config, bucket)),
+            Ok(meta) => Arc::new(read_auth(&meta.config, bucket, meta.object_lock)),
             // Not cached: a bucket created a moment later (through any server) must
             // show its owner and settings at once.
             Err(_) => return Arc::new(BucketAuth::default()),
@@ -118,7 +123,11 @@ impl PolicyCache {
     }
 }
 
-fn read_auth(config: &std::collections::BTreeMap<String, String>, bucket: &str) -> BucketAuth {
+fn read_auth(
+    config: &std::collections::BTreeMap<String, String>,
+    bucket: &str,
+    object_lock: bool,
+) -> BucketAuth {
     let policy = config.get(POLICY_CONFIG).and_then(|doc| {
         match Policy::parse_bucket_policy(doc.as_bytes(), bucket) {
             Ok(p) => Some(Arc::new(p)),
@@ -139,6 +148,8 @@ fn read_auth(config: &std::collections::BTreeMap<String, String>, bucket: &str) 
         owner: Owner::of_bucket(config),
         cors: CorsConfig::from_stored(config.get(CORS_CONFIG)).map(Arc::new),
         default_encryption: DefaultEncryption::from_stored(config.get(ENCRYPTION_CONFIG)),
+        object_lock,
+        lock_default: DefaultRetention::from_stored(config.get(LOCK_CONFIG)),
     }
 }
 

@@ -45,6 +45,7 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
     if let Some(tags) = super::tagging::requested(req)? {
         tags.store_on_object(&mut headers);
     }
+    let lock = super::object_lock::for_write(s, req, &bucket, &key).await?;
     let algo = req
         .header("x-amz-checksum-algorithm")
         .map(|a| a.to_ascii_lowercase());
@@ -56,7 +57,7 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
     }
     let id = s
         .objects
-        .new_multipart(&bucket, &key, headers, algo)
+        .new_multipart(&bucket, &key, headers, algo, lock)
         .await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
     w.elem("Bucket", &bucket)
