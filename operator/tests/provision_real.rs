@@ -240,7 +240,9 @@ async fn buckets_are_created_on_a_real_server_over_tls_idempotently() {
     assert!(again.created.is_empty());
     assert_eq!(again.provisioned, wanted);
     assert_eq!(
-        api.create_bucket("synapse-media", None).await.unwrap(),
+        api.create_bucket("synapse-media", None, false)
+            .await
+            .unwrap(),
         BucketOutcome::AlreadyOwned
     );
     // What the status already lists is not asked for again.
@@ -326,8 +328,9 @@ impl TenantApi for Logged {
         &'a self,
         name: &'a str,
         region: Option<&'a str>,
+        object_lock: bool,
     ) -> BoxFuture<'a, Result<BucketOutcome, TenantError>> {
-        self.inner.create_bucket(name, region)
+        self.inner.create_bucket(name, region, object_lock)
     }
 
     fn list_buckets(&self) -> BoxFuture<'_, Result<Vec<String>, TenantError>> {
@@ -515,6 +518,7 @@ async fn s3(
             path,
             query,
             payload_sha256: &payload,
+            headers: &[],
         },
         creds,
         "us-east-1",
