@@ -254,6 +254,38 @@ async fn buckets_are_created_on_a_real_server_over_tls_idempotently() {
     .await;
     assert_eq!(skip.provisioned, vec!["synapse-media"]);
 
+    // `objectLock: true`: the bucket is made with object lock (and versioning) on.
+    assert_eq!(
+        api.create_bucket("locked-bucket", None, true)
+            .await
+            .unwrap(),
+        BucketOutcome::Created
+    );
+    let root = endpoint(server.port, &material.ca_cert_pem, PASSWORD).credentials;
+    for (bucket, status, wanted) in [
+        (
+            "locked-bucket",
+            200,
+            "<ObjectLockEnabled>Enabled</ObjectLockEnabled>",
+        ),
+        ("synapse-media", 404, "ObjectLockConfigurationNotFoundError"),
+    ] {
+        let path = format!("/{bucket}");
+        let query = [("object-lock", "")];
+        let (st, answer) = s3(
+            server.port,
+            &material.ca_cert_pem,
+            &root,
+            "GET",
+            &path,
+            &query,
+            b"",
+        )
+        .await;
+        assert_eq!(st, status, "{answer}");
+        assert!(answer.contains(wanted), "{answer}");
+    }
+
     // Wrong credentials: a failure with the server's answer, not a success.
     let wrong = HttpTenant::new(endpoint(
         server.port,
