@@ -98,7 +98,12 @@ async fn lock_bucket_default_retention_and_headers() {
     let c = srv.client();
     lock_bucket(&c, "lkb").await;
     // Versioning is on, and cannot be suspended.
-    let v = c.get_bucket_versioning().bucket("lkb").send().await.unwrap();
+    let v = c
+        .get_bucket_versioning()
+        .bucket("lkb")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled));
     let e = c
         .put_bucket_versioning()
@@ -315,7 +320,13 @@ async fn lock_bucket_default_retention_and_headers() {
         .send()
         .await
         .unwrap();
-    let h = c.head_object().bucket("lkb").key("mp").send().await.unwrap();
+    let h = c
+        .head_object()
+        .bucket("lkb")
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.object_lock_mode(), Some(&ObjectLockMode::Compliance));
     let until = h.object_lock_retain_until_date().expect("date").secs();
     assert!((until - (now_secs() + 7_200)).abs() < 60);
@@ -678,4 +689,47 @@ async fn expired_retention_allows_delete() {
     delete_version(&c, "exp", "k", &v, false)
         .await
         .expect("retention expired");
+}
+
+/// A one-file tar, as `mc --snowball` sends.
+fn tar_of_one(name: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(bytes.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, name, bytes).unwrap();
+    b.into_inner().unwrap()
+}
+
+#[tokio::test]
+async fn snowball_files_get_the_lock_of_their_request() {
+    let srv = TestServer::start(8).await;
+    let c = srv.client();
+    lock_bucket(&c, "snowlock").await;
+    c.put_object()
+        .bucket("snowlock")
+        .key("upload.tar")
+        .metadata("snowball-auto-extract", "true")
+        .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+        .body(ByteStream::from(tar_of_one("inside.txt", b"snow")))
+        .send()
+        .await
+        .unwrap();
+    let h = c
+        .head_object()
+        .bucket("snowlock")
+        .key("inside.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        h.object_lock_legal_hold_status(),
+        Some(&ObjectLockLegalHoldStatus::On)
+    );
+    let v = h.version_id().expect("version").to_string();
+    assert_eq!(
+        delete_version(&c, "snowlock", "inside.txt", &v, true).await,
+        Err("AccessDenied".into())
+    );
 }
