@@ -29,7 +29,11 @@ pub async fn provision(api: &dyn TenantApi, spec: &TenantSpec, already: &[String
             continue;
         }
         match api
-            .create_bucket(&bucket.name, bucket.region.as_deref())
+            .create_bucket(
+                &bucket.name,
+                bucket.region.as_deref(),
+                bucket.object_lock == Some(true),
+            )
             .await
         {
             Ok(BucketOutcome::Created) => {

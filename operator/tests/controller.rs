@@ -82,10 +82,12 @@ impl TenantApi for FakeTenant {
         &'a self,
         name: &'a str,
         _region: Option<&'a str>,
+        object_lock: bool,
     ) -> BoxFuture<'a, Result<BucketOutcome, TenantError>> {
         Box::pin(async move {
             let mut s = self.state();
-            s.calls.push(format!("create {name}"));
+            let lock = if object_lock { " with object lock" } else { "" };
+            s.calls.push(format!("create {name}{lock}"));
             if s.buckets.insert(name.to_string()) {
                 Ok(BucketOutcome::Created)
             } else {
@@ -553,6 +555,35 @@ async fn create_applies_every_object_then_waits_for_the_servers() {
     assert!(status.certificates.as_ref().unwrap().expiry.is_some());
     // No server ready: the tenant was not called.
     assert!(h.tenant.take_calls().is_empty());
+}
+
+/// `buckets[].objectLock: true` is passed on to the tenant: the bucket is created with
+/// object lock (the HTTP client sends `x-amz-bucket-object-lock-enabled: true`).
+#[tokio::test]
+async fn object_lock_buckets_are_created_with_object_lock() {
+    let (mut tenant, secrets) = common::matrix();
+    if let Some(b) = tenant.spec.buckets.as_mut().and_then(|b| b.get_mut(2)) {
+        b.object_lock = Some(true);
+    }
+    let h = Harness::new(&tenant, &secrets);
+    h.reconcile().await.unwrap();
+    h.add_pods("pool-0", true);
+    h.tenant.state().write_ok = true;
+    h.reconcile().await.unwrap();
+    let calls = h.tenant.take_calls();
+    let creates: Vec<&str> = calls
+        .iter()
+        .map(String::as_str)
+        .filter(|c| c.starts_with("create "))
+        .collect();
+    assert_eq!(
+        creates,
+        vec![
+            "create synapse-media",
+            "create synapse-media-li",
+            "create postgresql-backups with object lock",
+        ]
+    );
 }
 
 #[tokio::test]

@@ -240,7 +240,9 @@ async fn buckets_are_created_on_a_real_server_over_tls_idempotently() {
     assert!(again.created.is_empty());
     assert_eq!(again.provisioned, wanted);
     assert_eq!(
-        api.create_bucket("synapse-media", None).await.unwrap(),
+        api.create_bucket("synapse-media", None, false)
+            .await
+            .unwrap(),
         BucketOutcome::AlreadyOwned
     );
     // What the status already lists is not asked for again.
@@ -251,6 +253,38 @@ async fn buckets_are_created_on_a_real_server_over_tls_idempotently() {
     )
     .await;
     assert_eq!(skip.provisioned, vec!["synapse-media"]);
+
+    // `objectLock: true`: the bucket is made with object lock (and versioning) on.
+    assert_eq!(
+        api.create_bucket("locked-bucket", None, true)
+            .await
+            .unwrap(),
+        BucketOutcome::Created
+    );
+    let root = endpoint(server.port, &material.ca_cert_pem, PASSWORD).credentials;
+    for (bucket, status, wanted) in [
+        (
+            "locked-bucket",
+            200,
+            "<ObjectLockEnabled>Enabled</ObjectLockEnabled>",
+        ),
+        ("synapse-media", 404, "ObjectLockConfigurationNotFoundError"),
+    ] {
+        let path = format!("/{bucket}");
+        let query = [("object-lock", "")];
+        let (st, answer) = s3(
+            server.port,
+            &material.ca_cert_pem,
+            &root,
+            "GET",
+            &path,
+            &query,
+            b"",
+        )
+        .await;
+        assert_eq!(st, status, "{answer}");
+        assert!(answer.contains(wanted), "{answer}");
+    }
 
     // Wrong credentials: a failure with the server's answer, not a success.
     let wrong = HttpTenant::new(endpoint(
@@ -326,8 +360,9 @@ impl TenantApi for Logged {
         &'a self,
         name: &'a str,
         region: Option<&'a str>,
+        object_lock: bool,
     ) -> BoxFuture<'a, Result<BucketOutcome, TenantError>> {
-        self.inner.create_bucket(name, region)
+        self.inner.create_bucket(name, region, object_lock)
     }
 
     fn list_buckets(&self) -> BoxFuture<'_, Result<Vec<String>, TenantError>> {
@@ -515,6 +550,7 @@ async fn s3(
             path,
             query,
             payload_sha256: &payload,
+            headers: &[],
         },
         creds,
         "us-east-1",

@@ -241,14 +241,12 @@ fn buckets_users_and_certificates() {
             "spec.externalCertSecret",
             "spec.buckets[0].name",
             "spec.buckets[2].name",
-            "spec.buckets[3].objectLock",
             "spec.buckets[4].name",
             "spec.users[1].name",
         ],
         "{p:#?}"
     );
     assert!(p[0].contains("Cairn serves one certificate"));
-    assert!(p[3].contains("does not support object lock yet"));
 }
 
 #[test]

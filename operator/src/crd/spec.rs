@@ -256,7 +256,9 @@ pub struct Bucket {
     /// Region recorded for the bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    /// Enable object lock (not supported by Cairn yet: the operator refuses it).
+    /// Create the bucket with S3 Object Lock (versioning enabled for good, retention and
+    /// legal hold available). Only applies when the operator creates the bucket: an
+    /// existing bucket is not changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<bool>,
 }

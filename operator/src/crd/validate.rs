@@ -534,13 +534,6 @@ fn check_buckets_and_users(spec: &TenantSpec, problems: &mut Vec<Problem>) {
                 format!("bucket `{name}` is listed twice"),
             ));
         }
-        if bucket.object_lock == Some(true) {
-            problems.push(Problem::new(
-                format!("{field}.objectLock"),
-                "Cairn does not support object lock yet and would refuse to create the bucket: \
-                 remove objectLock or set it to false",
-            ));
-        }
     }
     let mut seen = BTreeSet::new();
     for (i, user) in spec.users.iter().flatten().enumerate() {

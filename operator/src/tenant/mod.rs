@@ -97,11 +97,14 @@ pub trait TenantApi: Send + Sync {
     fn cluster_health(&self) -> BoxFuture<'_, Result<ClusterHealth, TenantError>>;
     /// The admin info endpoint; `Ok(None)` when the server has none (404/501).
     fn admin_info(&self) -> BoxFuture<'_, Result<Option<AdminInfo>, TenantError>>;
-    /// Creates a bucket (idempotent).
+    /// Creates a bucket (idempotent); `object_lock` creates it with S3 Object Lock
+    /// (`x-amz-bucket-object-lock-enabled: true`, which also enables versioning). An
+    /// existing bucket is left as it is.
     fn create_bucket<'a>(
         &'a self,
         name: &'a str,
         region: Option<&'a str>,
+        object_lock: bool,
     ) -> BoxFuture<'a, Result<BucketOutcome, TenantError>>;
     /// Names of the buckets (ListBuckets).
     fn list_buckets(&self) -> BoxFuture<'_, Result<Vec<String>, TenantError>>;
@@ -249,8 +252,24 @@ impl HttpTenant {
         body: Vec<u8>,
         signed: bool,
     ) -> Result<(StatusCode, Bytes), TenantError> {
+        self.send_with(method, path, query, &[], body, signed).await
+    }
+
+    /// As [`send`](Self::send), with extra request `headers` (signed when `signed`).
+    async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        signed: bool,
+    ) -> Result<(StatusCode, Bytes), TenantError> {
         let url = self.url(path, query);
         let mut builder = Request::builder().method(method.clone()).uri(&url);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
         if signed {
             let host = match (self.base.host(), self.base.port_u16()) {
                 (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -265,6 +284,7 @@ impl HttpTenant {
                     path,
                     query,
                     payload_sha256: &payload,
+                    headers,
                 },
                 &self.endpoint.credentials,
                 &self.endpoint.region,
@@ -413,6 +433,7 @@ impl TenantApi for HttpTenant {
         &'a self,
         name: &'a str,
         region: Option<&'a str>,
+        object_lock: bool,
     ) -> BoxFuture<'a, Result<BucketOutcome, TenantError>> {
         Box::pin(async move {
             let body = match region.filter(|r| !r.is_empty() && *r != "us-east-1") {
@@ -424,7 +445,14 @@ impl TenantApi for HttpTenant {
                 None => Vec::new(),
             };
             let path = format!("/{name}");
-            let (status, body) = self.send(Method::PUT, &path, &[], body, true).await?;
+            let lock: &[(&str, &str)] = if object_lock {
+                &[("x-amz-bucket-object-lock-enabled", "true")]
+            } else {
+                &[]
+            };
+            let (status, body) = self
+                .send_with(Method::PUT, &path, &[], lock, body, true)
+                .await?;
             if status.is_success() {
                 return Ok(BucketOutcome::Created);
             }

@@ -91,6 +91,9 @@ pub struct Request<'a> {
     pub query: &'a [(&'a str, &'a str)],
     /// Hex SHA-256 of the body.
     pub payload_sha256: &'a str,
+    /// Further headers to sign (lower-case names, such as
+    /// `x-amz-bucket-object-lock-enabled`): S3 wants every `x-amz-*` header signed.
+    pub headers: &'a [(&'a str, &'a str)],
 }
 
 /// The headers to add: `(name, value)` for `x-amz-date`, `x-amz-content-sha256` and
@@ -116,13 +119,15 @@ pub fn sign(
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&");
-    let canonical_headers = format!(
-        "host:{}\nx-amz-content-sha256:{}\nx-amz-date:{}\n",
-        req.host.trim(),
-        req.payload_sha256,
-        date_time
-    );
-    let signed_headers = "host;x-amz-content-sha256;x-amz-date";
+    let mut signed: Vec<(&str, &str)> = vec![
+        ("host", req.host.trim()),
+        ("x-amz-content-sha256", req.payload_sha256),
+        ("x-amz-date", &date_time),
+    ];
+    signed.extend(req.headers.iter().map(|(n, v)| (*n, v.trim())));
+    signed.sort();
+    let canonical_headers: String = signed.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
+    let signed_headers = signed.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(";");
     let canonical_request = format!(
         "{}\n{canonical_uri}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{}",
         req.method, req.payload_sha256
@@ -198,6 +203,7 @@ mod tests {
                 path: "/",
                 query: &[("lifecycle", "")],
                 payload_sha256: EMPTY_SHA256,
+                headers: &[],
             },
             &creds,
             "us-east-1",
@@ -213,6 +219,35 @@ mod tests {
              Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"
         );
         assert_eq!(headers[0].1, "20130524T000000Z");
+    }
+
+    #[test]
+    fn extra_headers_are_signed_in_order() {
+        let creds = Credentials {
+            access_key: "AK".into(),
+            secret_key: "SK".into(),
+        };
+        let now = OffsetDateTime::from_unix_timestamp(1_369_353_600).unwrap();
+        let request = |headers: &'static [(&'static str, &'static str)]| Request {
+            method: "PUT",
+            host: "h:9000",
+            path: "/locked",
+            query: &[],
+            payload_sha256: EMPTY_SHA256,
+            headers,
+        };
+        let plain = sign(&request(&[]), &creds, "us-east-1", "s3", now);
+        let lock = sign(
+            &request(&[("x-amz-bucket-object-lock-enabled", "true")]),
+            &creds,
+            "us-east-1",
+            "s3",
+            now,
+        );
+        assert!(lock[2].1.contains(
+            "SignedHeaders=host;x-amz-bucket-object-lock-enabled;x-amz-content-sha256;x-amz-date,"
+        ));
+        assert_ne!(plain[2].1, lock[2].1);
     }
 
     #[test]

@@ -657,12 +657,24 @@ mod tests {
         put(&layer, "plain", "keep").await;
         for i in 0..3 {
             layer
-                .new_multipart("plain", &format!("t/u{i}"), Default::default(), None)
+                .new_multipart(
+                    "plain",
+                    &format!("t/u{i}"),
+                    Default::default(),
+                    None,
+                    Default::default(),
+                )
                 .await
                 .unwrap();
         }
         layer
-            .new_multipart("plain", "keep-upload", Default::default(), None)
+            .new_multipart(
+                "plain",
+                "keep-upload",
+                Default::default(),
+                None,
+                Default::default(),
+            )
             .await
             .unwrap();
         let mut r = rule("t", "t/");

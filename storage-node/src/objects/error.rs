@@ -63,6 +63,10 @@ pub enum ObjectError {
     /// either, so the client hears the same "unwritable" error.
     #[error("insufficient write quorum: {0}")]
     LockQuorum(String),
+    /// Object lock forbids the change: removing a version under legal hold or unexpired
+    /// retention, or shortening a retention (S3's 403 AccessDenied).
+    #[error("access denied because object protected by object lock: {0}")]
+    ObjectLocked(#[from] super::retention::Blocked),
     #[error("internal error: {0}")]
     Internal(String),
 }

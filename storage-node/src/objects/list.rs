@@ -343,6 +343,8 @@ mod tests {
             meta_version: 0,
             null_version: false,
             delete_marker: false,
+            retention: None,
+            legal_hold: false,
         };
         let f = MetaFile {
             write_id: write_id.into(),

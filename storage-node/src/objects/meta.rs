@@ -33,6 +33,12 @@
 //! highest `meta_version` among them wins as before). The walk that lists keys reads only
 //! the header ([`header_len`] knows both magics). JSON keeps the header readable with
 //! standard tools; new fields must be optional so that older files stay readable.
+//!
+//! Object lock added two such optional fields to each version, `retention`
+//! (`{"mode":"GOVERNANCE"|"COMPLIANCE","until_ms":<ms>}`) and `legal_hold` (`true`),
+//! written only when set: files without them read as versions with no retention and no
+//! legal hold, and the format number stays 2. Changing them is a metadata-only commit of
+//! the file (a new `write_id`), like an object ACL.
 
 use crate::erasure::Geometry;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -81,6 +87,14 @@ pub struct ObjectMeta {
     /// A delete marker: a version without data.
     #[serde(default, skip_serializing_if = "is_false")]
     pub delete_marker: bool,
+    /// S3 Object Lock retention of this version (mode and retain-until date); absent
+    /// (and so in every file written before object lock) means none. See
+    /// [`super::retention`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<super::retention::Retention>,
+    /// S3 Object Lock legal hold of this version; absent means off.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub legal_hold: bool,
 }
 
 impl ObjectMeta {
@@ -360,6 +374,8 @@ mod tests {
             meta_version: 0,
             null_version: false,
             delete_marker: false,
+            retention: None,
+            legal_hold: false,
         }
     }
 
@@ -368,8 +384,13 @@ mod tests {
         marker.delete_marker = true;
         let mut big = sample("v2");
         big.data_dir = Some("dd".into());
+        big.retention = Some(super::super::retention::Retention {
+            mode: super::super::retention::RetentionMode::Compliance,
+            until_ms: 2_000_000_000_000,
+        });
         let mut null = sample("v1");
         null.null_version = true;
+        null.legal_hold = true;
         MetaFile {
             write_id: "w".into(),
             versions: vec![
@@ -396,6 +417,10 @@ mod tests {
         assert_eq!(&bytes[..8], b"CAIRNMT2");
         let back = decode(&bytes).unwrap();
         assert_eq!(back, f);
+        // Object lock fields are written only where set.
+        let json = String::from_utf8_lossy(&bytes);
+        assert_eq!(json.matches("\"retention\"").count(), 1);
+        assert_eq!(json.matches("\"legal_hold\":true").count(), 1);
         assert_eq!(header_len(&bytes), Some(bytes.len() - 6));
         assert_eq!(back.find("null").unwrap().meta.version_id, "v1");
         assert_eq!(
@@ -439,6 +464,8 @@ mod tests {
         assert_eq!(f.meta_generation(), 2);
         assert_eq!(v.meta.erasure.index, 1);
         assert_eq!(v.meta.headers["x-amz-meta-a"], "b");
+        // Written before object lock: no retention, no legal hold.
+        assert!(v.meta.retention.is_none() && !v.meta.legal_hold);
         assert_eq!(&v.inline[..], b"SHARD");
         assert!(f.find("null").is_some());
         // Rewritten, it becomes format 2 and keeps its meaning.

@@ -12,6 +12,7 @@ pub mod meta;
 pub mod multipart;
 pub mod placement;
 pub mod read;
+pub mod retention;
 pub mod set;
 pub mod system;
 pub mod upload_list;
@@ -82,6 +83,9 @@ pub struct PutOptions {
     /// Set when the stored bytes are longer than the client's (encrypted): records the
     /// client's size under [`CONTENT_SIZE_HEADER`].
     pub content_size: Option<multipart::ContentSize>,
+    /// The new version's object lock (retention, legal hold), as the S3 layer decided
+    /// from the request and the bucket's default.
+    pub lock: retention::ObjectLock,
 }
 
 /// Stored header with the size of an object as the client sees it, when the stored
@@ -126,6 +130,10 @@ pub struct ObjectInfo {
     pub part_checksums: BTreeMap<u32, BTreeMap<String, String>>,
     /// S3's version id of this version (`null` for a version written unversioned).
     pub version_id: String,
+    /// Object lock retention of this version, if any.
+    pub retention: Option<retention::Retention>,
+    /// Whether this version is under legal hold.
+    pub legal_hold: bool,
 }
 
 impl ObjectInfo {
@@ -147,6 +155,8 @@ impl ObjectInfo {
                 .map(|p| (p.number, p.checksums.clone()))
                 .collect(),
             version_id: m.s3_version_id().to_string(),
+            retention: m.retention,
+            legal_hold: m.legal_hold,
         }
     }
 
@@ -405,18 +415,58 @@ impl ObjectLayer {
         }
     }
 
+    /// Changes the metadata of version `version` of `key` (the latest when `None`)
+    /// without rewriting its data: `change` edits it under the key's commit lock and
+    /// says whether anything changed, or refuses; see [`ErasureSet::update_version`].
+    /// Object lock's retention and legal hold are changed this way.
+    pub async fn update_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        change: impl FnOnce(&mut ObjectMeta) -> ObjectResult<bool>,
+    ) -> ObjectResult<ObjectInfo> {
+        crate::drive::keypath::validate_key(key)?;
+        if let Some(v) = version {
+            versioning::validate_version_id(v)?;
+        }
+        let set = self.locate(bucket, key).await?;
+        match set.update_version(bucket, key, version, change).await {
+            Err(ObjectError::NoSuchKey) => {
+                self.require_bucket(bucket).await?;
+                Err(ObjectError::NoSuchKey)
+            }
+            other => other,
+        }
+    }
+
     /// Deletes `key`; deleting a missing key succeeds, as in S3.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> ObjectResult<()> {
         self.delete_version(bucket, key, None).await.map(|_| ())
     }
 
     /// Deletes `key` as the bucket's versioning state says, or version `version` of
-    /// it for good; see [`ErasureSet::delete_object`].
+    /// it for good; see [`ErasureSet::delete_object`]. A version under object lock is
+    /// not removed ([`ObjectError::ObjectLocked`]); GOVERNANCE retention is never
+    /// bypassed here (see [`delete_version_with`](Self::delete_version_with)).
     pub async fn delete_version(
         &self,
         bucket: &str,
         key: &str,
         version: Option<&str>,
+    ) -> ObjectResult<set::DeleteOutcome> {
+        self.delete_version_with(bucket, key, version, false).await
+    }
+
+    /// As [`delete_version`](Self::delete_version); `bypass_governance` lets it remove
+    /// a version under unexpired GOVERNANCE retention (the caller asked for it and holds
+    /// `s3:BypassGovernanceRetention`).
+    pub async fn delete_version_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        bypass_governance: bool,
     ) -> ObjectResult<set::DeleteOutcome> {
         self.require_bucket(bucket).await?;
         let versioning = self.versioning(bucket).await?;
@@ -436,7 +486,10 @@ impl ObjectLayer {
         };
         let mut outcome = set::DeleteOutcome::default();
         for set in sets {
-            match set.delete_object(bucket, key, version, versioning).await {
+            match set
+                .delete_object(bucket, key, version, versioning, bypass_governance)
+                .await
+            {
                 Ok(o) => outcome = o,
                 Err(ObjectError::NoSuchKey) => {}
                 Err(e) => return Err(e),

@@ -56,6 +56,13 @@ pub struct UploadRecord {
     /// timeout gets the same answer instead of `NoSuchUpload`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed: Option<Completion>,
+    /// Object lock of the object the upload makes (request headers or the bucket's
+    /// default, decided at creation); applied when it completes.
+    #[serde(
+        default,
+        skip_serializing_if = "super::retention::ObjectLock::is_empty"
+    )]
+    pub lock: super::retention::ObjectLock,
 }
 
 /// What a completion produced, to answer its retries.
@@ -259,12 +266,14 @@ impl ObjectLayer {
         Ok(self.load_upload_record(bucket, key, upload_id).await?.1)
     }
 
+    /// Starts an upload of `key`; its object will carry `headers` and `lock`.
     pub async fn new_multipart(
         &self,
         bucket: &str,
         key: &str,
         headers: BTreeMap<String, String>,
         checksum: Option<(String, String)>,
+        lock: super::retention::ObjectLock,
     ) -> ObjectResult<String> {
         keypath::validate_key(key)?;
         self.require_bucket(bucket).await?;
@@ -285,6 +294,7 @@ impl ObjectLayer {
             checksum_algorithm: checksum.as_ref().map(|c| c.0.clone()),
             checksum_type: checksum.map(|c| c.1),
             completed: None,
+            lock,
         };
         let body = to_json(&rec)?;
         let path = format!("{}/upload.json", upload_dir(bucket, &upload_id));
@@ -616,6 +626,8 @@ impl ObjectLayer {
             meta_version: 0,
             null_version: true,
             delete_marker: false,
+            retention: rec.lock.retention,
+            legal_hold: rec.lock.legal_hold,
         };
         let versioning = self.versioning(bucket).await?;
         let result = set

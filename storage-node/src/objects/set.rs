@@ -179,6 +179,14 @@ fn check_condition(current: Option<&ObjectMeta>, condition: &WriteCondition) -> 
     }
 }
 
+/// Refuses to remove `m` for good while object lock protects it.
+fn locked(m: &ObjectMeta, bypass_governance: bool) -> ObjectResult<()> {
+    match super::retention::deletion_blocked(m, now_ms(), bypass_governance) {
+        Some(why) => Err(ObjectError::ObjectLocked(why)),
+        None => Ok(()),
+    }
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -407,6 +415,8 @@ impl ErasureSet {
             meta_version: 0,
             null_version: true,
             delete_marker: false,
+            retention: opts.lock.retention,
+            legal_hold: opts.lock.legal_hold,
         };
         let stage_ref = ingested.inline.is_none().then_some(&stage);
         let result = self
@@ -744,17 +754,67 @@ impl ErasureSet {
         Ok(ObjectInfo::from_meta(bucket, key, &latest))
     }
 
+    /// Changes the metadata of the version S3 calls `version` (the latest when `None`;
+    /// a delete marker is [`ObjectError::DeleteMarker`]) without rewriting its data:
+    /// `change` edits a copy under the key's commit lock and says whether anything
+    /// changed, or refuses (its error is returned and nothing is written). Every agreeing
+    /// drive's copy of the file is rewritten as [`update_headers`](Self::update_headers)
+    /// does.
+    pub async fn update_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        change: impl FnOnce(&mut ObjectMeta) -> ObjectResult<bool>,
+    ) -> ObjectResult<ObjectInfo> {
+        keypath::validate_key(key)?;
+        let guard = self.locks.commit(bucket, key).await?;
+        let resolved = self.resolve_file(bucket, key).await?;
+        let target = resolved.version(version)?.meta;
+        let mut changed = target.clone();
+        if !change(&mut changed)? {
+            return Ok(ObjectInfo::from_meta(bucket, key, &target));
+        }
+        changed.meta_version = target.meta_version.saturating_add(1);
+        let edit = |versions: &mut Vec<meta::Version>, _pos: usize| {
+            for v in versions.iter_mut() {
+                if v.meta.version_id == changed.version_id {
+                    v.meta.headers = changed.headers.clone();
+                    v.meta.retention = changed.retention;
+                    v.meta.legal_hold = changed.legal_hold;
+                    v.meta.meta_version = changed.meta_version;
+                }
+            }
+        };
+        self.commit_edit(
+            bucket,
+            key,
+            guard,
+            Some(Some(&resolved)),
+            None,
+            None,
+            None,
+            edit,
+        )
+        .await?;
+        Ok(ObjectInfo::from_meta(bucket, key, &changed))
+    }
+
     /// Deletes `key` as S3 does under `versioning`: without `version`, an unversioned
     /// bucket removes the key (every drive's file and data), a versioned one puts a
     /// delete marker on top (a suspended one in place of the `null` version); with
     /// `version`, that version alone is removed for good, with its data. Removing a
-    /// version that does not exist succeeds, as in S3.
+    /// version that does not exist succeeds, as in S3. A version that object lock
+    /// protects ([`super::retention::deletion_blocked`]) is not removed, by id or as the
+    /// `null` version a suspended bucket's delete marker replaces; checked under the
+    /// key's commit lock, so a concurrent retention change cannot slip between.
     pub async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
         version: Option<&str>,
         versioning: Versioning,
+        bypass_governance: bool,
     ) -> ObjectResult<DeleteOutcome> {
         keypath::validate_key(key)?;
         if let Some(v) = version {
@@ -792,7 +852,17 @@ impl ErasureSet {
                     meta_version: 0,
                     null_version: versioning != Versioning::Enabled,
                     delete_marker: true,
+                    retention: None,
+                    legal_hold: false,
                 };
+                if marker.null_version {
+                    let replaced = current
+                        .as_ref()
+                        .and_then(|c| c.file.find(meta::NULL_VERSION));
+                    if let Some(v) = replaced {
+                        locked(&v.meta, bypass_governance)?;
+                    }
+                }
                 if let Some(t) = current.as_ref().and_then(|c| c.file.latest()) {
                     // Newer than what it hides, even with a clock behind.
                     marker.mod_time_ms = marker.mod_time_ms.max(t.mod_time_ms + 1);
@@ -834,6 +904,7 @@ impl ErasureSet {
                         delete_marker: false,
                     });
                 };
+                locked(&found.meta, bypass_governance)?;
                 let gone = found.meta.version_id.clone();
                 let outcome = DeleteOutcome {
                     version_id: Some(id.to_string()),

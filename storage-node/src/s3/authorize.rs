@@ -28,6 +28,7 @@ use super::handlers::acl::{ACL_CONFIG, Acl, OBJECT_ACL_HEADER, permission_for};
 use super::handlers::bucket_encryption::{DefaultEncryption, ENCRYPTION_CONFIG};
 use super::handlers::bucket_policy;
 use super::handlers::cors::{CORS_CONFIG, CorsConfig};
+use super::handlers::object_lock::{DefaultRetention, LOCK_CONFIG};
 use super::handlers::public_access::{
     BUCKET_OWNER_ENFORCED, OWNERSHIP_CONFIG, PUBLIC_ACCESS_CONFIG, PublicAccessBlock,
 };
@@ -70,6 +71,10 @@ pub struct BucketAuth {
     pub default_encryption: Option<DefaultEncryption>,
     /// The bucket's lifecycle rules, for `x-amz-expiration` on object answers.
     pub lifecycle: Option<Arc<crate::lifecycle::config::LifecycleConfig>>,
+    /// The bucket was created with object lock (its writes take lock headers).
+    pub object_lock: bool,
+    /// The bucket's default retention, applied to new versions that name none.
+    pub lock_default: Option<DefaultRetention>,
 }
 
 /// A bucket's authorization settings and when they were read.
@@ -98,7 +103,7 @@ impl PolicyCache {
             }
         }
         let auth = match s.objects.bucket_meta(bucket).await {
-            Ok(meta) => Arc::new(read_auth(&meta.config, bucket)),
+            Ok(meta) => Arc::new(read_auth(&meta.config, bucket, meta.object_lock)),
             // Not cached: a bucket created a moment later (through any server) must
             // show its owner and settings at once.
             Err(_) => return Arc::new(BucketAuth::default()),
@@ -120,7 +125,11 @@ impl PolicyCache {
     }
 }
 
-fn read_auth(config: &std::collections::BTreeMap<String, String>, bucket: &str) -> BucketAuth {
+fn read_auth(
+    config: &std::collections::BTreeMap<String, String>,
+    bucket: &str,
+    object_lock: bool,
+) -> BucketAuth {
     let policy = config.get(POLICY_CONFIG).and_then(|doc| {
         match Policy::parse_bucket_policy(doc.as_bytes(), bucket) {
             Ok(p) => Some(Arc::new(p)),
@@ -145,6 +154,8 @@ fn read_auth(config: &std::collections::BTreeMap<String, String>, bucket: &str) 
             config.get(crate::lifecycle::LIFECYCLE_CONFIG),
         )
         .map(Arc::new),
+        object_lock,
+        lock_default: DefaultRetention::from_stored(config.get(LOCK_CONFIG)),
     }
 }
 

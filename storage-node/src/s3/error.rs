@@ -181,6 +181,12 @@ impl From<ObjectError> for S3Error {
                 S::SERVICE_UNAVAILABLE,
                 format!("Please reduce your request rate: {msg}"),
             ),
+            // S3 gives no reason beyond this sentence.
+            ObjectError::ObjectLocked(_) => S3Error::new(
+                "AccessDenied",
+                S::FORBIDDEN,
+                "Access Denied because object protected by object lock.",
+            ),
             ObjectError::Internal(_) => S3Error::internal(msg),
         }
     }

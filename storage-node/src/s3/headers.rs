@@ -170,6 +170,7 @@ pub fn object_headers(info: &ObjectInfo, with_checksums: bool) -> HeaderMap {
     if info.parts.len() > 1 || info.is_multipart() {
         put("x-amz-mp-parts-count", &info.parts.len().to_string());
     }
+    super::handlers::object_lock::response_headers(info, &mut put);
     h
 }
 
@@ -340,6 +341,8 @@ mod tests {
             checksums: BTreeMap::new(),
             parts: vec![(1, 1)],
             version_id: "null".into(),
+            retention: None,
+            legal_hold: false,
         }
     }
 

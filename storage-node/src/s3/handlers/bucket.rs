@@ -105,7 +105,14 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
         .header("x-amz-bucket-object-lock-enabled")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if object_lock {
-        return Err(S3Error::not_implemented("object lock"));
+        // Object lock needs every version kept: versioning is enabled for good.
+        config.insert(
+            crate::objects::versioning::VERSIONING_CONFIG.to_string(),
+            Versioning::Enabled
+                .status()
+                .unwrap_or("Enabled")
+                .to_string(),
+        );
     }
     s.objects
         .make_bucket(
@@ -205,6 +212,13 @@ pub async fn put_versioning(s: &S3Service, req: &mut S3Request) -> S3Result<Resp
         Some("Suspended") => Versioning::Suspended,
         Some(_) => return Err(S3Error::malformed_xml()),
     };
+    if state == Versioning::Suspended && s.objects.bucket_meta(&bucket).await?.object_lock {
+        return Err(S3Error::new(
+            "InvalidBucketState",
+            StatusCode::CONFLICT,
+            "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+        ));
+    }
     s.set_bucket_config(
         &bucket,
         crate::objects::versioning::VERSIONING_CONFIG,

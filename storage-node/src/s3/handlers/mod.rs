@@ -13,6 +13,7 @@ mod list;
 mod list_versions;
 mod multipart;
 mod object;
+pub mod object_lock;
 pub mod post_object;
 pub mod public_access;
 mod snowball;
@@ -72,13 +73,18 @@ fn refuse_version(req: &S3Request, op: &Operation) -> S3Result<()> {
     if req.target.bucket.is_some() && req.target.key.is_some() {
         if let Some(v) = req.query.get("versionId") {
             crate::objects::versioning::validate_version_id(v)?;
-            // GET, HEAD and DELETE read or remove any version; the other object
-            // operations act on the latest version only, which `null` may name.
+            // GET, HEAD and DELETE read or remove any version, and object lock acts on
+            // any; the other object operations act on the latest version only, which
+            // `null` may name.
             let by_version = matches!(
                 op,
                 Operation::GetObject { .. }
                     | Operation::HeadObject { .. }
                     | Operation::DeleteObject { .. }
+                    | Operation::GetObjectRetention
+                    | Operation::PutObjectRetention
+                    | Operation::GetObjectLegalHold
+                    | Operation::PutObjectLegalHold
             );
             if !by_version && v != crate::objects::meta::NULL_VERSION {
                 return Err(S3Error::not_implemented(&format!(
@@ -135,6 +141,12 @@ async fn dispatch(
         O::GetObjectTagging { .. } => tagging::get_object(s, req).await,
         O::PutObjectTagging { .. } => tagging::put_object(s, req).await,
         O::DeleteObjectTagging { .. } => tagging::delete_object(s, req).await,
+        O::GetObjectLockConfiguration => object_lock::get_config(s, req).await,
+        O::PutObjectLockConfiguration => object_lock::put_config(s, req).await,
+        O::GetObjectRetention => object_lock::get_retention(s, req).await,
+        O::PutObjectRetention => object_lock::put_retention(s, req).await,
+        O::GetObjectLegalHold => object_lock::get_legal_hold(s, req).await,
+        O::PutObjectLegalHold => object_lock::put_legal_hold(s, req).await,
         O::ListObjects => list::list_v1(s, req).await,
         O::ListObjectsV2 => list::list_v2(s, req).await,
         O::ListMultipartUploads => multipart::list_uploads(s, req).await,
@@ -160,11 +172,6 @@ async fn dispatch(
         O::GetBucketWebsite => {
             let msg = "The specified bucket does not have a website configuration";
             not_configured(s, req, "NoSuchWebsiteConfiguration", msg).await
-        }
-        O::GetObjectLockConfiguration => {
-            let code = "ObjectLockConfigurationNotFoundError";
-            let msg = "Object Lock configuration does not exist for this bucket";
-            not_configured(s, req, code, msg).await
         }
         O::GetBucketReplication => {
             let code = "ReplicationConfigurationNotFoundError";

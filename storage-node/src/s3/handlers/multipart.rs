@@ -49,6 +49,7 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
         tags.store_on_object(&mut headers);
     }
     let checksum = upload_checksum(req)?;
+    let lock = super::object_lock::for_write(s, req, &bucket, &key).await?;
     // The upload's object key is made now and recorded with the upload: every part is
     // sealed under it (SSE-C: each UploadPart sends the same customer key again).
     let sealing = sealing_for_write(s, req, &bucket, &key).await?;
@@ -62,6 +63,7 @@ pub async fn create(s: &S3Service, req: &mut S3Request) -> S3Result<Response<Res
             &key,
             headers,
             checksum.map(|(a, t)| (a.name().to_ascii_lowercase(), t.name().to_string())),
+            lock,
         )
         .await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");

@@ -121,6 +121,7 @@ pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
     }
     let expected_md5 = content_md5(req)?;
     let condition = headers::write_condition(&req.headers)?;
+    let lock = super::object_lock::for_write(s, req, &bucket, &key).await?;
     let sealing = sealing_for_write(s, req, &bucket, &key).await?;
     let body = req.take_body()?;
     let mut opts = PutOptions {
@@ -128,6 +129,7 @@ pub async fn put(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
         checksums: Some(body.checksums),
         expected_md5,
         condition,
+        lock,
         ..Default::default()
     };
     let stream = seal_body(sealing.as_ref(), body.stream, 1, &mut opts)?;
@@ -369,9 +371,10 @@ impl RetainChecksums for http::HeaderMap {
 pub async fn delete(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
     let version = requested_version(req);
+    let bypass = super::object_lock::bypass_governance(s, req, &bucket, &key).await;
     let outcome = match s
         .objects
-        .delete_version(&bucket, &key, version.as_deref())
+        .delete_version_with(&bucket, &key, version.as_deref(), bypass)
         .await
     {
         Ok(o) => o,
@@ -423,9 +426,10 @@ pub async fn delete_many(s: &S3Service, req: &mut S3Request) -> S3Result<Respons
             error(&mut w, o, S3Error::access_denied());
             continue;
         }
+        let bypass = super::object_lock::bypass_governance(s, req, &bucket, &o.key).await;
         let outcome = match s
             .objects
-            .delete_version(&bucket, &o.key, o.version_id.as_deref())
+            .delete_version_with(&bucket, &o.key, o.version_id.as_deref(), bypass)
             .await
         {
             Ok(outcome) => outcome,
@@ -563,6 +567,9 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
     // The copy belongs to whoever made it.
     super::acl::stamp_owner(&mut headers, req);
     super::tagging::for_copy(req, &src.headers)?.store_on_object(&mut headers);
+    // The copy's lock comes from its request (or the bucket's default), never the
+    // source's.
+    let lock = super::object_lock::for_write(s, req, &bucket, &key).await?;
     let sealing = sealing_for_write(s, req, &bucket, &key).await?;
     let stream: BodyStream = read_plain(reader, opening.as_ref(), None).await?;
     // The bytes are the same, so their full-object checksums are too; a composite one
@@ -576,6 +583,7 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
     let mut opts = PutOptions {
         headers,
         checksums: Some(Arc::new(Mutex::new(checksums))),
+        lock,
         ..Default::default()
     };
     let stream = seal_body(sealing.as_ref(), stream, 1, &mut opts)?;

@@ -164,8 +164,12 @@ async fn store_entry(
     let mut headers = base.clone();
     headers.extend(entry.headers);
     let sealing = sealing_for_write(s, req, bucket, &key).await?;
+    // Each file is a new version like a PUT's: the request's lock headers or the
+    // bucket's default retention apply to it.
+    let lock = super::object_lock::for_write(s, req, bucket, &key).await?;
     let mut opts = PutOptions {
         headers,
+        lock,
         ..Default::default()
     };
     let data: BodyStream = Box::pin(futures::stream::unfold(entry.data, |mut rx| async {
