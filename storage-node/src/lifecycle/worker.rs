@@ -31,7 +31,7 @@ use super::eval::{self, Action, VersionFacts};
 use super::{LIFECYCLE_CONFIG, LifecycleSettings};
 use crate::objects::list_versions::{VersionEntry, VersionParams};
 use crate::objects::meta::ObjectMeta;
-use crate::objects::set::now_ms;
+use crate::objects::set::{CurrentVersion, DeleteOptions, now_ms};
 use crate::objects::versioning::Versioning;
 use crate::objects::{ObjectError, ObjectLayer};
 use std::future::Future;
@@ -389,7 +389,20 @@ impl Bucket<'_> {
                         Ok(i) if i.mod_time_ms == mod_time_ms && i.etag == etag => {}
                         _ => continue,
                     }
-                    match timed(self.objects.delete_version(self.name, &key, None)).await {
+                    // Checked again under the key's commit lock by the delete itself.
+                    let opts = DeleteOptions {
+                        if_current: Some(CurrentVersion {
+                            etag: etag.clone(),
+                            mod_time_ms,
+                        }),
+                        ..Default::default()
+                    };
+                    let delete = self
+                        .objects
+                        .delete_version_with(self.name, &key, None, &opts);
+                    match timed(delete).await {
+                        // Overwritten since it was evaluated: the new version is not due.
+                        Err(ObjectError::PreconditionFailed) => {}
                         Ok(_) => {
                             m.lifecycle_objects_expired.fetch_add(1, Ordering::Relaxed);
                             tracing::debug!(
@@ -593,6 +606,56 @@ mod tests {
             shutdown: &rx,
         };
         ctx.apply().await.unwrap();
+    }
+
+    /// The expiry's delete is conditional on the version the worker evaluated: a key
+    /// overwritten in between keeps its new version, in unversioned and versioned
+    /// buckets alike.
+    #[tokio::test]
+    async fn expiry_spares_a_version_written_after_the_decision() {
+        let (_dir, layer) = layer(&["plain", "ver"]).await;
+        layer
+            .set_versioning("ver", Versioning::Enabled)
+            .await
+            .unwrap();
+        for b in ["plain", "ver"] {
+            put(&layer, b, "k").await;
+            let seen = layer.version_info(b, "k", None).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            put(&layer, b, "k").await;
+            let stale = DeleteOptions {
+                if_current: Some(CurrentVersion {
+                    etag: seen.etag.clone(),
+                    mod_time_ms: seen.mod_time_ms,
+                }),
+                ..Default::default()
+            };
+            let r = layer.delete_version_with(b, "k", None, &stale).await;
+            assert!(
+                matches!(r, Err(ObjectError::PreconditionFailed)),
+                "{b}: {r:?}"
+            );
+            let now = layer.version_info(b, "k", None).await.unwrap();
+            assert_ne!(
+                now.mod_time_ms, seen.mod_time_ms,
+                "{b}: the new version stays"
+            );
+            let fresh = DeleteOptions {
+                if_current: Some(CurrentVersion {
+                    etag: now.etag.clone(),
+                    mod_time_ms: now.mod_time_ms,
+                }),
+                ..Default::default()
+            };
+            layer
+                .delete_version_with(b, "k", None, &fresh)
+                .await
+                .unwrap();
+            assert!(
+                layer.version_info(b, "k", None).await.is_err(),
+                "{b}: expired"
+            );
+        }
     }
 
     #[tokio::test]

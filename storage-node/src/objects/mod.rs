@@ -455,18 +455,18 @@ impl ObjectLayer {
         key: &str,
         version: Option<&str>,
     ) -> ObjectResult<set::DeleteOutcome> {
-        self.delete_version_with(bucket, key, version, false).await
+        let opts = set::DeleteOptions::default();
+        self.delete_version_with(bucket, key, version, &opts).await
     }
 
-    /// As [`delete_version`](Self::delete_version); `bypass_governance` lets it remove
-    /// a version under unexpired GOVERNANCE retention (the caller asked for it and holds
-    /// `s3:BypassGovernanceRetention`).
+    /// As [`delete_version`](Self::delete_version), with [`set::DeleteOptions`]: a
+    /// GOVERNANCE bypass, or a condition on the current version.
     pub async fn delete_version_with(
         &self,
         bucket: &str,
         key: &str,
         version: Option<&str>,
-        bypass_governance: bool,
+        opts: &set::DeleteOptions,
     ) -> ObjectResult<set::DeleteOutcome> {
         self.require_bucket(bucket).await?;
         let versioning = self.versioning(bucket).await?;
@@ -487,7 +487,7 @@ impl ObjectLayer {
         let mut outcome = set::DeleteOutcome::default();
         for set in sets {
             match set
-                .delete_object(bucket, key, version, versioning, bypass_governance)
+                .delete_object(bucket, key, version, versioning, opts)
                 .await
             {
                 Ok(o) => outcome = o,

@@ -150,6 +150,25 @@ pub fn pick_file<'a>(
         })
 }
 
+/// How a delete is carried out.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    /// Remove a version under unexpired GOVERNANCE retention (the caller asked for it and
+    /// holds `s3:BypassGovernanceRetention`).
+    pub bypass_governance: bool,
+    /// Delete only while the key's current version is still this one
+    /// (`PreconditionFailed` otherwise): the lifecycle worker's expiry must not remove a
+    /// version written after it decided.
+    pub if_current: Option<CurrentVersion>,
+}
+
+/// The identity of a key's current version as a reader saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentVersion {
+    pub etag: String,
+    pub mod_time_ms: i64,
+}
+
 /// What a delete did, for the `x-amz-version-id` and `x-amz-delete-marker` answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeleteOutcome {
@@ -814,13 +833,29 @@ impl ErasureSet {
         key: &str,
         version: Option<&str>,
         versioning: Versioning,
-        bypass_governance: bool,
+        opts: &DeleteOptions,
     ) -> ObjectResult<DeleteOutcome> {
+        let bypass_governance = opts.bypass_governance;
         keypath::validate_key(key)?;
         if let Some(v) = version {
             super::versioning::validate_version_id(v)?;
         }
         let guard = self.locks.commit(bucket, key).await?;
+        if let Some(want) = &opts.if_current {
+            // Under the commit lock: a write that replaced the version the caller saw
+            // is not deleted in its place.
+            let current = match self.resolve_file(bucket, key).await {
+                Ok(r) => r.file.latest().cloned(),
+                Err(ObjectError::NoSuchKey) => None,
+                Err(e) => return Err(e),
+            };
+            let same = current.as_ref().is_some_and(|m| {
+                !m.delete_marker && m.etag == want.etag && m.mod_time_ms == want.mod_time_ms
+            });
+            if !same {
+                return Err(ObjectError::PreconditionFailed);
+            }
+        }
         if versioning == Versioning::Unversioned && version.is_none_or(|v| v == meta::NULL_VERSION)
         {
             self.delete_everywhere(bucket, key, guard).await?;

@@ -10,6 +10,7 @@ use super::super::{RespBody, S3Request, S3Service, empty, xml_response};
 use crate::crypto::keys::ObjectKey;
 use crate::crypto::record::Stored;
 use crate::objects::read::ObjectReader;
+use crate::objects::set::DeleteOptions;
 use crate::objects::versioning::Versioning;
 use crate::objects::{BodyStream, ObjectError, ObjectInfo, PutOptions};
 use base64::Engine;
@@ -371,10 +372,13 @@ impl RetainChecksums for http::HeaderMap {
 pub async fn delete(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
     let version = requested_version(req);
-    let bypass = super::object_lock::bypass_governance(s, req, &bucket, &key).await;
+    let bypass = DeleteOptions {
+        bypass_governance: super::object_lock::bypass_governance(s, req, &bucket, &key).await,
+        ..Default::default()
+    };
     let outcome = match s
         .objects
-        .delete_version_with(&bucket, &key, version.as_deref(), bypass)
+        .delete_version_with(&bucket, &key, version.as_deref(), &bypass)
         .await
     {
         Ok(o) => o,
@@ -426,10 +430,13 @@ pub async fn delete_many(s: &S3Service, req: &mut S3Request) -> S3Result<Respons
             error(&mut w, o, S3Error::access_denied());
             continue;
         }
-        let bypass = super::object_lock::bypass_governance(s, req, &bucket, &o.key).await;
+        let bypass = DeleteOptions {
+            bypass_governance: super::object_lock::bypass_governance(s, req, &bucket, &o.key).await,
+            ..Default::default()
+        };
         let outcome = match s
             .objects
-            .delete_version_with(&bucket, &o.key, o.version_id.as_deref(), bypass)
+            .delete_version_with(&bucket, &o.key, o.version_id.as_deref(), &bypass)
             .await
         {
             Ok(outcome) => outcome,
