@@ -730,55 +730,31 @@ impl ErasureSet {
     }
 
     /// Changes the stored headers of the current version of `key` without rewriting its
-    /// data: `change` edits them and says whether anything changed. Every agreeing copy
-    /// of the file is rewritten with its own shard indexes and inline data, under the
-    /// key's commit lock; below write quorum the copies that changed are put back. The
-    /// version id, ETag and modification time stay.
+    /// data: `change` edits them and says whether anything changed; see
+    /// [`update_version`](Self::update_version).
     pub async fn update_headers(
         &self,
         bucket: &str,
         key: &str,
         change: impl FnOnce(&mut BTreeMap<String, String>) -> bool,
     ) -> ObjectResult<ObjectInfo> {
-        keypath::validate_key(key)?;
-        let guard = self.locks.commit(bucket, key).await?;
-        let resolved = self.resolve_file(bucket, key).await?;
-        let Some(current) = resolved.current() else {
-            return Err(ObjectError::NoSuchKey);
-        };
-        let mut latest = current.clone();
-        if !change(&mut latest.headers) {
-            return Ok(ObjectInfo::from_meta(bucket, key, current));
+        let r = self
+            .update_version(bucket, key, None, |m| Ok(change(&mut m.headers)))
+            .await;
+        match r {
+            // A key whose latest version is a delete marker has no current version.
+            Err(ObjectError::DeleteMarker { by_id: false, .. }) => Err(ObjectError::NoSuchKey),
+            r => r,
         }
-        latest.meta_version = current.meta_version.saturating_add(1);
-        let edit = |versions: &mut Vec<meta::Version>, _pos: usize| {
-            for v in versions.iter_mut() {
-                if v.meta.version_id == latest.version_id {
-                    v.meta.headers = latest.headers.clone();
-                    v.meta.meta_version = latest.meta_version;
-                }
-            }
-        };
-        self.commit_edit(
-            bucket,
-            key,
-            guard,
-            Some(Some(&resolved)),
-            None,
-            None,
-            None,
-            edit,
-        )
-        .await?;
-        Ok(ObjectInfo::from_meta(bucket, key, &latest))
     }
 
     /// Changes the metadata of the version S3 calls `version` (the latest when `None`;
     /// a delete marker is [`ObjectError::DeleteMarker`]) without rewriting its data:
     /// `change` edits a copy under the key's commit lock and says whether anything
     /// changed, or refuses (its error is returned and nothing is written). Every agreeing
-    /// drive's copy of the file is rewritten as [`update_headers`](Self::update_headers)
-    /// does.
+    /// copy of the file is rewritten with its own shard indexes and inline data, under the
+    /// key's commit lock; below write quorum the copies that changed are put back. The
+    /// version id, ETag and modification time stay.
     pub async fn update_version(
         &self,
         bucket: &str,
