@@ -15,6 +15,9 @@
 #   --cluster-sizes N[,M]  also fill and list flat prefixes of these sizes on a 4-server
 #                 cluster on 127.0.0.1-4 (first binary of CAIRN_BINS only; 0: none)
 #   --no-single   skip the single server (cluster only)
+#   --versions N  make every key have N versions (versioning on; N PUTs of each key, or of
+#                 the template that --clone copies) and list each flat prefix with
+#                 ListObjectVersions too
 # Environment: CAIRN_BINS="before=/path/a after=/path/b" (label=binary pairs, listed in this
 # order; default: after=target/release/cairn), CAIRN_BENCH_PORT (default 9410),
 # CAIRN_BENCH_TMP (directory for the drives, default $TMPDIR or /tmp; a million keys take
@@ -35,6 +38,7 @@ ONCE=""
 CLONE=0
 CLUSTER_SIZES=0
 SINGLE=1
+VERSIONS=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --sizes) SIZES="$2"; shift ;;
@@ -45,7 +49,8 @@ while [ $# -gt 0 ]; do
         --clone) CLONE=1 ;;
         --cluster-sizes) CLUSTER_SIZES="$2"; shift ;;
         --no-single) SINGLE=0 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        --versions) VERSIONS="$2"; shift ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "list.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -140,7 +145,7 @@ fill() {
     local bin="$1" prefix="$2" count="$3" layout="$4"
     start_servers "$bin"
     if [ "$CLONE" = 1 ]; then
-        bench fill --prefix "$prefix" --count 1 --layout "$layout" 2>&1 | tee -a "$FILL_LOG" >&2
+        bench fill --prefix "$prefix" --count 1 --layout "$layout" --versions "$VERSIONS" 2>&1 | tee -a "$FILL_LOG" >&2
         stop_servers
         local template
         template="$("$LIST" key --prefix "$prefix" --layout "$layout" --index 0)"
@@ -149,7 +154,7 @@ fill() {
             --layout "$layout" --from 1 --count "$((count - 1))" 2>&1 | tee -a "$FILL_LOG" >&2
         log "df after: $(df -h --output=avail "$TMP" | tail -1)"
     else
-        bench fill --prefix "$prefix" --count "$count" --layout "$layout" 2>&1 | tee -a "$FILL_LOG" >&2
+        bench fill --prefix "$prefix" --count "$count" --layout "$layout" --versions "$VERSIONS" 2>&1 | tee -a "$FILL_LOG" >&2
         stop_servers
     fi
 }
@@ -174,7 +179,7 @@ fi
     echo
     echo "* commit: $(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- storage-node/src/drive storage-node/src/objects/list.rs || echo ' (listing code with uncommitted changes)')"
     echo "* single: one \`cairn server\` over 8 directories (EC 4+4); cluster: four servers on 127.0.0.1-4 with 2 directories each (one set of 8, EC 4+4), pages sent to the four in turn; drives on $(df --output=fstype "$TMP" | tail -1) ($(df --output=source "$TMP" | tail -1)); loopback; 2 vCPUs shared with other work; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "* keys: empty objects; flat prefixes \`flatN/k0000000\`...; fan-out \`local_content/ab/cd/m<hex>\` (Synapse's media layout, 65,536 leaves)$([ "$CLONE" = 1 ] && echo '; filled by PUTting the first key of each prefix and copying its on-disk directory to the others (servers stopped)')"
+    echo "* keys: empty objects; flat prefixes \`flatN/k0000000\`...; fan-out \`local_content/ab/cd/m<hex>\` (Synapse's media layout, 65,536 leaves)$([ "$CLONE" = 1 ] && echo '; filled by PUTting the first key of each prefix and copying its on-disk directory to the others (servers stopped)')$([ "$VERSIONS" = 1 ] || echo "; $VERSIONS versions of every key (versioning on); the (versions) rows are ListObjectVersions, every version an entry")"
     echo "* each server binary is started on the same drives in turn; every prefix is listed to the end in pages of 1,000 (ListObjectsV2, continuation tokens), twice: the first listing after start-up (cold) and a second one (warm); peak RSS is the largest server's"
     echo "* fill: $(grep -o '\(filled\|cloned\).*' "$FILL_LOG" | paste -sd ';' | sed 's/;/; /g')"
     echo
@@ -182,9 +187,9 @@ fi
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } > "$OUT"
 
-list_pass() { # LABEL PASS PREFIX [DELIMITER]: one row of the table
+list_pass() { # LABEL PASS PREFIX [DELIMITER [--versions]]: one row of the table
     (IFS=,; echo "${SERVER_PIDS[*]}") > "$TMP/pids"
-    bench list --prefix "$3" ${4:+--delimiter "$4"} --label "$1 $2" --server-pid "$(cat "$TMP/pids")" --json "$JSON" >> "$OUT"
+    bench list --prefix "$3" ${4:+--delimiter "$4"} ${5:-} --label "$1 $2" --server-pid "$(cat "$TMP/pids")" --json "$JSON" >> "$OUT"
 }
 
 for pair in $BINS; do
@@ -196,7 +201,10 @@ for pair in $BINS; do
         log "listing with $label ($bin), single server"
         start_servers "$bin"
         for pass in $passes; do
-            for n in "${SIZE_LIST[@]}"; do list_pass "$label" "$pass" "flat$n/"; done
+            for n in "${SIZE_LIST[@]}"; do
+                list_pass "$label" "$pass" "flat$n/"
+                [ "$VERSIONS" = 1 ] || list_pass "$label" "$pass" "flat$n/" "" --versions
+            done
             if [ "$FANOUT" != 0 ]; then
                 list_pass "$label" "$pass" "local_content/"
                 list_pass "$label" "$pass" "local_content/" /

@@ -56,25 +56,42 @@ fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
     Some(&xml[start..end])
 }
 
+/// What [`list_all`] lists and how.
+#[derive(Debug, Clone, Default)]
+pub struct ListSpec<'a> {
+    pub prefix: &'a str,
+    pub delimiter: Option<&'a str>,
+    /// Keys (or versions) per page.
+    pub page: usize,
+    /// Start after this key, deep inside the prefix ("": from the start).
+    pub start_after: &'a str,
+    /// Stop after this many pages (0: to the end).
+    pub max_pages: usize,
+    /// ListObjectVersions instead of ListObjectsV2: every version and delete marker is
+    /// an entry.
+    pub versions: bool,
+}
+
 /// Lists everything under `prefix` in pages of `page` keys, checking that the keys come in
-/// strictly increasing order across pages (a fast but wrong listing must not pass).
-/// `start_after` starts the listing deep inside the prefix; `max_pages` stops it early
-/// (0: to the end). Page `i` goes to `clients[i % n]`: with the servers of a cluster, every
-/// continuation token is taken by another server than the one that made it.
-pub async fn list_all(
-    clients: &[S3Client],
-    bucket: &str,
-    prefix: &str,
-    delimiter: Option<&str>,
-    page: usize,
-    start_after: &str,
-    max_pages: usize,
-) -> Result<Listing> {
+/// increasing order across pages (strictly for keys, non-decreasing for versions: a fast
+/// but wrong listing must not pass). Page `i` goes to `clients[i % n]`: with the servers
+/// of a cluster, every continuation token is taken by another server than the one that
+/// made it.
+pub async fn list_all(clients: &[S3Client], bucket: &str, spec: &ListSpec<'_>) -> Result<Listing> {
+    let ListSpec {
+        prefix,
+        delimiter,
+        page,
+        start_after,
+        max_pages,
+        versions,
+    } = *spec;
     if clients.is_empty() {
         bail!("no endpoint to list from");
     }
     let started = Instant::now();
     let mut token: Option<String> = None;
+    let mut version_marker: Option<String> = None;
     let mut out = Listing {
         keys: 0,
         prefixes: 0,
@@ -89,20 +106,34 @@ pub async fn list_all(
         if let Some(d) = delimiter {
             q.push(("delimiter", d));
         }
-        match &token {
-            Some(t) => q.push(("continuation-token", t)),
-            None if !start_after.is_empty() => q.push(("start-after", start_after)),
-            None => {}
+        match (&token, versions) {
+            (Some(t), false) => q.push(("continuation-token", t)),
+            (Some(t), true) => {
+                q.push(("key-marker", t));
+                if let Some(v) = &version_marker {
+                    q.push(("version-id-marker", v));
+                }
+            }
+            (None, false) if !start_after.is_empty() => q.push(("start-after", start_after)),
+            (None, true) if !start_after.is_empty() => q.push(("key-marker", start_after)),
+            (None, _) => {}
         }
         let t0 = Instant::now();
         let client = &clients[out.pages % clients.len()];
-        let body = client.list_objects_v2(bucket, &q).await?;
+        let body = match versions {
+            false => client.list_objects_v2(bucket, &q).await?,
+            true => client.list_object_versions(bucket, &q).await?,
+        };
         out.page_ms.push(t0.elapsed().as_secs_f64() * 1e3);
         out.pages += 1;
         let xml = String::from_utf8_lossy(&body);
         for part in xml.split("<Key>").skip(1) {
             let k = part.split("</Key>").next().unwrap_or("");
-            if k <= last_key.as_str() {
+            let in_order = match versions {
+                false => k > last_key.as_str(),
+                true => k >= last_key.as_str(),
+            };
+            if !in_order {
                 bail!("key {k:?} after {last_key:?}: listing out of order");
             }
             last_key = k.to_string();
@@ -112,9 +143,16 @@ pub async fn list_all(
         if element(&xml, "IsTruncated") != Some("true") || out.pages == max_pages {
             break;
         }
-        match element(&xml, "NextContinuationToken") {
+        let next = match versions {
+            false => element(&xml, "NextContinuationToken"),
+            true => {
+                version_marker = element(&xml, "NextVersionIdMarker").map(str::to_string);
+                element(&xml, "NextKeyMarker")
+            }
+        };
+        match next {
             Some(t) => token = Some(t.to_string()),
-            None => bail!("truncated page without NextContinuationToken"),
+            None => bail!("truncated page without a continuation token or key marker"),
         }
     }
     out.seconds = started.elapsed().as_secs_f64();
@@ -150,7 +188,8 @@ pub fn summarize(l: &Listing) -> Summary {
 }
 
 /// PUTs empty objects `from..to` of `layout` under `prefix` with `concurrency` requests in
-/// flight; returns the rate reached.
+/// flight, each key `versions` times (in a versioned bucket, that many versions); returns
+/// the rate of PUTs reached.
 pub async fn fill(
     client: &S3Client,
     bucket: &str,
@@ -158,10 +197,12 @@ pub async fn fill(
     prefix: &str,
     range: std::ops::Range<u64>,
     concurrency: usize,
+    versions: u32,
 ) -> Result<f64> {
     use futures::StreamExt;
     let started = Instant::now();
-    let n = range.end.saturating_sub(range.start);
+    let versions = versions.max(1);
+    let n = range.end.saturating_sub(range.start) * u64::from(versions);
     let mut done = 0u64;
     let mut last_report = Instant::now();
     let mut puts = futures::stream::iter(range.map(|i| {
@@ -169,9 +210,13 @@ pub async fn fill(
         let key = key(layout, prefix, i);
         let bucket = bucket.to_string();
         async move {
-            client
-                .put_object(&bucket, &key, crate::s3::Payload::empty())
-                .await
+            // A key's versions in order, so that each is the latest when written.
+            for _ in 0..versions {
+                client
+                    .put_object(&bucket, &key, crate::s3::Payload::empty())
+                    .await?;
+            }
+            Ok::<(), anyhow::Error>(())
         }
     }))
     .buffer_unordered(concurrency.max(1));

@@ -338,9 +338,51 @@ impl S3Client {
     /// ListObjectsV2 with the given query pairs (`prefix`, `delimiter`, `start-after`,
     /// `continuation-token`, `max-keys`); returns the XML body.
     pub async fn list_objects_v2(&self, bucket: &str, query: &[(&str, &str)]) -> Result<Bytes> {
+        self.get_bucket(bucket, ("list-type", "2"), query).await
+    }
+
+    /// ListObjectVersions with the given query pairs (`prefix`, `key-marker`,
+    /// `version-id-marker`, `max-keys`); returns the XML body.
+    pub async fn list_object_versions(
+        &self,
+        bucket: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Bytes> {
+        self.get_bucket(bucket, ("versions", ""), query).await
+    }
+
+    /// Turns versioning on for `bucket`.
+    pub async fn enable_versioning(&self, bucket: &str) -> Result<()> {
         let path = format!("/{bucket}");
-        let what = format!("GET {path}?list-type=2");
-        let mut q: Vec<(&str, &str)> = vec![("list-type", "2")];
+        let what = format!("PUT {path}?versioning");
+        let xml = Bytes::from_static(
+            b"<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+              <Status>Enabled</Status></VersioningConfiguration>",
+        );
+        let hash = sigv4::sha256_hex(&xml);
+        let len = xml.len() as u64;
+        self.bounded(&what, async {
+            let q = [("versioning", "")];
+            let resp = self
+                .send(Method::PUT, &path, &q, Payload::cycle(xml, 0, len)?, &hash)
+                .await?;
+            let resp = Self::check(resp, &what).await?;
+            Self::drain(resp.into_body()).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A GET of `bucket` with sub-resource `first` and `query`; returns the XML body.
+    async fn get_bucket(
+        &self,
+        bucket: &str,
+        first: (&str, &str),
+        query: &[(&str, &str)],
+    ) -> Result<Bytes> {
+        let path = format!("/{bucket}");
+        let what = format!("GET {path}?{}", first.0);
+        let mut q: Vec<(&str, &str)> = vec![first];
         q.extend_from_slice(query);
         self.bounded(&what, async {
             let resp = self

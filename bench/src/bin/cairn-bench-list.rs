@@ -56,6 +56,10 @@ enum Cmd {
         layout: Layout,
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// PUT every key this many times, with versioning turned on for the bucket when
+        /// more than one: keys with that many versions.
+        #[arg(long, default_value_t = 1)]
+        versions: u32,
     },
     /// With the server stopped: copy the on-disk directory of the object `template`
     /// (PUT it first) to keys `from..from+count` of the layout under `prefix`, on every
@@ -110,6 +114,9 @@ enum Cmd {
         /// Append the figures (with every page time) as one JSON line here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// ListObjectVersions instead of ListObjectsV2 (every version is an entry).
+        #[arg(long)]
+        versions: bool,
     },
 }
 
@@ -183,8 +190,12 @@ async fn run(cli: Cli) -> Result<()> {
             from,
             layout,
             concurrency,
+            versions,
         } => {
             client.ensure_bucket(&cli.bucket, &cli.region).await?;
+            if versions > 1 {
+                client.enable_versioning(&cli.bucket).await?;
+            }
             let rate = listing::fill(
                 client,
                 &cli.bucket,
@@ -192,6 +203,7 @@ async fn run(cli: Cli) -> Result<()> {
                 &prefix,
                 from..from + count,
                 concurrency,
+                versions,
             )
             .await?;
             eprintln!("filled {count} keys under {prefix} at {rate:.0} PUT/s");
@@ -206,21 +218,21 @@ async fn run(cli: Cli) -> Result<()> {
             label,
             server_pid,
             json,
+            versions,
         } => {
             let samplers: Vec<RssSampler> = server_pid
                 .iter()
                 .map(|p| RssSampler::start(*p, Duration::from_millis(50)))
                 .collect();
-            let l = listing::list_all(
-                &clients,
-                &cli.bucket,
-                &prefix,
-                delimiter.as_deref(),
+            let spec = listing::ListSpec {
+                prefix: &prefix,
+                delimiter: delimiter.as_deref(),
                 page,
-                &start_after,
+                start_after: &start_after,
                 max_pages,
-            )
-            .await?;
+                versions,
+            };
+            let l = listing::list_all(&clients, &cli.bucket, &spec).await?;
             let rss = samplers
                 .into_iter()
                 .filter_map(RssSampler::finish)
@@ -229,7 +241,8 @@ async fn run(cli: Cli) -> Result<()> {
             let s = listing::summarize(&l);
             let rss_mib = rss.map(|r| r as f64 / (1 << 20) as f64);
             println!(
-                "| {label} | `{prefix}`{}{} | {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} | {} |",
+                "| {label}{} | `{prefix}`{}{} | {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} | {} |",
+                if versions { " (versions)" } else { "" },
                 delimiter.map(|d| format!(" d=`{d}`")).unwrap_or_default(),
                 if start_after.is_empty() {
                     String::new()
