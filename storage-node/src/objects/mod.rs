@@ -126,7 +126,8 @@ pub struct ObjectInfo {
     pub checksums: BTreeMap<String, String>,
     /// (part number, size) of a multipart object; one entry for a plain PUT.
     pub parts: Vec<(u32, u64)>,
-    /// The checksums of the parts of a multipart object that have some, by part number.
+    /// The checksums of the parts of a multipart object that have some, by part number
+    /// (empty for a plain object).
     pub part_checksums: BTreeMap<u32, BTreeMap<String, String>>,
     /// S3's version id of this version (`null` for a version written unversioned).
     pub version_id: String,
@@ -148,12 +149,18 @@ impl ObjectInfo {
             headers: m.headers.clone(),
             checksums: m.checksums.clone(),
             parts: m.parts.iter().map(|p| (p.number, p.size)).collect(),
-            part_checksums: m
-                .parts
-                .iter()
-                .filter(|p| !p.checksums.is_empty())
-                .map(|p| (p.number, p.checksums.clone()))
-                .collect(),
+            // Only multipart objects have part checksums of their own (a plain PUT's one
+            // part repeats the object's): listings, which build an ObjectInfo per key,
+            // copy nothing more for plain objects.
+            part_checksums: match m.etag.contains('-') {
+                true => m
+                    .parts
+                    .iter()
+                    .filter(|p| !p.checksums.is_empty())
+                    .map(|p| (p.number, p.checksums.clone()))
+                    .collect(),
+                false => BTreeMap::new(),
+            },
             version_id: m.s3_version_id().to_string(),
             retention: m.retention,
             legal_hold: m.legal_hold,
