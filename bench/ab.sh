@@ -14,7 +14,7 @@
 #   --count N        PUTs per PUT cell (default 12 for sse, 400 for versioning; a count,
 #                    not a time: deleted data stays in the drives' trash for 5 minutes, so
 #                    timed PUT cells of large objects would fill a small disk)
-#   --rounds N       plain/feature pairs per operation and size (default 3)
+#   --rounds N       plain/feature pairs per operation and size (default 5)
 #   --concurrency C  requests in flight (default 4)
 # Needs: cargo (builds the release binaries), python3 with boto3 (.e2e-venv from
 # e2e/setup.sh, or the system's) to configure the buckets.
@@ -30,7 +30,7 @@ case "$VARIANT" in
 esac
 shift
 DURATION=8s
-ROUNDS=3
+ROUNDS=5
 CONC=4
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -81,7 +81,10 @@ fi
 
 DRIVES=()
 for i in $(seq 1 8); do mkdir -p "$TMP/d$i"; DRIVES+=("$TMP/d$i"); done
-"$BIN/cairn" server --address "127.0.0.1:$PORT" "${DRIVES[@]}" > "$TMP/server.log" 2>&1 &
+# The heal scanner is off: its cycles are not part of any request's cost, and they would
+# land in whichever cell happens to run (a cycle over the objects earlier cells left took
+# 17 s of this machine's CPU), which made single rounds differ by 2x.
+CAIRN_SCANNER=off "$BIN/cairn" server --address "127.0.0.1:$PORT" "${DRIVES[@]}" > "$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$PORT/minio/health/ready" >/dev/null && break
@@ -132,6 +135,7 @@ print(f'{c["mib_per_s"]:.1f} {c.get("ops_per_s") or nan:.1f} {c.get("server_cpu_
 EOF
 }
 
+median() { printf '%s\n' "$@" | grep -v n/a | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 {
@@ -140,19 +144,31 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
     echo
     echo "Plain and $LABEL rounds alternate; ratio = $LABEL / plain of the same round. Server CPU is"
     echo "the server process's CPU time per request (from /proc), which a busy machine disturbs far"
-    echo "less than throughput: its ratio is the cost of the feature. PUT keys are all new."
+    echo "less than throughput: its ratio is the cost of the feature; the median row is the one to"
+    echo "quote. PUT keys are all new. The heal scanner is off (CAIRN_SCANNER=off)."
     echo
     echo "| op | size | round | plain ops/s | $LABEL ops/s | ratio | server CPU ms/op plain | $LABEL | ratio |"
     echo "|---|---|---|---|---|---|---|---|---|"
 } >> "$OUT"
 for op in put get; do
     for size in "${SIZES[@]}"; do
+        ratios=() cpu_ratios=()
         for r in $(seq 1 "$ROUNDS"); do
             log "$op $size round $r"
-            read -r _ plain plain_cpu < <(cell "$op" "$size" bench-plain)
-            read -r _ feat feat_cpu < <(cell "$op" "$size" bench-feature)
-            echo "| $op | $size | $r | $plain | $feat | $(ratio "$feat" "$plain") | $plain_cpu | $feat_cpu | $(ratio "$feat_cpu" "$plain_cpu") |" >> "$OUT"
+            # Which bucket goes first alternates, so a drift of the machine's load within a
+            # round does not always favour the same side.
+            if [ $((r % 2)) -eq 1 ]; then
+                read -r _ plain plain_cpu < <(cell "$op" "$size" bench-plain)
+                read -r _ feat feat_cpu < <(cell "$op" "$size" bench-feature)
+            else
+                read -r _ feat feat_cpu < <(cell "$op" "$size" bench-feature)
+                read -r _ plain plain_cpu < <(cell "$op" "$size" bench-plain)
+            fi
+            ratios+=("$(ratio "$feat" "$plain")")
+            cpu_ratios+=("$(ratio "$feat_cpu" "$plain_cpu")")
+            echo "| $op | $size | $r | $plain | $feat | ${ratios[-1]} | $plain_cpu | $feat_cpu | ${cpu_ratios[-1]} |" >> "$OUT"
         done
+        echo "| $op | $size | **median** | | | **$(median "${ratios[@]}")** | | | **$(median "${cpu_ratios[@]}")** |" >> "$OUT"
     done
 done
 echo >> "$OUT"

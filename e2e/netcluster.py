@@ -26,6 +26,8 @@ from botocore.config import Config
 MOUNT = "/srv/cairn-e2e"
 PORT = 9000
 READY_TIMEOUT = 60.0
+# A lifecycle day on the cluster's servers, in seconds (as conftest.py's single servers).
+LIFECYCLE_DAY_SECONDS = "2"
 
 
 def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -136,7 +138,10 @@ class NetCluster:
         env.update({"CAIRN_ROOT_USER": self.access_key, "CAIRN_ROOT_PASSWORD": self.secret_key,
                     "RUST_BACKTRACE": "1", "NO_COLOR": "1", "RUST_LOG": "info",
                     # a brisk scanner so that tests see healing within their time limits
-                    "CAIRN_SCANNER_INTERVAL": "5s"})
+                    "CAIRN_SCANNER_INTERVAL": "5s",
+                    # the testing aid of lifecycle: a day of LIFECYCLE_DAY_SECONDS, passes every
+                    # second (only buckets with lifecycle rules are affected)
+                    "CAIRN_LIFECYCLE_DAY_SECONDS": LIFECYCLE_DAY_SECONDS})
         self.starts[i] += 1
         with open(self.log_path(i), "ab") as log:
             log.write(f"\n===== e2e: start #{self.starts[i]}: {' '.join(self.argv(i))}\n".encode())

@@ -395,6 +395,20 @@ impl Inner {
         }
     }
 
+    fn commit_new_meta(&self, volume: &str, key: &str, meta: &[u8]) -> Result<bool, DriveError> {
+        let (_vol, dir, op) = self.object_dir(volume, key)?;
+        match dir.join(op.meta_file).try_exists() {
+            Ok(false) => {}
+            Ok(true) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+                return Err(DriveError::Corrupt(e.to_string()));
+            }
+            Err(e) => return Err(io_err(e)),
+        }
+        self.commit_object(volume, key, None, None, meta)
+            .map(|_| true)
+    }
+
     fn restore_object(
         &self,
         volume: &str,
@@ -761,6 +775,17 @@ impl Drive for LocalDrive {
             inner.commit_object(&volume, &key, stage.as_ref(), data_dir.as_deref(), &meta)
         })
         .await
+    }
+
+    async fn commit_new_meta(
+        &self,
+        volume: &str,
+        key: &str,
+        meta: Bytes,
+    ) -> Result<bool, DriveError> {
+        let (volume, key) = (volume.to_string(), key.to_string());
+        self.run(move |inner| inner.commit_new_meta(&volume, &key, &meta))
+            .await
     }
 
     async fn restore_object(

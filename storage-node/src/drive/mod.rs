@@ -171,6 +171,26 @@ pub trait Drive: Send + Sync + fmt::Debug {
         data_dir: Option<&str>,
         meta: Bytes,
     ) -> Result<Option<Bytes>, DriveError>;
+    /// Writes metadata `meta` (a version whose bytes are inline: no data directory) for
+    /// a key this drive holds no metadata for; `Ok(false)`, writing nothing, when it
+    /// holds some. The caller holds the key's commit lock. A versioned write of a new key
+    /// commits this way without first reading the key on every drive (a local drive
+    /// checks and writes in one trip to its I/O thread); this default takes two calls.
+    async fn commit_new_meta(
+        &self,
+        volume: &str,
+        key: &str,
+        meta: Bytes,
+    ) -> Result<bool, DriveError> {
+        match self.read_meta(volume, key).await {
+            Ok(_) => Ok(false),
+            Err(DriveError::NotFound) => self
+                .commit_object(volume, key, None, None, meta)
+                .await
+                .map(|_| true),
+            Err(e) => Err(e),
+        }
+    }
     /// Puts back `previous` metadata (or removes the object when `None`) and deletes
     /// data directory `data_dir`; used to undo a commit that missed write quorum.
     async fn restore_object(

@@ -482,6 +482,17 @@ impl ErasureSet {
         // The key exclusively and its bucket shared, so DeleteBucket cannot remove the
         // bucket's directories during the commit (drives answer VolumeNotFound after it).
         let guard = self.locks.commit(bucket, key).await?;
+        new.null_version = versioning != Versioning::Enabled;
+        if versioning != Versioning::Unversioned
+            && condition.is_none()
+            && stage.is_none()
+            && new.data_dir.is_none()
+        {
+            if let Some(v) = self.commit_if_new(bucket, key, &new, written, inline).await {
+                drop(guard);
+                return Ok(v);
+            }
+        }
         let current = if versioning == Versioning::Unversioned && condition.is_none() {
             None
         } else {
@@ -494,7 +505,6 @@ impl ErasureSet {
         if let Some(c) = condition {
             check_condition(current.as_ref().and_then(ResolvedFile::current), c)?;
         }
-        new.null_version = versioning != Versioning::Enabled;
         let base = match versioning {
             Versioning::Unversioned => None,
             _ => Some(current.as_ref()),
@@ -525,6 +535,72 @@ impl ErasureSet {
         )
         .await?;
         Ok(version)
+    }
+
+    /// The fast way of a versioned write of an inline version (no data directory) when
+    /// `key` is new: each drive writes a file holding just `new` if it holds no file for
+    /// the key ([`Drive::commit_new_meta`](crate::drive::Drive::commit_new_meta)), so
+    /// the write costs one trip per drive instead of reading every drive first. The
+    /// caller holds the key's commit lock.
+    ///
+    /// With write quorum of drives that had no file the key had no version with a read
+    /// quorum either: the minority that refused holds files a quorum dropped (a delete
+    /// they missed), which the normal path would overwrite and healing (queued here)
+    /// replaces. Below write quorum the drives that wrote are put back to no file and
+    /// `None` sends the caller the normal way (read, then write on top).
+    async fn commit_if_new(
+        &self,
+        bucket: &str,
+        key: &str,
+        new: &ObjectMeta,
+        written: &[bool],
+        inline: Option<&[Bytes]>,
+    ) -> Option<ObjectMeta> {
+        let write_id = uuid::Uuid::new_v4().to_string();
+        let mut files: Vec<Option<Bytes>> = Vec::with_capacity(self.drives.len());
+        for pos in 0..self.drives.len() {
+            if !written.get(pos).copied().unwrap_or(false) {
+                files.push(None);
+                continue;
+            }
+            let mut m = new.clone();
+            m.erasure.index = new.erasure.distribution.get(pos).copied().unwrap_or(0);
+            let inline = inline
+                .and_then(|s| s.get(m.erasure.index))
+                .cloned()
+                .unwrap_or_default();
+            let file = MetaFile {
+                write_id: write_id.clone(),
+                versions: vec![meta::Version { meta: m, inline }],
+            };
+            files.push(Some(meta::encode(&file).ok()?));
+        }
+        let results = join_all(self.drives.iter().zip(&files).map(|(d, f)| async move {
+            match f {
+                Some(f) => Some(d.commit_new_meta(bucket, key, f.clone()).await),
+                None => None,
+            }
+        }))
+        .await;
+        let created = results
+            .iter()
+            .filter(|r| matches!(r, Some(Ok(true))))
+            .count();
+        if created >= self.write_quorum() {
+            if created < self.drives.len() {
+                self.mrf.push(bucket, key);
+            }
+            return Some(new.clone());
+        }
+        join_all(self.drives.iter().zip(&results).map(|(d, r)| async move {
+            if matches!(r, Some(Ok(true))) {
+                if let Err(e) = d.restore_object(bucket, key, None, None).await {
+                    tracing::warn!(drive = %d.endpoint(), error = %e, "rollback failed");
+                }
+            }
+        }))
+        .await;
+        None
     }
 
     /// Writes a changed version list of `key` on every drive, the caller holding the
@@ -1022,3 +1098,7 @@ impl ErasureSet {
         )?)
     }
 }
+
+#[cfg(test)]
+#[path = "commit_new_tests.rs"]
+mod commit_new_tests;
