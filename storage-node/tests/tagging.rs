@@ -298,3 +298,149 @@ async fn a_policy_can_grant_by_existing_object_tag() {
         b"data"
     );
 }
+
+/// Tags belong to a version: Put/Get/DeleteObjectTagging with `versionId` act on that
+/// version only, answer with its `x-amz-version-id`, and refuse a delete marker.
+#[tokio::test]
+async fn object_tags_by_version() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let srv = TestServer::start(4).await;
+    let c = srv.client();
+    c.create_bucket().bucket("vtags").send().await.unwrap();
+    c.put_bucket_versioning()
+        .bucket("vtags")
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let put = |body: &'static [u8], tags: &'static str| {
+        let c = c.clone();
+        async move {
+            c.put_object()
+                .bucket("vtags")
+                .key("k")
+                .tagging(tags)
+                .body(ByteStream::from_static(body))
+                .send()
+                .await
+                .unwrap()
+                .version_id()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let v1 = put(b"one", "gen=1").await;
+    let v2 = put(b"two", "gen=2").await;
+    let tags_at = |v: String| {
+        let c = c.clone();
+        async move {
+            let r = c
+                .get_object_tagging()
+                .bucket("vtags")
+                .key("k")
+                .version_id(&v)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.version_id(), Some(v.as_str()));
+            r.tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(tags_at(v1.clone()).await, pairs(&[("gen", "1")]));
+    assert_eq!(tags_of(&c, "vtags", "k").await, pairs(&[("gen", "2")]));
+
+    let r = c
+        .put_object_tagging()
+        .bucket("vtags")
+        .key("k")
+        .version_id(&v1)
+        .tagging(tagging(&[("gen", "1"), ("kept", "yes")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version_id(), Some(v1.as_str()));
+    assert_eq!(
+        tags_at(v1.clone()).await,
+        pairs(&[("gen", "1"), ("kept", "yes")])
+    );
+    assert_eq!(tags_at(v2.clone()).await, pairs(&[("gen", "2")]));
+
+    c.delete_object_tagging()
+        .bucket("vtags")
+        .key("k")
+        .version_id(&v2)
+        .send()
+        .await
+        .unwrap();
+    assert!(tags_at(v2.clone()).await.is_empty());
+    assert_eq!(tags_at(v1.clone()).await.len(), 2);
+    // The data of both versions is untouched.
+    let got = c
+        .get_object()
+        .bucket("vtags")
+        .key("k")
+        .version_id(&v1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"one"
+    );
+
+    // GetObjectAttributes reads a version too.
+    let a = c
+        .get_object_attributes()
+        .bucket("vtags")
+        .key("k")
+        .version_id(&v1)
+        .object_attributes(aws_sdk_s3::types::ObjectAttributes::ObjectSize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.object_size(), a.version_id()),
+        (Some(3), Some(v1.as_str()))
+    );
+
+    // A delete marker has no tags to set.
+    let marker = c
+        .delete_object()
+        .bucket("vtags")
+        .key("k")
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_string();
+    let e = c
+        .put_object_tagging()
+        .bucket("vtags")
+        .key("k")
+        .version_id(&marker)
+        .tagging(tagging(&[("a", "b")]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "MethodNotAllowed", "{e:?}");
+    let e = c
+        .get_object_tagging()
+        .bucket("vtags")
+        .key("k")
+        .version_id("not-a-version")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        ["NoSuchVersion", "InvalidArgument"].contains(&common::code(&e).as_str()),
+        "{e:?}"
+    );
+}

@@ -575,6 +575,45 @@ async fn copies_and_multipart_uploads_make_versions() {
     let mv = done.version_id().expect("a version id").to_string();
     put(&c, "vbk", "mp", b"small on top").await.unwrap();
     assert_eq!(get_version(&c, "vbk", "mp", Some(&mv)).await.0, body);
+
+    // UploadPartCopy reads the version its copy source names, and says which.
+    let up = c
+        .create_multipart_upload()
+        .bucket("vbk")
+        .key("from-old")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap().to_string();
+    let p = c
+        .upload_part_copy()
+        .bucket("vbk")
+        .key("from-old")
+        .upload_id(&id)
+        .part_number(1)
+        .copy_source(format!("vbk/mp?versionId={mv}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(p.copy_source_version_id(), Some(mv.as_str()));
+    let etag = p
+        .copy_part_result()
+        .and_then(|r| r.e_tag())
+        .unwrap()
+        .to_string();
+    c.complete_multipart_upload()
+        .bucket("vbk")
+        .key("from-old")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(CompletedPart::builder().part_number(1).e_tag(etag).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get_version(&c, "vbk", "from-old", None).await.0, body);
 }
 
 #[tokio::test]

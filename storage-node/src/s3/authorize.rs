@@ -379,7 +379,7 @@ pub async fn check(
         }
     }
     if let Some(action) = op.source_action() {
-        let (src_bucket, src_key) = super::headers::copy_source(headers)?;
+        let (src_bucket, src_key, _) = super::headers::copy_source(headers)?;
         if !permitted(s, access, action, &src_bucket, Some(&src_key)).await {
             return Err(denied());
         }

@@ -274,23 +274,32 @@ pub fn check_conditions(
     Ok(())
 }
 
-/// Parses `x-amz-copy-source` (`[/]bucket/key[?versionId=...]`, URL-encoded): for the
-/// copy handlers and for the permission check, which runs before them.
-pub fn copy_source(headers: &http::HeaderMap) -> S3Result<(String, String)> {
+/// Parses `x-amz-copy-source` (`[/]bucket/key[?versionId=...]`, URL-encoded): bucket,
+/// key and the source version `?versionId=` names (any version; `None`: the latest), for
+/// the copy handlers and for the permission check, which runs before them.
+pub fn copy_source(headers: &http::HeaderMap) -> S3Result<(String, String, Option<String>)> {
     let raw = header_str(headers, "x-amz-copy-source")
         .ok_or_else(|| S3Error::invalid_argument("x-amz-copy-source is required"))?;
     let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
-    if let Some(v) = query.strip_prefix("versionId=") {
-        if v != "null" {
-            return Err(S3Error::invalid_argument("Invalid version id specified"));
+    let version = match query.strip_prefix("versionId=") {
+        Some(v) => {
+            let v = percent_encoding::percent_decode_str(v)
+                .decode_utf8()
+                .map_err(|_| S3Error::invalid_argument("Invalid version id specified"))?
+                .into_owned();
+            crate::objects::versioning::validate_version_id(&v)?;
+            Some(v)
         }
-    }
+        None => None,
+    };
     let decoded = percent_encoding::percent_decode_str(path)
         .decode_utf8()
         .map_err(|_| S3Error::invalid_argument("x-amz-copy-source must be valid UTF-8"))?;
     let decoded = decoded.trim_start_matches('/');
     match decoded.split_once('/') {
-        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_string(), k.to_string())),
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => {
+            Ok((b.to_string(), k.to_string(), version))
+        }
         _ => Err(S3Error::invalid_argument(
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
         )),

@@ -917,7 +917,7 @@ fn object_operation(method: &Method, query: &Query, headers: &HeaderMap) -> S3Re
     }
     let upload = query.has("uploadId");
     let copy = headers.contains_key("x-amz-copy-source");
-    // `?versionId=` right after the path, the one form `handlers::object::copy_source` reads.
+    // `?versionId=` right after the path, the one form `headers::copy_source` reads.
     let source_version = header_str(headers, "x-amz-copy-source")
         .and_then(|c| c.split_once('?'))
         .is_some_and(|(_, q)| q.starts_with("versionId="));

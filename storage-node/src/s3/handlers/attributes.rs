@@ -67,7 +67,11 @@ pub async fn get(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
     let max_parts = number(req, "x-amz-max-parts", MAX_PARTS)?.min(MAX_PARTS);
     let marker = number(req, "x-amz-part-number-marker", 0)?;
     let customer = sse_request::request_customer_key(&req.headers)?;
-    let reader = s.objects.open_object(&bucket, &key).await?;
+    let version = req.query.get("versionId").map(str::to_string);
+    let reader = s
+        .objects
+        .open_version(&bucket, &key, version.as_deref())
+        .await?;
     let info = reader.info.clone();
     drop(reader);
     let opening = opening_for_read(s, &info, customer.as_ref()).await?;
@@ -125,6 +129,8 @@ pub async fn get(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBo
     if let Ok(v) = HeaderValue::from_str(&http_date(info.mod_time_ms)) {
         r.headers_mut().insert(http::header::LAST_MODIFIED, v);
     }
+    let versioning = s.objects.versioning(&bucket).await?;
+    super::object::version_header(r.headers_mut(), versioning, &info.version_id);
     if let Some(o) = &opening {
         super::super::sse::response_headers(r.headers_mut(), &o.stored, o.customer_md5.as_deref());
     }

@@ -73,14 +73,18 @@ fn refuse_version(req: &S3Request, op: &Operation) -> S3Result<()> {
     if req.target.bucket.is_some() && req.target.key.is_some() {
         if let Some(v) = req.query.get("versionId") {
             crate::objects::versioning::validate_version_id(v)?;
-            // GET, HEAD and DELETE read or remove any version, and object lock acts on
-            // any; the other object operations act on the latest version only, which
-            // `null` may name.
+            // GET, HEAD, DELETE and GetObjectAttributes read or remove any version, and
+            // tagging and object lock act on any; the other object operations (ACLs,
+            // torrents) act on the latest version only, which `null` may name.
             let by_version = matches!(
                 op,
                 Operation::GetObject { .. }
                     | Operation::HeadObject { .. }
                     | Operation::DeleteObject { .. }
+                    | Operation::GetObjectAttributes { .. }
+                    | Operation::GetObjectTagging { .. }
+                    | Operation::PutObjectTagging { .. }
+                    | Operation::DeleteObjectTagging { .. }
                     | Operation::GetObjectRetention
                     | Operation::PutObjectRetention
                     | Operation::GetObjectLegalHold

@@ -206,6 +206,8 @@ pub async fn upload_part_copy(s: &S3Service, req: &mut S3Request) -> S3Result<Re
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
     let (id, number) = (upload_id(req)?, part_number(req)?);
     let (reader, source_opening) = open_copy_source(s, req).await?;
+    let (source_bucket, _, source_version) = headers::copy_source(&req.headers)?;
+    let source_version_id = reader.info.version_id.clone();
     let rec = s.objects.upload_record(&bucket, &key, &id).await?;
     let opening = upload_opening(s, req, &bucket, &key, &rec).await?;
     let size = reader.info.size;
@@ -266,6 +268,14 @@ pub async fn upload_part_copy(s: &S3Service, req: &mut S3Request) -> S3Result<Re
     }
     let mut r = xml_response(StatusCode::OK, w.finish("CopyPartResult"));
     part_sse_headers(&mut r, opening.as_ref());
+    super::object::source_version_header(
+        s,
+        &mut r,
+        &source_bucket,
+        source_version.as_deref(),
+        &source_version_id,
+    )
+    .await?;
     Ok(r)
 }
 

@@ -471,35 +471,6 @@ pub async fn delete_many(s: &S3Service, req: &mut S3Request) -> S3Result<Respons
     Ok(xml_response(StatusCode::OK, w.finish("DeleteResult")))
 }
 
-/// Parses `x-amz-copy-source` (`[/]bucket/key[?versionId=...]`, URL-encoded).
-pub fn copy_source(req: &S3Request) -> S3Result<(String, String)> {
-    headers::copy_source(&req.headers)
-}
-
-/// `x-amz-copy-source` of a CopyObject: bucket, key and the version named by
-/// `?versionId=` (any version; UploadPartCopy takes only `null`, through
-/// [`copy_source`]).
-fn copy_source_version(req: &S3Request) -> S3Result<(String, String, Option<String>)> {
-    let raw = req
-        .header("x-amz-copy-source")
-        .ok_or_else(|| S3Error::invalid_argument("x-amz-copy-source is required"))?;
-    let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
-    let version = query.strip_prefix("versionId=").map(|v| {
-        percent_encoding::percent_decode_str(v)
-            .decode_utf8_lossy()
-            .into_owned()
-    });
-    if let Some(v) = &version {
-        crate::objects::versioning::validate_version_id(v)?;
-    }
-    let mut without = req.headers.clone();
-    let path = HeaderValue::from_str(path)
-        .map_err(|_| S3Error::invalid_argument("x-amz-copy-source is not valid"))?;
-    without.insert("x-amz-copy-source", path);
-    let (b, k) = headers::copy_source(&without)?;
-    Ok((b, k, version))
-}
-
 /// Opens the source of a copy, with the key to decrypt it (an SSE-C source needs the
 /// `x-amz-copy-source-server-side-encryption-customer-*` headers), and checks the
 /// `x-amz-copy-source-if-*` conditions.
@@ -507,8 +478,8 @@ pub async fn open_copy_source(
     s: &S3Service,
     req: &S3Request,
 ) -> S3Result<(ObjectReader, Option<Opening>)> {
-    let (sb, sk) = copy_source(req)?;
-    open_source(s, req, &sb, &sk, None).await
+    let (sb, sk, version) = headers::copy_source(&req.headers)?;
+    open_source(s, req, &sb, &sk, version.as_deref()).await
 }
 
 /// Opens version `version` (the latest when `None`) of the copy source `sb/sk`; see
@@ -536,9 +507,28 @@ async fn open_source(
     Ok((reader, opening))
 }
 
+/// `x-amz-copy-source-version-id` of a copy's answer: the version read, when the source
+/// bucket keeps versions or the request named one.
+pub async fn source_version_header(
+    s: &S3Service,
+    r: &mut Response<RespBody>,
+    source_bucket: &str,
+    requested: Option<&str>,
+    version_id: &str,
+) -> S3Result<()> {
+    let versioning = match requested {
+        Some(_) => Versioning::Enabled,
+        None => s.objects.versioning(source_bucket).await?,
+    };
+    if versioning != Versioning::Unversioned {
+        set_header(r, "x-amz-copy-source-version-id", version_id);
+    }
+    Ok(())
+}
+
 pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let (bucket, key) = (req.bucket()?.to_string(), req.key()?.to_string());
-    let (sb, sk, source_version) = copy_source_version(req)?;
+    let (sb, sk, source_version) = headers::copy_source(&req.headers)?;
     let replace = match req.header("x-amz-metadata-directive") {
         None => false,
         Some(v) if v.eq_ignore_ascii_case("COPY") => false,
@@ -604,13 +594,7 @@ pub async fn copy(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespB
     let mut r = xml_response(StatusCode::OK, w.finish("CopyObjectResult"));
     let versioning = s.objects.versioning(&bucket).await?;
     version_header(r.headers_mut(), versioning, &info.version_id);
-    let source_versioning = match source_version {
-        Some(_) => Versioning::Enabled,
-        None => s.objects.versioning(&sb).await?,
-    };
-    if source_versioning != Versioning::Unversioned {
-        set_header(&mut r, "x-amz-copy-source-version-id", &src.version_id);
-    }
+    source_version_header(s, &mut r, &sb, source_version.as_deref(), &src.version_id).await?;
     if let Some(sl) = &sealing {
         sse::response_headers(r.headers_mut(), &sl.stored, sl.customer_md5.as_deref());
     }

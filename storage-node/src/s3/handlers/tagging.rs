@@ -3,7 +3,8 @@
 //! CreateMultipartUpload, as the S3 API reference documents them. An object's tags live
 //! in a reserved stored header ([`OBJECT_TAGS_HEADER`], URL-encoded as the header sends
 //! them, never returned; GET and HEAD say `x-amz-tagging-count`); changing them is a
-//! metadata-only change of the current version. A bucket's live in its configuration
+//! metadata-only change of the version the request names (`versionId`; the latest by
+//! default). A bucket's live in its configuration
 //! record ([`BUCKET_TAGS_CONFIG`]). Policies see an object's tags as
 //! `s3:ExistingObjectTag/<key>` (s3/authorize.rs).
 
@@ -196,35 +197,61 @@ pub fn for_copy(req: &S3Request, source: &BTreeMap<String, String>) -> S3Result<
     }
 }
 
-pub async fn get_object(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
-    let info = s.objects.object_info(req.bucket()?, req.key()?).await?;
-    Ok(xml_response(
-        StatusCode::OK,
-        Tags::of_object(&info.headers).to_xml(),
-    ))
+/// The `versionId` a tagging request names (the latest version when `None`).
+fn version(req: &S3Request) -> Option<String> {
+    req.query.get("versionId").map(str::to_string)
 }
 
-async fn set_object(s: &S3Service, req: &S3Request, tags: Tags) -> S3Result<()> {
-    s.objects
-        .update_object_headers(req.bucket()?, req.key()?, |headers| {
-            let before = headers.get(OBJECT_TAGS_HEADER).cloned();
-            tags.store_on_object(headers);
-            headers.get(OBJECT_TAGS_HEADER) != before.as_ref()
+/// `x-amz-version-id` of a tagging answer: the version it read or changed.
+async fn with_version(
+    s: &S3Service,
+    mut r: Response<RespBody>,
+    bucket: &str,
+    version_id: &str,
+) -> S3Result<Response<RespBody>> {
+    let versioning = s.objects.versioning(bucket).await?;
+    super::object::version_header(r.headers_mut(), versioning, version_id);
+    Ok(r)
+}
+
+pub async fn get_object(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
+    let bucket = req.bucket()?;
+    let info = s
+        .objects
+        .version_info(bucket, req.key()?, version(req).as_deref())
+        .await?;
+    let r = xml_response(StatusCode::OK, Tags::of_object(&info.headers).to_xml());
+    with_version(s, r, bucket, &info.version_id).await
+}
+
+/// Replaces the tags of the version the request names (the latest when none): a
+/// metadata-only change under the key's commit lock, the data stays.
+async fn set_object(
+    s: &S3Service,
+    req: &S3Request,
+    tags: Tags,
+    status: StatusCode,
+) -> S3Result<Response<RespBody>> {
+    let bucket = req.bucket()?;
+    let info = s
+        .objects
+        .update_version(bucket, req.key()?, version(req).as_deref(), |m| {
+            let before = m.headers.get(OBJECT_TAGS_HEADER).cloned();
+            tags.store_on_object(&mut m.headers);
+            Ok(m.headers.get(OBJECT_TAGS_HEADER) != before.as_ref())
         })
         .await?;
-    Ok(())
+    with_version(s, empty(status), bucket, &info.version_id).await
 }
 
 pub async fn put_object(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let body = req.small_body(xml::MAX_XML_BODY).await?;
     let tags = Tags::parse_xml(&body, false)?;
-    set_object(s, req, tags).await?;
-    Ok(empty(StatusCode::OK))
+    set_object(s, req, tags, StatusCode::OK).await
 }
 
 pub async fn delete_object(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
-    set_object(s, req, Tags::default()).await?;
-    Ok(empty(StatusCode::NO_CONTENT))
+    set_object(s, req, Tags::default(), StatusCode::NO_CONTENT).await
 }
 
 pub async fn get_bucket(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
