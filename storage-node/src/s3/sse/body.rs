@@ -143,6 +143,10 @@ pub async fn open(
                             r.failed = true;
                             return Some((Err(e), r));
                         };
+                        if first + r.sent > last {
+                            // Every byte of the range went out authenticated already.
+                            return None;
+                        }
                         tracing::warn!(
                             error = %e,
                             sent = r.sent,
