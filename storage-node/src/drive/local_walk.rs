@@ -14,7 +14,9 @@
 //! 3. A segment past the prefix ends the directory.
 //!
 //! Metadata (the header only, never inline data) is read just for the keys returned, so a
-//! page costs the same in a prefix of ten keys as in one of a million.
+//! page costs the same in a prefix of ten keys as in one of a million; and only for the
+//! keys [`WalkOptions::headers`] gives this drive: the others are returned by name after
+//! a `stat` of their metadata file (a listing reads a quorum of headers, not all of them).
 
 use super::keypath::{self, DIR_META_FILE, META_FILE};
 use super::sorted_dirs::{self, SortedDirs};
@@ -128,11 +130,8 @@ impl Walker<'_> {
             // subdirectories (a leaf: most of them) can hold only its folder marker. One
             // stat instead of reading the directory, for every key a recursive walk passes.
             if self.wanted_key(rel) {
-                if let Some(meta) = read_meta_header(&dir.join(DIR_META_FILE)).map_err(io_err)? {
-                    self.out.push(WalkEntry::Object {
-                        key: rel.to_string(),
-                        meta,
-                    });
+                if let Some(e) = self.object(rel, &dir.join(DIR_META_FILE))? {
+                    self.out.push(e);
                 }
             }
             return Ok(());
@@ -141,11 +140,8 @@ impl Walker<'_> {
         let mut children = Children::open(self.sorted, dir, from.as_deref(), batch)?;
         // A folder marker `rel` (ending in `/`) sorts before everything under it.
         if !rel.is_empty() && children.may_have_dir_marker() && self.wanted_key(rel) {
-            if let Some(meta) = read_meta_header(&dir.join(DIR_META_FILE)).map_err(io_err)? {
-                self.out.push(WalkEntry::Object {
-                    key: rel.to_string(),
-                    meta,
-                });
+            if let Some(e) = self.object(rel, &dir.join(DIR_META_FILE))? {
+                self.out.push(e);
             }
         }
         // Subtrees waiting for their place: (key `rel/seg/`, seg).
@@ -177,11 +173,8 @@ impl Walker<'_> {
             }
             let path = dir.join(keypath::encode_segment(&seg));
             if self.wanted_key(&key) {
-                match read_meta_header(&path.join(META_FILE)).map_err(io_err)? {
-                    Some(meta) => self.out.push(WalkEntry::Object {
-                        key: key.clone(),
-                        meta,
-                    }),
+                match self.object(&key, &path.join(META_FILE))? {
+                    Some(e) => self.out.push(e),
                     None if children.is_cached() => self.sorted.forget(&path),
                     None => {}
                 }
@@ -198,6 +191,27 @@ impl Walker<'_> {
             self.subtree(dir, &p, &s, depth)?;
         }
         Ok(())
+    }
+
+    /// Key `key`'s entry if its metadata file `meta` exists: with the header when this
+    /// drive reads it ([`WalkOptions::headers`]), else by name after a `stat`, which costs
+    /// a fraction of opening and reading the file.
+    fn object(&self, key: &str, meta: &Path) -> Result<Option<WalkEntry>, DriveError> {
+        let header = if self.opts.headers.reads(key) {
+            match read_meta_header(meta).map_err(io_err)? {
+                Some(h) => Some(h),
+                None => return Ok(None),
+            }
+        } else {
+            if !is_file(meta).map_err(io_err)? {
+                return Ok(None);
+            }
+            None
+        };
+        Ok(Some(WalkEntry::Object {
+            key: key.to_string(),
+            meta: header,
+        }))
     }
 
     /// Visits subtree `p` (segment `seg` of `dir`): descends when recursive or still inside
@@ -406,6 +420,19 @@ pub fn read_meta_header(path: &Path) -> io::Result<Option<Bytes>> {
     Ok(Some(Bytes::from(head)))
 }
 
+/// True when `path` is a file; a missing path (or one under a file) is not.
+fn is_file(path: &Path) -> io::Result<bool> {
+    match fs::metadata(path) {
+        Ok(m) => Ok(m.is_file()),
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// True when a key directory holds anything under it besides its own object.
 fn has_entries(dir: &Path) -> bool {
     let Ok(rd) = fs::read_dir(dir) else {
@@ -448,6 +475,7 @@ mod tests {
             marker: marker.into(),
             recursive,
             limit,
+            headers: Default::default(),
         }
     }
 
@@ -566,6 +594,66 @@ mod tests {
             .unwrap();
         assert_eq!(names(&got), ["big/k00010", "big/k00010!", "big/k00010/"]);
         assert!(matches!(got[2], WalkEntry::Prefix(_)));
+    }
+
+    #[tokio::test]
+    async fn a_rotated_walk_reads_a_share_of_the_headers_and_names_every_key() {
+        use super::super::WalkHeaders;
+        let mut keys: Vec<String> = (0..1100).map(|i| format!("big/k{i:05}")).collect();
+        keys.extend((0..50).map(|i| format!("s/k{i:02}")));
+        keys.push("s/dir/under".into());
+        keys.push("s/folder/".into());
+        let (_t, d) = drive_with(&keys).await;
+        for prefix in ["big/", "s/"] {
+            let want = expected(&keys, prefix, "", usize::MAX);
+            // Over the eight drives of a set, each key is read by exactly five.
+            let mut reads = vec![0; want.len()];
+            for index in 0..8 {
+                let mut o = opts(prefix, "", true, 5000);
+                o.headers = WalkHeaders::Rotated {
+                    index,
+                    of: 8,
+                    count: 5,
+                };
+                let got = d.walk("b", &o).await.unwrap();
+                assert_eq!(names(&got), want, "{prefix} drive {index}");
+                for (n, e) in got.iter().enumerate() {
+                    let WalkEntry::Object { key, meta } = e else {
+                        panic!("{e:?} is no object");
+                    };
+                    assert_eq!(meta.is_some(), o.headers.reads(key));
+                    if let Some(m) = meta {
+                        assert_eq!(m, &Bytes::from(key.clone()), "the header of {key}");
+                        reads[n] += 1;
+                    }
+                }
+            }
+            assert!(reads.iter().all(|r| *r == 5), "{prefix}: {reads:?}");
+            // Names only: every key, no header; a directory without metadata (`s/dir`)
+            // is no key.
+            let mut o = opts(prefix, "", true, 5000);
+            o.headers = WalkHeaders::None;
+            let got = d.walk("b", &o).await.unwrap();
+            assert_eq!(names(&got), want);
+            assert!(
+                got.iter()
+                    .all(|e| matches!(e, WalkEntry::Object { meta: None, .. }))
+            );
+        }
+        // The batched read: headers in order, none for a key without metadata.
+        let ask: Vec<String> = ["s/k03", "s/dir", "nope", "s/folder/", "big/k01099"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let got = d.read_meta_headers("b", &ask).await.unwrap();
+        let want: Vec<Option<Bytes>> = vec![
+            Some(Bytes::from("s/k03")),
+            None,
+            None,
+            Some(Bytes::from("s/folder/")),
+            Some(Bytes::from("big/k01099")),
+        ];
+        assert_eq!(got, want);
     }
 
     #[tokio::test]
