@@ -5,7 +5,8 @@
 //! that did not exist at some point during the listing; with no writes in between, the
 //! listing equals the model's. Also: a stale copy on one drive does not resurrect a
 //! deleted key, and a flat directory larger than the walk's cache threshold behaves the
-//! same.
+//! same. On one set of eight drives (EC:4), where each key's header is read on five
+//! drives only: copies that disagree, a key deleted on most drives, drives offline.
 
 use bytes::Bytes;
 use cairn::drive::local::LocalDrive;
@@ -27,18 +28,23 @@ struct Fixture {
 
 /// Two sets of four drives (2+2 each), no fsync (the test is about order, not power cuts).
 async fn fixture() -> Fixture {
+    fixture_of(2, 4, 2).await
+}
+
+/// `sets` sets of `per_set` drives with `parity` parity drives each.
+async fn fixture_of(sets: usize, per_set: usize, parity: usize) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let mut paths = Vec::new();
-    let mut sets: Vec<Vec<DriveRef>> = vec![Vec::new(), Vec::new()];
-    for i in 0..8 {
+    let mut drives: Vec<Vec<DriveRef>> = vec![Vec::new(); sets];
+    for i in 0..sets * per_set {
         let p = dir.path().join(format!("d{i}"));
         std::fs::create_dir_all(p.join(SYSTEM_VOLUME)).unwrap();
         let d = LocalDrive::new(p.clone(), false);
         d.prepare();
-        sets[i / 4].push(Arc::new(d));
+        drives[i / per_set].push(Arc::new(d));
         paths.push(p);
     }
-    let layer = ObjectLayer::new(vec![sets], 2, 7).unwrap();
+    let layer = ObjectLayer::new(vec![drives], parity, 7).unwrap();
     layer
         .make_bucket(
             BUCKET,
@@ -383,4 +389,176 @@ async fn a_large_flat_prefix_pages_through_concurrent_writes() {
             .await
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
     }
+}
+
+async fn put_body(layer: &ObjectLayer, key: &str, body: &'static [u8]) {
+    let body: BodyStream = Box::pin(futures::stream::iter(vec![Ok::<_, std::io::Error>(
+        Bytes::from_static(body),
+    )]));
+    layer
+        .put_object(BUCKET, key, body, PutOptions::default())
+        .await
+        .unwrap();
+}
+
+async fn list_all(layer: &ObjectLayer) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut marker = String::new();
+    loop {
+        // Small pages: several windows, each with its own reads.
+        let r = layer
+            .list_objects(
+                BUCKET,
+                &ListParams {
+                    max_keys: 7,
+                    marker: marker.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        out.extend(r.objects.iter().map(|o| (o.key.clone(), o.size)));
+        match r.next_marker {
+            Some(m) if r.truncated => marker = m,
+            _ => return out,
+        }
+    }
+}
+
+fn meta_path(drive: &std::path::Path, key: &str) -> PathBuf {
+    drive.join(BUCKET).join(key).join("~meta")
+}
+
+/// Keys `k00`..`k39`: enough that every drive is among the first readers of some of them.
+fn forty_keys() -> Vec<String> {
+    (0..40).map(|i| format!("k{i:02}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_that_disagree_are_decided_over_every_drive() {
+    let f = fixture_of(1, 8, 4).await;
+    let keys = forty_keys();
+    for k in &keys {
+        put_body(&f.layer, k, b"a").await;
+    }
+    // Each key's first write (size 1) as every drive holds it.
+    let old: Vec<Vec<Vec<u8>>> = keys
+        .iter()
+        .map(|k| {
+            f.drives
+                .iter()
+                .map(|d| std::fs::read(meta_path(d, k)).unwrap())
+                .collect()
+        })
+        .collect();
+    for k in &keys {
+        put_body(&f.layer, k, b"bb").await;
+    }
+    // Put the old copy back on `stale` drives of each key, at positions that move with
+    // the key, so they fall among the drives that read headers first and among the others.
+    for stale in [1, 3, 4] {
+        for (n, k) in keys.iter().enumerate() {
+            for j in 0..stale {
+                let d = (n + j) % f.drives.len();
+                std::fs::write(meta_path(&f.drives[d], k), &old[n][d]).unwrap();
+            }
+        }
+        // Five or more new copies beat the old; four against four goes to the newer, as
+        // a read picks it.
+        let want: Vec<(String, u64)> = keys.iter().map(|k| (k.clone(), 2)).collect();
+        assert_eq!(list_all(&f.layer).await, want, "{stale} stale copies");
+        for k in keys.iter().take(3) {
+            let info = f.layer.object_info(BUCKET, k).await.unwrap();
+            assert_eq!(info.size, 2, "{k}: a read agrees with the listing");
+        }
+    }
+    // Five old copies: the old write has the most, and the listing says so.
+    for (n, k) in keys.iter().enumerate() {
+        for j in 0..5 {
+            let d = (n + j) % f.drives.len();
+            std::fs::write(meta_path(&f.drives[d], k), &old[n][d]).unwrap();
+        }
+    }
+    let want: Vec<(String, u64)> = keys.iter().map(|k| (k.clone(), 1)).collect();
+    assert_eq!(list_all(&f.layer).await, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_deleted_on_most_drives_is_not_listed_from_the_rest() {
+    let f = fixture_of(1, 8, 4).await;
+    let keys = forty_keys();
+    for k in &keys {
+        put_body(&f.layer, k, b"a").await;
+    }
+    let saved: Vec<Vec<Vec<u8>>> = keys
+        .iter()
+        .map(|k| {
+            f.drives
+                .iter()
+                .map(|d| std::fs::read(meta_path(d, k)).unwrap())
+                .collect()
+        })
+        .collect();
+    // Every even key is deleted, then three drives (rotating) get their copy back:
+    // deleted on five, present on three, below the read quorum of four.
+    for (n, k) in keys.iter().enumerate() {
+        if n % 2 == 0 {
+            delete(&f.layer, k).await;
+            for j in 0..3 {
+                let d = (n + j) % f.drives.len();
+                std::fs::create_dir_all(meta_path(&f.drives[d], k).parent().unwrap()).unwrap();
+                std::fs::write(meta_path(&f.drives[d], k), &saved[n][d]).unwrap();
+            }
+        }
+    }
+    let want: Vec<(String, u64)> = keys
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| n % 2 == 1)
+        .map(|(_, k)| (k.clone(), 1))
+        .collect();
+    assert_eq!(list_all(&f.layer).await, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drives_offline_leave_the_listing_whole_down_to_the_read_quorum() {
+    let f = fixture_of(1, 8, 4).await;
+    let keys = forty_keys();
+    for k in &keys {
+        put_body(&f.layer, k, b"abc").await;
+    }
+    let want: Vec<(String, u64)> = keys.iter().map(|k| (k.clone(), 3)).collect();
+    // Take drives away one by one (a missing root is an offline drive): the listing stays
+    // whole down to four drives, the read quorum, whoever was to read each key's header.
+    let mut away = Vec::new();
+    for d in [2, 5, 0, 7] {
+        let off = f.drives[d].with_extension("off");
+        std::fs::rename(&f.drives[d], &off).unwrap();
+        away.push((d, off));
+        assert_eq!(
+            list_all(&f.layer).await,
+            want,
+            "{} drives offline",
+            away.len()
+        );
+    }
+    // A fifth drive away: no read quorum, an error rather than a partial listing.
+    let off = f.drives[1].with_extension("off");
+    std::fs::rename(&f.drives[1], &off).unwrap();
+    away.push((1, off));
+    let r = f
+        .layer
+        .list_objects(
+            BUCKET,
+            &ListParams {
+                max_keys: 1000,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(r.is_err(), "listed without a read quorum");
+    for (d, off) in away {
+        std::fs::rename(off, &f.drives[d]).unwrap();
+    }
+    assert_eq!(list_all(&f.layer).await, want);
 }

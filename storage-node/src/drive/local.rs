@@ -534,6 +534,24 @@ impl Inner {
         let vol = self.existing_volume(volume)?;
         local_walk::walk(&self.sorted, &vol, opts)
     }
+
+    fn read_meta_headers(
+        &self,
+        volume: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<Bytes>>, DriveError> {
+        let vol = self.existing_volume(volume)?;
+        keys.iter()
+            .map(|key| {
+                // A key no object can have (a listing passes only walked names) has none.
+                let Ok(op) = keypath::object_path(key) else {
+                    return Ok(None);
+                };
+                local_walk::read_meta_header(&vol.join(&op.dir).join(op.meta_file))
+                    .map_err(|e| DriveError::Io(e.to_string()))
+            })
+            .collect()
+    }
 }
 
 struct LocalShardWriter {
@@ -891,6 +909,16 @@ impl Drive for LocalDrive {
         let volume = volume.to_string();
         let opts = opts.clone();
         self.run(move |inner| inner.walk(&volume, &opts)).await
+    }
+
+    async fn read_meta_headers(
+        &self,
+        volume: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<Bytes>>, DriveError> {
+        let (volume, keys) = (volume.to_string(), keys.to_vec());
+        self.run(move |inner| inner.read_meta_headers(&volume, &keys))
+            .await
     }
 }
 

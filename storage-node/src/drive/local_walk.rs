@@ -14,7 +14,9 @@
 //! 3. A segment past the prefix ends the directory.
 //!
 //! Metadata (the header only, never inline data) is read just for the keys returned, so a
-//! page costs the same in a prefix of ten keys as in one of a million.
+//! page costs the same in a prefix of ten keys as in one of a million; and only for the
+//! keys [`WalkOptions::headers`] gives this drive: the others are returned by name after
+//! a `stat` of their metadata file (a listing reads a quorum of headers, not all of them).
 
 use super::keypath::{self, DIR_META_FILE, META_FILE};
 use super::sorted_dirs::{self, SortedDirs};
@@ -55,7 +57,7 @@ pub fn walk(
         sorted,
         out: &mut out,
     };
-    walker.dir(&start, start_rel, 0)?;
+    walker.dir(&start, None, start_rel, 0)?;
     Ok(out)
 }
 
@@ -116,36 +118,44 @@ impl Walker<'_> {
         key > self.opts.prefix.as_str() && !key.starts_with(&self.opts.prefix)
     }
 
-    fn dir(&mut self, dir: &Path, rel: &str, depth: usize) -> Result<(), DriveError> {
+    /// Walks directory `dir` (key prefix `rel`); `at` is the same directory as a name in
+    /// its open parent, when the parent is open.
+    fn dir(
+        &mut self,
+        dir: &Path,
+        at: Option<(&DirFd, &str)>,
+        rel: &str,
+        depth: usize,
+    ) -> Result<(), DriveError> {
         if depth > keypath::MAX_KEY_LEN / 2 || self.full() {
             return Ok(());
         }
         let Some((from, candidates)) = self.seek(rel) else {
             return Ok(());
         };
-        if depth > 0 && no_subdirectories(dir) {
+        if depth > 0 && no_subdirectories(dir, at) {
             // Every key under `rel` is a directory, so a key directory without
             // subdirectories (a leaf: most of them) can hold only its folder marker. One
             // stat instead of reading the directory, for every key a recursive walk passes.
             if self.wanted_key(rel) {
-                if let Some(meta) = read_meta_header(&dir.join(DIR_META_FILE)).map_err(io_err)? {
-                    self.out.push(WalkEntry::Object {
-                        key: rel.to_string(),
-                        meta,
-                    });
+                let marker = at.map(|(d, name)| (d, format!("{name}/{DIR_META_FILE}")));
+                let marker = marker.as_ref().map(|(d, r)| (*d, r.as_str()));
+                if let Some(e) = self.object(rel, &dir.join(DIR_META_FILE), marker)? {
+                    self.out.push(e);
                 }
             }
             return Ok(());
         }
         let batch = (self.opts.limit - self.out.len() + 1).clamp(16, 4096);
         let mut children = Children::open(self.sorted, dir, from.as_deref(), batch)?;
+        // Lookups below resolve from here (a failed open falls back to whole paths).
+        let own = DirFd::open(dir);
+        let own = own.as_ref();
         // A folder marker `rel` (ending in `/`) sorts before everything under it.
         if !rel.is_empty() && children.may_have_dir_marker() && self.wanted_key(rel) {
-            if let Some(meta) = read_meta_header(&dir.join(DIR_META_FILE)).map_err(io_err)? {
-                self.out.push(WalkEntry::Object {
-                    key: rel.to_string(),
-                    meta,
-                });
+            let marker = own.map(|d| (d, DIR_META_FILE));
+            if let Some(e) = self.object(rel, &dir.join(DIR_META_FILE), marker)? {
+                self.out.push(e);
             }
         }
         // Subtrees waiting for their place: (key `rel/seg/`, seg).
@@ -169,19 +179,19 @@ impl Walker<'_> {
                     break;
                 }
                 if let Some(Reverse((p, s))) = pending.pop() {
-                    self.subtree(dir, &p, &s, depth)?;
+                    self.subtree(dir, own, &p, &s, depth)?;
                 }
             }
             if self.full() {
                 break;
             }
-            let path = dir.join(keypath::encode_segment(&seg));
+            let enc = keypath::encode_segment(&seg);
+            let path = dir.join(&enc);
             if self.wanted_key(&key) {
-                match read_meta_header(&path.join(META_FILE)).map_err(io_err)? {
-                    Some(meta) => self.out.push(WalkEntry::Object {
-                        key: key.clone(),
-                        meta,
-                    }),
+                let meta = own.map(|d| (d, format!("{enc}/{META_FILE}")));
+                let meta = meta.as_ref().map(|(d, r)| (*d, r.as_str()));
+                match self.object(&key, &path.join(META_FILE), meta)? {
+                    Some(e) => self.out.push(e),
                     None if children.is_cached() => self.sorted.forget(&path),
                     None => {}
                 }
@@ -195,17 +205,61 @@ impl Walker<'_> {
             if self.full() {
                 break;
             }
-            self.subtree(dir, &p, &s, depth)?;
+            self.subtree(dir, own, &p, &s, depth)?;
         }
         Ok(())
     }
 
+    /// Key `key`'s entry if its metadata file `meta` (also `at`, from an open directory)
+    /// exists: with the header when this drive reads it ([`WalkOptions::headers`]), else
+    /// by name after a `stat`, which costs a fraction of opening and reading the file.
+    fn object(
+        &self,
+        key: &str,
+        meta: &Path,
+        at: Option<(&DirFd, &str)>,
+    ) -> Result<Option<WalkEntry>, DriveError> {
+        let header = if self.opts.headers.reads(key) {
+            let file = match at {
+                Some((d, rel)) => d.open_file(rel),
+                None => File::open(meta),
+            };
+            match read_header_of(file).map_err(io_err)? {
+                Some(h) => Some(h),
+                None => return Ok(None),
+            }
+        } else {
+            let file = match at {
+                Some((d, rel)) => d
+                    .stat(rel)
+                    .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG),
+                None => fs::metadata(meta).map(|m| m.is_file()),
+            };
+            if !exists(file).map_err(io_err)? {
+                return Ok(None);
+            }
+            None
+        };
+        Ok(Some(WalkEntry::Object {
+            key: key.to_string(),
+            meta: header,
+        }))
+    }
+
     /// Visits subtree `p` (segment `seg` of `dir`): descends when recursive or still inside
     /// the prefix, else reports it as a common prefix if anything is under it.
-    fn subtree(&mut self, dir: &Path, p: &str, seg: &str, depth: usize) -> Result<(), DriveError> {
-        let path = dir.join(keypath::encode_segment(seg));
+    fn subtree(
+        &mut self,
+        dir: &Path,
+        own: Option<&DirFd>,
+        p: &str,
+        seg: &str,
+        depth: usize,
+    ) -> Result<(), DriveError> {
+        let enc = keypath::encode_segment(seg);
+        let path = dir.join(&enc);
         if self.opts.recursive || self.opts.prefix.len() >= p.len() {
-            self.dir(&path, p, depth + 1)
+            self.dir(&path, own.map(|d| (d, enc.as_str())), p, depth + 1)
         } else {
             if p > self.opts.marker.as_str() && has_entries(&path) {
                 self.out.push(WalkEntry::Prefix(p.to_string()));
@@ -222,9 +276,72 @@ fn io_err(e: io::Error) -> DriveError {
 /// True when `dir` certainly has no subdirectory: its link count is 2 (itself and its
 /// entry in the parent). File systems that do not count subdirectory links (btrfs reports
 /// 1, ext4 1 past 65,000 subdirectories) answer false, and the directory is read.
-fn no_subdirectories(dir: &Path) -> bool {
+fn no_subdirectories(dir: &Path, at: Option<(&DirFd, &str)>) -> bool {
     use std::os::unix::fs::MetadataExt;
-    fs::metadata(dir).is_ok_and(|m| m.is_dir() && m.nlink() == 2)
+    match at {
+        Some((d, name)) => d
+            .stat(name)
+            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR && st.st_nlink == 2),
+        None => fs::metadata(dir).is_ok_and(|m| m.is_dir() && m.nlink() == 2),
+    }
+}
+
+/// A directory of the walk held open, so that the `stat`s and `open`s of its keys
+/// resolve one or two path components from it (`fstatat`, `openat`) instead of the whole
+/// path from `/`: path lookup was the largest cost of a listing page (perf, 100,000 flat
+/// keys: about a quarter of the server's CPU in the kernel's path walk).
+struct DirFd(File);
+
+impl DirFd {
+    fn open(path: &Path) -> Option<DirFd> {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(path)
+            .ok()
+            .map(DirFd)
+    }
+
+    /// `stat` of `rel` (relative to this directory), following symbolic links as
+    /// [`fs::metadata`] does.
+    fn stat(&self, rel: &str) -> io::Result<libc::stat> {
+        use std::os::fd::AsRawFd;
+        let rel = c_path(rel)?;
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: `rel` is NUL-terminated and `st` is a writable `stat`, both alive for the
+        // call; the descriptor is open for as long as `self`.
+        let rc = unsafe { libc::fstatat(self.0.as_raw_fd(), rel.as_ptr(), st.as_mut_ptr(), 0) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fstatat returned 0, so it filled `st`.
+        Ok(unsafe { st.assume_init() })
+    }
+
+    /// Opens file `rel` (relative to this directory) for reading.
+    fn open_file(&self, rel: &str) -> io::Result<File> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let rel = c_path(rel)?;
+        // SAFETY: as in `stat`.
+        let fd = unsafe {
+            libc::openat(
+                self.0.as_raw_fd(),
+                rel.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and nothing else owns it.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    }
+}
+
+/// `rel` for a system call; a name with a NUL byte names no file.
+fn c_path(rel: &str) -> io::Result<std::ffi::CString> {
+    std::ffi::CString::new(rel).map_err(|_| io::Error::from(io::ErrorKind::NotFound))
 }
 
 /// The key segments of one directory in order, from a seek point on.
@@ -376,7 +493,12 @@ fn read_segments(dir: &Path, limit: Option<usize>) -> Result<(Vec<String>, bool)
 /// Reads only the JSON header of a metadata file, skipping any inline data, so that
 /// listings stay cheap even for small objects stored inline.
 pub fn read_meta_header(path: &Path) -> io::Result<Option<Bytes>> {
-    let mut f = match File::open(path) {
+    read_header_of(File::open(path))
+}
+
+/// [`read_meta_header`] of a file being opened; a missing file has none.
+fn read_header_of(open: io::Result<File>) -> io::Result<Option<Bytes>> {
+    let mut f = match open {
         Ok(f) => f,
         Err(e)
             if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory =>
@@ -404,6 +526,19 @@ pub fn read_meta_header(path: &Path) -> io::Result<Option<Bytes>> {
         head.truncate(needed);
     }
     Ok(Some(Bytes::from(head)))
+}
+
+/// The answer of a "is it a file" check; a missing path (or one under a file) is not.
+fn exists(is_file: io::Result<bool>) -> io::Result<bool> {
+    match is_file {
+        Ok(f) => Ok(f),
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// True when a key directory holds anything under it besides its own object.
@@ -448,6 +583,7 @@ mod tests {
             marker: marker.into(),
             recursive,
             limit,
+            headers: Default::default(),
         }
     }
 
@@ -566,6 +702,66 @@ mod tests {
             .unwrap();
         assert_eq!(names(&got), ["big/k00010", "big/k00010!", "big/k00010/"]);
         assert!(matches!(got[2], WalkEntry::Prefix(_)));
+    }
+
+    #[tokio::test]
+    async fn a_rotated_walk_reads_a_share_of_the_headers_and_names_every_key() {
+        use super::super::WalkHeaders;
+        let mut keys: Vec<String> = (0..1100).map(|i| format!("big/k{i:05}")).collect();
+        keys.extend((0..50).map(|i| format!("s/k{i:02}")));
+        keys.push("s/dir/under".into());
+        keys.push("s/folder/".into());
+        let (_t, d) = drive_with(&keys).await;
+        for prefix in ["big/", "s/"] {
+            let want = expected(&keys, prefix, "", usize::MAX);
+            // Over the eight drives of a set, each key is read by exactly five.
+            let mut reads = vec![0; want.len()];
+            for index in 0..8 {
+                let mut o = opts(prefix, "", true, 5000);
+                o.headers = WalkHeaders::Rotated {
+                    index,
+                    of: 8,
+                    count: 5,
+                };
+                let got = d.walk("b", &o).await.unwrap();
+                assert_eq!(names(&got), want, "{prefix} drive {index}");
+                for (n, e) in got.iter().enumerate() {
+                    let WalkEntry::Object { key, meta } = e else {
+                        panic!("{e:?} is no object");
+                    };
+                    assert_eq!(meta.is_some(), o.headers.reads(key));
+                    if let Some(m) = meta {
+                        assert_eq!(m, &Bytes::from(key.clone()), "the header of {key}");
+                        reads[n] += 1;
+                    }
+                }
+            }
+            assert!(reads.iter().all(|r| *r == 5), "{prefix}: {reads:?}");
+            // Names only: every key, no header; a directory without metadata (`s/dir`)
+            // is no key.
+            let mut o = opts(prefix, "", true, 5000);
+            o.headers = WalkHeaders::None;
+            let got = d.walk("b", &o).await.unwrap();
+            assert_eq!(names(&got), want);
+            assert!(
+                got.iter()
+                    .all(|e| matches!(e, WalkEntry::Object { meta: None, .. }))
+            );
+        }
+        // The batched read: headers in order, none for a key without metadata.
+        let ask: Vec<String> = ["s/k03", "s/dir", "nope", "s/folder/", "big/k01099"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let got = d.read_meta_headers("b", &ask).await.unwrap();
+        let want: Vec<Option<Bytes>> = vec![
+            Some(Bytes::from("s/k03")),
+            None,
+            None,
+            Some(Bytes::from("s/folder/")),
+            Some(Bytes::from("big/k01099")),
+        ];
+        assert_eq!(got, want);
     }
 
     #[tokio::test]

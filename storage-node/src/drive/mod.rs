@@ -60,8 +60,10 @@ pub struct DriveInfo {
 /// One entry of a directory walk used by listings.
 #[derive(Debug, Clone)]
 pub enum WalkEntry {
-    /// An object and the header of its metadata (without inline data).
-    Object { key: String, meta: Bytes },
+    /// An object and the header of its metadata (without inline data); `None` when the
+    /// walk's [`WalkHeaders`] did not ask this drive for this key's header (the metadata
+    /// file exists: the drive checked).
+    Object { key: String, meta: Option<Bytes> },
     /// A common prefix (ends with `/`), only when walking non-recursively.
     Prefix(String),
 }
@@ -84,6 +86,54 @@ pub struct WalkOptions {
     /// With `false`, sub-directories under the prefix come back as [`WalkEntry::Prefix`].
     pub recursive: bool,
     pub limit: usize,
+    /// Whose metadata headers this drive reads. Opening a key's metadata file is most of
+    /// a walk's cost per key, and a listing needs a read quorum of agreeing headers, not
+    /// every drive's.
+    pub headers: WalkHeaders,
+}
+
+/// Which walked keys' metadata headers a drive reads; every other key it returns by name
+/// (after checking that its metadata file exists, so the names still count copies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WalkHeaders {
+    /// Every key's.
+    #[default]
+    All,
+    /// None: names only (the heal scanner's walk).
+    None,
+    /// Drive `index` of a set of `of` drives is one of the `count` drives that read key
+    /// `k`: those at positions `slot(k)`, `slot(k) + 1`, ... (mod `of`), where
+    /// [`header_slot`] spreads keys evenly, so each drive reads `count / of` of the page.
+    Rotated {
+        index: usize,
+        of: usize,
+        count: usize,
+    },
+}
+
+impl WalkHeaders {
+    /// True when this drive reads `key`'s header.
+    pub fn reads(&self, key: &str) -> bool {
+        match *self {
+            WalkHeaders::All => true,
+            WalkHeaders::None => false,
+            WalkHeaders::Rotated { index, of, count } => {
+                of == 0 || count >= of || (index + of - header_slot(key, of)) % of < count
+            }
+        }
+    }
+}
+
+/// The first of the drives (`0..of`) that read `key`'s header in a rotated walk. FNV-1a:
+/// stable across processes and versions, because a remote drive computes it too.
+pub fn header_slot(key: &str, of: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    // `of` is a set's drive count (at most a few dozen): the remainder fits a usize.
+    (h % (of.max(1) as u64)) as usize
 }
 
 /// Where a staged write lives before it is committed: a unique directory in the
@@ -231,6 +281,15 @@ pub trait Drive: Send + Sync + fmt::Debug {
 
     // Listing.
     async fn walk(&self, volume: &str, opts: &WalkOptions) -> Result<Vec<WalkEntry>, DriveError>;
+    /// The metadata headers (no inline data) of `keys`, in order; `None` for a key without
+    /// metadata on this drive. One call for a whole page's worth of keys, so that a listing
+    /// that needs more copies of some keys' headers pays one round trip per drive, not one
+    /// per key.
+    async fn read_meta_headers(
+        &self,
+        volume: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<Bytes>>, DriveError>;
 }
 
 /// A shared handle to a drive.

@@ -357,4 +357,32 @@ impl Drive for RemoteDrive {
             })
             .collect()
     }
+
+    async fn read_meta_headers(
+        &self,
+        volume: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<Bytes>>, DriveError> {
+        let body = serde_json::to_vec(keys).map_err(|e| DriveError::Io(e.to_string()))?;
+        let headers: wire::Headers64 = self
+            .json(
+                "drive/read_meta_headers",
+                &[("volume", volume)],
+                body.into(),
+                DATA_TIMEOUT,
+            )
+            .await?;
+        let headers = wire::headers_from_wire(headers).ok_or_else(|| {
+            DriveError::Corrupt(format!("{}: undecodable metadata header", self.peer.name))
+        })?;
+        if headers.len() != keys.len() {
+            return Err(DriveError::Corrupt(format!(
+                "{}: {} headers for {} keys",
+                self.peer.name,
+                headers.len(),
+                keys.len()
+            )));
+        }
+        Ok(headers)
+    }
 }

@@ -7,7 +7,7 @@
 //! failed write). Each drive walks the same window in S3 order; a window ends at the
 //! smallest last key among drives that filled their page, so no key is skipped.
 
-use crate::drive::{DriveError, WalkEntry, WalkOptions};
+use crate::drive::{DriveError, WalkEntry, WalkHeaders, WalkOptions};
 use crate::objects::set::ErasureSet;
 use futures::future::join_all;
 use std::collections::BTreeSet;
@@ -54,6 +54,8 @@ impl<'a> SetWalk<'a> {
             marker: self.marker.clone(),
             recursive: true,
             limit: PAGE,
+            // Names are all the scanner needs: no drive opens a metadata file here.
+            headers: WalkHeaders::None,
         };
         let walks = join_all(
             self.set

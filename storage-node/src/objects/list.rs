@@ -3,12 +3,19 @@
 //! so a stale copy on one drive never resurrects a deleted key. A key's size and ETag
 //! come from the metadata file a read quorum agrees on (its latest version); a key whose
 //! latest version is a delete marker is not listed (`list_versions` lists it).
+//!
+//! Every drive names every key it has, but only some read its metadata header: more than
+//! half of the set, a read quorum at least, rotated by key so the reads spread over all
+//! drives (5 of 8 drives per key for EC:4, instead of 8). When those copies agree, the
+//! unread ones are too few to outvote them, so the answer is the one reading every copy
+//! would give; when they disagree, or some failed, the remaining copies are read (one
+//! batched call per drive) and the key is decided over all of them as a read would.
 
 use super::error::{ObjectError, ObjectResult};
 use super::meta::{self, MetaFile};
-use super::set::pick_file;
+use super::set::{ErasureSet, pick_file};
 use super::{ObjectInfo, ObjectLayer};
-use crate::drive::{WalkEntry, WalkOptions};
+use crate::drive::{WalkEntry, WalkHeaders, WalkOptions};
 use futures::future::join_all;
 use std::collections::BTreeMap;
 
@@ -78,6 +85,7 @@ impl ObjectLayer {
                 marker: walk_marker,
                 recursive: !dir_mode,
                 limit: p.max_keys - count + 1,
+                headers: WalkHeaders::All,
             };
             let (entries, boundary) = self.merged_window(bucket, &opts).await?;
             let exhausted = boundary.is_none();
@@ -155,6 +163,13 @@ impl ObjectLayer {
     /// Walks every set and returns the quorum-agreed entries up to the point where all
     /// drives' answers are complete, and that point (`None` when the key space is
     /// exhausted).
+    ///
+    /// Every drive reports every name (a copy counts once its metadata file exists), but
+    /// reads the metadata header of a key only when it is one of the key's
+    /// [`first_readers`] (rotated by key, so each drive reads 5/8 of a page in a set of 8).
+    /// A key whose headers read so far agree and outnumber its unread copies is settled
+    /// ([`settled`]); only the others have their remaining copies read, in one batched
+    /// call per drive, and are then decided over all copies as before ([`agreed`]).
     pub(super) async fn merged_window(
         &self,
         bucket: &str,
@@ -163,13 +178,30 @@ impl ObjectLayer {
         let mut all: BTreeMap<String, Merged> = BTreeMap::new();
         let mut boundary: Option<String> = None;
         for (index, set) in self.sets().enumerate() {
-            let walks = join_all(set.drives.iter().map(|d| d.walk(bucket, opts))).await;
             let need = set.geometry.read_quorum();
+            let of = set.drives.len();
+            let readers = first_readers(need, of);
+            let walks = join_all(set.drives.iter().enumerate().map(|(i, d)| {
+                let opts = WalkOptions {
+                    // Drives past the mask's width read every header: none is left unread.
+                    headers: if i < MAX_MASKED {
+                        WalkHeaders::Rotated {
+                            index: i,
+                            of,
+                            count: readers,
+                        }
+                    } else {
+                        WalkHeaders::All
+                    },
+                    ..opts.clone()
+                };
+                async move { d.walk(bucket, &opts).await }
+            }))
+            .await;
             let mut answered = 0;
             let mut missing_bucket = 0;
-            // name -> (drives that have it, their metadata headers)
-            let mut seen: BTreeMap<String, (usize, Vec<bytes::Bytes>)> = BTreeMap::new();
-            for w in walks {
+            let mut seen: BTreeMap<String, Copies> = BTreeMap::new();
+            for (drive, w) in walks.into_iter().enumerate() {
                 let entries = match w {
                     Ok(e) => e,
                     Err(e) if e.is_not_found() => {
@@ -193,12 +225,18 @@ impl ObjectLayer {
                 for e in entries {
                     match e {
                         WalkEntry::Object { key, meta } => {
-                            let slot = seen.entry(key).or_insert((0, Vec::new()));
-                            slot.0 += 1;
-                            slot.1.push(meta);
+                            let slot = seen.entry(key).or_default();
+                            slot.copies += 1;
+                            slot.object = true;
+                            match meta {
+                                Some(h) => slot.headers.push(h),
+                                None if drive < MAX_MASKED => slot.unread |= 1 << drive,
+                                // Not asked for (see above): an older peer's answer.
+                                None => {}
+                            }
                         }
                         WalkEntry::Prefix(p) => {
-                            seen.entry(p).or_insert((0, Vec::new())).0 += 1;
+                            seen.entry(p).or_default().copies += 1;
                         }
                     }
                 }
@@ -218,20 +256,35 @@ impl ObjectLayer {
                     need,
                 });
             }
-            for (name, (n, headers)) in seen {
-                if n < need {
+            let mut open: Vec<(String, Copies)> = Vec::new();
+            for (name, c) in seen {
+                if c.copies < need {
                     continue;
                 }
-                if headers.is_empty() {
+                if !c.object {
                     all.insert(name, Merged::Prefix);
                     continue;
                 }
-                match agreed(&headers, need) {
-                    Some(f) => {
+                match settled(&c.headers, c.unread.count_ones() as usize, need) {
+                    Some(Some(f)) => {
                         all.insert(name, Merged::File(f));
                     }
-                    None => {
+                    Some(None) => {
                         tracing::debug!(%bucket, key = %name, "no agreed metadata in listing");
+                    }
+                    None => open.push((name, c)),
+                }
+            }
+            if !open.is_empty() {
+                read_unread(set, bucket, &mut open).await;
+                for (name, c) in open {
+                    match agreed(&c.headers, need) {
+                        Some(f) => {
+                            all.insert(name, Merged::File(f));
+                        }
+                        None => {
+                            tracing::debug!(%bucket, key = %name, "no agreed metadata in listing");
+                        }
                     }
                 }
             }
@@ -241,6 +294,102 @@ impl ObjectLayer {
             .filter(|(name, _)| boundary.as_ref().is_none_or(|b| name <= b))
             .collect();
         Ok((entries, boundary))
+    }
+}
+
+/// Drives of a set past this position read every header in a listing walk, because
+/// [`Copies::unread`] is a 64-bit mask (sets have 4 to 16 drives).
+const MAX_MASKED: usize = 64;
+
+/// The copies of one walked name in one set.
+#[derive(Default)]
+struct Copies {
+    /// Drives that listed it (with or without its header).
+    copies: usize,
+    /// Some drive listed it as a key (else it is a common prefix).
+    object: bool,
+    /// The headers read so far.
+    headers: Vec<bytes::Bytes>,
+    /// Drives that listed it as a key without reading its header (bit = position).
+    unread: u64,
+}
+
+/// How many drives of a set of `of` read each key's header in the walk: a read quorum,
+/// and more than half of the set, so that when every copy read agrees the unread ones
+/// (fewer than those read) cannot outvote or tie them ([`settled`]). 5 of 8 for EC:4.
+pub(super) fn first_readers(read_quorum: usize, of: usize) -> usize {
+    read_quorum.max(of / 2 + 1).min(of)
+}
+
+/// The answer [`agreed`] would give over every copy of a key, if the `headers` read so far
+/// already decide it whatever the `unread` copies hold; `None` when more must be read.
+///
+/// Decided: nothing is unread, or every header read names the same write, they are at
+/// least that write's read quorum, and they outnumber the unread copies. [`agreed`] (and
+/// [`pick_file`], which reads use) takes the write with the most copies, the newer on a
+/// tie; no other write can reach as many copies as this one even if every unread copy
+/// were its, so the full read would pick the same write. A deleted key is never
+/// "decided" into a listing this way: its walked copies are below quorum, or its
+/// headers (delete marker on top) are the agreed ones and `list_objects` skips it.
+fn settled(
+    headers: &[bytes::Bytes],
+    unread: usize,
+    default_quorum: usize,
+) -> Option<Option<MetaFile>> {
+    if unread == 0 {
+        return Some(agreed(headers, default_quorum));
+    }
+    let (first, rest) = headers.split_first()?;
+    if !meta::is_current_format(first) {
+        return None;
+    }
+    let id = meta::peek_write_id(first)?;
+    for h in rest {
+        if !meta::is_current_format(h) || meta::peek_write_id(h)? != id {
+            return None;
+        }
+    }
+    let f = meta::decode_header(first).ok()?;
+    let data = f.latest()?.erasure.geometry.data;
+    let quorum = if data == 0 { default_quorum } else { data };
+    (headers.len() >= quorum && unread < headers.len()).then_some(Some(f))
+}
+
+/// Reads the copies the walks left unread of the keys in `open`, one batched call per
+/// drive, and adds the headers to each key's. A drive that fails adds nothing: its copies
+/// are then as unreadable as they would have been in its walk.
+async fn read_unread(set: &ErasureSet, bucket: &str, open: &mut [(String, Copies)]) {
+    let mut asked: Vec<(usize, Vec<usize>, Vec<String>)> = Vec::new();
+    for (drive, _) in set.drives.iter().enumerate().take(MAX_MASKED) {
+        let bit = 1u64 << drive;
+        let (idx, names): (Vec<usize>, Vec<String>) = open
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, c))| c.unread & bit != 0)
+            .map(|(i, (name, _))| (i, name.clone()))
+            .unzip();
+        if !idx.is_empty() {
+            asked.push((drive, idx, names));
+        }
+    }
+    let reads = join_all(asked.iter().map(|(drive, _, names)| async move {
+        match set.drives.get(*drive) {
+            Some(d) => d.read_meta_headers(bucket, names).await,
+            None => Ok(Vec::new()),
+        }
+    }))
+    .await;
+    for ((_, idx, _), r) in asked.iter().zip(reads) {
+        match r {
+            Ok(headers) => {
+                for (i, h) in idx.iter().zip(headers) {
+                    if let (Some(h), Some((_, c))) = (h, open.get_mut(*i)) {
+                        c.headers.push(h);
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "drive offline for listing headers"),
+        }
     }
 }
 
@@ -320,7 +469,7 @@ enum Listed {
 #[cfg(test)]
 mod tests {
     use super::common_prefix;
-    use super::{agreed, agreed_by_decoding, agreed_by_peeking};
+    use super::{agreed, agreed_by_decoding, agreed_by_peeking, first_readers, settled};
     use crate::objects::meta::{self, ErasureInfo, MetaFile, ObjectMeta, Version};
 
     fn header(write_id: &str, size: u64, time: i64) -> bytes::Bytes {
@@ -377,6 +526,37 @@ mod tests {
         let mut old = a.to_vec();
         old[..8].copy_from_slice(b"CAIRNMT1");
         assert!(agreed_by_peeking(&[bytes::Bytes::from(old)], 2).is_none());
+    }
+
+    #[test]
+    fn agreeing_headers_settle_a_key_only_when_they_outnumber_the_unread() {
+        let (a, b) = (header("a", 1, 10), header("b", 2, 20));
+        let size = |f: Option<MetaFile>| f.map(|f| f.versions[0].meta.size);
+        assert_eq!(first_readers(4, 8), 5);
+        assert_eq!(first_readers(2, 4), 3);
+        assert_eq!(first_readers(6, 8), 6);
+        assert_eq!(first_readers(2, 2), 2);
+        // (2+2: quorum 2.) Three agreeing copies, two unread: settled.
+        let three = [a.clone(), a.clone(), a.clone()];
+        assert_eq!(settled(&three, 2, 2).map(size), Some(Some(1)));
+        // Two agreeing, two unread: those two could be a newer write with as many
+        // copies, which a read would pick, so read them.
+        assert!(settled(&three[..2], 2, 2).is_none());
+        // One copy is below the quorum whatever the others say.
+        assert!(settled(&three[..1], 0, 2).map(size) == Some(None));
+        assert!(settled(&three[..1], 1, 2).is_none());
+        // Disagreement: read the rest.
+        assert!(settled(&[a.clone(), b.clone(), a.clone()], 1, 2).is_none());
+        // Nothing unread: exactly `agreed`.
+        let hs = [b.clone(), a.clone(), a.clone()];
+        assert_eq!(settled(&hs, 0, 2).map(size), Some(size(agreed(&hs, 2))));
+        // Nothing read yet (the readers failed): read the rest.
+        assert!(settled(&[], 3, 2).is_none());
+        // An old-format copy is decided by reading every copy.
+        let mut old = a.to_vec();
+        old[..8].copy_from_slice(b"CAIRNMT1");
+        let old = bytes::Bytes::from(old);
+        assert!(settled(&[a.clone(), a.clone(), old], 1, 2).is_none());
     }
 
     #[test]

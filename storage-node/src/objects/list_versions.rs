@@ -11,7 +11,7 @@ use super::error::ObjectResult;
 use super::list::{MAX_ROUNDS, Merged, common_prefix};
 use super::meta::ObjectMeta;
 use super::versioning::validate_version_id;
-use crate::drive::WalkOptions;
+use crate::drive::{WalkHeaders, WalkOptions};
 
 #[derive(Debug, Clone, Default)]
 pub struct VersionParams {
@@ -129,6 +129,8 @@ impl ObjectLayer {
                 marker: walk_marker,
                 recursive: !dir_mode,
                 limit: p.max_keys - out.len() + 1,
+                // merged_window gives each drive its share of the headers.
+                headers: WalkHeaders::All,
             };
             let (entries, boundary) = self.merged_window(bucket, &opts).await?;
             for (name, entry) in entries {

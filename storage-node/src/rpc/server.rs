@@ -528,6 +528,12 @@ impl RpcService {
                 let out: Vec<wire::Entry> = entries.iter().map(wire::Entry::from).collect();
                 json_response(&out)
             }
+            "drive/read_meta_headers" => {
+                let keys: Vec<String> = serde_json::from_slice(&whole(body)?)
+                    .map_err(|e| DriveError::Io(format!("bad key list: {e}")))?;
+                let headers = d.read_meta_headers(volume()?, &keys).await?;
+                json_response(&wire::headers_to_wire(&headers))
+            }
             other => {
                 return Ok(error_response(
                     StatusCode::NOT_FOUND,

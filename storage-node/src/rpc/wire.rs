@@ -2,7 +2,7 @@
 //! mixed-version clusters, so add fields with defaults instead.
 
 use crate::cluster::format::{DriveFormatState, FormatFile};
-use crate::drive::{DriveInfo, WalkEntry, WalkOptions};
+use crate::drive::{DriveInfo, WalkEntry, WalkHeaders, WalkOptions};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,44 @@ pub struct Walk {
     pub marker: String,
     pub recursive: bool,
     pub limit: usize,
+    /// Absent from older peers' calls: every key's header (what they expect).
+    #[serde(default)]
+    pub headers: Headers,
+}
+
+/// [`WalkHeaders`] on the wire. An older server ignores the field and reads every header,
+/// which a listing accepts (extra headers are extra copies).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Headers {
+    #[default]
+    All,
+    None,
+    Rotated {
+        index: usize,
+        of: usize,
+        count: usize,
+    },
+}
+
+impl From<WalkHeaders> for Headers {
+    fn from(h: WalkHeaders) -> Self {
+        match h {
+            WalkHeaders::All => Headers::All,
+            WalkHeaders::None => Headers::None,
+            WalkHeaders::Rotated { index, of, count } => Headers::Rotated { index, of, count },
+        }
+    }
+}
+
+impl From<Headers> for WalkHeaders {
+    fn from(h: Headers) -> Self {
+        match h {
+            Headers::All => WalkHeaders::All,
+            Headers::None => WalkHeaders::None,
+            Headers::Rotated { index, of, count } => WalkHeaders::Rotated { index, of, count },
+        }
+    }
 }
 
 impl From<&WalkOptions> for Walk {
@@ -49,6 +87,7 @@ impl From<&WalkOptions> for Walk {
             marker: o.marker.clone(),
             recursive: o.recursive,
             limit: o.limit,
+            headers: o.headers.into(),
         }
     }
 }
@@ -60,16 +99,21 @@ impl From<Walk> for WalkOptions {
             marker: w.marker,
             recursive: w.recursive,
             limit: w.limit,
+            headers: w.headers.into(),
         }
     }
 }
 
-/// A walk entry; metadata headers travel as base64 because they are binary.
+/// A walk entry; metadata headers travel as base64 because they are binary. Without
+/// `meta`, an entry is a common prefix unless `object` says it is a key whose header
+/// this drive was not asked for.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Entry {
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub object: bool,
 }
 
 impl From<&WalkEntry> for Entry {
@@ -77,11 +121,13 @@ impl From<&WalkEntry> for Entry {
         match e {
             WalkEntry::Object { key, meta } => Entry {
                 key: key.clone(),
-                meta: Some(B64.encode(meta)),
+                meta: meta.as_ref().map(|m| B64.encode(m)),
+                object: meta.is_none(),
             },
             WalkEntry::Prefix(p) => Entry {
                 key: p.clone(),
                 meta: None,
+                object: false,
             },
         }
     }
@@ -90,13 +136,40 @@ impl From<&WalkEntry> for Entry {
 impl Entry {
     pub fn into_walk_entry(self) -> Option<WalkEntry> {
         match self.meta {
+            None if self.object => Some(WalkEntry::Object {
+                key: self.key,
+                meta: None,
+            }),
             None => Some(WalkEntry::Prefix(self.key)),
             Some(m) => B64.decode(m).ok().map(|meta| WalkEntry::Object {
                 key: self.key,
-                meta: meta.into(),
+                meta: Some(meta.into()),
             }),
         }
     }
+}
+
+/// The answer to `drive/read_meta_headers`: one entry per key asked, in order, the
+/// header in base64 or `None` when the drive has no metadata for that key.
+pub type Headers64 = Vec<Option<String>>;
+
+/// Encodes [`crate::drive::Drive::read_meta_headers`]'s answer for the wire.
+pub fn headers_to_wire(headers: &[Option<bytes::Bytes>]) -> Headers64 {
+    headers
+        .iter()
+        .map(|h| h.as_ref().map(|h| B64.encode(h)))
+        .collect()
+}
+
+/// Decodes [`headers_to_wire`]; `None` when any header is not base64.
+pub fn headers_from_wire(headers: Headers64) -> Option<Vec<Option<bytes::Bytes>>> {
+    headers
+        .into_iter()
+        .map(|h| match h {
+            None => Some(None),
+            Some(h) => B64.decode(h).ok().map(|b| Some(b.into())),
+        })
+        .collect()
 }
 
 /// What a server tells a peer about itself at start-up, so that servers started with
