@@ -22,6 +22,7 @@ use super::keypath::{self, DIR_META_FILE, META_FILE};
 use super::sorted_dirs::{self, SortedDirs};
 use super::{DriveError, WalkEntry, WalkOptions};
 use bytes::Bytes;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::{self, File};
@@ -230,9 +231,7 @@ impl Walker<'_> {
             }
         } else {
             let file = match at {
-                Some((d, rel)) => d
-                    .stat(rel)
-                    .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG),
+                Some((d, rel)) => d.stat(rel).map(|st| is_file(&st)),
                 None => fs::metadata(meta).map(|m| m.is_file()),
             };
             if !exists(file).map_err(io_err)? {
@@ -279,9 +278,9 @@ fn io_err(e: io::Error) -> DriveError {
 fn no_subdirectories(dir: &Path, at: Option<(&DirFd, &str)>) -> bool {
     use std::os::unix::fs::MetadataExt;
     match at {
-        Some((d, name)) => d
-            .stat(name)
-            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR && st.st_nlink == 2),
+        Some((d, name)) => d.stat(name).is_ok_and(|st| {
+            FileType::from_raw_mode(st.st_mode) == FileType::Directory && st.st_nlink == 2
+        }),
         None => fs::metadata(dir).is_ok_and(|m| m.is_dir() && m.nlink() == 2),
     }
 }
@@ -305,43 +304,34 @@ impl DirFd {
 
     /// `stat` of `rel` (relative to this directory), following symbolic links as
     /// [`fs::metadata`] does.
-    fn stat(&self, rel: &str) -> io::Result<libc::stat> {
-        use std::os::fd::AsRawFd;
-        let rel = c_path(rel)?;
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: `rel` is NUL-terminated and `st` is a writable `stat`, both alive for the
-        // call; the descriptor is open for as long as `self`.
-        let rc = unsafe { libc::fstatat(self.0.as_raw_fd(), rel.as_ptr(), st.as_mut_ptr(), 0) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fstatat returned 0, so it filled `st`.
-        Ok(unsafe { st.assume_init() })
+    fn stat(&self, rel: &str) -> io::Result<Stat> {
+        no_nul(rel)?;
+        Ok(rustix::fs::statat(&self.0, rel, AtFlags::empty())?)
     }
 
     /// Opens file `rel` (relative to this directory) for reading.
     fn open_file(&self, rel: &str) -> io::Result<File> {
-        use std::os::fd::{AsRawFd, FromRawFd};
-        let rel = c_path(rel)?;
-        // SAFETY: as in `stat`.
-        let fd = unsafe {
-            libc::openat(
-                self.0.as_raw_fd(),
-                rel.as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just opened and nothing else owns it.
-        Ok(unsafe { File::from_raw_fd(fd) })
+        no_nul(rel)?;
+        let fd = rustix::fs::openat(
+            &self.0,
+            rel,
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(File::from(fd))
     }
 }
 
-/// `rel` for a system call; a name with a NUL byte names no file.
-fn c_path(rel: &str) -> io::Result<std::ffi::CString> {
-    std::ffi::CString::new(rel).map_err(|_| io::Error::from(io::ErrorKind::NotFound))
+/// A name with a NUL byte names no file (the system call would refuse it as invalid).
+fn no_nul(rel: &str) -> io::Result<()> {
+    if rel.contains('\0') {
+        return Err(io::Error::from(io::ErrorKind::NotFound));
+    }
+    Ok(())
+}
+
+fn is_file(st: &Stat) -> bool {
+    FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
 }
 
 /// The key segments of one directory in order, from a seek point on.
