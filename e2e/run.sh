@@ -23,7 +23,8 @@ targets=(e2e)
 for a in "$@"; do
     case "$a" in -*) ;; *) if [ -e "${a%%::*}" ]; then targets=(); break; fi ;; esac
 done
-"$REPO/.e2e-venv/bin/python" -m pytest "${targets[@]}" -q "$@"
+# --durations: the slowest tests in every run, for keeping CI under its time budget.
+"$REPO/.e2e-venv/bin/python" -m pytest "${targets[@]}" -q --durations=15 "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
     echo "e2e/run.sh: pytest collected no tests; treating that as a failure" >&2

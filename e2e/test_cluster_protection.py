@@ -35,13 +35,13 @@ def code(e: pytest.ExceptionInfo) -> tuple[int, str]:
     return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"]
 
 
-def wait_until(what: str, check, timeout: float = PATIENCE):
+def wait_until(what: str, check, timeout: float = PATIENCE, state=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.5)
-    pytest.fail(f"not within {timeout:.0f}s: {what}")
+    pytest.fail(f"not within {timeout:.0f}s: {what}" + (f"; state: {state()}" if state else ""))
 
 
 def lifecycle_status(cluster: NetCluster, i: int) -> dict:
@@ -54,16 +54,32 @@ def lifecycle_status(cluster: NetCluster, i: int) -> dict:
     return json.loads(r.stdout)
 
 
-def write_ids(cluster: NetCluster, bucket: str, key: str) -> set[str]:
-    """The write ids of `key`'s metadata files on the drives that have one: a single id once
-    every copy is the same commit. (The file is a short binary header, then JSON.)"""
-    ids = set()
-    for d in cluster.all_drives():
+def every_drive(cluster: NetCluster) -> list:
+    """The drives of every pool (test_cluster.py may have added a second pool, under a
+    sub-directory of each server's mount)."""
+    out = []
+    for i in range(1, cluster.n + 1):
+        root = cluster.server_dir(i)
+        out += sorted(root.glob("export*")) + sorted(root.glob("*/export*"))
+    return out
+
+
+def metadata_copies(cluster: NetCluster, bucket: str, key: str) -> list[str]:
+    """The write id of each metadata file of `key` on any drive of any pool (one pool
+    holds the key: 8 files, one write id, once every copy is the same commit). The file
+    is a short binary header, then JSON."""
+    ids = []
+    for d in every_drive(cluster):
         f = d / bucket / key / "~meta"
         if f.is_file():
             m = re.search(rb'"write_id":"([^"]+)"', f.read_bytes()[:4096])
-            ids.add(m.group(1).decode() if m else "?")
+            ids.append(m.group(1).decode() if m else "?")
     return ids
+
+
+def healed(cluster: NetCluster, bucket: str, key: str) -> bool:
+    ids = metadata_copies(cluster, bucket, key)
+    return len(ids) == 8 and len(set(ids)) == 1
 
 
 def keys_under(c, bucket: str, prefix: str) -> set[str]:
@@ -116,8 +132,8 @@ def test_locked_versions_stay_locked_while_a_server_is_down(cluster):
     # Server 2 missed every change above; healing brings its drives the quorum's file (the
     # same write id on all 8), and every server answers with that state.
     wait_until("the changed keys healed onto server 2's drives",
-               lambda: all(len(write_ids(cluster, bucket, k)) == 1 and cluster.copies(bucket, k) == 8
-                           for k in ("locked", "held")), 120)
+               lambda: healed(cluster, bucket, "locked") and healed(cluster, bucket, "held"), 120,
+               lambda: {k: metadata_copies(cluster, bucket, k) for k in ("locked", "held")})
     for i in range(1, 5):
         c = cluster.client(i, attempts=2)
         r = c.get_object_retention(Bucket=bucket, Key="locked", VersionId=locked)["Retention"]

@@ -7,12 +7,14 @@ versions, and a retention that expires."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 import uuid
 
 import pytest
 
 from s3util import raises_s3
+from test_awscli import AwsCli
 
 
 def utc_in(seconds: float) -> dt.datetime:
@@ -147,3 +149,36 @@ def test_refused_on_a_bucket_without_object_lock(server, bucket):
               ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
     raises_s3("InvalidRequest", 400, c.put_object, Bucket=bucket, Key="k", Body=b"x",
               ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=utc_in(60))
+
+
+def test_aws_cli_lock_configuration_retention_and_hold(server, lock_bucket, tmp_path):
+    """The AWS CLI v2 (which adds a CRC32 checksum to these requests) on a lock bucket:
+    default retention, the retention a PUT gets from it, a legal hold that even the
+    GOVERNANCE bypass does not pass, and the version removed once the hold is off."""
+    cli = AwsCli("v2", server, tmp_path)
+    b = lock_bucket
+    config = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}}
+    cli.run("s3api", "put-object-lock-configuration", "--bucket", b,
+            "--object-lock-configuration", json.dumps(config))
+    got = cli.json("s3api", "get-object-lock-configuration", "--bucket", b)["ObjectLockConfiguration"]
+    assert got == config, got
+    src = tmp_path / "x"
+    src.write_bytes(b"locked")
+    v = cli.json("s3api", "put-object", "--bucket", b, "--key", "k", "--body", str(src))["VersionId"]
+    r = cli.json("s3api", "get-object-retention", "--bucket", b, "--key", "k", "--version-id", v)["Retention"]
+    assert r["Mode"] == "GOVERNANCE", r
+    p = cli.run("s3api", "delete-object", "--bucket", b, "--key", "k", "--version-id", v, check=False)
+    assert p.returncode != 0 and "AccessDenied" in p.stderr, p.stderr
+    cli.run("s3api", "put-object-legal-hold", "--bucket", b, "--key", "k", "--version-id", v,
+            "--legal-hold", "Status=ON")
+    hold = cli.json("s3api", "get-object-legal-hold", "--bucket", b, "--key", "k", "--version-id", v)
+    assert hold["LegalHold"]["Status"] == "ON"
+    p = cli.run("s3api", "delete-object", "--bucket", b, "--key", "k", "--version-id", v,
+                "--bypass-governance-retention", check=False)
+    assert p.returncode != 0 and "AccessDenied" in p.stderr, "a legal hold is not bypassed"
+    cli.run("s3api", "put-object-legal-hold", "--bucket", b, "--key", "k", "--version-id", v,
+            "--legal-hold", "Status=OFF")
+    cli.run("s3api", "delete-object", "--bucket", b, "--key", "k", "--version-id", v,
+            "--bypass-governance-retention")
+    p = cli.run("s3api", "head-object", "--bucket", b, "--key", "k", "--version-id", v, check=False)
+    assert p.returncode != 0 and "404" in p.stderr, p.stderr

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from s3util import MiB, body_of, data, raises_s3
+from test_awscli import AwsCli
 
 
 def versions_of(c, bucket: str, prefix: str = "", page: int = 1000) -> list[tuple[str, str, bool, bool]]:
@@ -108,3 +111,36 @@ def test_suspended_bucket_writes_the_null_version(server, bucket):
     assert body_of(c.get_object(Bucket=bucket, Key="k", VersionId=v1)) == b"v1"
     assert [(v[1], v[2]) for v in versions_of(c, bucket)] == [("null", True), (v1, False)]
     remove_every_version(c, bucket)
+
+
+@pytest.mark.parametrize("cli_version", ["v1", "v2"])
+def test_aws_cli_versions_markers_and_restore(server, bucket, tmp_path, cli_version):
+    """The AWS CLI's versioning workflow: enable, overwrite, `aws s3 rm` (a delete marker),
+    list the versions, read an old one, restore by removing the marker."""
+    cli = AwsCli(cli_version, server, tmp_path)
+    cli.run("s3api", "put-bucket-versioning", "--bucket", bucket,
+            "--versioning-configuration", "Status=Enabled")
+    assert cli.json("s3api", "get-bucket-versioning", "--bucket", bucket)["Status"] == "Enabled"
+    src = tmp_path / "doc.txt"
+    ids = []
+    for body in (b"one", b"two"):
+        src.write_bytes(body)
+        ids.append(cli.json("s3api", "put-object", "--bucket", bucket, "--key", "doc",
+                            "--body", str(src))["VersionId"])
+    assert len(set(ids)) == 2 and "null" not in ids
+    cli.run("s3", "rm", f"s3://{bucket}/doc")
+    listed = cli.json("s3api", "list-object-versions", "--bucket", bucket, "--prefix", "doc")
+    assert sorted(v["VersionId"] for v in listed["Versions"]) == sorted(ids)
+    assert [(m["Key"], m["IsLatest"]) for m in listed["DeleteMarkers"]] == [("doc", True)]
+    p = cli.run("s3api", "head-object", "--bucket", bucket, "--key", "doc", check=False)
+    assert p.returncode != 0 and "404" in p.stderr, p.stderr
+    out = tmp_path / "out"
+    cli.run("s3api", "get-object", "--bucket", bucket, "--key", "doc", "--version-id", ids[0], str(out))
+    assert out.read_bytes() == b"one"
+    marker = listed["DeleteMarkers"][0]["VersionId"]
+    cli.run("s3api", "delete-object", "--bucket", bucket, "--key", "doc", "--version-id", marker)
+    cli.run("s3", "cp", f"s3://{bucket}/doc", str(out))
+    assert out.read_bytes() == b"two"
+    unknown = str(uuid.uuid4())
+    p = cli.run("s3api", "head-object", "--bucket", bucket, "--key", "doc", "--version-id", unknown, check=False)
+    assert p.returncode != 0 and "404" in p.stderr, p.stderr
