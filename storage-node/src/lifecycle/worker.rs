@@ -517,33 +517,10 @@ mod tests {
         assert!(p(&[]).is_empty());
     }
 
-    use crate::drive::DriveRef;
-    use crate::drive::local::LocalDrive;
     use crate::lifecycle::config::{Expiration, Filter, FilterShape, NoncurrentExpiration, Rule};
     use crate::objects::PutOptions;
-    use crate::objects::bucket::BucketMeta;
 
-    /// A 2+2 set over four fresh directories with the buckets `names`.
-    async fn layer(names: &[&str]) -> (tempfile::TempDir, ObjectLayer) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut drives: Vec<DriveRef> = Vec::new();
-        for i in 0..4 {
-            let p = dir.path().join(format!("d{i}"));
-            std::fs::create_dir_all(p.join(".cairn.sys")).unwrap();
-            let d = LocalDrive::new(p, false);
-            d.prepare();
-            drives.push(Arc::new(d));
-        }
-        let layer = ObjectLayer::new(vec![vec![drives]], 2, 7).unwrap();
-        for n in names {
-            let meta = BucketMeta {
-                name: n.to_string(),
-                ..Default::default()
-            };
-            layer.make_bucket(n, meta).await.unwrap();
-        }
-        (dir, layer)
-    }
+    use crate::objects::test_support::layer;
 
     async fn put(layer: &ObjectLayer, b: &str, key: &str) -> String {
         let body = bytes::Bytes::from_static(b"data");

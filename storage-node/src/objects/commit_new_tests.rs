@@ -2,34 +2,16 @@
 //! no drive knows the key, the normal read-then-write when some do, and the same state
 //! on every drive either way.
 
-use crate::drive::DriveRef;
-use crate::drive::local::LocalDrive;
 use crate::objects::ObjectLayer;
-use crate::objects::bucket::BucketMeta;
 use crate::objects::list_versions::VersionParams;
 use crate::objects::versioning::Versioning;
 use crate::objects::{BodyStream, PutOptions};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// A 2+2 set over four fresh directories with a versioned bucket `ver`.
 async fn layer() -> (tempfile::TempDir, ObjectLayer) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut drives: Vec<DriveRef> = Vec::new();
-    for i in 0..4 {
-        let p = dir.path().join(format!("d{i}"));
-        std::fs::create_dir_all(p.join(".cairn.sys")).unwrap();
-        let d = LocalDrive::new(p, false);
-        d.prepare();
-        drives.push(Arc::new(d));
-    }
-    let layer = ObjectLayer::new(vec![vec![drives]], 2, 7).unwrap();
-    let meta = BucketMeta {
-        name: "ver".into(),
-        ..Default::default()
-    };
-    layer.make_bucket("ver", meta).await.unwrap();
+    let (dir, layer) = crate::objects::test_support::layer(&["ver"]).await;
     layer
         .set_versioning("ver", Versioning::Enabled)
         .await

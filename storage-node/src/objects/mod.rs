@@ -15,6 +15,8 @@ pub mod read;
 pub mod retention;
 pub mod set;
 pub mod system;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod upload_list;
 pub mod versioning;
 

@@ -206,6 +206,18 @@ fn locked(m: &ObjectMeta, bypass_governance: bool) -> ObjectResult<()> {
     }
 }
 
+/// Version `new` as the drive at `pos` of the set stores it: with that drive's shard
+/// index and its inline shard, if the data is inline.
+fn drive_version(new: &ObjectMeta, pos: usize, inline: Option<&[Bytes]>) -> meta::Version {
+    let mut m = new.clone();
+    m.erasure.index = new.erasure.distribution.get(pos).copied().unwrap_or(0);
+    let inline = inline
+        .and_then(|s| s.get(m.erasure.index))
+        .cloned()
+        .unwrap_or_default();
+    meta::Version { meta: m, inline }
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -515,13 +527,7 @@ impl ErasureSet {
             if new.null_version {
                 versions.retain(|v| !v.meta.null_version);
             }
-            let mut m = new.clone();
-            m.erasure.index = new.erasure.distribution.get(pos).copied().unwrap_or(0);
-            let inline = inline
-                .and_then(|s| s.get(m.erasure.index))
-                .cloned()
-                .unwrap_or_default();
-            versions.insert(0, meta::Version { meta: m, inline });
+            versions.insert(0, drive_version(&new, pos, inline));
         };
         self.commit_edit(
             bucket,
@@ -563,15 +569,9 @@ impl ErasureSet {
                 files.push(None);
                 continue;
             }
-            let mut m = new.clone();
-            m.erasure.index = new.erasure.distribution.get(pos).copied().unwrap_or(0);
-            let inline = inline
-                .and_then(|s| s.get(m.erasure.index))
-                .cloned()
-                .unwrap_or_default();
             let file = MetaFile {
                 write_id: write_id.clone(),
-                versions: vec![meta::Version { meta: m, inline }],
+                versions: vec![drive_version(new, pos, inline)],
             };
             files.push(Some(meta::encode(&file).ok()?));
         }
