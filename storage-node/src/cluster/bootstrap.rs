@@ -494,10 +494,12 @@ async fn decide(
     // An unformatted drive next to formatted ones is, right after a new deployment, one
     // the first server has not reached yet: give it a moment rather than starting with the
     // drive reported offline (a peer's) or re-formatted for healing (ours). A drive that
-    // was really wiped only waits these seconds longer.
-    let unformatted = states
-        .iter()
-        .any(|s| matches!(s, Some(d) if matches!(d.state, DriveFormatState::Unformatted)));
+    // was really wiped only waits these seconds longer. A drive directory that does not
+    // exist yet is the same case: writing the format creates it (CI saw a peer's second
+    // drive reported `Missing` by a server that looked between the first server's writes).
+    let unformatted = states.iter().any(|s| {
+        matches!(s, Some(d) if matches!(d.state, DriveFormatState::Unformatted | DriveFormatState::Missing))
+    });
     if unformatted && all_servers && patient {
         return Ok(Decision::Wait(
             "the first server is still writing the formats".into(),
@@ -606,6 +608,58 @@ mod tests {
                 .map(|p| p.iter().map(|e| (*e).to_string()).collect())
                 .collect(),
             parity,
+        }
+    }
+
+    /// Right after a new deployment, a peer's drive whose directory the first server has not
+    /// created yet answers `Missing` next to formatted drives: a server must wait for it
+    /// (within the grace) rather than start with the drive offline.
+    #[tokio::test]
+    async fn a_missing_drive_next_to_fresh_formats_is_waited_for() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let slots: Vec<Slot> = (0..4)
+            .map(|i| {
+                let path = dir.path().join(format!("d{i}"));
+                let drive: DriveRef = Arc::new(LocalDrive::new(path.clone(), false));
+                Slot {
+                    endpoint: Endpoint::parse(&format!("http://peer:9000{}", path.display()))
+                        .expect("endpoint"),
+                    drive,
+                    local: None,
+                    remote: None,
+                }
+            })
+            .collect();
+        let pool = PoolPlan {
+            slots,
+            set_size: 4,
+            parity: 2,
+        };
+        let formats = format::new_formats(4, 4, 2, None);
+        let mut states: Vec<Option<wire::DriveFormat>> = formats
+            .iter()
+            .map(|f| {
+                Some(wire::DriveFormat {
+                    state: DriveFormatState::Ok(f.clone()),
+                    healing: false,
+                })
+            })
+            .collect();
+        states[3] = Some(wire::DriveFormat {
+            state: DriveFormatState::Missing,
+            healing: false,
+        });
+        let patient = decide(1, &pool, &states, None, true, true).await;
+        assert!(
+            matches!(patient, Ok(Decision::Wait(_))),
+            "waits in the grace"
+        );
+        match decide(1, &pool, &states, None, true, false).await {
+            Ok(Decision::Done(out)) => {
+                assert!(matches!(out.statuses[3], DriveStatus::Offline(_)));
+                assert!(matches!(out.statuses[0], DriveStatus::Online(_)));
+            }
+            _ => panic!("after the grace the pool starts with the drive offline"),
         }
     }
 
