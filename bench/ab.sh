@@ -16,6 +16,8 @@
 #                    timed PUT cells of large objects would fill a small disk)
 #   --rounds N       plain/feature pairs per operation and size (default 5)
 #   --concurrency C  requests in flight (default 4)
+#   --put-keys K     PUTs cycle over K keys per worker, so they overwrite (default: every
+#                    PUT writes a new key); the results file is named <date>-<variant>-overwrite.md
 # Needs: cargo (builds the release binaries), python3 with boto3 (.e2e-venv from
 # e2e/setup.sh, or the system's) to configure the buckets.
 set -euo pipefail
@@ -25,20 +27,22 @@ VARIANT="${1:-}"
 case "$VARIANT" in
     sse) SIZES=(64MiB); COUNT=12; LABEL="SSE-S3" ;;
     versioning) SIZES=(4KiB 1MiB); COUNT=400; LABEL="versioned" ;;
-    -h|--help|"") sed -n '2,20p' "$0"; [ -n "$VARIANT" ]; exit $? ;;
+    -h|--help|"") sed -n '2,22p' "$0"; [ -n "$VARIANT" ]; exit $? ;;
     *) echo "bench/ab.sh: unknown variant $VARIANT (sse, versioning)" >&2; exit 2 ;;
 esac
 shift
 DURATION=8s
 ROUNDS=5
 CONC=4
+PUT_KEYS=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) DURATION="$2"; shift 2 ;;
         --count) COUNT="$2"; shift 2 ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         --concurrency) CONC="$2"; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --put-keys) PUT_KEYS="$2"; shift 2 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "bench/ab.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -47,7 +51,7 @@ log() { echo "[$VARIANT] $*" >&2; }
 PORT="${CAIRN_BENCH_PORT:-9460}"
 RESULTS="$ROOT/bench/results"
 STAMP="$(date -u +%Y-%m-%d-%H%M%S)"
-OUT="$RESULTS/$STAMP-$VARIANT.md"
+OUT="$RESULTS/$STAMP-$VARIANT${PUT_KEYS:+-overwrite}.md"
 mkdir -p "$RESULTS"
 export CAIRN_ROOT_USER=benchadmin
 export CAIRN_ROOT_PASSWORD="bench-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
@@ -110,7 +114,7 @@ EOF
 # One cell: prints "MiB/s ops/s server_cpu_ms_per_op" for op of size on bucket.
 cell() {
     local op="$1" size="$2" bucket="$3" amount
-    if [ "$op" = put ]; then amount=(--count "$COUNT"); else amount=(--duration "$DURATION" --get-keys 2); fi
+    if [ "$op" = put ]; then amount=(--count "$COUNT" ${PUT_KEYS:+--put-keys "$PUT_KEYS"}); else amount=(--duration "$DURATION" --get-keys 2); fi
     "$BIN/cairn-bench-load" --endpoint "http://127.0.0.1:$PORT" --access-key "$CAIRN_ROOT_USER" \
         --secret-key "$CAIRN_ROOT_PASSWORD" --bucket "$bucket" --op "$op" --size "$size" \
         --concurrency "$CONC" "${amount[@]}" --server-pid "$SERVER_PID" \
@@ -145,7 +149,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
     echo "Plain and $LABEL rounds alternate; ratio = $LABEL / plain of the same round. Server CPU is"
     echo "the server process's CPU time per request (from /proc), which a busy machine disturbs far"
     echo "less than throughput: its ratio is the cost of the feature; the median row is the one to"
-    echo "quote. PUT keys are all new. The heal scanner is off (CAIRN_SCANNER=off)."
+    if [ -n "$PUT_KEYS" ]; then
+        echo "quote. PUTs cycle over $PUT_KEYS keys per worker: all but the first PUT of a key overwrite"
+        echo "it (a versioned key gains a version each time). The heal scanner is off (CAIRN_SCANNER=off)."
+    else
+        echo "quote. PUT keys are all new. The heal scanner is off (CAIRN_SCANNER=off)."
+    fi
     echo
     echo "| op | size | round | plain ops/s | $LABEL ops/s | ratio | server CPU ms/op plain | $LABEL | ratio |"
     echo "|---|---|---|---|---|---|---|---|---|"

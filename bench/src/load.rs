@@ -66,6 +66,9 @@ pub struct RunConfig {
     pub prefix: String,
     /// Distinct objects written before a GET cell and read round-robin.
     pub get_keys: usize,
+    /// PUTs cycle over this many keys per worker, so all but the first overwrite (`None`:
+    /// every key is new).
+    pub put_keys: Option<u64>,
     /// Share of GETs in a mixed cell.
     pub read_fraction: f64,
     /// Delete what the run wrote.
@@ -389,8 +392,13 @@ impl Runner {
             let data = self.data.clone();
             let stop = self.stop.clone();
             let put_prefix = put_prefix.clone();
-            let (op, size, count, read_fraction) =
-                (spec.op, spec.size, spec.count, self.cfg.read_fraction);
+            let (op, size, count, read_fraction, put_keys) = (
+                spec.op,
+                spec.size,
+                spec.count,
+                self.cfg.read_fraction,
+                self.cfg.put_keys,
+            );
             let offsets: Vec<usize> = (0..64).map(|i| self.offset_for(w as u64, i)).collect();
             workers.push(tokio::spawn(async move {
                 let mut out = WorkerOut {
@@ -419,13 +427,16 @@ impl Runner {
                         let key = &get_keys[(n as usize + w) % get_keys.len()];
                         client.get_object(&bucket, key, size).await.map(|_| ())
                     } else {
-                        let key = format!("{put_prefix}/w{w}-{n}");
+                        let slot = put_keys.map_or(n, |k| n % k.max(1));
+                        let key = format!("{put_prefix}/w{w}-{slot}");
                         let off = offsets[(n % 64) as usize];
                         let r = match Payload::cycle(data.clone(), off, size) {
                             Ok(body) => client.put_object(&bucket, &key, body).await,
                             Err(e) => Err(e),
                         };
-                        out.written.push(key);
+                        if slot == n {
+                            out.written.push(key);
+                        }
                         r
                     };
                     n += 1;

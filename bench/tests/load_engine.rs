@@ -94,6 +94,10 @@ async fn start_fake() -> (String, Arc<Fake>) {
 }
 
 fn runner(endpoint: &str, get_keys: usize) -> Runner {
+    runner_with(endpoint, get_keys, None)
+}
+
+fn runner_with(endpoint: &str, get_keys: usize, put_keys: Option<u64>) -> Runner {
     let signer = Signer::new(
         Credentials {
             access_key: "ak".into(),
@@ -117,6 +121,7 @@ fn runner(endpoint: &str, get_keys: usize) -> Runner {
             bucket: "b".into(),
             prefix: "t".into(),
             get_keys,
+            put_keys,
             read_fraction: 0.5,
             cleanup: true,
             server_pid: Some(std::process::id()),
@@ -155,6 +160,19 @@ async fn put_cell_counts_and_cleans_up() {
         "cleanup deletes every PUT"
     );
     assert_eq!(fake.unsigned.load(Ordering::Relaxed), 0);
+}
+
+/// With `put_keys` the PUTs overwrite: each worker cycles over that many keys, and the
+/// clean-up deletes each key once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_cell_overwrites_with_put_keys() {
+    let (endpoint, fake) = start_fake().await;
+    let mut r = runner_with(&endpoint, 2, Some(3));
+    // One worker: how requests spread over several is up to the scheduler.
+    let res = r.run_cell(&spec(Op::Put, 1000, 1, 20)).await.unwrap();
+    assert_eq!((res.ops, res.errors), (20, 0));
+    assert_eq!(fake.puts.load(Ordering::Relaxed), 20);
+    assert_eq!(fake.deletes.load(Ordering::Relaxed), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -133,6 +133,11 @@ struct Cli {
     #[arg(long, default_value_t = 8)]
     get_keys: usize,
 
+    /// PUTs cycle over this many keys per concurrent worker, so all but the first PUT of
+    /// each key overwrite it [default: every PUT writes a new key].
+    #[arg(long)]
+    put_keys: Option<u64>,
+
     /// Share of GETs in --op mixed (the rest are PUTs).
     #[arg(long, default_value_t = 0.5)]
     read_fraction: f64,
@@ -377,6 +382,7 @@ fn run(cli: Cli) -> Result<bool> {
                     bucket: cli.bucket.clone(),
                     prefix,
                     get_keys: cli.get_keys,
+                    put_keys: cli.put_keys,
                     read_fraction: cli.read_fraction,
                     cleanup: !cli.keep,
                     server_pid: cli.server_pid,

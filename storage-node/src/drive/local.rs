@@ -40,7 +40,8 @@ use super::local_walk;
 use super::sorted_dirs::SortedDirs;
 use super::trash::{self, Trash};
 use super::{
-    Drive, DriveError, DriveInfo, SYSTEM_VOLUME, ShardWriter, StageId, WalkEntry, WalkOptions,
+    Drive, DriveError, DriveInfo, NewMeta, SYSTEM_VOLUME, ShardWriter, StageId, WalkEntry,
+    WalkOptions,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -395,18 +396,20 @@ impl Inner {
         }
     }
 
-    fn commit_new_meta(&self, volume: &str, key: &str, meta: &[u8]) -> Result<bool, DriveError> {
+    fn commit_new_meta(&self, volume: &str, key: &str, meta: &[u8]) -> Result<NewMeta, DriveError> {
         let (_vol, dir, op) = self.object_dir(volume, key)?;
-        match dir.join(op.meta_file).try_exists() {
-            Ok(false) => {}
-            Ok(true) => return Ok(false),
+        match fs::read(dir.join(op.meta_file)) {
+            Ok(held) => return Ok(NewMeta::Held(Bytes::from(held))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // A file where the key's directory belongs: nothing to write on top of, and
+            // what `read_meta` calls not found.
             Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
-                return Err(DriveError::Corrupt(e.to_string()));
+                return Err(DriveError::NotFound);
             }
-            Err(e) => return Err(io_err(e)),
+            Err(e) => return Err(DriveError::Io(e.to_string())),
         }
         self.commit_object(volume, key, None, None, meta)
-            .map(|_| true)
+            .map(|_| NewMeta::Written)
     }
 
     fn restore_object(
@@ -800,7 +803,7 @@ impl Drive for LocalDrive {
         volume: &str,
         key: &str,
         meta: Bytes,
-    ) -> Result<bool, DriveError> {
+    ) -> Result<NewMeta, DriveError> {
         let (volume, key) = (volume.to_string(), key.to_string());
         self.run(move |inner| inner.commit_new_meta(&volume, &key, &meta))
             .await

@@ -136,6 +136,15 @@ pub fn header_slot(key: &str, of: usize) -> usize {
     (h % (of.max(1) as u64)) as usize
 }
 
+/// What [`Drive::commit_new_meta`] did.
+#[derive(Debug)]
+pub enum NewMeta {
+    /// The drive held no metadata for the key and now holds the new file.
+    Written,
+    /// The drive already held this metadata file and wrote nothing.
+    Held(Bytes),
+}
+
 /// Where a staged write lives before it is committed: a unique directory in the
 /// drive's temporary area.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,22 +231,23 @@ pub trait Drive: Send + Sync + fmt::Debug {
         meta: Bytes,
     ) -> Result<Option<Bytes>, DriveError>;
     /// Writes metadata `meta` (a version whose bytes are inline: no data directory) for
-    /// a key this drive holds no metadata for; `Ok(false)`, writing nothing, when it
-    /// holds some. The caller holds the key's commit lock. A versioned write of a new key
-    /// commits this way without first reading the key on every drive (a local drive
-    /// checks and writes in one trip to its I/O thread); this default takes two calls.
+    /// a key this drive holds no metadata for; when it holds some, writes nothing and
+    /// returns what it holds. The caller holds the key's commit lock. A versioned write
+    /// of a new key commits this way without first reading the key on every drive, and a
+    /// write on top of an existing key reuses what this call read (a local drive checks
+    /// and writes in one trip to its I/O thread); this default takes two calls.
     async fn commit_new_meta(
         &self,
         volume: &str,
         key: &str,
         meta: Bytes,
-    ) -> Result<bool, DriveError> {
+    ) -> Result<NewMeta, DriveError> {
         match self.read_meta(volume, key).await {
-            Ok(_) => Ok(false),
+            Ok(held) => Ok(NewMeta::Held(held)),
             Err(DriveError::NotFound) => self
                 .commit_object(volume, key, None, None, meta)
                 .await
-                .map(|_| true),
+                .map(|_| NewMeta::Written),
             Err(e) => Err(e),
         }
     }

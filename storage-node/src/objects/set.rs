@@ -7,7 +7,7 @@ use super::lock::NsLock;
 use super::meta::{self, ErasureInfo, MetaFile, ObjectMeta, PartInfo};
 use super::versioning::Versioning;
 use super::{Metrics, ObjectInfo, PutOptions, WriteCondition};
-use crate::drive::{DriveError, DriveRef, StageId, keypath};
+use crate::drive::{DriveError, DriveRef, NewMeta, StageId, keypath};
 use crate::erasure::Geometry;
 use crate::erasure::read::{ErasureReader, ShardSource};
 use bytes::Bytes;
@@ -151,6 +151,14 @@ pub fn pick_file<'a>(
 }
 
 /// How a delete is carried out.
+/// How [`ErasureSet::commit_if_new`] ended.
+enum NewKey {
+    /// The key was new and the version is committed.
+    Committed(ObjectMeta),
+    /// The key exists (or may): the file the drives agree on, read along the way.
+    Exists(ObjectResult<ResolvedFile>),
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DeleteOptions {
     /// Remove a version under unexpired GOVERNANCE retention (the caller asked for it and
@@ -239,6 +247,17 @@ impl ErasureSet {
     /// agrees on.
     pub async fn resolve_file(&self, bucket: &str, key: &str) -> ObjectResult<ResolvedFile> {
         let results = join_all(self.drives.iter().map(|d| d.read_meta(bucket, key))).await;
+        self.resolve_read(bucket, key, results)
+    }
+
+    /// Picks the file a read quorum agrees on from what each drive answered to reading
+    /// `key`'s metadata (in drive order).
+    fn resolve_read(
+        &self,
+        bucket: &str,
+        key: &str,
+        results: Vec<Result<Bytes, DriveError>>,
+    ) -> ObjectResult<ResolvedFile> {
         let mut parsed: Vec<Option<MetaFile>> = Vec::with_capacity(results.len());
         let mut offline = 0;
         let mut bucket_missing = 0;
@@ -495,24 +514,27 @@ impl ErasureSet {
         // bucket's directories during the commit (drives answer VolumeNotFound after it).
         let guard = self.locks.commit(bucket, key).await?;
         new.null_version = versioning != Versioning::Enabled;
-        if versioning != Versioning::Unversioned
+        let fast = versioning != Versioning::Unversioned
             && condition.is_none()
             && stage.is_none()
-            && new.data_dir.is_none()
-        {
-            if let Some(v) = self.commit_if_new(bucket, key, &new, written, inline).await {
-                drop(guard);
-                return Ok(v);
+            && new.data_dir.is_none();
+        let current = if fast {
+            match self.commit_if_new(bucket, key, &new, written, inline).await {
+                NewKey::Committed(v) => {
+                    drop(guard);
+                    return Ok(v);
+                }
+                NewKey::Exists(current) => current.map(Some),
             }
-        }
-        let current = if versioning == Versioning::Unversioned && condition.is_none() {
-            None
+        } else if versioning == Versioning::Unversioned && condition.is_none() {
+            Ok(None)
         } else {
-            match self.resolve_file(bucket, key).await {
-                Ok(r) => Some(r),
-                Err(ObjectError::NoSuchKey) => None,
-                Err(e) => return Err(e),
-            }
+            self.resolve_file(bucket, key).await.map(Some)
+        };
+        let current = match current {
+            Ok(r) => r,
+            Err(ObjectError::NoSuchKey) => None,
+            Err(e) => return Err(e),
         };
         if let Some(c) = condition {
             check_condition(current.as_ref().and_then(ResolvedFile::current), c)?;
@@ -552,8 +574,10 @@ impl ErasureSet {
     /// With write quorum of drives that had no file the key had no version with a read
     /// quorum either: the minority that refused holds files a quorum dropped (a delete
     /// they missed), which the normal path would overwrite and healing (queued here)
-    /// replaces. Below write quorum the drives that wrote are put back to no file and
-    /// `None` sends the caller the normal way (read, then write on top).
+    /// replaces. Below write quorum the drives that wrote are put back to no file and the
+    /// key as the drives hold it (what the refusing drives returned) sends the caller the
+    /// normal way, writing on top of it: an overwrite costs the same two trips per drive
+    /// as without this path.
     async fn commit_if_new(
         &self,
         bucket: &str,
@@ -561,7 +585,7 @@ impl ErasureSet {
         new: &ObjectMeta,
         written: &[bool],
         inline: Option<&[Bytes]>,
-    ) -> Option<ObjectMeta> {
+    ) -> NewKey {
         let write_id = uuid::Uuid::new_v4().to_string();
         let mut files: Vec<Option<Bytes>> = Vec::with_capacity(self.drives.len());
         for pos in 0..self.drives.len() {
@@ -573,7 +597,10 @@ impl ErasureSet {
                 write_id: write_id.clone(),
                 versions: vec![drive_version(new, pos, inline)],
             };
-            files.push(Some(meta::encode(&file).ok()?));
+            match meta::encode(&file) {
+                Ok(f) => files.push(Some(f)),
+                Err(e) => return NewKey::Exists(Err(ObjectError::Internal(e.to_string()))),
+            }
         }
         let results = join_all(self.drives.iter().zip(&files).map(|(d, f)| async move {
             match f {
@@ -584,23 +611,32 @@ impl ErasureSet {
         .await;
         let created = results
             .iter()
-            .filter(|r| matches!(r, Some(Ok(true))))
+            .filter(|r| matches!(r, Some(Ok(NewMeta::Written))))
             .count();
         if created >= self.write_quorum() {
             if created < self.drives.len() {
                 self.mrf.push(bucket, key);
             }
-            return Some(new.clone());
+            return NewKey::Committed(new.clone());
         }
-        join_all(self.drives.iter().zip(&results).map(|(d, r)| async move {
-            if matches!(r, Some(Ok(true))) {
-                if let Err(e) = d.restore_object(bucket, key, None, None).await {
-                    tracing::warn!(drive = %d.endpoint(), error = %e, "rollback failed");
+        // Put back the drives that wrote, then resolve the key from what the others
+        // answered: a drive put back held nothing, a drive that held a file returned it,
+        // and only the drives left out of the write are read again.
+        let reads = join_all(self.drives.iter().zip(results).map(|(d, r)| async move {
+            match r {
+                Some(Ok(NewMeta::Written)) => {
+                    if let Err(e) = d.restore_object(bucket, key, None, None).await {
+                        tracing::warn!(drive = %d.endpoint(), error = %e, "rollback failed");
+                    }
+                    Err(DriveError::NotFound)
                 }
+                Some(Ok(NewMeta::Held(held))) => Ok(held),
+                Some(Err(e)) => Err(e),
+                None => d.read_meta(bucket, key).await,
             }
         }))
         .await;
-        None
+        NewKey::Exists(self.resolve_read(bucket, key, reads))
     }
 
     /// Writes a changed version list of `key` on every drive, the caller holding the
