@@ -97,7 +97,11 @@ def test_retention_and_legal_hold_calls(server, lock_bucket, checksum):
     b = lock_bucket
     v = c.put_object(Bucket=b, Key="r", Body=b"x")["VersionId"]
     raises_s3("NoSuchObjectLockConfiguration", 404, c.get_object_retention, Bucket=b, Key="r", VersionId=v)
-    assert c.get_object_legal_hold(Bucket=b, Key="r", VersionId=v)["LegalHold"]["Status"] == "OFF"
+    # Never put on this version: no configuration (as S3 answers), not OFF.
+    raises_s3("NoSuchObjectLockConfiguration", 404, c.get_object_legal_hold, Bucket=b, Key="r", VersionId=v)
+    # Put with the object, OFF is an answer.
+    o = c.put_object(Bucket=b, Key="off", Body=b"x", ObjectLockLegalHoldStatus="OFF")["VersionId"]
+    assert c.get_object_legal_hold(Bucket=b, Key="off", VersionId=o)["LegalHold"]["Status"] == "OFF"
 
     c.put_object_retention(Bucket=b, Key="r", VersionId=v,
                            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": utc_in(3600)})

@@ -494,6 +494,7 @@ mod tests {
             delete_marker: false,
             retention: None,
             legal_hold: false,
+            legal_hold_set: false,
         };
         let f = MetaFile {
             write_id: write_id.into(),

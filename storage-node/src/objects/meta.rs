@@ -38,7 +38,10 @@
 //! (`{"mode":"GOVERNANCE"|"COMPLIANCE","until_ms":<ms>}`) and `legal_hold` (`true`),
 //! written only when set: files without them read as versions with no retention and no
 //! legal hold, and the format number stays 2. Changing them is a metadata-only commit of
-//! the file (a new `write_id`), like an object ACL.
+//! the file (a new `write_id`), like an object ACL. A third, `legal_hold_set` (`true`),
+//! records that a legal hold was ever put on the version (ON or OFF), so that
+//! GetObjectLegalHold can answer `NoSuchObjectLockConfiguration` for one that never had
+//! one; older files without it read as never set unless `legal_hold` is `true`.
 
 use crate::erasure::Geometry;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -95,6 +98,11 @@ pub struct ObjectMeta {
     /// S3 Object Lock legal hold of this version; absent means off.
     #[serde(default, skip_serializing_if = "is_false")]
     pub legal_hold: bool,
+    /// A legal hold was put on this version, ON or OFF (GetObjectLegalHold of a version
+    /// that never had one answers `NoSuchObjectLockConfiguration`, as S3 does); absent in
+    /// files written before it was recorded, which read as never set unless on.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub legal_hold_set: bool,
 }
 
 impl ObjectMeta {
@@ -376,6 +384,7 @@ mod tests {
             delete_marker: false,
             retention: None,
             legal_hold: false,
+            legal_hold_set: false,
         }
     }
 

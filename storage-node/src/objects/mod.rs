@@ -137,6 +137,8 @@ pub struct ObjectInfo {
     pub retention: Option<retention::Retention>,
     /// Whether this version is under legal hold.
     pub legal_hold: bool,
+    /// Whether a legal hold (ON or OFF) was ever put on this version.
+    pub legal_hold_set: bool,
 }
 
 impl ObjectInfo {
@@ -166,6 +168,7 @@ impl ObjectInfo {
             version_id: m.s3_version_id().to_string(),
             retention: m.retention,
             legal_hold: m.legal_hold,
+            legal_hold_set: m.legal_hold_set || m.legal_hold,
         }
     }
 

@@ -628,6 +628,7 @@ impl ObjectLayer {
             delete_marker: false,
             retention: rec.lock.retention,
             legal_hold: rec.lock.legal_hold,
+            legal_hold_set: rec.lock.legal_hold_set,
         };
         let versioning = self.versioning(bucket).await?;
         let result = set

@@ -70,6 +70,9 @@ pub struct ObjectLock {
     pub retention: Option<Retention>,
     #[serde(default)]
     pub legal_hold: bool,
+    /// The request named a legal hold (ON or OFF).
+    #[serde(default)]
+    pub legal_hold_set: bool,
 }
 
 impl ObjectLock {
@@ -169,6 +172,7 @@ mod tests {
             delete_marker: false,
             retention,
             legal_hold,
+            legal_hold_set: false,
         }
     }
 

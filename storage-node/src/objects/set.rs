@@ -467,6 +467,7 @@ impl ErasureSet {
             delete_marker: false,
             retention: opts.lock.retention,
             legal_hold: opts.lock.legal_hold,
+            legal_hold_set: opts.lock.legal_hold_set,
         };
         let stage_ref = ingested.inline.is_none().then_some(&stage);
         let result = self
@@ -866,7 +867,8 @@ impl ErasureSet {
     /// changed, or refuses (its error is returned and nothing is written). Every agreeing
     /// copy of the file is rewritten with its own shard indexes and inline data, under the
     /// key's commit lock; below write quorum the copies that changed are put back. The
-    /// version id, ETag and modification time stay.
+    /// version id, ETag and modification time stay; only the headers and the lock fields
+    /// (retention, legal hold) of the copy are taken.
     pub async fn update_version(
         &self,
         bucket: &str,
@@ -889,6 +891,7 @@ impl ErasureSet {
                     v.meta.headers = changed.headers.clone();
                     v.meta.retention = changed.retention;
                     v.meta.legal_hold = changed.legal_hold;
+                    v.meta.legal_hold_set = changed.legal_hold_set;
                     v.meta.meta_version = changed.meta_version;
                 }
             }
@@ -977,6 +980,7 @@ impl ErasureSet {
                     delete_marker: true,
                     retention: None,
                     legal_hold: false,
+                    legal_hold_set: false,
                 };
                 if marker.null_version {
                     let replaced = current

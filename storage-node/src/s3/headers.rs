@@ -352,6 +352,7 @@ mod tests {
             version_id: "null".into(),
             retention: None,
             legal_hold: false,
+            legal_hold_set: false,
         }
     }
 

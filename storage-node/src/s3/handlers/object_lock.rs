@@ -253,6 +253,7 @@ pub async fn for_write(
     Ok(ObjectLock {
         retention,
         legal_hold,
+        legal_hold_set: hold.is_some(),
     })
 }
 
@@ -363,11 +364,7 @@ pub async fn get_retention(s: &S3Service, req: &mut S3Request) -> S3Result<Respo
         .version_info(bucket, key, version(req).as_deref())
         .await?;
     let Some(r) = info.retention else {
-        return Err(S3Error::new(
-            "NoSuchObjectLockConfiguration",
-            StatusCode::NOT_FOUND,
-            "The specified object does not have a ObjectLock configuration",
-        ));
+        return Err(no_object_lock());
     };
     let mut w = XmlWriter::new("Retention");
     w.elem("Mode", r.mode.as_str())
@@ -398,7 +395,16 @@ pub async fn put_retention(s: &S3Service, req: &mut S3Request) -> S3Result<Respo
     Ok(empty(StatusCode::OK))
 }
 
-/// GetObjectLegalHold: `ON` or `OFF`.
+/// A version without the retention or legal hold asked for.
+fn no_object_lock() -> S3Error {
+    S3Error::new(
+        "NoSuchObjectLockConfiguration",
+        StatusCode::NOT_FOUND,
+        "The specified object does not have a ObjectLock configuration",
+    )
+}
+
+/// GetObjectLegalHold: `ON` or `OFF` once a legal hold was put on the version, ON or OFF.
 pub async fn get_legal_hold(s: &S3Service, req: &mut S3Request) -> S3Result<Response<RespBody>> {
     let (bucket, key) = (req.bucket()?, req.key()?);
     require_lock_bucket(s, bucket).await?;
@@ -406,6 +412,9 @@ pub async fn get_legal_hold(s: &S3Service, req: &mut S3Request) -> S3Result<Resp
         .objects
         .version_info(bucket, key, version(req).as_deref())
         .await?;
+    if !info.legal_hold_set {
+        return Err(no_object_lock());
+    }
     let mut w = XmlWriter::new("LegalHold");
     w.elem("Status", if info.legal_hold { "ON" } else { "OFF" });
     Ok(xml_response(StatusCode::OK, w.finish("LegalHold")))
@@ -419,8 +428,9 @@ pub async fn put_legal_hold(s: &S3Service, req: &mut S3Request) -> S3Result<Resp
     let on = parse_legal_hold(&body)?;
     s.objects
         .update_version(&bucket, &key, version(req).as_deref(), |m| {
-            let changed = m.legal_hold != on;
+            let changed = m.legal_hold != on || !m.legal_hold_set;
             m.legal_hold = on;
+            m.legal_hold_set = true;
             Ok(changed)
         })
         .await?;
