@@ -2,7 +2,8 @@
 //! are merged and an entry is listed only when a read quorum of its set's drives has it,
 //! so a stale copy on one drive never resurrects a deleted key. A key's size and ETag
 //! come from the metadata file a read quorum agrees on (its latest version); a key whose
-//! latest version is a delete marker is not listed (`list_versions` lists it).
+//! latest version is a delete marker is not listed (`list_versions` lists it), and
+//! neither is a common prefix all of whose keys are.
 //!
 //! Every drive names every key it has, but only some read its metadata header: more than
 //! half of the set, a read quorum at least, rotated by key so the reads spread over all
@@ -14,6 +15,7 @@
 use super::error::{ObjectError, ObjectResult};
 use super::meta::{self, MetaFile};
 use super::set::{ErasureSet, pick_file};
+use super::versioning::Versioning;
 use super::{ObjectInfo, ObjectLayer};
 use crate::drive::{WalkEntry, WalkHeaders, WalkOptions};
 use futures::future::join_all;
@@ -69,6 +71,9 @@ impl ObjectLayer {
             Some(d) if !dir_mode && marker.ends_with(d) => Some(marker.clone()),
             _ => None,
         };
+        // Only a bucket that keeps versions can hold a directory whose keys all end in
+        // delete markers.
+        let has_markers = dir_mode && self.versioning(bucket).await? != Versioning::Unversioned;
         let mut count = 0;
         for _ in 0..MAX_ROUNDS {
             // Keys under a common prefix already listed are skipped by the walk itself:
@@ -110,6 +115,12 @@ impl ObjectLayer {
                         // Deleted (a delete marker on top): not listed.
                         _ => continue,
                     },
+                    // As S3: a prefix whose keys are all deleted is not listed.
+                    Merged::Prefix
+                        if has_markers && !self.holds_live_key(bucket, &name).await? =>
+                    {
+                        continue;
+                    }
                     Merged::Prefix => Listed::Prefix,
                 };
                 match (entry, delim.filter(|_| !dir_mode)) {
@@ -158,6 +169,42 @@ impl ObjectLayer {
             out.next_marker = Some(marker);
         }
         Ok(out)
+    }
+
+    /// Whether some key under `prefix` (a directory the walk named) has a latest version
+    /// that is not a delete marker. It stops at the first such key, so a directory with
+    /// live keys costs one small window; one whose keys are all deleted is walked to its
+    /// end, within [`MAX_ROUNDS`] windows (beyond them it counts as live and is listed,
+    /// as before this check).
+    async fn holds_live_key(&self, bucket: &str, prefix: &str) -> ObjectResult<bool> {
+        let mut marker = String::new();
+        // Most directories start with a live key: ask for a few first.
+        let mut limit = 4;
+        for _ in 0..MAX_ROUNDS {
+            let opts = WalkOptions {
+                prefix: prefix.to_string(),
+                marker: marker.clone(),
+                recursive: true,
+                limit,
+                headers: WalkHeaders::All,
+            };
+            let (entries, boundary) = self.merged_window(bucket, &opts).await?;
+            for (name, entry) in entries {
+                if let Merged::File(f) = &entry {
+                    if f.latest().is_some_and(|m| !m.delete_marker) {
+                        return Ok(true);
+                    }
+                }
+                marker = name;
+            }
+            match boundary {
+                None => return Ok(false),
+                Some(b) if b > marker => marker = b,
+                Some(_) => {}
+            }
+            limit = 1000;
+        }
+        Ok(true)
     }
 
     /// Walks every set and returns the quorum-agreed entries up to the point where all

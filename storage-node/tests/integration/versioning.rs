@@ -734,6 +734,118 @@ async fn version_listing_pages_through_every_version() {
     assert_eq!(code(&e.into_service_error()), "InvalidArgument");
 }
 
+/// As S3: a `/`-delimited listing leaves out a common prefix whose keys all end in delete
+/// markers (ListObjectVersions still shows it: its versions are there), and lists one
+/// with a live key however deep, or however many deleted keys come before it.
+#[tokio::test]
+async fn prefixes_of_deleted_keys_are_not_listed() {
+    let srv = TestServer::start(8).await;
+    let c = srv.client();
+    bucket(&c, "vdir", Some(BucketVersioningStatus::Enabled)).await;
+    for k in [
+        "gone/a",
+        "gone/b/c",
+        "late/0",
+        "late/1",
+        "late/2",
+        "late/3",
+        "late/4",
+        "late/5",
+        "late/z",
+        "deep/x/y",
+        "deep/x/z/w",
+        "top",
+    ] {
+        put(&c, "vdir", k, b"v").await.unwrap();
+    }
+    for k in [
+        "gone/a", "gone/b/c", "late/0", "late/1", "late/2", "late/3", "late/4", "late/5",
+        "deep/x/y",
+    ] {
+        c.delete_object()
+            .bucket("vdir")
+            .key(k)
+            .send()
+            .await
+            .unwrap();
+    }
+    let list = |prefix: &'static str| {
+        let c = c.clone();
+        async move {
+            let r = c
+                .list_objects_v2()
+                .bucket("vdir")
+                .prefix(prefix)
+                .delimiter("/")
+                .send()
+                .await
+                .unwrap();
+            let keys: Vec<String> = r
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string))
+                .collect();
+            let prefixes: Vec<String> = r
+                .common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_string))
+                .collect();
+            (keys, prefixes)
+        }
+    };
+    assert_eq!(
+        list("").await,
+        (
+            vec!["top".to_string()],
+            vec!["deep/".into(), "late/".into()]
+        )
+    );
+    assert_eq!(list("gone/").await, (vec![], vec![]));
+    assert_eq!(list("deep/").await, (vec![], vec!["deep/x/".to_string()]));
+    // Page by page, the answer is the same.
+    let mut seen = Vec::new();
+    let mut token = None;
+    for _ in 0..10 {
+        let r = c
+            .list_objects_v2()
+            .bucket("vdir")
+            .delimiter("/")
+            .max_keys(1)
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .unwrap();
+        seen.extend(
+            r.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+        seen.extend(
+            r.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_string)),
+        );
+        token = r.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["deep/", "late/", "top"]);
+    let versions = c
+        .list_object_versions()
+        .bucket("vdir")
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    let prefixes: Vec<&str> = versions
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
+    assert_eq!(prefixes, ["deep/", "gone/", "late/"]);
+}
+
 #[tokio::test]
 async fn delete_objects_with_version_ids() {
     let srv = TestServer::start(8).await;
