@@ -1,0 +1,176 @@
+//! Health: the admin API's `info` under the session's identity (it needs
+//! `admin:ServerInfo`): servers and drives (online, offline, healing; used and free),
+//! pools and erasure sets with their quorums, healing progress, and the errors drives
+//! and servers report. A drive is probed when the page is asked for, so a failed drive
+//! shows at the next reload.
+
+use super::super::backend::Call;
+use super::super::error::ConsoleResult;
+use super::super::html::{Markup, html};
+use super::{Ctx, Nav, size};
+use crate::admin::types::{DriveState, Info, ServerState};
+use crate::body::RespBody;
+use http::{Method, Response};
+
+fn drive_state(s: DriveState) -> &'static str {
+    match s {
+        DriveState::Online => "online",
+        DriveState::Offline => "offline",
+        DriveState::Healing => "healing",
+    }
+}
+
+fn yes_no(ok: bool) -> Markup {
+    if ok {
+        html!("<span class=\"state-online\">yes</span>")
+    } else {
+        html!("<span class=\"state-offline\">no</span>")
+    }
+}
+
+pub fn page_body(info: &Info) -> Markup {
+    let u = &info.usage;
+    let summary = html!(
+        "<dl class=\"facts\" id=\"summary\"><dt>Mode</dt><dd>{}</dd><dt>Deployment</dt><dd>{}</dd>\
+         <dt>Drives</dt><dd><span id=\"drives-online\">{}</span> online, \
+         <span id=\"drives-offline\">{}</span> offline, {} healing, of {}</dd>\
+         <dt>Raw capacity</dt><dd>{} used, {} free of {}</dd>\
+         <dt>Usable capacity</dt><dd>{} free of {}</dd></dl>",
+        info.mode,
+        info.deployment_id.clone().unwrap_or_default(),
+        u.drives_online,
+        u.drives_offline,
+        u.drives_healing,
+        u.drives_total,
+        size(u.raw_used),
+        size(u.raw_free),
+        size(u.raw_capacity),
+        size(u.usable_free),
+        size(u.usable_capacity)
+    );
+    let servers = Markup::concat(info.servers.iter().map(|s| {
+        let state = match s.state {
+            ServerState::Online => "online",
+            ServerState::Offline => "offline",
+        };
+        html!(
+            "<tr><td>{}</td><td class=\"state-{}\">{}</td><td class=\"num\">{} / {}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            s.endpoint,
+            state,
+            state,
+            s.drives_online,
+            s.drives,
+            s.drives_healing,
+            s.error.clone().unwrap_or_default()
+        )
+    }));
+    let mut sets = Markup::new();
+    for p in &info.pools {
+        for s in &p.set_health {
+            sets.push(html!(
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{} / {}</td><td>{}+{}</td>\
+                 <td>{} ({} drives)</td><td>{} ({} drives)</td></tr>",
+                p.index,
+                s.index,
+                s.drives_online,
+                p.set_size,
+                p.data,
+                p.parity,
+                yes_no(s.read_quorum),
+                p.read_quorum,
+                yes_no(s.write_quorum),
+                p.write_quorum
+            ));
+        }
+    }
+    let drives = Markup::concat(info.drives.iter().map(|d| {
+        let state = drive_state(d.state);
+        html!(
+            "<tr data-endpoint=\"{}\"><td>{}</td><td>{}.{}.{}</td><td class=\"state-{}\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            d.endpoint,
+            d.endpoint,
+            d.pool,
+            d.set,
+            d.position,
+            state,
+            state,
+            size(d.used),
+            size(d.free),
+            size(d.total),
+            d.error.clone().unwrap_or_default()
+        )
+    }));
+    let h = &info.heal;
+    let rebuilds = Markup::concat(h.drives_healing.iter().map(|d| {
+        html!(
+            "<li>{}: {} — {} of {} objects ({}%), {} failed</li>",
+            d.endpoint,
+            d.state,
+            d.objects_done,
+            d.objects_total,
+            format!("{:.0}", d.percent),
+            d.objects_failed
+        )
+    }));
+    let task = h
+        .task
+        .as_ref()
+        .map(|t| {
+            html!(
+                "<p>Latest admin heal #{}: {} ({} objects scanned, {} healed, {} failed)</p>",
+                t.id,
+                t.state,
+                t.objects_scanned,
+                t.objects_healed,
+                t.objects_failed
+            )
+        })
+        .unwrap_or_default();
+    let heal = html!(
+        "<dl class=\"facts\" id=\"healing\"><dt>Healing running</dt><dd>{}</dd>\
+         <dt>Objects scanned / healed / failed</dt><dd>{} / {} / {}</dd>\
+         <dt>Queued after partial writes</dt><dd>{}</dd><dt>Scanner running</dt><dd>{}</dd></dl>\
+         <ul>{}</ul>{}",
+        yes_no(h.running),
+        h.cluster.objects_scanned.max(h.objects_scanned),
+        h.cluster.objects_healed.max(h.objects_healed),
+        h.cluster.objects_failed.max(h.objects_failed),
+        h.cluster.mrf_queued.max(h.mrf_queued),
+        yes_no(h.scanner_running),
+        rebuilds,
+        task
+    );
+    html!(
+        "{}<h2>Servers</h2><table id=\"servers\"><thead><tr><th scope=\"col\">Server</th><th scope=\"col\">State</th>\
+         <th scope=\"col\">Drives online</th><th scope=\"col\">Healing</th><th scope=\"col\">Error</th></tr></thead><tbody>{}</tbody></table>\
+         <h2>Erasure sets</h2><table id=\"sets\"><thead><tr><th scope=\"col\">Pool</th><th scope=\"col\">Set</th>\
+         <th scope=\"col\">Drives online</th><th scope=\"col\">Data+parity</th><th scope=\"col\">Read quorum</th>\
+         <th scope=\"col\">Write quorum</th></tr></thead><tbody>{}</tbody></table>\
+         <h2>Drives</h2><table id=\"drives\"><thead><tr><th scope=\"col\">Drive</th><th scope=\"col\">Pool.set.position</th>\
+         <th scope=\"col\">State</th><th scope=\"col\">Used</th><th scope=\"col\">Free</th><th scope=\"col\">Total</th>\
+         <th scope=\"col\">Error</th></tr></thead><tbody>{}</tbody></table>\
+         <h2>Healing</h2>{}",
+        summary,
+        servers,
+        sets,
+        drives,
+        heal
+    )
+}
+
+pub async fn page(ctx: &Ctx<'_>) -> ConsoleResult<Response<RespBody>> {
+    let answer = ctx
+        .call(Call::new(Method::GET, crate::admin::INFO_PATH))
+        .await?;
+    let info: Info = serde_json::from_slice(&answer.body).map_err(|e| {
+        super::super::error::ConsoleError::Internal(format!("the server's info: {e}"))
+    })?;
+    let body = page_body(&info);
+    Ok(super::page(
+        ctx,
+        Nav::Health,
+        "Health",
+        html!("<p><a href=\"/health\">Refresh</a></p>{}", body),
+    ))
+}
