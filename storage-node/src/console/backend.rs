@@ -153,6 +153,13 @@ impl Backend {
         &self.region
     }
 
+    /// This server's S3 request counters per API (the metrics' source), once started.
+    pub fn api_stats(
+        &self,
+    ) -> Option<std::collections::BTreeMap<String, crate::front::metrics::s3::ApiStats>> {
+        self.front.app.get().map(|app| app.metrics.s3.apis())
+    }
+
     /// Sends `call` signed by `signer` and returns the answer as it streams.
     pub async fn send(
         &self,

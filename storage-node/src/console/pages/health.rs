@@ -159,6 +159,62 @@ pub fn page_body(info: &Info) -> Markup {
     )
 }
 
+/// Requests per API and the time-to-first-byte histogram of this server, as bars
+/// (`<meter>`), from the counters its metrics page serves.
+fn charts(
+    stats: &std::collections::BTreeMap<String, crate::front::metrics::s3::ApiStats>,
+) -> Markup {
+    use crate::front::metrics::s3::TTFB_BUCKETS;
+    let mut apis: Vec<(&String, u64, u64)> = stats
+        .iter()
+        .map(|(k, v)| (k, v.requests, v.errors_4xx + v.errors_5xx))
+        .collect();
+    apis.sort_by(|a, b| b.1.cmp(&a.1));
+    apis.truncate(10);
+    let most = apis.first().map_or(1, |a| a.1.max(1));
+    let requests = Markup::concat(apis.iter().map(|(name, n, errors)| {
+        html!(
+            "<tr><th scope=\"row\">{}</th><td><meter min=\"0\" max=\"{}\" value=\"{}\" aria-label=\"{} requests\"></meter></td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            name.as_str(),
+            most,
+            *n,
+            name.as_str(),
+            *n,
+            *errors
+        )
+    }));
+    let mut buckets = [0u64; TTFB_BUCKETS.len()];
+    for v in stats.values() {
+        for (b, n) in buckets.iter_mut().zip(v.ttfb.iter()) {
+            *b += n;
+        }
+    }
+    let tallest = buckets.iter().copied().max().unwrap_or(0).max(1);
+    let mut lower = 0.0;
+    let latency = Markup::concat(buckets.iter().zip(TTFB_BUCKETS.iter()).map(|(n, upper)| {
+        let label = format!("{:.0}–{:.0} ms", lower * 1000.0, upper * 1000.0);
+        lower = *upper;
+        html!(
+            "<tr><th scope=\"row\">{}</th><td><meter min=\"0\" max=\"{}\" value=\"{}\" aria-label=\"{}\"></meter></td>\
+             <td class=\"num\">{}</td></tr>",
+            label.clone(),
+            tallest,
+            *n,
+            label,
+            *n
+        )
+    }));
+    html!(
+        "<h2>Requests since start (this server)</h2><table id=\"requests\"><thead><tr><th scope=\"col\">API</th>\
+         <th scope=\"col\">Requests</th><th scope=\"col\">Count</th><th scope=\"col\">Errors</th></tr></thead><tbody>{}</tbody></table>\
+         <h2>Time to first byte</h2><table id=\"latency\"><thead><tr><th scope=\"col\">Latency</th>\
+         <th scope=\"col\">Requests</th><th scope=\"col\">Count</th></tr></thead><tbody>{}</tbody></table>",
+        requests,
+        latency
+    )
+}
+
 pub async fn page(ctx: &Ctx<'_>) -> ConsoleResult<Response<RespBody>> {
     let answer = ctx
         .call(Call::new(Method::GET, crate::admin::INFO_PATH))
@@ -166,7 +222,11 @@ pub async fn page(ctx: &Ctx<'_>) -> ConsoleResult<Response<RespBody>> {
     let info: Info = serde_json::from_slice(&answer.body).map_err(|e| {
         super::super::error::ConsoleError::Internal(format!("the server's info: {e}"))
     })?;
-    let body = page_body(&info);
+    let mut body = page_body(&info);
+    // Shown to identities that may read the server's info (checked just above).
+    if let Some(stats) = ctx.console.backend.api_stats() {
+        body.push(charts(&stats));
+    }
     Ok(super::page(
         ctx,
         Nav::Health,
