@@ -38,8 +38,28 @@ async fn usage(ctx: &Ctx<'_>) -> Option<serde_json::Value> {
     serde_json::from_slice(&answer.body).ok()
 }
 
+/// A form that opens a bucket by name, for identities that may not list buckets.
+fn open_by_name() -> Markup {
+    html!(
+        "<form method=\"get\" action=\"/browse\" id=\"open-bucket\">\
+         <label for=\"open-name\">Open a bucket by name</label>\
+         <input id=\"open-name\" name=\"bucket\" required>\
+         <button type=\"submit\">Open</button></form>"
+    )
+}
+
 pub async fn list(ctx: &Ctx<'_>) -> ConsoleResult<Response<RespBody>> {
-    let answer = ctx.call(Call::new(Method::GET, "/")).await?;
+    let answer = match ctx.call(Call::new(Method::GET, "/")).await {
+        Ok(a) => a,
+        Err(e) if e.is_denied() => {
+            let body = html!(
+                "<p id=\"no-buckets\">This identity may not list buckets (s3:ListAllMyBuckets).</p>{}",
+                open_by_name()
+            );
+            return Ok(page(ctx, Nav::Buckets, "Buckets", body));
+        }
+        Err(e) => return Err(e),
+    };
     let text = answer.text();
     let usage = usage(ctx).await;
     let mut rows = Markup::new();
