@@ -26,6 +26,13 @@ pub fn new_token() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
+/// Whether `t` looks like a token of [`new_token`] (64 lower-case hex digits).
+pub fn well_formed(t: &str) -> bool {
+    t.len() == 64
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// Whether `given` is the session's token `expected` (constant time; empty never
 /// matches).
 pub fn matches(expected: &str, given: Option<&str>) -> bool {
@@ -75,6 +82,7 @@ mod tests {
     fn tokens_match_only_exactly() {
         let t = new_token();
         assert_eq!(t.len(), 64);
+        assert!(well_formed(&t) && !well_formed("xyz") && !well_formed(&t.to_uppercase()));
         assert_ne!(t, new_token());
         assert!(matches(&t, Some(&t)));
         assert!(!matches(&t, None));

@@ -119,6 +119,10 @@ impl Console {
                 return pages::asset(pages::CSS, "text/css; charset=utf-8");
             }
             (&Method::GET, "/login") => return pages::login::form(self, &parts, None),
+            // Browsers ask for it on their own; it must not redirect to the login page.
+            (&Method::GET, "/favicon.ico") => {
+                return crate::body::empty(StatusCode::NO_CONTENT);
+            }
             (&Method::POST, "/login") => return pages::login::submit(self, parts, body).await,
             _ => {}
         }
@@ -206,7 +210,9 @@ fn security_headers(h: &mut http::HeaderMap, secure: bool) {
     );
     set(h, "x-frame-options", "DENY");
     set(h, "x-content-type-options", "nosniff");
-    set(h, "referrer-policy", "no-referrer");
+    // Not `no-referrer`: with it browsers send `Origin: null` on form posts, which the
+    // CSRF origin check must refuse. `same-origin` keeps the referrer inside the console.
+    set(h, "referrer-policy", "same-origin");
     set(h, "cross-origin-opener-policy", "same-origin");
     set(h, "cache-control", "no-store");
     if secure {

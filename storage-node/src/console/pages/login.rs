@@ -23,13 +23,18 @@ pub const SESSION_SECS: i64 = 3600;
 /// How long the login form stays valid.
 const LOGIN_FORM_SECS: i64 = 900;
 
-/// The login page, with a fresh pre-login CSRF token (in a cookie and in the form).
+/// The login page, with its pre-login CSRF token (in a cookie and in the form). A
+/// well-formed token the browser already holds is kept: a second load of the page (a
+/// redirect of the browser's own `/favicon.ico` request, another tab) must not
+/// invalidate a form already shown.
 pub fn form(
     console: &Console,
-    _parts: &http::request::Parts,
+    parts: &http::request::Parts,
     error: Option<(StatusCode, &str)>,
 ) -> Response<RespBody> {
-    let token = csrf::new_token();
+    let token = session::cookie(&parts.headers, csrf::LOGIN_COOKIE)
+        .filter(|t| csrf::well_formed(t))
+        .map_or_else(csrf::new_token, str::to_string);
     let (status, message) = match error {
         Some((s, m)) => (s, html!("<p role=\"alert\" class=\"error\">{}</p>", m)),
         None => (StatusCode::OK, Markup::new()),
