@@ -141,12 +141,7 @@ impl Console {
             }
         };
         let remote = parts.extensions.get::<Remote>().copied();
-        let host = parts
-            .headers
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let host = request_host(&parts);
         let query = form::Pairs::parse(parts.uri.query().unwrap_or(""));
         let ctx = pages::Ctx {
             console: self,
@@ -188,6 +183,18 @@ impl Console {
         }
         pages::dispatch(&ctx, &parts, body).await
     }
+}
+
+/// The host the browser addressed: `Host` in HTTP/1.1, `:authority` in HTTP/2 (which
+/// browsers speak over TLS).
+pub(crate) fn request_host(parts: &http::request::Parts) -> String {
+    parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_string()))
+        .unwrap_or_default()
 }
 
 /// Milliseconds since the epoch.

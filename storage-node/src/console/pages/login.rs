@@ -74,13 +74,10 @@ pub async fn submit(
         Ok(f) => f,
         Err(e) => return form(console, &parts, Some((e.status(), &e.to_string()))),
     };
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let host = super::super::request_host(&parts);
     let expected = session::cookie(&parts.headers, csrf::LOGIN_COOKIE).unwrap_or("");
-    if !csrf::same_origin(&parts.headers, host) || !csrf::matches(expected, fields.get(csrf::FIELD))
+    if !csrf::same_origin(&parts.headers, &host)
+        || !csrf::matches(expected, fields.get(csrf::FIELD))
     {
         return form(
             console,
