@@ -84,7 +84,11 @@ class Shots:
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, name: str):
+        # The whole page, not just the window.
+        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        self.driver.set_window_size(1280, min(max(int(height) + 120, 900), 2400))
         self.driver.save_screenshot(str(self.dir / f"{name}.png"))
+        self.driver.set_window_size(1280, 900)
 
 
 def wait(driver, cond, timeout=WAIT):
@@ -242,6 +246,7 @@ def test_console_in_a_browser(server_factory, browser, tmp_path):
     row = driver.find_element(By.CSS_SELECTOR, f"#drives tr[data-endpoint$='{broken.name}']")
     assert "offline" in row.text, row.text
     assert driver.find_element(By.ID, "drives-offline").text == "1"
+    assert broken.name in driver.find_element(By.ID, "problems").text
     shot("health")
 
 

@@ -141,8 +141,41 @@ pub fn page_body(info: &Info) -> Markup {
         rebuilds,
         task
     );
+    let mut problems = Markup::new();
+    for s in info
+        .servers
+        .iter()
+        .filter(|s| s.error.is_some() || s.state == ServerState::Offline)
+    {
+        problems.push(html!(
+            "<li>Server {}: {}</li>",
+            s.endpoint,
+            s.error.clone().unwrap_or_else(|| "offline".to_string())
+        ));
+    }
+    for d in info
+        .drives
+        .iter()
+        .filter(|d| d.state == DriveState::Offline || d.error.is_some())
+    {
+        problems.push(html!(
+            "<li>Drive {}: {} {}</li>",
+            d.endpoint,
+            drive_state(d.state),
+            d.error.clone().unwrap_or_default()
+        ));
+    }
+    let problems = if problems.as_str().is_empty() {
+        html!("<p id=\"problems\" class=\"ok\">No server or drive reports an error.</p>")
+    } else {
+        html!(
+            "<section aria-labelledby=\"problems-h\"><h2 id=\"problems-h\">Errors now</h2>\
+             <ul id=\"problems\" class=\"error\">{}</ul></section>",
+            problems
+        )
+    };
     html!(
-        "{}<h2>Servers</h2><table id=\"servers\"><thead><tr><th scope=\"col\">Server</th><th scope=\"col\">State</th>\
+        "{}{}<h2>Servers</h2><table id=\"servers\"><thead><tr><th scope=\"col\">Server</th><th scope=\"col\">State</th>\
          <th scope=\"col\">Drives online</th><th scope=\"col\">Healing</th><th scope=\"col\">Error</th></tr></thead><tbody>{}</tbody></table>\
          <h2>Erasure sets</h2><table id=\"sets\"><thead><tr><th scope=\"col\">Pool</th><th scope=\"col\">Set</th>\
          <th scope=\"col\">Drives online</th><th scope=\"col\">Data+parity</th><th scope=\"col\">Read quorum</th>\
@@ -152,6 +185,7 @@ pub fn page_body(info: &Info) -> Markup {
          <th scope=\"col\">Error</th></tr></thead><tbody>{}</tbody></table>\
          <h2>Healing</h2>{}",
         summary,
+        problems,
         servers,
         sets,
         drives,
@@ -169,7 +203,7 @@ fn charts(
         .iter()
         .map(|(k, v)| (k, v.requests, v.errors_4xx + v.errors_5xx))
         .collect();
-    apis.sort_by(|a, b| b.1.cmp(&a.1));
+    apis.sort_by_key(|a| std::cmp::Reverse(a.1));
     apis.truncate(10);
     let most = apis.first().map_or(1, |a| a.1.max(1));
     let requests = Markup::concat(apis.iter().map(|(name, n, errors)| {

@@ -196,7 +196,7 @@ pub async fn page(ctx: &Ctx<'_>) -> ConsoleResult<Response<RespBody>> {
     let accounts = or_denied(service_accounts_section(ctx).await);
     let editing = ctx.query.get("policy").unwrap_or("").to_string();
     let policy_list = or_denied(listed.map(|m| {
-        Markup::concat(m.iter().map(|(name, _)| {
+        Markup::concat(m.keys().map(|name| {
             html!(
                 "<li><a href=\"{}\">{}</a> \
                  <form method=\"post\" action=\"/identities/policy/delete\" class=\"inline\" data-confirm=\"Remove policy {}?\">{}\
