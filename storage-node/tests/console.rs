@@ -262,6 +262,35 @@ async fn a_session_acts_as_its_identity_with_csrf_checks() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(common::get_bytes(&s3, "photos", "big.bin").await, big);
 
+    // Cancel: the page script aborts the multipart upload; it is gone from the server.
+    let r = root
+        .script(
+            "POST",
+            "/api/multipart/create?bucket=photos&key=cancelled.bin",
+            &token,
+            b"",
+        )
+        .await;
+    let created: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let id = created["uploadId"].as_str().unwrap().to_string();
+    let path = format!(
+        "/api/multipart/abort?bucket=photos&key=cancelled.bin&uploadId={}",
+        percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC)
+    );
+    assert_eq!(root.script("POST", &path, &token, b"").await.status, 200);
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket("photos")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        uploads
+            .uploads()
+            .iter()
+            .all(|u| u.upload_id() != Some(id.as_str()))
+    );
+
     // Browse and download.
     let listing = root.get("/browse?bucket=photos").await.text();
     assert!(
@@ -310,6 +339,10 @@ async fn a_session_acts_as_its_identity_with_csrf_checks() {
     assert_eq!(alice.get("/health").await.status, 403);
     // Root sees the health page.
     let health = root.get("/health").await.text();
+    assert!(
+        health.contains("id=\"traffic\"") && health.contains(">assumerole</th>"),
+        "{health}"
+    );
     assert!(
         health.contains("id=\"drives\"") && health.contains("state-online"),
         "{health}"

@@ -23,6 +23,9 @@ use std::time::Duration;
 
 /// How long a request without a streamed body may take, answer included.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request with a streamed body (an upload of up to one 5 GiB part) may take;
+/// a stalled browser is cut off sooner by the upload's idle timeout.
+pub const STREAM_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Largest answer read whole (listings, XML and JSON documents).
 const MAX_ANSWER: usize = 8 << 20;
 
@@ -118,6 +121,9 @@ impl<'a> Call<'a> {
     }
 }
 
+/// Request counters per API.
+pub type Stats = std::collections::BTreeMap<String, crate::front::metrics::s3::ApiStats>;
+
 /// An answer read whole.
 #[derive(Debug)]
 pub struct Answer {
@@ -153,11 +159,13 @@ impl Backend {
         &self.region
     }
 
-    /// This server's S3 request counters per API (the metrics' source), once started.
-    pub fn api_stats(
-        &self,
-    ) -> Option<std::collections::BTreeMap<String, crate::front::metrics::s3::ApiStats>> {
-        self.front.app.get().map(|app| app.metrics.s3.apis())
+    /// This server's S3 request counters per API and its traffic (bytes received,
+    /// sent), the metrics' source, once started.
+    pub fn api_stats(&self) -> Option<(Stats, (u64, u64))> {
+        self.front
+            .app
+            .get()
+            .map(|app| (app.metrics.s3.apis(), app.metrics.s3.traffic()))
     }
 
     /// Sends `call` signed by `signer` and returns the answer as it streams.
@@ -257,7 +265,8 @@ impl Backend {
         Ok(app.dispatch(parts, body).await)
     }
 
-    /// Sends `call` and reads the whole answer (within [`CALL_TIMEOUT`]); an error status
+    /// Sends `call` and reads the whole answer (within [`CALL_TIMEOUT`], or
+    /// [`STREAM_TIMEOUT`] for a streamed body); an error status
     /// becomes [`ConsoleError::Api`].
     pub async fn call(
         &self,
@@ -279,7 +288,11 @@ impl Backend {
         remote: Option<Remote>,
         call: Call<'_>,
     ) -> ConsoleResult<Answer> {
-        let secs = CALL_TIMEOUT.as_secs();
+        let limit = if matches!(call.body, Body::Stream(..)) {
+            STREAM_TIMEOUT
+        } else {
+            CALL_TIMEOUT
+        };
         let work = async {
             let resp = self.send(signer, remote, call).await?;
             let (parts, body) = resp.into_parts();
@@ -294,9 +307,9 @@ impl Backend {
                 body,
             })
         };
-        tokio::time::timeout(CALL_TIMEOUT, work)
+        tokio::time::timeout(limit, work)
             .await
-            .map_err(|_| ConsoleError::Timeout(secs))?
+            .map_err(|_| ConsoleError::Timeout(limit.as_secs()))?
     }
 }
 

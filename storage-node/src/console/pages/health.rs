@@ -132,12 +132,12 @@ pub fn page_body(info: &Info) -> Markup {
          <dt>Objects scanned / healed / failed</dt><dd>{} / {} / {}</dd>\
          <dt>Queued after partial writes</dt><dd>{}</dd><dt>Scanner running</dt><dd>{}</dd></dl>\
          <ul>{}</ul>{}",
-        yes_no(h.running),
+        if h.running { "yes" } else { "no" },
         h.cluster.objects_scanned.max(h.objects_scanned),
         h.cluster.objects_healed.max(h.objects_healed),
         h.cluster.objects_failed.max(h.objects_failed),
         h.cluster.mrf_queued.max(h.mrf_queued),
-        yes_no(h.scanner_running),
+        if h.scanner_running { "yes" } else { "no" },
         rebuilds,
         task
     );
@@ -195,9 +195,7 @@ pub fn page_body(info: &Info) -> Markup {
 
 /// Requests per API and the time-to-first-byte histogram of this server, as bars
 /// (`<meter>`), from the counters its metrics page serves.
-fn charts(
-    stats: &std::collections::BTreeMap<String, crate::front::metrics::s3::ApiStats>,
-) -> Markup {
+fn charts(stats: &super::super::backend::Stats, traffic: (u64, u64)) -> Markup {
     use crate::front::metrics::s3::TTFB_BUCKETS;
     let mut apis: Vec<(&String, u64, u64)> = stats
         .iter()
@@ -239,11 +237,25 @@ fn charts(
             *n
         )
     }));
+    let total = (traffic.0 + traffic.1).max(1);
+    let traffic = html!(
+        "<h2>Traffic since start (this server)</h2><table id=\"traffic\"><tbody>\
+         <tr><th scope=\"row\">Received</th><td><meter min=\"0\" max=\"{}\" value=\"{}\" aria-label=\"Bytes received\"></meter></td><td class=\"num\">{}</td></tr>\
+         <tr><th scope=\"row\">Sent</th><td><meter min=\"0\" max=\"{}\" value=\"{}\" aria-label=\"Bytes sent\"></meter></td><td class=\"num\">{}</td></tr>\
+         </tbody></table>",
+        total,
+        traffic.0,
+        size(traffic.0),
+        total,
+        traffic.1,
+        size(traffic.1)
+    );
     html!(
-        "<h2>Requests since start (this server)</h2><table id=\"requests\"><thead><tr><th scope=\"col\">API</th>\
+        "{}<h2>Requests since start (this server)</h2><table id=\"requests\"><thead><tr><th scope=\"col\">API</th>\
          <th scope=\"col\">Requests</th><th scope=\"col\">Count</th><th scope=\"col\">Errors</th></tr></thead><tbody>{}</tbody></table>\
          <h2>Time to first byte</h2><table id=\"latency\"><thead><tr><th scope=\"col\">Latency</th>\
          <th scope=\"col\">Requests</th><th scope=\"col\">Count</th></tr></thead><tbody>{}</tbody></table>",
+        traffic,
         requests,
         latency
     )
@@ -258,8 +270,8 @@ pub async fn page(ctx: &Ctx<'_>) -> ConsoleResult<Response<RespBody>> {
     })?;
     let mut body = page_body(&info);
     // Shown to identities that may read the server's info (checked just above).
-    if let Some(stats) = ctx.console.backend.api_stats() {
-        body.push(charts(&stats));
+    if let Some((stats, traffic)) = ctx.console.backend.api_stats() {
+        body.push(charts(&stats, traffic));
     }
     Ok(super::page(
         ctx,
