@@ -312,6 +312,85 @@ async fn a_session_acts_as_its_identity_with_csrf_checks() {
             .contains("Versions")
     );
 
+    // Bucket settings: versioning shown, anonymous download set through a preset.
+    let settings = root.get("/bucket?bucket=photos").await;
+    assert_eq!(settings.status, 200, "{}", settings.text());
+    assert!(settings.text().contains("id=\"versioning\">Enabled"));
+    let r = root
+        .post_form(
+            "/bucket/policy",
+            &[
+                ("csrf", &token),
+                ("bucket", "photos"),
+                ("access", "download"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let policy = s3
+        .get_bucket_policy()
+        .bucket("photos")
+        .send()
+        .await
+        .unwrap();
+    assert!(policy.policy().unwrap_or("").contains("s3:GetObject"));
+    assert!(
+        root.get("/bucket?bucket=photos")
+            .await
+            .text()
+            .contains("<option value=\"download\" selected>")
+    );
+    let r = root
+        .post_form(
+            "/bucket/policy",
+            &[
+                ("csrf", &token),
+                ("bucket", "photos"),
+                ("access", "private"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        s3.get_bucket_policy()
+            .bucket("photos")
+            .send()
+            .await
+            .is_err()
+    );
+
+    // A share link: presigned with the session's credentials, it downloads the object
+    // from the S3 port.
+    let r = root
+        .post_form(
+            "/object/share",
+            &[
+                ("csrf", &token),
+                ("bucket", "photos"),
+                ("key", "a/small.bin"),
+                ("expires", "900"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = r.text();
+    let start = page.find("http://").expect("a link");
+    let url = &page[start..start + page[start..].find('<').unwrap()];
+    let url = url.replace("&amp;", "&");
+    assert!(
+        url.contains("X-Amz-Security-Token=") && url.contains("X-Amz-Expires=900"),
+        "{url}"
+    );
+    let path = &url[url.find("/photos/").unwrap()..];
+    let s3_addr = server.addr;
+    let got = raw(
+        s3_addr,
+        format!("GET {path} HTTP/1.1\r\nHost: {s3_addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.body, small);
+
     // A user whose policy allows one bucket: the console lets it do no more.
     s3.create_bucket().bucket("secret").send().await.unwrap();
     let iam = running.iam.clone();
