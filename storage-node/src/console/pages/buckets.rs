@@ -204,21 +204,7 @@ pub async fn settings(ctx: &Ctx<'_>) -> ConsoleResult<Response<RespBody>> {
         .await
         .ok()
         .flatten();
-    let lock_text = match lock.as_deref() {
-        Some(x) if xml::text(x, "ObjectLockEnabled").as_deref() == Some("Enabled") => {
-            match (
-                xml::text(x, "Mode"),
-                xml::text(x, "Days")
-                    .or_else(|| xml::text(x, "Years").map(|y| format!("{y} years"))),
-            ) {
-                (Some(mode), Some(period)) => {
-                    format!("Enabled; default retention {mode} for {period} days")
-                }
-                _ => "Enabled; no default retention".to_string(),
-            }
-        }
-        _ => "Off".to_string(),
-    };
+    let lock_text = lock_summary(lock.as_deref());
     let encryption = sub_resource(ctx, &bucket, "encryption")
         .await
         .ok()
@@ -286,6 +272,22 @@ pub async fn settings(ctx: &Ctx<'_>) -> ConsoleResult<Response<RespBody>> {
         lifecycle
     );
     Ok(page(ctx, Nav::Buckets, &format!("Bucket {bucket}"), body))
+}
+
+/// The object lock configuration in words: off, or on with its default retention.
+fn lock_summary(config: Option<&str>) -> String {
+    let Some(x) =
+        config.filter(|x| xml::text(x, "ObjectLockEnabled").as_deref() == Some("Enabled"))
+    else {
+        return "Off".to_string();
+    };
+    let period = xml::text(x, "Days")
+        .map(|d| format!("{d} days"))
+        .or_else(|| xml::text(x, "Years").map(|y| format!("{y} years")));
+    match (xml::text(x, "Mode"), period) {
+        (Some(mode), Some(period)) => format!("Enabled; default retention {mode} for {period}"),
+        _ => "Enabled; no default retention".to_string(),
+    }
 }
 
 /// Which preset a bucket policy is: `private` (none), `download`, `public`, `custom`.
@@ -430,6 +432,24 @@ pub async fn set_lifecycle(ctx: &Ctx<'_>, form: &Pairs) -> ConsoleResult<Respons
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_lock_is_summarised() {
+        assert_eq!(lock_summary(None), "Off");
+        let on = "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>";
+        assert_eq!(
+            lock_summary(Some(&format!("{on}</ObjectLockConfiguration>"))),
+            "Enabled; no default retention"
+        );
+        let years = format!(
+            "{on}<Rule><DefaultRetention><Mode>COMPLIANCE</Mode><Years>2</Years>\
+             </DefaultRetention></Rule></ObjectLockConfiguration>"
+        );
+        assert_eq!(
+            lock_summary(Some(&years)),
+            "Enabled; default retention COMPLIANCE for 2 years"
+        );
+    }
 
     #[test]
     fn presets_are_recognised_and_names_checked() {
