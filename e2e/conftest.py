@@ -172,6 +172,8 @@ class CairnProcess:
             d.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "server.log"
         self.port = free_port()
+        # Each server's web console on its own port, so that servers never contend for :9090.
+        self.console_port = free_port()
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         _ALL_PROCS.append(self)
@@ -184,8 +186,13 @@ class CairnProcess:
     def endpoint(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
+    @property
+    def console_url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.console_port}"
+
     def argv(self) -> list[str]:
-        args = [str(session_binary()), "server", "--address", f"127.0.0.1:{self.port}"]
+        args = [str(session_binary()), "server", "--address", f"127.0.0.1:{self.port}",
+                "--console-address", f"127.0.0.1:{self.console_port}"]
         if self.certs:
             args += ["--certs-dir", str(self.certs.dir)]
         return args + [str(d) for d in self.drives]

@@ -7,8 +7,9 @@
 #   - $REPO/.e2e-synapse with Synapse and its S3 storage provider, pinned in
 #     e2e/requirements-synapse.txt, for the Synapse media test;
 #   - Debian's AWS CLI v2 (/usr/bin/aws, apt package `awscli`), `strace` (for
-#     test_durability.py), the PostgreSQL 15 server (`postgresql-15`, for barman) and
-#     Prometheus with promtool (`prometheus`, for the scrape test) when
+#     test_durability.py), the PostgreSQL 15 server (`postgresql-15`, for barman),
+#     Prometheus with promtool (`prometheus`, for the scrape test) and headless Chromium
+#     with its WebDriver (`chromium`, `chromium-driver`, for the console test) when
 #     running as root on a Debian-like system (set E2E_SKIP_APT=1 to skip them; the AWS CLI v2
 #     tests then skip with a reason).
 # Idempotent and quiet: prints nothing unless something fails. A stamp file (a hash of this
@@ -34,7 +35,7 @@ want_stamp="$(cat "$E2E_DIR/setup.sh" "$E2E_DIR/requirements.txt" "$E2E_DIR/requ
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] && [ -x "$VENV/bin/python" ] \
     && [ -x "$VENV/bin/rclone" ] && [ -x "$BARMAN/bin/barman-cloud-backup" ] && [ -x "$SYNAPSE/bin/s3_media_upload" ] \
     && { [ "$want_apt" -eq 0 ] || { [ -x /usr/bin/aws ] && command -v strace >/dev/null 2>&1 && [ -x "$PG_BIN/initdb" ] \
-        && command -v prometheus >/dev/null 2>&1; }; }; then
+        && command -v prometheus >/dev/null 2>&1 && [ -x /usr/bin/chromedriver ]; }; }; then
     exit 0
 fi
 
@@ -59,6 +60,8 @@ if [ "$want_apt" -eq 1 ]; then
     [ -x "$PG_BIN/initdb" ] || apt_pkgs+=(postgresql-15)
     # A real Prometheus scrapes the pod-level tenant; promtool lints its pages.
     command -v prometheus >/dev/null 2>&1 || apt_pkgs+=(prometheus)
+    # test_console.py drives the web console in headless Chromium through Selenium.
+    [ -x /usr/bin/chromedriver ] || apt_pkgs+=(chromium chromium-driver)
     # A fresh Debian may lack the venv module for its python3.
     if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 \
         || ! /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_pkgs+=(python3-venv); fi
@@ -96,7 +99,7 @@ run "$SYNAPSE/bin/python" -m pip install --disable-pip-version-check -q --no-dep
 run "$SYNAPSE/bin/python" -c 'import synapse, s3_storage_provider, psycopg2'
 
 # Sanity: each tool really runs.
-run "$VENV/bin/python" -c 'import pytest, boto3, cryptography'
+run "$VENV/bin/python" -c 'import pytest, boto3, cryptography, selenium'
 run "$VENV/bin/python" -m awscli --version
 run "$VENV/bin/rclone" version
 run "$VENV/bin/s3cmd" --version

@@ -12,6 +12,8 @@
 //! and `duration` the one parser of durations in settings;
 //! `cli` is the binary's command line, `config` resolves its settings.
 //! `audit` sits beside the S3 port: one entry per S3 call, posted to webhooks.
+//! `console` (the web console on its own port) sits above the front: it acts through
+//! the front's application with ordinary signed S3 and admin requests.
 //! `lifecycle` (bucket lifecycle rules and the worker that expires objects) sits above
 //! `objects`, below `s3`.
 //! `crypto` (server-side encryption: KMS, object keys, encrypted packages) sits below
@@ -23,6 +25,7 @@ pub mod body;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod drive;
 pub mod duration;

@@ -143,10 +143,13 @@ fn print_banner(cfg: &ServerConfig, r: &cairn::server::Running) {
     for h in &r.layout.healing {
         println!("Healing:  {h} (re-formatted; its objects will be rebuilt from the other drives)");
     }
-    println!(
-        "Console:  reserved at {} (not served yet)",
-        cfg.console_address
-    );
+    match r.console_address {
+        Some(a) => println!("Console:  {}://{a}", if r.tls { "https" } else { "http" }),
+        None => println!(
+            "Console:  NOT SERVED: cannot listen on {} (see the log)",
+            cfg.console_address
+        ),
+    }
 }
 
 async fn wait_for_signal() {

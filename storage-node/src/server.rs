@@ -149,6 +149,8 @@ pub struct PoolLayout {
 
 pub struct Running {
     pub address: SocketAddr,
+    /// Where the web console listens; `None` when its address could not be bound.
+    pub console_address: Option<SocketAddr>,
     pub layout: Layout,
     pub tls: bool,
     /// Healing (layer 8): progress and admin heals; its tasks stop with the server.
@@ -318,9 +320,12 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         )
         .await;
         let front = Arc::new(Front::with_app(app));
+        let console_address =
+            start_console(cfg, &front, address, tls.clone(), tx.subscribe()).await;
         let task = tokio::spawn(front::serve(listener, tls, front, cfg.front.clone(), rx));
         return Ok(Running {
             address,
+            console_address,
             layout,
             tls: has_tls,
             heal,
@@ -381,6 +386,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         table.clone(),
     ));
     let front = Arc::new(Front::new(Some(rpc)));
+    let console_address = start_console(cfg, &front, address, tls.clone(), tx.subscribe()).await;
     let task = tokio::spawn(front::serve(
         listener,
         tls,
@@ -465,6 +471,7 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
     let _ = front.app.set(app);
     Ok(Running {
         address,
+        console_address,
         layout: report,
         tls: has_tls,
         heal,
@@ -472,6 +479,45 @@ pub async fn start(cfg: &ServerConfig) -> Result<Running, StartError> {
         shutdown: tx,
         task,
     })
+}
+
+/// Starts the web console on `cfg.console_address` with the S3 port's TLS; it acts
+/// through `front`'s application once that is built. A console address that cannot be
+/// bound is reported and leaves the S3 port running.
+async fn start_console(
+    cfg: &ServerConfig,
+    front: &Arc<Front>,
+    s3_address: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Option<SocketAddr> {
+    let secure = tls.is_some();
+    let console = crate::console::ConsoleConfig {
+        root_user: cfg.root_user.clone(),
+        root_password: cfg.root_password.clone(),
+        region: cfg.region.clone(),
+        secure,
+        s3_address,
+    };
+    match crate::console::start(
+        front.clone(),
+        &console,
+        &cfg.console_address,
+        tls,
+        cfg.front.clone(),
+        shutdown,
+    )
+    .await
+    {
+        Ok(bound) => {
+            tracing::info!(address = %bound, tls = secure, "console listening");
+            Some(bound)
+        }
+        Err(e) => {
+            tracing::error!(address = %cfg.console_address, error = %e, "console not served: cannot listen");
+            None
+        }
+    }
 }
 
 /// The admin API's settings: `address` is where this server listens, `peer_tls` the peer

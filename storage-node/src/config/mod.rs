@@ -28,7 +28,7 @@ pub struct ServerArgs {
     #[arg(long)]
     pub address: Option<String>,
 
-    /// Address of the web console (reserved; the console is not served yet)
+    /// Address of the web console (HTTPS when --certs-dir has a certificate)
     /// [env: CAIRN_CONSOLE_ADDRESS, MINIO_CONSOLE_ADDRESS] [default: :9090]
     #[arg(long)]
     pub console_address: Option<String>,

@@ -13,7 +13,6 @@
 //!    request was in flight for the idle timeout (HTTP/2: GOAWAY first), or when a
 //!    response body waited longer than the send timeout for the client to read.
 
-use super::Front;
 use super::activity::{Activity, Verdict};
 use super::limits::{HEALTH_HEADROOM, Limits};
 use crate::body::RespBody;
@@ -50,11 +49,38 @@ enum Mode {
     Overloaded,
 }
 
+/// What a listener serves: the S3 port's [`super::Front`], or the console.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request; never fails (errors are answers).
+    fn handle(
+        &self,
+        req: Request<Incoming>,
+    ) -> impl std::future::Future<Output = Response<RespBody>> + Send;
+
+    /// True for requests still answered when the connection is over the cap.
+    fn answers_when_full(&self, _req: &Request<Incoming>) -> bool {
+        false
+    }
+}
+
+impl Handler for super::Front {
+    fn handle(
+        &self,
+        req: Request<Incoming>,
+    ) -> impl std::future::Future<Output = Response<RespBody>> + Send {
+        super::Front::handle(self, req)
+    }
+
+    fn answers_when_full(&self, req: &Request<Incoming>) -> bool {
+        super::Front::answers_when_full(req)
+    }
+}
+
 /// Accepts connections until `shutdown` fires.
-pub async fn serve(
+pub async fn serve<H: Handler>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    front: Arc<Front>,
+    front: Arc<H>,
     limits: Limits,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -155,11 +181,11 @@ async fn refuse(mut stream: TcpStream, plain: bool, _slot: Slot) {
     let _ = tokio::time::timeout(REFUSE_TIME, answer).await;
 }
 
-async fn connection(
+async fn connection<H: Handler>(
     stream: TcpStream,
     peer: SocketAddr,
     tls: Option<TlsAcceptor>,
-    front: Arc<Front>,
+    front: Arc<H>,
     limits: Arc<Limits>,
     mode: Mode,
     _slot: Slot,
@@ -178,11 +204,11 @@ async fn connection(
 }
 
 /// Serves one connection until it ends or the watchdog closes it.
-async fn serve_io<I>(
+async fn serve_io<I, H: Handler>(
     io: I,
     peer: SocketAddr,
     secure: bool,
-    front: Arc<Front>,
+    front: Arc<H>,
     limits: &Limits,
     mode: Mode,
 ) where
@@ -198,7 +224,7 @@ async fn serve_io<I>(
                 .insert(crate::remote::Remote { addr: peer, secure });
             async move {
                 let in_flight = activity.begin();
-                let resp = if mode == Mode::Overloaded && !Front::answers_when_full(&req) {
+                let resp = if mode == Mode::Overloaded && !front.answers_when_full(&req) {
                     slow_down(req.uri().path())
                 } else {
                     front.handle(req).await

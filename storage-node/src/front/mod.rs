@@ -117,59 +117,80 @@ impl App {
                     parts.headers.insert(http::header::HOST, v);
                 }
             }
-            // Mounted APIs (the admin API: SigV4, JSON), audited as S3 calls are: the
-            // route names the call in the answer's `ApiCall`.
-            if let Some(route) = self.routes.iter().find(|r| r.handles(parts.uri.path())) {
-                let recorder = self.audit.as_ref().map(|a| a.begin(&parts, &id));
-                let mut body = body_stream(body, self.receive_timeout);
-                if let Some(r) = &recorder {
-                    body = r.count(body);
-                }
-                let resp = route.handle(parts, body, &id).await;
-                return match recorder {
-                    Some(r) => r.finish(resp),
-                    None => resp,
-                };
-            }
-            let started = std::time::Instant::now();
-            let inflight = self.metrics.s3.start();
-            // botocore mishandles a final answer to `Expect: 100-continue` that came
-            // without an interim 100 (hyper sends none when the body is empty or was
-            // never read) and then misreads the next response on that connection:
-            // close the connection in exactly those cases.
-            let expects_continue = parts
-                .headers
-                .get(http::header::EXPECT)
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-            let empty_body = parts
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .is_some_and(|v| v.as_bytes() == b"0");
-            let recorder = self.audit.as_ref().map(|a| a.begin(&parts, &id));
-            let mut body = self
-                .metrics
-                .s3
-                .count_received(body_stream(body, self.receive_timeout));
-            if let Some(r) = &recorder {
-                body = r.count(body);
-            }
-            let mut resp = self.s3.handle(parts, body, &id).await;
-            let ttfb = started.elapsed();
-            if expects_continue && (empty_body || !resp.status().is_success()) {
-                resp.headers_mut().insert(
-                    http::header::CONNECTION,
-                    http::HeaderValue::from_static("close"),
-                );
-            }
-            let resp = self.metrics.s3.finish(resp, ttfb, inflight);
-            tracing::debug!(status = resp.status().as_u16(), "done");
-            match recorder {
-                Some(r) => r.finish(resp),
-                None => resp,
-            }
+            let body = body_stream(body, self.receive_timeout);
+            self.route(parts, body, &id).await
         }
         .instrument(span)
         .await
+    }
+
+    /// Serves one signed S3 or admin request made inside this process (the console acts
+    /// this way, under its session's credentials): the same routing, permission checks,
+    /// metrics and audit as a request from the network.
+    pub async fn dispatch(
+        self: Arc<Self>,
+        parts: http::request::Parts,
+        body: BodyStream,
+    ) -> Response<RespBody> {
+        let id = self.request_id();
+        let span = tracing::info_span!("req", id = %id, method = %parts.method, path = %parts.uri.path(), via = "console");
+        self.route(parts, body, &id).instrument(span).await
+    }
+
+    /// Mounted APIs, then S3.
+    async fn route(
+        &self,
+        parts: http::request::Parts,
+        body: BodyStream,
+        id: &str,
+    ) -> Response<RespBody> {
+        // Mounted APIs (the admin API: SigV4, JSON), audited as S3 calls are: the
+        // route names the call in the answer's `ApiCall`.
+        if let Some(route) = self.routes.iter().find(|r| r.handles(parts.uri.path())) {
+            let recorder = self.audit.as_ref().map(|a| a.begin(&parts, id));
+            let mut body = body;
+            if let Some(r) = &recorder {
+                body = r.count(body);
+            }
+            let resp = route.handle(parts, body, id).await;
+            return match recorder {
+                Some(r) => r.finish(resp),
+                None => resp,
+            };
+        }
+        let started = std::time::Instant::now();
+        let inflight = self.metrics.s3.start();
+        // botocore mishandles a final answer to `Expect: 100-continue` that came
+        // without an interim 100 (hyper sends none when the body is empty or was
+        // never read) and then misreads the next response on that connection:
+        // close the connection in exactly those cases.
+        let expects_continue = parts
+            .headers
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let empty_body = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0");
+        let recorder = self.audit.as_ref().map(|a| a.begin(&parts, id));
+        let mut body = self.metrics.s3.count_received(body);
+        if let Some(r) = &recorder {
+            body = r.count(body);
+        }
+        let mut resp = self.s3.handle(parts, body, id).await;
+        let ttfb = started.elapsed();
+        if expects_continue && (empty_body || !resp.status().is_success()) {
+            resp.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
+        let resp = self.metrics.s3.finish(resp, ttfb, inflight);
+        tracing::debug!(status = resp.status().as_u16(), "done");
+        match recorder {
+            Some(r) => r.finish(resp),
+            None => resp,
+        }
     }
 }
 

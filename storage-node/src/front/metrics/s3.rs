@@ -130,6 +130,14 @@ impl S3Metrics {
         }
     }
 
+    /// S3 bytes received and sent since start (the traffic counters of the page).
+    pub fn traffic(&self) -> (u64, u64) {
+        (
+            self.received.load(Ordering::Relaxed),
+            self.sent.load(Ordering::Relaxed),
+        )
+    }
+
     /// A copy of the per-API counters, keyed by MinIO's lower-case API label.
     pub fn apis(&self) -> BTreeMap<String, ApiStats> {
         self.apis
