@@ -136,3 +136,37 @@ async fn a_drive_without_the_key_is_put_back_and_the_normal_way_runs() {
     );
     assert_eq!(ids[3], None, "the lone new file was not put back");
 }
+
+/// Copies that agree on no file are not proof that a key is absent: a read answers an
+/// error (the client retries) unless enough drives say the key is not there that no
+/// committed version (on a write quorum of drives) could hide among the others.
+#[tokio::test]
+async fn disagreeing_copies_are_unknown_not_absent() {
+    let (dir, layer) = layer().await;
+    for k in ["k", "x", "y"] {
+        put(&layer, k, b"body").await;
+    }
+    // Three different files for `k` on drives 0-2 (each another key's), none on drive 3.
+    for (d, from) in [(1, "x"), (2, "y")] {
+        std::fs::copy(
+            meta_path(dir.path(), d, from),
+            meta_path(dir.path(), d, "k"),
+        )
+        .unwrap();
+    }
+    std::fs::remove_file(meta_path(dir.path(), 3, "k")).unwrap();
+    let err = layer.open_object("ver", "k").await.err();
+    assert!(
+        matches!(err, Some(crate::objects::ObjectError::ReadQuorum { .. })),
+        "{err:?}"
+    );
+    // One stale copy and three drives without the key: the key does not exist.
+    for d in [1, 2] {
+        std::fs::remove_file(meta_path(dir.path(), d, "k")).unwrap();
+    }
+    let err = layer.open_object("ver", "k").await.err();
+    assert!(
+        matches!(err, Some(crate::objects::ObjectError::NoSuchKey)),
+        "{err:?}"
+    );
+}

@@ -261,6 +261,7 @@ impl ErasureSet {
         let mut parsed: Vec<Option<MetaFile>> = Vec::with_capacity(results.len());
         let mut offline = 0;
         let mut bucket_missing = 0;
+        let mut absent = 0;
         for (pos, r) in results.into_iter().enumerate() {
             match r {
                 Ok(file) => match meta::decode(&file) {
@@ -270,8 +271,12 @@ impl ErasureSet {
                         parsed.push(None);
                     }
                 },
-                Err(DriveError::NotFound) => parsed.push(None),
+                Err(DriveError::NotFound) => {
+                    absent += 1;
+                    parsed.push(None);
+                }
                 Err(DriveError::VolumeNotFound) => {
+                    absent += 1;
                     bucket_missing += 1;
                     parsed.push(None);
                 }
@@ -286,6 +291,7 @@ impl ErasureSet {
             }
         }
         let best = pick_file(parsed.iter().flatten(), self.geometry.data);
+        let best_count = best.as_ref().map_or(0, |(_, count, _)| *count);
         let total = self.drives.len();
         let responded = total - offline;
         if let Some((write_id, count, quorum)) = best {
@@ -314,6 +320,19 @@ impl ErasureSet {
         }
         if bucket_missing >= self.geometry.read_quorum() {
             return Err(ObjectError::NoSuchBucket);
+        }
+        // Copies that agree on no file: a committed version (on a write quorum of
+        // drives) may still be among the drives that did not say "absent" (offline, or
+        // holding an unfinished write a server died in). Only enough absent drives prove
+        // the key does not exist; otherwise the answer is unknown, not NoSuchKey, so a
+        // reader retries instead of seeing an existing key vanish.
+        let found = parsed.iter().flatten().count();
+        if found > 0 && absent + self.write_quorum() <= total {
+            return Err(ObjectError::ReadQuorum {
+                have: best_count,
+                total,
+                need: self.geometry.read_quorum(),
+            });
         }
         Err(ObjectError::NoSuchKey)
     }

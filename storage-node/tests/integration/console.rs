@@ -3,7 +3,7 @@
 //! (and no more), download, logout and the login rate limit. Requests are raw HTTP/1.1
 //! (`Connection: close`) so every header the browser would see is checked.
 
-mod common;
+use crate::common;
 
 use common::{RawResponse, TestServer, raw};
 use std::net::SocketAddr;

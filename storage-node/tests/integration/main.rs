@@ -16,6 +16,7 @@ mod cluster;
 mod cluster_metrics;
 mod conditional_writes;
 mod connections;
+mod console;
 mod cors;
 mod faults;
 mod fuzz_corpora;
