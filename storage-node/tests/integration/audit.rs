@@ -573,16 +573,16 @@ async fn a_receiver_that_is_down_costs_requests_nothing_and_drops_are_counted() 
     receiver.stop();
 }
 
-/// What the audit log costs a request in-process: `begin`, `finish`, the response body
-/// read to its end and the entry written and queued, for a 4 KiB GET signed as the AWS
-/// SDKs sign it. A measurement, not a timed test (run with `--ignored --nocapture`); the
-/// bound only catches a gross regression. The POSTs are left out: one per batch.
+/// An audited response keeps its exact size hint and its whole body, and each request
+/// queues exactly one entry, for a 4 KiB GET signed as the AWS SDKs sign it. (This was an
+/// ignored timing measurement; its figure, 4.5-5.2 us per entry, is in
+/// bench/results/2026-12-07-audit-cost.md. Timing belongs in benchmarks, so only the
+/// behaviour is asserted here and the test always runs.)
 #[tokio::test]
-#[ignore]
-async fn cost_of_one_entry() {
+async fn audited_responses_keep_their_size_and_queue_one_entry_each() {
     use cairn::body::full;
     use cairn::s3::call::ApiCall;
-    let n: u32 = 20_000;
+    let n: u32 = 200;
     // Nothing listens on port 9: entries stay queued (the queue holds all of them).
     let mut t = target("cost", "127.0.0.1:9".parse().unwrap(), 100, n as usize + 1);
     t.authorization = None;
@@ -635,28 +635,17 @@ async fn cost_of_one_entry() {
         r.extensions_mut().insert(call.clone());
         r
     };
-    // The same work without the audit log, to subtract.
-    let plain = Instant::now();
-    for _ in 0..n {
-        let body = respond().into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(body.len(), 4096);
-    }
-    let plain = plain.elapsed();
-    let audited = Instant::now();
     for i in 0..n {
         let rec = audit.begin(&parts, &format!("C0E4412{i:011}"));
         let resp = rec.finish(respond());
         assert_eq!(http_body::Body::size_hint(resp.body()).exact(), Some(4096));
         let body = resp.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(body.len(), 4096);
+        assert_eq!(body, data);
     }
-    let audited = audited.elapsed();
-    let per = audited.saturating_sub(plain) / n;
     let stats = &audit.targets()[0].stats;
-    println!(
-        "audit cost per request: {per:?} ({audited:?} - {plain:?} for {n}), {} queued",
-        stats.queued.load(std::sync::atomic::Ordering::Relaxed)
+    assert_eq!(
+        stats.queued.load(std::sync::atomic::Ordering::Relaxed),
+        u64::from(n)
     );
     assert_eq!(stats.failed.load(std::sync::atomic::Ordering::Relaxed), 0);
-    assert!(per < Duration::from_micros(200), "{per:?}");
 }
